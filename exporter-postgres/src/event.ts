@@ -1,0 +1,72 @@
+import { z } from 'zod';
+
+export const CostSourceSchema = z.enum(['provided', 'computed', 'unpriced']);
+export type CostSource = z.infer<typeof CostSourceSchema>;
+
+const id = z.string().min(1).max(256);
+const text = z.string().max(1024);
+const count = z.number().int().min(0).max(2_147_483_647);
+const bytes = z.number().int().min(0);
+const json = z.record(z.string(), z.unknown());
+
+/**
+ * One model call: a row of `ai_events`. Field names are the column names, so the same shape is the
+ * database row, the API item, the CSV columns and the live-stream payload.
+ */
+export const AiEventSchema = z.object({
+  id: z.uuid(),
+  org_id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/),
+  client_id: id.nullable(),
+  user_id: id.nullable(),
+  request_id: id.nullable(),
+  trace_id: z
+    .string()
+    .regex(/^[0-9a-f]{32}$/)
+    .nullable(),
+  span_id: z
+    .string()
+    .regex(/^[0-9a-f]{16}$/)
+    .nullable(),
+  parent_span_id: z
+    .string()
+    .regex(/^[0-9a-f]{16}$/)
+    .nullable(),
+  service_name: text.nullable(),
+  endpoint: text.nullable(),
+  operation: text.nullable(),
+  provider: text.nullable(),
+  model_name: z.string().min(1).max(256),
+  model_version: text.nullable(),
+  adapter_id: text.nullable(),
+  input_tokens: count.nullable(),
+  output_tokens: count.nullable(),
+  cached_input_tokens: count.nullable(),
+  reasoning_tokens: count.nullable(),
+  input_size_bytes: bytes.nullable(),
+  output_size_bytes: bytes.nullable(),
+  latency_ms: z.number().min(0),
+  compute_ms: z.number().min(0).nullable(),
+  /** Decimal string, exact (numeric in PostgreSQL); null when unpriced. */
+  cost_usd: z
+    .string()
+    .regex(/^\d{1,10}(\.\d{1,10})?$/)
+    .nullable(),
+  cost_source: CostSourceSchema,
+  success: z.boolean(),
+  error_code: text.nullable(),
+  error_message: z.string().max(1000).nullable(),
+  fallback_used: z.boolean(),
+  fallback_reason: text.nullable(),
+  fallback_model: text.nullable(),
+  provenance: json.nullable(),
+  tags: json.nullable(),
+  consent: z.boolean(),
+  /** Event time: when the model call started. */
+  created_at: z.date(),
+  received_at: z.date(),
+});
+
+export type AiEvent = z.infer<typeof AiEventSchema>;
+
+/** Column order used by every writer and reader of `ai_events`. */
+export const AI_EVENT_COLUMNS = Object.keys(AiEventSchema.shape) as (keyof AiEvent)[];

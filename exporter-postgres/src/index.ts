@@ -1,0 +1,3 @@
+export { type AppliedMigration, MIGRATIONS_DIR, migrate } from './db/migrate.ts';
+export { ensurePartitions } from './db/partitions.ts';
+export { AI_EVENT_COLUMNS, type AiEvent, AiEventSchema, type CostSource, CostSourceSchema } from './event.ts';

@@ -1,0 +1,35 @@
+import { OpenAPIHono } from '@hono/zod-openapi';
+import type pg from 'pg';
+import type { AuthEnv } from './http/auth.ts';
+import { ProblemError, problemResponse } from './http/problem.ts';
+import { type RequestLogEnv, requestLog } from './http/request-log.ts';
+import type { Logger } from './log.ts';
+import { healthRoutes } from './routes/health.ts';
+import { whoamiRoutes } from './routes/whoami.ts';
+
+export interface AppDeps {
+  pool: pg.Pool;
+  logger: Logger;
+}
+
+export type AppEnv = { Variables: RequestLogEnv['Variables'] & Partial<AuthEnv['Variables']> };
+
+export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
+  const app = new OpenAPIHono<AppEnv>();
+  app.use(requestLog(deps.logger));
+  app.route('/', healthRoutes(deps));
+  app.route('/', whoamiRoutes(deps));
+
+  app.notFound((c) =>
+    problemResponse(c, new ProblemError(404, `No route for ${c.req.method} ${c.req.path}`)),
+  );
+  app.onError((err, c) => {
+    if (err instanceof ProblemError) return problemResponse(c, err);
+    c.get('log')?.error({ err }, 'unhandled error');
+    return problemResponse(
+      c,
+      new ProblemError(500, 'Internal error; see the service log for this request id'),
+    );
+  });
+  return app;
+}

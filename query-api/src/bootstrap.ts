@@ -1,0 +1,24 @@
+import type pg from 'pg';
+import { type CreatedKey, createKey } from './keys/keys.ts';
+
+const BOOTSTRAP_LOCK = 7_246_002;
+
+/**
+ * On a database with no org yet, creates the `default` org with one org_admin and one ingest key, so a
+ * new user can start at once. Returns the keys (to be shown once), or undefined when orgs already exist.
+ */
+export async function bootstrapDefaultOrg(pool: pg.Pool): Promise<CreatedKey[] | undefined> {
+  const client = await pool.connect();
+  try {
+    await client.query('SELECT pg_advisory_lock($1)', [BOOTSTRAP_LOCK]);
+    const { rows } = await client.query('SELECT 1 FROM orgs LIMIT 1');
+    if (rows.length > 0) return undefined;
+    return [
+      await createKey(pool, { orgId: 'default', role: 'org_admin', name: 'bootstrap admin' }),
+      await createKey(pool, { orgId: 'default', role: 'ingest', name: 'bootstrap ingest' }),
+    ];
+  } finally {
+    await client.query('SELECT pg_advisory_unlock($1)', [BOOTSTRAP_LOCK]).catch(() => undefined);
+    client.release();
+  }
+}

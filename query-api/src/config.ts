@@ -1,0 +1,29 @@
+import { z } from 'zod';
+
+const ConfigSchema = z.object({
+  DATABASE_URL: z
+    .string()
+    .refine((v) => /^postgres(ql)?:\/\//.test(v), 'must be a postgres:// or postgresql:// URL')
+    .optional(),
+  OBSERVATORY_DATA_DIR: z.string().min(1).default('./.observatory'),
+  PORT: z.coerce.number().int().min(0).max(65535).default(4318),
+  HOST: z.string().default('0.0.0.0'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+export type Config = z.infer<typeof ConfigSchema>;
+
+/** Reads configuration from the environment once, reporting every invalid variable together. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const result = ConfigSchema.safeParse(Object.fromEntries(Object.entries(env).filter(([, v]) => v !== '')));
+  if (!result.success) {
+    const problems = result.error.issues.map((i) => `${i.path.join('.')} ${i.message}`).join('; ');
+    throw new ConfigError(`Configuration: ${problems}`);
+  }
+  return result.data;
+}
+
+/** An error whose message is meant for the operator as it is, on one line, without a stack. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}

@@ -1,0 +1,98 @@
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import type pg from 'pg';
+import { z } from 'zod';
+
+export const RoleSchema = z.enum(['viewer', 'org_admin', 'ingest']);
+export type Role = z.infer<typeof RoleSchema>;
+
+export const OrgIdSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'must be 1-64 letters, digits, ".", "_" or "-"');
+
+export interface ApiKeyInfo {
+  id: string;
+  org_id: string;
+  name: string;
+  role: Role;
+  key_prefix: string;
+  created_at: Date;
+  last_used_at: Date | null;
+  revoked_at: Date | null;
+}
+
+export interface CreatedKey extends ApiKeyInfo {
+  /** The key itself: returned once, never stored. */
+  key: string;
+}
+
+/** The identity a verified key grants. */
+export interface Principal {
+  keyId: string;
+  orgId: string;
+  role: Role;
+}
+
+const KEY_PREFIX = 'obs_';
+const INFO_COLUMNS = 'id, org_id, name, role, key_prefix, created_at, last_used_at, revoked_at';
+
+// Keys carry 192 random bits, so a fast unsalted hash is enough: nothing can be guessed from it.
+function hashKey(key: string): Buffer {
+  return createHash('sha256').update(key).digest();
+}
+
+export async function ensureOrg(db: pg.Pool | pg.PoolClient, orgId: string): Promise<void> {
+  await db.query('INSERT INTO orgs (id, name) VALUES ($1, $1) ON CONFLICT (id) DO NOTHING', [orgId]);
+}
+
+export async function createKey(
+  pool: pg.Pool,
+  input: { orgId: string; role: Role; name?: string | undefined },
+): Promise<CreatedKey> {
+  const key = `${KEY_PREFIX}${randomBytes(24).toString('base64url')}`;
+  await ensureOrg(pool, input.orgId);
+  const { rows } = await pool.query<ApiKeyInfo>(
+    `INSERT INTO api_keys (id, org_id, name, role, key_prefix, key_hash)
+     VALUES ($1, $2, $3, $4, $5, $6) RETURNING ${INFO_COLUMNS}`,
+    [randomUUID(), input.orgId, input.name ?? '', input.role, key.slice(0, 12), hashKey(key)],
+  );
+  return { ...rows[0]!, key };
+}
+
+export async function listKeys(pool: pg.Pool, orgId: string): Promise<ApiKeyInfo[]> {
+  const { rows } = await pool.query<ApiKeyInfo>(
+    `SELECT ${INFO_COLUMNS} FROM api_keys WHERE org_id = $1 ORDER BY created_at, id`,
+    [orgId],
+  );
+  return rows;
+}
+
+/** Revokes a key; with `orgId`, only a key of that org. Returns the revoked key, or undefined if none matched. */
+export async function revokeKey(
+  pool: pg.Pool,
+  keyId: string,
+  orgId?: string,
+): Promise<ApiKeyInfo | undefined> {
+  const { rows } = await pool.query<ApiKeyInfo>(
+    `UPDATE api_keys SET revoked_at = coalesce(revoked_at, now())
+     WHERE id = $1 AND ($2::text IS NULL OR org_id = $2) RETURNING ${INFO_COLUMNS}`,
+    [keyId, orgId ?? null],
+  );
+  return rows[0];
+}
+
+export async function verifyKey(pool: pg.Pool, key: string): Promise<Principal | undefined> {
+  if (!key.startsWith(KEY_PREFIX)) return undefined;
+  // One round trip; last_used_at is written at most once a minute so that busy keys cost no extra writes.
+  const { rows } = await pool.query<{ id: string; org_id: string; role: Role }>(
+    `WITH k AS (
+       SELECT id, org_id, role, last_used_at FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL
+     ), touched AS (
+       UPDATE api_keys SET last_used_at = now() FROM k
+       WHERE api_keys.id = k.id AND (k.last_used_at IS NULL OR k.last_used_at < now() - interval '1 minute')
+     )
+     SELECT id, org_id, role FROM k`,
+    [hashKey(key)],
+  );
+  const row = rows[0];
+  return row ? { keyId: row.id, orgId: row.org_id, role: row.role } : undefined;
+}

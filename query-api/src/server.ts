@@ -1,0 +1,61 @@
+import type { Server } from 'node:http';
+import { serve } from '@hono/node-server';
+import { createApp } from './app.ts';
+import { bootstrapDefaultOrg } from './bootstrap.ts';
+import { type Config, ConfigError } from './config.ts';
+import { openDatabase } from './db/database.ts';
+import { createLogger } from './log.ts';
+
+function listen(
+  fetch: (req: Request) => Response | Promise<Response>,
+  host: string,
+  port: number,
+): Promise<Server> {
+  return new Promise((resolve, reject) => {
+    const server = serve({ fetch, hostname: host, port }) as Server;
+    server.once('listening', () => resolve(server));
+    server.once('error', (err: NodeJS.ErrnoException) => {
+      reject(
+        err.code === 'EADDRINUSE'
+          ? new ConfigError(`Port ${port} is already in use on ${host}; set PORT to a free port`)
+          : err,
+      );
+    });
+  });
+}
+
+/** `observatory serve`: migrate, listen, and drain on SIGTERM/SIGINT. Resolves once the service has stopped. */
+export async function runServe(config: Config): Promise<void> {
+  const logger = createLogger(config.LOG_LEVEL);
+  const db = await openDatabase(config, (line) => logger.debug({ component: 'postgres' }, line));
+  let server: Server;
+  try {
+    const keys = await bootstrapDefaultOrg(db.pool);
+    if (keys) {
+      process.stderr.write(
+        `\nCreated org "default". These keys are shown once; store them now:\n${keys
+          .map((k) => `  ${k.role.padEnd(9)} ${k.key}`)
+          .join('\n')}\n\n`,
+      );
+    }
+    server = await listen(createApp({ pool: db.pool, logger }).fetch, config.HOST, config.PORT);
+  } catch (err) {
+    await db.close();
+    throw err;
+  }
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : config.PORT;
+  logger.info({ port, database: db.description }, 'observatory listening');
+
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string) => {
+      logger.info({ signal }, 'draining');
+      server.close(() => resolve());
+      server.closeIdleConnections();
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+  });
+  await db.close();
+  logger.info('stopped');
+}
