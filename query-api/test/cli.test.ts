@@ -1,4 +1,4 @@
-import { chmod, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -93,7 +93,6 @@ describe('observatory serve on the embedded database', () => {
 
   async function dataDir(): Promise<string> {
     const dir = await mkdtemp(join(tmpdir(), 'observatory-cli-'));
-    await chmod(dir, 0o755);
     dirs.push(dir);
     return dir;
   }

