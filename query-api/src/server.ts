@@ -1,10 +1,14 @@
 import type { Server } from 'node:http';
 import { serve } from '@hono/node-server';
+import { ensurePartitions } from '@observatory/exporter-postgres';
 import { createApp } from './app.ts';
 import { bootstrapDefaultOrg } from './bootstrap.ts';
 import { type Config, ConfigError } from './config.ts';
 import { openDatabase } from './db/database.ts';
 import { createLogger } from './log.ts';
+
+// Months ahead are created at start-up; re-checking every few hours keeps a long-running service ahead too.
+const PARTITION_CHECK_MS = 6 * 60 * 60 * 1000;
 
 function listen(
   fetch: (req: Request) => Response | Promise<Response>,
@@ -49,6 +53,9 @@ export async function runServe(config: Config): Promise<void> {
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.PORT;
   logger.info({ port, database: db.description }, 'observatory listening');
+  const partitions = setInterval(() => {
+    ensurePartitions(db.pool).catch((err) => logger.warn({ err }, 'creating ai_events partitions failed'));
+  }, PARTITION_CHECK_MS).unref();
 
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {
@@ -59,6 +66,7 @@ export async function runServe(config: Config): Promise<void> {
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));
   });
+  clearInterval(partitions);
   await db.close();
   logger.info('stopped');
 }
