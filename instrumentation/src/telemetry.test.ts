@@ -92,6 +92,7 @@ describe('startTelemetry', () => {
       http: false,
       otlp: { url: 'http://127.0.0.1:1/v1/traces' },
       batch: { exportTimeoutMillis: 1000 },
+      shutdownTimeoutMs: 500,
     });
     const result = { ok: true };
     for (let i = 0; i < 100; i++) {

@@ -34,14 +34,18 @@ export interface TelemetryOptions {
   batch?: BufferConfig;
   /** Trace incoming and outgoing node:http requests and propagate W3C trace context (default `true`). */
   http?: boolean | HttpInstrumentationConfig;
+  /** How long `shutdown()` waits for the last spans to export before giving up on them (default 5000 ms). */
+  shutdownTimeoutMs?: number;
 }
 
 export interface Telemetry {
   /** Exports every span ended so far. Never rejects. */
   forceFlush(): Promise<void>;
-  /** Flushes, stops exporting and unregisters the SDK. Never rejects. */
+  /** Flushes (waiting at most `shutdownTimeoutMs`), stops exporting and unregisters the SDK. Never rejects. */
   shutdown(): Promise<void>;
 }
+
+const DISABLED: Telemetry = { forceFlush: async () => undefined, shutdown: async () => undefined };
 
 function protocolFromEnv(): OtlpOptions['protocol'] {
   const value = (
@@ -75,8 +79,10 @@ function patchBuiltinHttp(): void {
  * Starts the OpenTelemetry Node SDK for an inference service: OTLP/HTTP export (batched off the request
  * path, bounded queue, failures only logged through `diag`), http instrumentation, W3C trace context,
  * resource from `OTEL_SERVICE_NAME` / `OTEL_RESOURCE_ATTRIBUTES`. Call it before the server is created.
+ * `OTEL_SDK_DISABLED=true` turns it into a no-op; model calls are then untraced but still run.
  */
 export function startTelemetry(options: TelemetryOptions = {}): Telemetry {
+  if (/^true$/i.test(process.env.OTEL_SDK_DISABLED?.trim() ?? '')) return DISABLED;
   const { otlp = true, http = true } = options;
   const exporters = [...(options.spanExporters ?? [])];
   if (otlp) exporters.unshift(otlpExporter(otlp === true ? {} : otlp));
@@ -107,7 +113,16 @@ export function startTelemetry(options: TelemetryOptions = {}): Telemetry {
     },
     shutdown() {
       stopped ??= (async () => {
-        await sdk.shutdown().catch((err: unknown) => diag.error('telemetry shutdown failed', err));
+        // An unreachable collector would otherwise hold the process for the exporter's full timeout.
+        let timer: NodeJS.Timeout | undefined;
+        const timeUp = new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, options.shutdownTimeoutMs ?? 5000).unref();
+        });
+        await Promise.race([
+          sdk.shutdown().catch((err: unknown) => diag.error('telemetry shutdown failed', err)),
+          timeUp,
+        ]);
+        clearTimeout(timer);
         httpInstrumentation?.disable();
         trace.disable();
         context.disable();
