@@ -123,7 +123,10 @@ export function startTelemetry(options: TelemetryOptions = {}): Telemetry {
           timeUp,
         ]);
         clearTimeout(timer);
-        httpInstrumentation?.disable();
+        if (httpInstrumentation) {
+          httpInstrumentation.disable();
+          syncBuiltinESMExports();
+        }
         trace.disable();
         context.disable();
         propagation.disable();
