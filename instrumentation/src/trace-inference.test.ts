@@ -197,7 +197,11 @@ describe('withFallback', () => {
     const answer = { text: 'from fallback' };
     const result = await withFallback({
       ...call,
-      primary: () => Promise.reject(new ProviderError('Too Many Requests', 429)),
+      primary: (c) => {
+        c.recordUsage({ inputTokens: 999, cachedInputTokens: 32 });
+        c.setResponseId('primary-1');
+        return Promise.reject(new ProviderError('Too Many Requests', 429));
+      },
       fallback: (c, reason) => {
         expect(reason).toBe('rate_limited');
         c.recordUsage({ inputTokens: 40, outputTokens: 8 });
@@ -218,6 +222,8 @@ describe('withFallback', () => {
       [S.INPUT_TOKENS]: 40,
     });
     expect(span.attributes[S.ERROR_TYPE]).toBeUndefined();
+    expect(span.attributes[S.CACHE_READ_INPUT_TOKENS]).toBeUndefined();
+    expect(span.attributes[S.RESPONSE_ID]).toBeUndefined();
   });
 
   it('does not record a fallback when the primary answers', async () => {

@@ -76,7 +76,7 @@ export interface InferenceCall {
   setComputeMs(ms: number): void;
   setProvenance(provenance: Record<string, unknown>): void;
   setTags(tags: Record<string, unknown>): void;
-  /** The primary model did not answer; `model` did instead. */
+  /** The primary model did not answer; `model` did instead. Usage, cost and response id recorded so far are dropped. */
   recordFallback(reason: FallbackReason, model: string): void;
   /** A normalised error code known better than the error's own type. */
   setErrorCode(code: string): void;
@@ -102,6 +102,17 @@ function toJson(value: Record<string, unknown>): string | undefined {
 }
 
 const NO_ERROR = Symbol('no error');
+
+const PRIMARY_ONLY = [
+  StandardAttributes.INPUT_TOKENS,
+  StandardAttributes.OUTPUT_TOKENS,
+  StandardAttributes.CACHE_READ_INPUT_TOKENS,
+  StandardAttributes.REASONING_OUTPUT_TOKENS,
+  StandardAttributes.RESPONSE_ID,
+  ObservatoryAttributes.COST_USD,
+  ObservatoryAttributes.OUTPUT_SIZE_BYTES,
+  ObservatoryAttributes.COMPUTE_MS,
+];
 
 /** Collects what the call records and sets it on the span in one `setAttributes` when the call ends. */
 class Recorder implements InferenceCall {
@@ -159,6 +170,8 @@ class Recorder implements InferenceCall {
   }
 
   recordFallback(reason: FallbackReason, model: string): void {
+    // The event describes the model that answered: drop what a failed primary recorded before it threw.
+    for (const key of PRIMARY_ONLY) delete this.recorded[key];
     this.set(ObservatoryAttributes.FALLBACK_USED, true);
     this.set(ObservatoryAttributes.FALLBACK_REASON, reason);
     this.set(ObservatoryAttributes.FALLBACK_MODEL, model);
