@@ -46,3 +46,10 @@ export const StandardAttributes = {
   ERROR_TYPE: 'error.type',
   SERVICE_NAME: 'service.name',
 } as const;
+
+/**
+ * Values of `observatory.fallback.reason`: why the primary model did not answer. A bounded set, so it is
+ * safe as a metric label; the instrumentation normalises whatever failed into one of these.
+ */
+export const FALLBACK_REASONS = ['error', 'timeout', 'rate_limited', 'unavailable', 'skipped'] as const;
+export type FallbackReason = (typeof FALLBACK_REASONS)[number];

@@ -1,0 +1,151 @@
+import { once } from 'node:events';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { serve } from '@hono/node-server';
+import { ObservatoryAttributes as O, StandardAttributes as S } from '@observatory/exporter-postgres';
+import { startTelemetry, type Telemetry } from '@observatory/instrumentation';
+import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
+import { InMemorySpanExporter, type ReadableSpan, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { createApp, MODELS } from './app.ts';
+import { FakeModel } from './fake-model.ts';
+
+const sink = new InMemorySpanExporter();
+let telemetry: Telemetry;
+let server: Server;
+let base: string;
+
+beforeAll(async () => {
+  telemetry = startTelemetry({ otlp: false, spanProcessors: [new SimpleSpanProcessor(sink)] });
+  const app = createApp({
+    model: new FakeModel({ latencyMs: 1, errorRate: 0, fallbackRate: 0 }),
+    primaryTimeoutMs: 50,
+  });
+  server = serve({ fetch: app.fetch, hostname: '127.0.0.1', port: 0 }) as Server;
+  await once(server, 'listening');
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+afterAll(async () => {
+  server.close();
+  await telemetry.shutdown();
+});
+beforeEach(() => sink.reset());
+
+// fetch (undici) is not traced by the http instrumentation, so the headers given here arrive as sent.
+function post(path: string, body: unknown, headers: Record<string, string> = {}) {
+  return fetch(`${base}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify(body),
+  });
+}
+
+async function finishedSpans(): Promise<ReadableSpan[]> {
+  await telemetry.forceFlush();
+  return sink.getFinishedSpans();
+}
+
+const isModelCall = (s: ReadableSpan) => s.attributes[S.OPERATION_NAME] !== undefined;
+
+describe('example inference service', () => {
+  it('carries the incoming X-Request-ID and traceparent into every model-call span of the request', async () => {
+    const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
+    const parentSpanId = '00f067aa0ba902b7';
+    const res = await post(
+      '/analyze',
+      { text: 'The delivery was quick and the support friendly.' },
+      {
+        traceparent: `00-${traceId}-${parentSpanId}-01`,
+        'x-request-id': 'req-from-gateway-1',
+        'x-org-id': 'acme',
+        'x-user-id': 'user-9',
+      },
+    );
+    expect(res.status).toBe(200);
+    expect(res.headers.get('x-request-id')).toBe('req-from-gateway-1');
+    await res.json();
+
+    const spans = await finishedSpans();
+    const serverSpan = spans.find((s) => s.kind === SpanKind.SERVER)!;
+    expect(serverSpan.spanContext().traceId).toBe(traceId);
+    expect(serverSpan.parentSpanContext?.spanId).toBe(parentSpanId);
+
+    const calls = spans.filter(isModelCall);
+    expect(calls.map((s) => s.name).sort()).toEqual([
+      `chat ${MODELS.primary}`,
+      `embeddings ${MODELS.embedding}`,
+    ]);
+    for (const call of calls) {
+      expect(call.spanContext().traceId).toBe(traceId);
+      expect(call.parentSpanContext?.spanId).toBe(serverSpan.spanContext().spanId);
+      expect(call.attributes).toMatchObject({
+        [O.REQUEST_ID]: 'req-from-gateway-1',
+        [O.ORG_ID]: 'acme',
+        [S.USER_ID]: 'user-9',
+        [O.ENDPOINT]: '/analyze',
+      });
+    }
+  });
+
+  it('generates a request id when none (or an unusable one) comes in, and keeps concurrent requests apart', async () => {
+    const responses = await Promise.all([
+      post('/infer', { prompt: 'a' }, { 'x-user-id': 'alice' }),
+      post('/infer', { prompt: 'b' }, { 'x-user-id': 'bob', 'x-request-id': 'has spaces, and <html>' }),
+    ]);
+    const ids = responses.map((r) => r.headers.get('x-request-id')!);
+    expect(ids[0]).toMatch(/^[0-9a-f-]{36}$/);
+    expect(ids[1]).toMatch(/^[0-9a-f-]{36}$/);
+    expect(ids[0]).not.toBe(ids[1]);
+
+    const calls = (await finishedSpans()).filter(isModelCall);
+    expect(calls).toHaveLength(2);
+    const userByRequest = Object.fromEntries(
+      calls.map((s) => [s.attributes[O.REQUEST_ID], s.attributes[S.USER_ID]]),
+    );
+    expect(userByRequest).toEqual({ [ids[0]!]: 'alice', [ids[1]!]: 'bob' });
+  });
+
+  it('answers from the fallback model and records one call with the fallback', async () => {
+    const res = await post('/infer', { prompt: 'hello', simulate: 'rate_limited' });
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as { model: string }).model).toBe(`${MODELS.fallback}-2025-01-01`);
+
+    const [call, ...more] = (await finishedSpans()).filter(isModelCall);
+    expect(more).toHaveLength(0);
+    expect(call!.status.code).toBe(SpanStatusCode.UNSET);
+    expect(call!.attributes).toMatchObject({
+      [S.REQUEST_MODEL]: MODELS.primary,
+      [S.RESPONSE_MODEL]: `${MODELS.fallback}-2025-01-01`,
+      [O.FALLBACK_USED]: true,
+      [O.FALLBACK_REASON]: 'rate_limited',
+      [O.FALLBACK_MODEL]: MODELS.fallback,
+      [S.INPUT_TOKENS]: 2,
+      [S.OUTPUT_TOKENS]: 12,
+    });
+  });
+
+  it('falls back with reason timeout when the primary hangs', async () => {
+    const res = await post('/infer', { prompt: 'hello', simulate: 'timeout' });
+    expect(res.status).toBe(200);
+    const [call] = (await finishedSpans()).filter(isModelCall);
+    expect(call!.attributes[O.FALLBACK_REASON]).toBe('timeout');
+  });
+
+  it('reports a failed model call as 502 and an ERROR span', async () => {
+    const res = await post('/infer', { prompt: 'hello', simulate: 'error' });
+    expect(res.status).toBe(502);
+    expect(res.headers.get('content-type')).toBe('application/problem+json');
+
+    const [call] = (await finishedSpans()).filter(isModelCall);
+    expect(call!.status.code).toBe(SpanStatusCode.ERROR);
+    expect(call!.attributes).toMatchObject({ [S.ERROR_TYPE]: 'server_error', [O.FALLBACK_USED]: true });
+  });
+
+  it('rejects an invalid body with a problem naming the field, without calling a model', async () => {
+    const res = await post('/analyze', { text: 42 });
+    expect(res.status).toBe(400);
+    const body = (await res.json()) as { errors: { field: string }[] };
+    expect(body.errors.map((e) => e.field)).toEqual(['text']);
+    expect((await finishedSpans()).filter(isModelCall)).toHaveLength(0);
+  });
+});

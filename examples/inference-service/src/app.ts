@@ -1,0 +1,118 @@
+import {
+  type InferenceCall,
+  requestContext,
+  setRequestIdentity,
+  traceInference,
+  withFallback,
+} from '@observatory/instrumentation';
+import { type Context, Hono } from 'hono';
+import { z } from 'zod';
+import { BehaviourSchema, type Completion, type FakeModel, ModelError, PLANS } from './fake-model.ts';
+
+export const MODELS = {
+  primary: 'gpt-4o-mini',
+  fallback: 'claude-3-5-haiku',
+  embedding: 'text-embedding-3-small',
+} as const;
+
+const InferBody = z.object({ prompt: z.string().min(1).max(20_000), simulate: BehaviourSchema.optional() });
+const AnalyzeBody = z.object({ text: z.string().min(1).max(20_000), simulate: BehaviourSchema.optional() });
+// Stand-in for authentication: a real service takes org and user from its verified session or token.
+const Identifier = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/);
+
+export interface AppOptions {
+  model: FakeModel;
+  primaryTimeoutMs: number;
+}
+
+function problem(c: Context, status: 400 | 502, title: string, detail: string, extra: object = {}) {
+  return c.body(JSON.stringify({ type: 'about:blank', title, status, detail, ...extra }), status, {
+    'content-type': 'application/problem+json',
+  });
+}
+
+async function parseBody<T>(c: Context, schema: z.ZodType<T>): Promise<{ data: T } | { response: Response }> {
+  const raw: unknown = await c.req.json().catch(() => undefined);
+  const result = schema.safeParse(raw);
+  if (result.success) return { data: result.data };
+  const errors = result.error.issues.map((i) => ({ field: i.path.join('.') || 'body', message: i.message }));
+  return {
+    response: problem(
+      c,
+      400,
+      'Invalid request body',
+      errors.map((e) => `${e.field}: ${e.message}`).join('; '),
+      { errors },
+    ),
+  };
+}
+
+function record(call: InferenceCall, input: string, completion: Completion): Completion {
+  call.recordUsage(completion.usage);
+  call.setResponseModel(completion.model);
+  call.setResponseId(completion.id);
+  call.setInputSize(Buffer.byteLength(input));
+  call.setOutputSize(Buffer.byteLength(completion.text));
+  return completion;
+}
+
+/** The example inference service: every model call traced, org and user set once per request. */
+export function createApp({ model, primaryTimeoutMs }: AppOptions): Hono {
+  const app = new Hono();
+  app.use(requestContext());
+  app.use(async function identity(c, next) {
+    const orgId = Identifier.safeParse(c.req.header('x-org-id'));
+    const userId = Identifier.safeParse(c.req.header('x-user-id'));
+    setRequestIdentity({
+      orgId: orgId.success ? orgId.data : 'demo',
+      userId: userId.success ? userId.data : undefined,
+    });
+    await next();
+  });
+
+  const chat = (endpoint: string, input: string, simulate: z.infer<typeof BehaviourSchema> | undefined) => {
+    const plan = PLANS[model.behaviour(simulate)];
+    return withFallback({
+      operation: 'chat',
+      model: MODELS.primary,
+      provider: 'openai',
+      endpoint,
+      fallbackModel: MODELS.fallback,
+      timeoutMs: primaryTimeoutMs,
+      primary: async (call, signal) =>
+        record(call, input, await model.complete(MODELS.primary, input, plan.primary, signal)),
+      fallback: async (call) =>
+        record(call, input, await model.complete(MODELS.fallback, input, plan.fallback)),
+    });
+  };
+
+  app.post('/infer', async (c) => {
+    const body = await parseBody(c, InferBody);
+    if ('response' in body) return body.response;
+    const completion = await chat('/infer', body.data.prompt, body.data.simulate);
+    return c.json({ output: completion.text, model: completion.model });
+  });
+
+  app.post('/analyze', async (c) => {
+    const body = await parseBody(c, AnalyzeBody);
+    if ('response' in body) return body.response;
+    const { text, simulate } = body.data;
+    const embedding = await traceInference(
+      { operation: 'embeddings', model: MODELS.embedding, provider: 'openai', endpoint: '/analyze' },
+      async (call) => record(call, text, await model.complete(MODELS.embedding, text, 'answer')),
+    );
+    const classification = await chat('/analyze', text, simulate);
+    return c.json({
+      sentiment: classification.text,
+      model: classification.model,
+      embeddingModel: embedding.model,
+    });
+  });
+
+  app.onError((err, c) => {
+    if (err instanceof ModelError)
+      return problem(c, 502, 'Model call failed', `${err.code} (status ${err.status})`);
+    throw err;
+  });
+  return app;
+}
