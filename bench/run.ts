@@ -14,10 +14,14 @@ for (const file of files) {
   const name = file.replace(/\.ts$/, '');
   if (only.length && !only.includes(name)) continue;
   console.log(`\n=== ${name} ===`);
-  const module = (await import(`./${file}`)) as { run?: () => Promise<void> };
-  if (typeof module.run !== 'function') {
-    console.log('(no exported run(); skipped)');
+  // Each benchmark module exports one `run…Bench()` function that prints its own figures.
+  const module = (await import(`./${file}`)) as Record<string, unknown>;
+  const entry = Object.entries(module).find(
+    ([key, value]) => /^run\w*Bench$/.test(key) && typeof value === 'function',
+  );
+  if (!entry) {
+    console.log('(no exported run…Bench(); skipped)');
     continue;
   }
-  await module.run();
+  await (entry[1] as () => Promise<unknown>)();
 }
