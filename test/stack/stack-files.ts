@@ -3,7 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { parseDocument, type ScalarTag } from 'yaml';
+import { type CollectionTag, parseDocument, YAMLSeq } from 'yaml';
 
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -13,12 +13,22 @@ export const readRepoFile = (path: string) => readFileSync(repoPath(path), 'utf8
 
 export const existsInRepo = (path: string) => existsSync(repoPath(path));
 
-/** Compose's `!reset` tag (override files) clears a value; for reading the file it is an ordinary node. */
-const composeReset: ScalarTag = { tag: '!reset', resolve: (value) => value };
+/** Compose's `!reset []` (override files) clears a list; for reading the file it is an ordinary list. */
+const composeReset: CollectionTag = {
+  tag: '!reset',
+  collection: 'seq',
+  nodeClass: YAMLSeq,
+  default: false,
+  resolve: (seq) => seq,
+};
 
 /** Parses a YAML file of the repository, failing on any error or warning (an unknown tag, a duplicate key). */
 export function loadYaml<T = Record<string, unknown>>(path: string): T {
-  const doc = parseDocument(readRepoFile(path), { customTags: [composeReset], uniqueKeys: true });
+  const doc = parseDocument(readRepoFile(path), {
+    customTags: [composeReset],
+    uniqueKeys: true,
+    merge: true,
+  });
   const problems = [...doc.errors, ...doc.warnings].map((e) => e.message);
   if (problems.length > 0) throw new Error(`${path}: ${problems.join('; ')}`);
   return doc.toJS() as T;
@@ -30,11 +40,21 @@ export function loadYaml<T = Record<string, unknown>>(path: string): T {
  * until then.
  */
 export const pendingFromOtherBranches = {
+  alertsDir: 'alerts',
   alertmanagerConfig: 'alerts/alertmanager.yml',
+  examplesDir: 'examples',
   exampleService: 'examples/inference-service/src/main.ts',
 } as const;
 
 export const notMergedYet = (path: string) => !existsInRepo(path);
+
+/** Whether a path belongs to another branch's work that has not been merged here yet. */
+export function pendingAndAbsent(path: string): boolean {
+  const normalised = path.replace(/^\.\//, '').replace(/\/$/, '');
+  return (
+    (Object.values(pendingFromOtherBranches) as string[]).includes(normalised) && notMergedYet(normalised)
+  );
+}
 
 export interface ComposeService {
   image?: string;
