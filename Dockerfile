@@ -16,13 +16,12 @@ ENV NODE_ENV=production \
     PORT=4318 \
     HOST=0.0.0.0
 WORKDIR /app
-COPY --from=deps /app/node_modules ./node_modules
-COPY --from=deps /app/examples ./examples
-COPY package.json package-lock.json ./
 COPY exporter-postgres/ exporter-postgres/
 COPY instrumentation/ instrumentation/
 COPY query-api/ query-api/
 COPY migrations/ migrations/
+# Last, so the installed tree (root and any nested workspace node_modules, the example) lands whole.
+COPY --from=deps /app/ ./
 # The data directory holds spill files and export files: it must survive restarts, hence a volume.
 RUN mkdir -p /var/lib/observatory && chown node:node /var/lib/observatory
 USER node
