@@ -197,6 +197,15 @@ describe('collector config for Observatory', () => {
     ]);
   });
 
+  it('publishes the ports its receivers listen on, and Observatory publishes the port it serves', () => {
+    const containerPorts = (ports: string[] = []) => ports.map((p) => p.split(':').at(-1));
+    const otlp = config.receivers?.otlp as { protocols: Record<string, { endpoint: string }> };
+    const receiverPorts = Object.values(otlp.protocols).map((p) => p.endpoint.split(':')[1]);
+    expect(containerPorts(service.ports).sort()).toEqual(receiverPorts.sort());
+    const observatory = compose.services.observatory!;
+    expect(containerPorts(observatory.ports)).toEqual([observatory.environment?.PORT]);
+  });
+
   it('sends traces to Jaeger over OTLP gRPC', () => {
     const exporter = config.exporters?.['otlp/jaeger'] as { endpoint: string };
     const [host, port] = exporter.endpoint.split(':');
