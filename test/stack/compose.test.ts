@@ -239,6 +239,11 @@ describe('Prometheus configuration', () => {
         0,
       );
       expect(loaded).not.toContain('alertmanager.yml');
+      for (const file of loaded) {
+        for (const m of readRepoFile(join('alerts', file)).matchAll(/job="([^"]+)"/g)) {
+          expect(job(m[1]!), `${file} refers to scrape job ${m[1]}`).toBeDefined();
+        }
+      }
     },
   );
 
@@ -348,9 +353,11 @@ describe('the example inference service and Alertmanager in the stack', () => {
         expect(url.hostname).toBe('observatory');
         expect(url.port).toBe(services.observatory!.environment!.PORT);
         expect(url.pathname).toBe('/api/telemetry/alerts/webhook');
-        expect(hook.http_config?.authorization?.credentials_file).toBe(
-          `/run/secrets/${services.alertmanager!.secrets![0]}`,
+        const secret = services.alertmanager!.secrets!.find(
+          (s) => s.target === hook.http_config?.authorization?.credentials_file,
         );
+        expect(secret, 'the webhook token file is the compose secret').toBeDefined();
+        expect(compose.secrets?.[secret!.source]?.environment).toBe('OBSERVATORY_ALERTMANAGER_TOKEN');
       }
     },
   );

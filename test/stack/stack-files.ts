@@ -66,7 +66,7 @@ export interface ComposeService {
   ports?: string[];
   depends_on?: Record<string, { condition: string }> | string[];
   healthcheck?: { test: string[] };
-  secrets?: string[];
+  secrets?: { source: string; target: string }[];
   deploy?: { replicas?: number };
 }
 
