@@ -7,6 +7,8 @@ export default defineConfig({
       '*/test/**/*.test.ts',
       'examples/*/src/**/*.test.ts',
       'test/**/*.test.ts',
+      'alerts/**/*.test.ts',
+      'test-support/**/*.test.ts',
     ],
     globalSetup: ['./test-support/global-setup.ts'],
     testTimeout: 60_000,
