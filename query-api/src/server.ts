@@ -1,5 +1,7 @@
 import type { Server } from 'node:http';
 import { serve } from '@hono/node-server';
+import { type RunningRuleEngine, startRuleEngine } from './alerts/engine.ts';
+import { AlertEvents } from './alerts/events.ts';
 import { createApp } from './app.ts';
 import { bootstrapDefaultOrg } from './bootstrap.ts';
 import { type Config, ConfigError } from './config.ts';
@@ -29,6 +31,11 @@ export async function runServe(config: Config): Promise<void> {
   const logger = createLogger(config.LOG_LEVEL);
   const db = await openDatabase(config, (line) => logger.debug({ component: 'postgres' }, line));
   let server: Server;
+  const alerting = {
+    alertmanagerToken: config.OBSERVATORY_ALERTMANAGER_TOKEN,
+    allowPrivateWebhooks: config.OBSERVATORY_ALLOW_PRIVATE_WEBHOOKS,
+    events: new AlertEvents(),
+  };
   try {
     const keys = await bootstrapDefaultOrg(db.pool);
     if (keys) {
@@ -38,7 +45,7 @@ export async function runServe(config: Config): Promise<void> {
           .join('\n')}\n\n`,
       );
     }
-    server = await listen(createApp({ pool: db.pool, logger }).fetch, config.HOST, config.PORT);
+    server = await listen(createApp({ pool: db.pool, logger, alerting }).fetch, config.HOST, config.PORT);
   } catch (err) {
     await db.close();
     throw err;
@@ -46,6 +53,12 @@ export async function runServe(config: Config): Promise<void> {
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.PORT;
   logger.info({ port, database: db.description }, 'observatory listening');
+  const ruleEngine: RunningRuleEngine = startRuleEngine({
+    pool: db.pool,
+    logger,
+    events: alerting.events,
+    delivery: { allowPrivate: alerting.allowPrivateWebhooks },
+  });
 
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {
@@ -56,6 +69,7 @@ export async function runServe(config: Config): Promise<void> {
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));
   });
+  await ruleEngine.stop();
   await db.close();
   logger.info('stopped');
 }
