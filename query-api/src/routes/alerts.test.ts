@@ -52,6 +52,24 @@ function post(body: unknown, token = TOKEN) {
   });
 }
 
+interface AlertJson {
+  id: string;
+  name: string;
+  status: string;
+  acknowledged_at: string | null;
+  [field: string]: unknown;
+}
+interface ProblemJson {
+  errors: { field: string }[];
+}
+
+async function json<T>(res: Response | Promise<Response>): Promise<T> {
+  return (await res).json() as Promise<T>;
+}
+
+const list = async (query: string, key: string) =>
+  (await json<{ alerts: AlertJson[] }>(get(`/api/telemetry/alerts${query}`, key))).alerts;
+
 const get = (path: string, key: string) => app.request(path, { headers: { authorization: `Bearer ${key}` } });
 const ack = (id: string, key: string, body?: unknown) =>
   app.request(`/api/telemetry/alerts/${id}/ack`, {
@@ -70,20 +88,20 @@ describe('Alertmanager webhook', () => {
     });
     expect(res.status).toBe(403);
     expect((await post(payload('firing'), 'wrong-token')).status).toBe(401);
-    expect((await get('/api/telemetry/alerts', admin.key).then((r) => r.json())).alerts).toEqual([]);
+    expect(await list('', admin.key)).toEqual([]);
   });
 
   it('rejects payloads that are not Alertmanager version 4, naming the field', async () => {
     const res = await post({ ...payload('firing'), version: '3' });
     expect(res.status).toBe(400);
     expect(res.headers.get('content-type')).toContain('application/problem+json');
-    expect((await res.json()).errors[0].field).toBe('version');
+    expect((await json<ProblemJson>(res)).errors[0]!.field).toBe('version');
   });
 
   it('stores firing alerts for the org in the org_id label, then resolves them by fingerprint', async () => {
-    expect(await (await post(payload('firing'))).json()).toEqual({ stored: 1 });
-    expect(await (await post(payload('firing'))).json()).toEqual({ stored: 1 });
-    const { alerts } = await (await get('/api/telemetry/alerts?status=active', viewer.key)).json();
+    expect(await json(post(payload('firing')))).toEqual({ stored: 1 });
+    expect(await json(post(payload('firing')))).toEqual({ stored: 1 });
+    const alerts = await list('?status=active', viewer.key);
     expect(alerts).toHaveLength(1);
     expect(alerts[0]).toMatchObject({
       name: 'AIErrorRateSpike',
@@ -95,14 +113,14 @@ describe('Alertmanager webhook', () => {
       acknowledged_by: null,
       started_at: '2026-11-24T10:00:00.123Z',
     });
-    expect((await (await get('/api/telemetry/alerts', otherAdmin.key)).json()).alerts).toEqual([]);
+    expect(await list('', otherAdmin.key)).toEqual([]);
     expect(seen.filter((e) => e.change === 'opened')).toHaveLength(1);
 
     await post(payload('resolved'));
-    const after = await (await get('/api/telemetry/alerts', viewer.key)).json();
-    expect(after.alerts).toHaveLength(1);
-    expect(after.alerts[0]).toMatchObject({ status: 'resolved', ended_at: '2026-11-24T10:20:00.000Z' });
-    expect((await (await get('/api/telemetry/alerts?status=active', viewer.key)).json()).alerts).toEqual([]);
+    const after = await list('', viewer.key);
+    expect(after).toHaveLength(1);
+    expect(after[0]).toMatchObject({ status: 'resolved', ended_at: '2026-11-24T10:20:00.000Z' });
+    expect(await list('?status=active', viewer.key)).toEqual([]);
     expect(seen.at(-1)).toMatchObject({ change: 'resolved', orgId: 'acme' });
   });
 });
@@ -115,19 +133,17 @@ describe('alert list and acknowledgement', () => {
         labels: { alertname: 'AIFallbackRateHigh', org_id: 'acme', severity: 'warning' },
       }),
     );
-    const warnings = await (await get('/api/telemetry/alerts?severity=warning', viewer.key)).json();
-    expect(warnings.alerts.map((a: { name: string }) => a.name)).toEqual(['AIFallbackRateHigh']);
+    const warnings = await list('?severity=warning', viewer.key);
+    expect(warnings.map((a) => a.name)).toEqual(['AIFallbackRateHigh']);
     const bad = await get('/api/telemetry/alerts?status=open', viewer.key);
     expect(bad.status).toBe(400);
-    expect((await bad.json()).errors[0].field).toBe('status');
+    expect((await json<ProblemJson>(bad)).errors[0]!.field).toBe('status');
   });
 
   it('acknowledges for org admins only, twice harmlessly, with an audit row; other orgs get 404', async () => {
     await post(payload('firing', { fingerprint: 'ack1', startsAt: '2026-11-24T11:00:00Z' }));
-    const { alerts } = await (
-      await get('/api/telemetry/alerts?status=active&severity=critical', viewer.key)
-    ).json();
-    const id = alerts[0].id as string;
+    const alerts = await list('?status=active&severity=critical', viewer.key);
+    const id = alerts[0]!.id;
 
     expect((await ack(id, viewer.key)).status).toBe(403);
     expect((await ack(id, otherAdmin.key)).status).toBe(404);
@@ -135,15 +151,15 @@ describe('alert list and acknowledgement', () => {
 
     const first = await ack(id, admin.key, { note: 'looking into it' });
     expect(first.status).toBe(200);
-    const acked = await first.json();
+    const acked = await json<AlertJson>(first);
     expect(acked).toMatchObject({ id, status: 'acknowledged', acknowledged_by: admin.id });
     expect(acked.acknowledged_at).toBeTruthy();
     const second = await ack(id, admin.key);
     expect(second.status).toBe(200);
-    expect((await second.json()).acknowledged_at).toBe(acked.acknowledged_at);
+    expect((await json<AlertJson>(second)).acknowledged_at).toBe(acked.acknowledged_at);
 
-    const listed = await (await get('/api/telemetry/alerts?status=acknowledged', viewer.key)).json();
-    expect(listed.alerts.map((a: { id: string }) => a.id)).toEqual([id]);
+    const listed = await list('?status=acknowledged', viewer.key);
+    expect(listed.map((a) => a.id)).toEqual([id]);
     const { rows: acks } = await db.pool.query(
       'SELECT note FROM alert_acknowledgements WHERE alert_id = $1 ORDER BY created_at',
       [id],
@@ -158,7 +174,7 @@ describe('alert list and acknowledgement', () => {
 
     // Alertmanager keeps re-sending the firing alert: it stays acknowledged until it resolves.
     await post(payload('firing', { fingerprint: 'ack1', startsAt: '2026-11-24T11:00:00Z' }));
-    const still = await (await get('/api/telemetry/alerts?status=acknowledged', viewer.key)).json();
-    expect(still.alerts.map((a: { id: string }) => a.id)).toEqual([id]);
+    const still = await list('?status=acknowledged', viewer.key);
+    expect(still.map((a) => a.id)).toEqual([id]);
   });
 });
