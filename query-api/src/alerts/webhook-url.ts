@@ -27,9 +27,19 @@ for (const [net, prefix] of [
   internal.addSubnet(net, prefix, 'ipv6');
 }
 
+// IPv4-mapped IPv6 (URL parsing turns ::ffff:127.0.0.1 into ::ffff:7f00:1) is checked as the IPv4 it carries.
+function unmapped(address: string): string | undefined {
+  const dotted = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
+  if (dotted) return dotted[1];
+  const hex = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/i.exec(address);
+  if (!hex) return undefined;
+  const [hi, lo] = [Number.parseInt(hex[1]!, 16), Number.parseInt(hex[2]!, 16)];
+  return [hi >> 8, hi & 255, lo >> 8, lo & 255].join('.');
+}
+
 function isInternal(address: string): boolean {
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
-  if (mapped) return internal.check(mapped[1]!, 'ipv4');
+  const v4 = unmapped(address);
+  if (v4) return internal.check(v4, 'ipv4');
   return internal.check(address, isIP(address) === 6 ? 'ipv6' : 'ipv4');
 }
 
