@@ -8,7 +8,6 @@ export default defineConfig({
       'examples/*/src/**/*.test.ts',
       'test/**/*.test.ts',
       'alerts/**/*.test.ts',
-      'test-support/**/*.test.ts',
     ],
     globalSetup: ['./test-support/global-setup.ts'],
     testTimeout: 60_000,
