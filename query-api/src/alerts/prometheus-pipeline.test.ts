@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { serve } from '@hono/node-server';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createTestDatabase } from '../../../test-support/database.ts';
 import {
   fastRuleFiles,
@@ -20,6 +20,7 @@ import { createLogger } from '../log.ts';
 const RULES = fileURLToPath(new URL('../../../alerts/observatory-rules.yml', import.meta.url));
 const TOKEN = 'e2e-alertmanager-token-0123456789';
 const binaries = findPrometheusBinaries();
+const db = await createTestDatabase();
 const inCi = process.env.CI === 'true';
 if (!binaries && !inCi) {
   console.warn(
@@ -100,7 +101,6 @@ interface AlertJson {
 describe.skipIf(!binaries && !inCi)('Prometheus → Alertmanager → service', () => {
   it('fires on failing calls, is acknowledged, and resolves once errors stop', async () => {
     expect(binaries, 'prometheus and prometheus-alertmanager are required in CI').toBeDefined();
-    const db = await createTestDatabase();
     const admin = await createKey(db.pool, { orgId: 'acme', role: 'org_admin' });
     const app = createApp({
       pool: db.pool,
@@ -114,55 +114,55 @@ describe.skipIf(!binaries && !inCi)('Prometheus → Alertmanager → service', (
     const metricsPort = await listen(metrics.server);
     const dir = await mkdtemp(join(tmpdir(), 'observatory-rules-'));
     let stack: PrometheusStack | undefined;
-    afterAll(async () => {
+    try {
+      stack = await startPrometheusStack({
+        scrapeUrl: `http://127.0.0.1:${metricsPort}/metrics`,
+        ruleFiles: await fastRuleFiles([RULES], dir),
+        webhookUrl: `http://127.0.0.1:${servicePort}/api/telemetry/alerts/webhook`,
+        webhookToken: TOKEN,
+      });
+      const api = (path: string, init: RequestInit = {}) =>
+        fetch(`http://127.0.0.1:${servicePort}${path}`, {
+          ...init,
+          headers: { authorization: `Bearer ${admin.key}`, 'content-type': 'application/json' },
+        });
+      const errorAlert = async (status: string) => {
+        const { alerts } = (await (await api(`/api/telemetry/alerts?status=${status}`)).json()) as {
+          alerts: AlertJson[];
+        };
+        return alerts.find((a) => a.name === 'AIErrorRateSpike');
+      };
+
+      const firing = await until(
+        'the error-rate alert to reach the service',
+        () => errorAlert('active'),
+        stack.logs,
+      );
+      expect(firing).toMatchObject({
+        severity: 'critical',
+        source: 'prometheus',
+        labels: { org_id: 'acme', model_name: 'gpt-4o' },
+      });
+
+      const acked = await api(`/api/telemetry/alerts/${firing.id}/ack`, {
+        method: 'POST',
+        body: JSON.stringify({ note: 'provider is rate limiting us' }),
+      });
+      expect(acked.status).toBe(200);
+      expect(await errorAlert('acknowledged')).toMatchObject({ id: firing.id, acknowledged_by: admin.id });
+      const { rows } = await db.pool.query(
+        "SELECT actor FROM audit_log WHERE action = 'alert.ack' AND target = $1",
+        [firing.id],
+      );
+      expect(rows).toEqual([{ actor: admin.id }]);
+
+      metrics.stopFailing();
+      const resolved = await until('the alert to resolve', () => errorAlert('resolved'), stack.logs);
+      expect(resolved.id).toBe(firing.id);
+    } finally {
       await stack?.stop();
       await Promise.all([close(metrics.server), close(service)]);
       await rm(dir, { recursive: true, force: true });
-    });
-
-    stack = await startPrometheusStack({
-      scrapeUrl: `http://127.0.0.1:${metricsPort}/metrics`,
-      ruleFiles: await fastRuleFiles([RULES], dir),
-      webhookUrl: `http://127.0.0.1:${servicePort}/api/telemetry/alerts/webhook`,
-      webhookToken: TOKEN,
-    });
-    const api = (path: string, init: RequestInit = {}) =>
-      fetch(`http://127.0.0.1:${servicePort}${path}`, {
-        ...init,
-        headers: { authorization: `Bearer ${admin.key}`, 'content-type': 'application/json' },
-      });
-    const errorAlert = async (status: string) => {
-      const { alerts } = (await (await api(`/api/telemetry/alerts?status=${status}`)).json()) as {
-        alerts: AlertJson[];
-      };
-      return alerts.find((a) => a.name === 'AIErrorRateSpike');
-    };
-
-    const firing = await until(
-      'the error-rate alert to reach the service',
-      () => errorAlert('active'),
-      stack.logs,
-    );
-    expect(firing).toMatchObject({
-      severity: 'critical',
-      source: 'prometheus',
-      labels: { org_id: 'acme', model_name: 'gpt-4o' },
-    });
-
-    const acked = await api(`/api/telemetry/alerts/${firing.id}/ack`, {
-      method: 'POST',
-      body: JSON.stringify({ note: 'provider is rate limiting us' }),
-    });
-    expect(acked.status).toBe(200);
-    expect(await errorAlert('acknowledged')).toMatchObject({ id: firing.id, acknowledged_by: admin.id });
-    const { rows } = await db.pool.query(
-      "SELECT actor FROM audit_log WHERE action = 'alert.ack' AND target = $1",
-      [firing.id],
-    );
-    expect(rows).toEqual([{ actor: admin.id }]);
-
-    metrics.stopFailing();
-    const resolved = await until('the alert to resolve', () => errorAlert('resolved'), stack.logs);
-    expect(resolved.id).toBe(firing.id);
+    }
   });
 });
