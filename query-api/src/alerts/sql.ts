@@ -11,11 +11,17 @@ export const ALERT_COLUMNS = `id, name, source, severity, summary, description, 
 const RULE_COLUMNS = `id, org_id, name, metric, model_name, operator, threshold, window_seconds, interval_seconds,
   cooldown_seconds, severity, channels, enabled, last_evaluated_at, last_value, last_fired_at, created_at, updated_at`;
 
-/** Firing alerts keep an acknowledgement; resolved ones end. Keyed by fingerprint and start, like Alertmanager. */
+/**
+ * Firing alerts keep an acknowledgement; resolved ones end. Keyed by fingerprint and start, like Alertmanager.
+ * Returns the status before this call (`previous_status`, NULL when new), since Alertmanager repeats itself.
+ */
 export function upsertPrometheusAlert(id: string, orgId: string | null, a: AlertmanagerAlert): Statement {
   const ended = a.status === 'resolved' && a.endsAt && !a.endsAt.startsWith('0001') ? a.endsAt : null;
   return {
-    text: `INSERT INTO alerts (id, org_id, source, fingerprint, name, severity, summary, description, status,
+    text: `WITH previous AS (
+             SELECT status FROM alerts WHERE source = 'prometheus' AND fingerprint = $3 AND started_at = $11
+           )
+           INSERT INTO alerts (id, org_id, source, fingerprint, name, severity, summary, description, status,
              labels, annotations, started_at, ended_at)
            VALUES ($1, $2, 'prometheus', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
            ON CONFLICT (source, fingerprint, started_at) DO UPDATE SET
@@ -25,7 +31,7 @@ export function upsertPrometheusAlert(id: string, orgId: string | null, a: Alert
              ended_at = EXCLUDED.ended_at, severity = EXCLUDED.severity, summary = EXCLUDED.summary,
              description = EXCLUDED.description, labels = EXCLUDED.labels, annotations = EXCLUDED.annotations,
              updated_at = now()
-           RETURNING ${ALERT_COLUMNS}, org_id, (xmax = 0) AS inserted`,
+           RETURNING ${ALERT_COLUMNS}, (SELECT status FROM previous) AS previous_status`,
     values: [
       id,
       orgId,

@@ -117,6 +117,8 @@ describe('Alertmanager webhook', () => {
     expect(seen.filter((e) => e.change === 'opened')).toHaveLength(1);
 
     await post(payload('resolved'));
+    await post(payload('resolved'));
+    expect(seen.filter((e) => e.change === 'resolved')).toHaveLength(1);
     const after = await list('', viewer.key);
     expect(after).toHaveLength(1);
     expect(after[0]).toMatchObject({ status: 'resolved', ended_at: '2026-11-24T10:20:00.000Z' });

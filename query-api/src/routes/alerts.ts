@@ -5,6 +5,7 @@ import type { AlertChange } from '../alerts/events.ts';
 import {
   AckBodySchema,
   AlertmanagerPayloadSchema,
+  type AlertStatus,
   type AlertView,
   ListAlertsQuerySchema,
 } from '../alerts/schema.ts';
@@ -89,12 +90,12 @@ export function alertRoutes({ pool, alerting = {} }: AppDeps): Hono<AppEnv> {
       for (const incoming of parsed.data.alerts) {
         const label = incoming.labels.org_id;
         const orgId = label && (await pool.query(sql.orgExists(label))).rowCount ? label : null;
-        const { rows } = await pool.query<AlertView & { org_id: string | null; inserted: boolean }>(
+        const { rows } = await pool.query<AlertView & { previous_status: AlertStatus | null }>(
           sql.upsertPrometheusAlert(randomUUID(), orgId, incoming),
         );
-        const row = rows[0]!;
-        if (row.status === 'resolved') publish('resolved', orgId, row);
-        else if (row.inserted) publish('opened', orgId, row);
+        const { previous_status: previous, ...alert } = rows[0]!;
+        if (alert.status === 'resolved' && previous !== 'resolved') publish('resolved', orgId, alert);
+        else if (alert.status === 'active' && previous === null) publish('opened', orgId, alert);
         stored++;
       }
       return c.json({ stored });
