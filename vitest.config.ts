@@ -7,6 +7,7 @@ export default defineConfig({
       '*/test/**/*.test.ts',
       'examples/*/src/**/*.test.ts',
       'test/**/*.test.ts',
+      'alerts/**/*.test.ts',
     ],
     globalSetup: ['./test-support/global-setup.ts'],
     testTimeout: 60_000,

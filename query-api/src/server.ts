@@ -1,6 +1,8 @@
 import type { Server } from 'node:http';
 import { serve } from '@hono/node-server';
 import { ensurePartitions } from '@observatory/exporter-postgres';
+import { type RunningRuleEngine, startRuleEngine } from './alerts/engine.ts';
+import { AlertEvents } from './alerts/events.ts';
 import { createApp } from './app.ts';
 import { bootstrapDefaultOrg } from './bootstrap.ts';
 import { type Config, ConfigError } from './config.ts';
@@ -36,6 +38,11 @@ export async function runServe(config: Config): Promise<void> {
     onLog: (line) => logger.debug({ component: 'postgres' }, line),
   });
   let server: Server;
+  const alerting = {
+    alertmanagerToken: config.OBSERVATORY_ALERTMANAGER_TOKEN,
+    allowPrivateWebhooks: config.OBSERVATORY_ALLOW_PRIVATE_WEBHOOKS,
+    events: new AlertEvents(),
+  };
   try {
     const keys = await bootstrapDefaultOrg(db.pool);
     if (keys) {
@@ -45,7 +52,7 @@ export async function runServe(config: Config): Promise<void> {
           .join('\n')}\n\n`,
       );
     }
-    server = await listen(createApp({ pool: db.pool, logger }).fetch, config.HOST, config.PORT);
+    server = await listen(createApp({ pool: db.pool, logger, alerting }).fetch, config.HOST, config.PORT);
   } catch (err) {
     await db.close();
     throw err;
@@ -56,6 +63,12 @@ export async function runServe(config: Config): Promise<void> {
   const partitions = setInterval(() => {
     ensurePartitions(db.pool).catch((err) => logger.warn({ err }, 'creating ai_events partitions failed'));
   }, PARTITION_CHECK_MS).unref();
+  const ruleEngine: RunningRuleEngine = startRuleEngine({
+    pool: db.pool,
+    logger,
+    events: alerting.events,
+    delivery: { allowPrivate: alerting.allowPrivateWebhooks },
+  });
 
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {
@@ -67,6 +80,7 @@ export async function runServe(config: Config): Promise<void> {
     process.once('SIGINT', () => stop('SIGINT'));
   });
   clearInterval(partitions);
+  await ruleEngine.stop();
   await db.close();
   logger.info('stopped');
 }

@@ -1,0 +1,226 @@
+import { randomUUID } from 'node:crypto';
+import type pg from 'pg';
+import type { Logger } from '../log.ts';
+import type { AlertEvents } from './events.ts';
+import {
+  DEFAULT_DELIVERY,
+  type DeliveryOptions,
+  deliver,
+  type NotificationEvent,
+  notificationBody,
+} from './notify.ts';
+import type { AlertRule, AlertView, Operator, RuleMetric } from './schema.ts';
+import * as sql from './sql.ts';
+
+// Any fixed number: only the evaluator holding it in a transaction evaluates, so replicas never double-fire.
+const ENGINE_LOCK = 7_246_007;
+const RULES_PER_PASS = 200;
+
+export interface RuleEngineDeps {
+  pool: pg.Pool;
+  logger: Logger;
+  events?: AlertEvents | undefined;
+  delivery?: Partial<DeliveryOptions> | undefined;
+}
+
+interface PendingNotification {
+  alert: AlertView;
+  orgId: string;
+  rule: AlertRule;
+  event: NotificationEvent;
+}
+
+type Measurements = Record<RuleMetric, number | null>;
+
+function holds(value: number | null, operator: Operator, threshold: number): value is number {
+  if (value === null || Number.isNaN(value)) return false;
+  switch (operator) {
+    case '>':
+      return value > threshold;
+    case '>=':
+      return value >= threshold;
+    case '<':
+      return value < threshold;
+    case '<=':
+      return value <= threshold;
+  }
+}
+
+function describe(rule: AlertRule, value: number): { summary: string; description: string } {
+  const scope = rule.model_name ? `${rule.model_name} in org ${rule.org_id}` : `org ${rule.org_id}`;
+  const shown = rule.metric.endsWith('_rate') ? `${(value * 100).toFixed(2)}%` : value.toFixed(2);
+  const limit = rule.metric.endsWith('_rate') ? `${rule.threshold * 100}%` : String(rule.threshold);
+  return {
+    summary: `${rule.name}: ${rule.metric} ${shown} for ${scope}`,
+    description: `${rule.metric} over the last ${rule.window_seconds}s is ${shown} for ${scope}; the rule fires when it is ${rule.operator} ${limit}.`,
+  };
+}
+
+function inCooldown(rule: AlertRule, now: number): boolean {
+  return rule.last_fired_at !== null && now - rule.last_fired_at.getTime() < rule.cooldown_seconds * 1000;
+}
+
+/**
+ * One evaluator: `evaluate()` checks every due rule once (when this process holds the engine lock),
+ * opening and resolving alerts; notifications run in the background and never hold up evaluation.
+ */
+export class RuleEngine {
+  private readonly deliveries = new Set<Promise<void>>();
+  private readonly delivery: DeliveryOptions;
+
+  constructor(private readonly deps: RuleEngineDeps) {
+    this.delivery = { ...DEFAULT_DELIVERY, ...deps.delivery };
+  }
+
+  /** Returns how many rules were evaluated; 0 when another replica holds the lock. */
+  async evaluate(): Promise<number> {
+    const client = await this.deps.pool.connect();
+    const notifications: PendingNotification[] = [];
+    const changes: { change: 'opened' | 'resolved'; orgId: string; alert: AlertView }[] = [];
+    let evaluated = 0;
+    try {
+      await client.query('BEGIN');
+      const { rows: lock } = await client.query<{ locked: boolean }>(
+        'SELECT pg_try_advisory_xact_lock($1) AS locked',
+        [ENGINE_LOCK],
+      );
+      if (!lock[0]?.locked) {
+        await client.query('ROLLBACK');
+        return 0;
+      }
+      const { rows: rules } = await client.query<AlertRule>(sql.claimDueRules(RULES_PER_PASS));
+      for (const rule of rules) {
+        await this.evaluateRule(client, rule, notifications, changes);
+        evaluated++;
+      }
+      await client.query('COMMIT');
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    } finally {
+      client.release();
+    }
+    for (const change of changes) this.deps.events?.publish(change);
+    for (const n of notifications) this.track(this.notify(n));
+    return evaluated;
+  }
+
+  /** Resolves when every notification started so far has finished (delivered or given up). */
+  async settled(): Promise<void> {
+    while (this.deliveries.size > 0) await Promise.all(this.deliveries);
+  }
+
+  private async evaluateRule(
+    client: pg.PoolClient,
+    rule: AlertRule,
+    notifications: PendingNotification[],
+    changes: { change: 'opened' | 'resolved'; orgId: string; alert: AlertView }[],
+  ): Promise<void> {
+    const { rows } = await client.query<Measurements>(
+      sql.measureWindow(rule.org_id, rule.model_name, rule.window_seconds),
+    );
+    const value = rows[0]?.[rule.metric] ?? null;
+    const firing = holds(value, rule.operator, rule.threshold);
+    const { rows: open } = await client.query<AlertView>(sql.openRuleAlert(rule.id));
+    const current = open[0];
+    let fired = false;
+    if (current && firing) {
+      await client.query(sql.updateAlertValue(current.id, value));
+    } else if (current && !firing) {
+      const { rows: resolved } = await client.query<AlertView>(sql.resolveAlert(current.id, value));
+      changes.push({ change: 'resolved', orgId: rule.org_id, alert: resolved[0]! });
+      if (rule.channels.length > 0) {
+        notifications.push({ alert: resolved[0]!, orgId: rule.org_id, rule, event: 'resolved' });
+      }
+    } else if (firing && !inCooldown(rule, Date.now())) {
+      const text = describe(rule, value);
+      const { rows: opened } = await client.query<AlertView>(
+        sql.insertBuiltinAlert(
+          randomUUID(),
+          rule,
+          text.summary,
+          text.description,
+          value,
+          rule.channels.length > 0,
+        ),
+      );
+      fired = true;
+      changes.push({ change: 'opened', orgId: rule.org_id, alert: opened[0]! });
+      if (rule.channels.length > 0) {
+        notifications.push({ alert: opened[0]!, orgId: rule.org_id, rule, event: 'firing' });
+      }
+    }
+    await client.query(sql.recordEvaluation(rule.id, value, fired));
+  }
+
+  private track(delivery: Promise<void>): void {
+    this.deliveries.add(delivery);
+    void delivery.finally(() => this.deliveries.delete(delivery));
+  }
+
+  private async notify({ alert, orgId, rule, event }: PendingNotification): Promise<void> {
+    try {
+      const outcomes = await Promise.all(
+        rule.channels.map(async (channel) => {
+          const outcome = await deliver(
+            channel,
+            notificationBody(channel, event, alert, orgId),
+            this.delivery,
+          );
+          await this.deps.pool.query(
+            sql.insertNotification(randomUUID(), alert.id, orgId, channel, event, outcome),
+          );
+          if (!outcome.ok) {
+            this.deps.logger.warn(
+              {
+                alertId: alert.id,
+                ruleId: rule.id,
+                channel: channel.type,
+                attempts: outcome.attempts,
+                error: outcome.error,
+              },
+              'alert notification failed',
+            );
+          }
+          return outcome.ok;
+        }),
+      );
+      await this.deps.pool.query(sql.recordNotificationOutcome(alert.id, outcomes.every(Boolean)));
+    } catch (err) {
+      this.deps.logger.error({ err, alertId: alert.id }, 'could not record an alert notification');
+    }
+  }
+}
+
+export interface RunningRuleEngine {
+  engine: RuleEngine;
+  stop(): Promise<void>;
+}
+
+/** Evaluates due rules every `tickMs` until stopped; a failing pass is logged and the next one runs anyway. */
+export function startRuleEngine(deps: RuleEngineDeps & { tickMs?: number }): RunningRuleEngine {
+  const engine = new RuleEngine(deps);
+  const tickMs = deps.tickMs ?? 1000;
+  let stopped = false;
+  let timer: NodeJS.Timeout | undefined;
+  let pass: Promise<void> = Promise.resolve();
+  const tick = () => {
+    pass = engine
+      .evaluate()
+      .then(() => undefined)
+      .catch((err: unknown) => deps.logger.error({ err }, 'alert rule evaluation failed'))
+      .finally(() => {
+        if (!stopped) timer = setTimeout(tick, tickMs);
+      });
+  };
+  timer = setTimeout(tick, 0);
+  return {
+    engine,
+    async stop() {
+      stopped = true;
+      clearTimeout(timer);
+      await pass;
+      await engine.settled();
+    },
+  };
+}

@@ -1,0 +1,100 @@
+import type { AlertView, Channel } from './schema.ts';
+import { assertWebhookUrl } from './webhook-url.ts';
+
+export interface DeliveryOptions {
+  /** Per attempt. */
+  timeoutMs: number;
+  maxAttempts: number;
+  /** First retry delay; doubled for each further retry, with jitter. */
+  backoffMs: number;
+  allowPrivate: boolean;
+}
+
+export const DEFAULT_DELIVERY: DeliveryOptions = {
+  timeoutMs: 5000,
+  maxAttempts: 4,
+  backoffMs: 500,
+  allowPrivate: false,
+};
+
+export interface DeliveryOutcome {
+  ok: boolean;
+  attempts: number;
+  httpStatus: number | null;
+  error: string | null;
+}
+
+export type NotificationEvent = 'firing' | 'resolved';
+
+/** The body each channel type expects: our own JSON for webhooks, `text` for Slack-compatible hooks. */
+export function notificationBody(
+  channel: Channel,
+  event: NotificationEvent,
+  alert: AlertView,
+  orgId: string,
+): unknown {
+  if (channel.type === 'slack') {
+    const icon =
+      event === 'resolved'
+        ? ':white_check_mark:'
+        : alert.severity === 'critical'
+          ? ':red_circle:'
+          : ':warning:';
+    return {
+      text: `${icon} [${event.toUpperCase()}] ${alert.name} (${alert.severity}, org ${orgId}): ${alert.summary ?? ''}`,
+    };
+  }
+  return {
+    event,
+    org_id: orgId,
+    alert: {
+      id: alert.id,
+      name: alert.name,
+      source: alert.source,
+      severity: alert.severity,
+      status: alert.status,
+      summary: alert.summary,
+      description: alert.description,
+      value: alert.value,
+      labels: alert.labels,
+      started_at: alert.started_at,
+      ended_at: alert.ended_at,
+    },
+  };
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** POSTs `body` to the channel, retrying network errors, 429 and 5xx with exponential backoff. Never throws. */
+export async function deliver(
+  channel: Channel,
+  body: unknown,
+  options: DeliveryOptions,
+): Promise<DeliveryOutcome> {
+  let httpStatus: number | null = null;
+  let error: string | null = null;
+  for (let attempt = 1; attempt <= options.maxAttempts; attempt++) {
+    if (attempt > 1) await sleep(options.backoffMs * 2 ** (attempt - 2) * (0.75 + Math.random() * 0.5));
+    try {
+      const url = await assertWebhookUrl(channel.url, options.allowPrivate);
+      const response = await fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'user-agent': 'observatory-alerts' },
+        body: JSON.stringify(body),
+        redirect: 'manual',
+        signal: AbortSignal.timeout(options.timeoutMs),
+      });
+      await response.body?.cancel();
+      httpStatus = response.status;
+      if (response.ok) return { ok: true, attempts: attempt, httpStatus, error: null };
+      error = `HTTP ${response.status}`;
+      if (response.status !== 429 && response.status < 500)
+        return { ok: false, attempts: attempt, httpStatus, error };
+    } catch (err) {
+      error = (err as Error).message;
+      if ((err as Error).name === 'WebhookUrlError')
+        return { ok: false, attempts: attempt, httpStatus, error };
+    }
+  }
+  return { ok: false, attempts: options.maxAttempts, httpStatus, error };
+}
