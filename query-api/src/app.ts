@@ -1,15 +1,19 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
 import type pg from 'pg';
+import type { ExportService } from './exports/service.ts';
 import type { AuthEnv } from './http/auth.ts';
 import { ProblemError, problemResponse } from './http/problem.ts';
 import { type RequestLogEnv, requestLog } from './http/request-log.ts';
 import type { Logger } from './log.ts';
+import { exportRoutes } from './routes/exports.ts';
 import { healthRoutes } from './routes/health.ts';
 import { whoamiRoutes } from './routes/whoami.ts';
 
 export interface AppDeps {
   pool: pg.Pool;
   logger: Logger;
+  /** Export jobs; their routes are served only when given. */
+  exports?: ExportService;
 }
 
 export type AppEnv = { Variables: RequestLogEnv['Variables'] & Partial<AuthEnv['Variables']> };
@@ -19,6 +23,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   app.use(requestLog(deps.logger));
   app.route('/', healthRoutes(deps));
   app.route('/', whoamiRoutes(deps));
+  if (deps.exports) app.route('/', exportRoutes({ pool: deps.pool, exports: deps.exports }));
 
   app.notFound((c) =>
     problemResponse(c, new ProblemError(404, `No route for ${c.req.method} ${c.req.path}`)),

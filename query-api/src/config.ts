@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ExportConfigShape } from './exports/config.ts';
 
 const ConfigSchema = z.object({
   DATABASE_URL: z
@@ -9,6 +10,7 @@ const ConfigSchema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(4318),
   HOST: z.string().default('0.0.0.0'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  ...ExportConfigShape,
 });
 
 export type Config = z.infer<typeof ConfigSchema>;

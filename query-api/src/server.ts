@@ -4,6 +4,8 @@ import { createApp } from './app.ts';
 import { bootstrapDefaultOrg } from './bootstrap.ts';
 import { type Config, ConfigError } from './config.ts';
 import { openDatabase } from './db/database.ts';
+import { createExportService, createExportWorker } from './exports/service.ts';
+import type { ExportWorker } from './exports/worker.ts';
 import { createLogger } from './log.ts';
 
 function listen(
@@ -29,6 +31,7 @@ export async function runServe(config: Config): Promise<void> {
   const logger = createLogger(config.LOG_LEVEL);
   const db = await openDatabase(config, (line) => logger.debug({ component: 'postgres' }, line));
   let server: Server;
+  let worker: ExportWorker | undefined;
   try {
     const keys = await bootstrapDefaultOrg(db.pool);
     if (keys) {
@@ -38,8 +41,15 @@ export async function runServe(config: Config): Promise<void> {
           .join('\n')}\n\n`,
       );
     }
-    server = await listen(createApp({ pool: db.pool, logger }).fetch, config.HOST, config.PORT);
+    const exports = await createExportService(config);
+    if (config.OBSERVATORY_WORKER) {
+      worker = createExportWorker(config, { pool: db.pool, logger, service: exports });
+      exports.onJobCreated = () => worker?.poke();
+      worker.start();
+    }
+    server = await listen(createApp({ pool: db.pool, logger, exports }).fetch, config.HOST, config.PORT);
   } catch (err) {
+    await worker?.stop();
     await db.close();
     throw err;
   }
@@ -56,6 +66,27 @@ export async function runServe(config: Config): Promise<void> {
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));
   });
+  await worker?.stop();
+  await db.close();
+  logger.info('stopped');
+}
+
+/** `observatory worker`: runs export jobs only, so exports can scale apart from the API. */
+export async function runWorker(config: Config): Promise<void> {
+  const logger = createLogger(config.LOG_LEVEL);
+  const db = await openDatabase(config, (line) => logger.debug({ component: 'postgres' }, line));
+  const worker = createExportWorker(config, {
+    pool: db.pool,
+    logger,
+    service: await createExportService(config),
+  });
+  worker.start();
+  await new Promise<void>((resolve) => {
+    process.once('SIGTERM', () => resolve());
+    process.once('SIGINT', () => resolve());
+  });
+  logger.info('draining export jobs');
+  await worker.stop();
   await db.close();
   logger.info('stopped');
 }
