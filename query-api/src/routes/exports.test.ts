@@ -45,6 +45,22 @@ const keys = {
   otherAdmin: (await createKey(db.pool, { orgId: 'globex', role: 'org_admin' })).key,
 };
 
+/** The fields of the response bodies these tests read. */
+interface Body {
+  job_id: string;
+  status: string;
+  format: string;
+  download_url: string;
+  row_count: number;
+  file_size: number;
+  filters: Record<string, unknown>;
+  items: Body[];
+  created_at: string;
+  errors: { field: string }[];
+}
+
+const read = (res: Response) => res.json() as Promise<Body>;
+
 function call(key: string | undefined, path: string, init: RequestInit = {}) {
   const headers = new Headers(init.headers);
   if (key) headers.set('authorization', `Bearer ${key}`);
@@ -58,7 +74,7 @@ async function createJob(key: string, body: unknown) {
 
 async function waitForJob(key: string, id: string) {
   for (let i = 0; i < 400; i++) {
-    const job = await (await call(key, `/api/telemetry/export/${id}`)).json();
+    const job = await read(await call(key, `/api/telemetry/export/${id}`));
     if (job.status === 'completed' || job.status === 'failed') return job;
     await new Promise((r) => setTimeout(r, 50));
   }
@@ -84,7 +100,7 @@ describe('export files', () => {
       it(`hold exactly the filtered events as ${format}${gzip ? ' gzip' : ''}`, async () => {
         const created = await createJob(keys.admin, { filters, format, gzip });
         expect(created.status).toBe(202);
-        const { job_id, status } = await created.json();
+        const { job_id, status } = await read(created);
         expect(status).toBe('pending');
 
         const job = await waitForJob(keys.admin, job_id);
@@ -117,9 +133,9 @@ describe('export files', () => {
   }
 
   it('neutralise formulas in CSV cells and export an empty selection as a header only', async () => {
-    const { job_id } = await (
-      await createJob(keys.admin, { filters: { error_code: 'rate_limit' }, format: 'csv', gzip: false })
-    ).json();
+    const { job_id } = await read(
+      await createJob(keys.admin, { filters: { error_code: 'rate_limit' }, format: 'csv', gzip: false }),
+    );
     const job = await waitForJob(keys.admin, job_id);
     const { header, rows } = decodeExport(
       Buffer.from(await (await app.request(job.download_url)).arrayBuffer()),
@@ -129,24 +145,24 @@ describe('export files', () => {
     const message = rows[0]![header!.indexOf('error_message')];
     expect(message).toMatch(/^'=HYPERLINK\("x"\), "quoted", comma\nline \d+$/);
 
-    const empty = await (
-      await createJob(keys.admin, { filters: { model_name: 'nope' }, format: 'json', gzip: false })
-    ).json();
+    const empty = await read(
+      await createJob(keys.admin, { filters: { model_name: 'nope' }, format: 'json', gzip: false }),
+    );
     const emptyJob = await waitForJob(keys.admin, empty.job_id);
     expect(emptyJob.row_count).toBe(0);
     expect(JSON.parse(await (await app.request(emptyJob.download_url)).text())).toEqual([]);
   });
 
   it('are listed newest first, only for the caller org, and each download is audited', async () => {
-    const { job_id } = await (await createJob(keys.otherAdmin, { format: 'jsonl' })).json();
+    const { job_id } = await read(await createJob(keys.otherAdmin, { format: 'jsonl' }));
     const job = await waitForJob(keys.otherAdmin, job_id);
     expect(job.row_count).toBe(500);
     expect(job.filters).toEqual({ org_id: 'globex' });
 
-    const acme = await (await call(keys.admin, '/api/telemetry/exports')).json();
+    const acme = await read(await call(keys.admin, '/api/telemetry/exports'));
     expect(acme.items.length).toBeGreaterThanOrEqual(8);
-    expect(acme.items.every((j: { filters: { org_id: string } }) => j.filters.org_id === 'acme')).toBe(true);
-    const created = acme.items.map((j: { created_at: string }) => j.created_at);
+    expect(acme.items.every((j) => j.filters.org_id === 'acme')).toBe(true);
+    const created = acme.items.map((j) => j.created_at);
     expect(created).toEqual([...created].sort().reverse());
 
     await app.request(job.download_url);
@@ -163,11 +179,11 @@ describe('export files', () => {
 });
 
 describe('export access', () => {
-  let completed: { job_id: string; download_url: string };
+  let completed: Body;
   beforeAll(async () => {
-    const { job_id } = await (
-      await createJob(keys.admin, { format: 'csv', filters: { model_name: 'llama-3' } })
-    ).json();
+    const { job_id } = await read(
+      await createJob(keys.admin, { format: 'csv', filters: { model_name: 'llama-3' } }),
+    );
     completed = await waitForJob(keys.admin, job_id);
   });
 
@@ -207,12 +223,12 @@ describe('export access', () => {
 
   it('hide another org job (404) and refuse naming another org in filters (403)', async () => {
     expect((await call(keys.otherAdmin, `/api/telemetry/export/${completed.job_id}`)).status).toBe(404);
-    const list = await (await call(keys.otherAdmin, '/api/telemetry/exports')).json();
-    expect(list.items.map((j: { job_id: string }) => j.job_id)).not.toContain(completed.job_id);
+    const list = await read(await call(keys.otherAdmin, '/api/telemetry/exports'));
+    expect(list.items.map((j) => j.job_id)).not.toContain(completed.job_id);
 
     const res = await createJob(keys.otherAdmin, { format: 'csv', filters: { org_id: 'acme' } });
     expect(res.status).toBe(403);
-    expect((await res.json()).errors[0].field).toBe('org_id');
+    expect((await read(res)).errors[0]!.field).toBe('org_id');
   });
 
   it('need an org_admin key', async () => {
@@ -234,8 +250,8 @@ describe('export access', () => {
     for (const [body, field] of cases) {
       const res = await createJob(keys.admin, body);
       expect(res.status, JSON.stringify(body)).toBe(400);
-      const problem = await res.json();
-      expect(problem.errors.map((e: { field: string }) => e.field)).toContain(field);
+      const problem = await read(res);
+      expect(problem.errors.map((e) => e.field)).toContain(field);
     }
     const notJson = await call(keys.admin, '/api/telemetry/export', { method: 'POST', body: '{"format":' });
     expect(notJson.status).toBe(400);
