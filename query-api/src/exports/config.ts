@@ -26,6 +26,6 @@ export const ExportConfigShape = {
   OBSERVATORY_EXPORT_POLL_MS: positiveInt.default(1000),
   OBSERVATORY_EXPORT_FILE_TTL_HOURS: positiveInt.default(24),
   OBSERVATORY_EXPORT_FAILED_TTL_HOURS: positiveInt.default(7 * 24),
-  /** Test-only: pause (ms) after every cursor batch, so a test can kill a worker mid-export. */
+  /** Test-only: pause (ms) after every 100 rows, so a test can kill a worker mid-export. */
   OBSERVATORY_EXPORT_TEST_THROTTLE_MS: z.coerce.number().int().min(0).default(0),
 };

@@ -32,7 +32,7 @@ export interface RunExportOptions {
   signal?: AbortSignal;
   /** Rows fetched per round trip from the server-side cursor. */
   batchSize?: number;
-  /** Test-only: pause this long after every `batchSize` rows, so a test can kill a worker mid-export. */
+  /** Test-only: pause this long after every 100 rows, so a test can kill a worker mid-export. */
   throttleMs?: number;
 }
 
@@ -86,7 +86,7 @@ export async function runExport(
     await pipeline(
       [
         rows,
-        counter(() => rowCount++, throttleMs, batchSize),
+        counter(() => rowCount++, throttleMs, 100),
         ...encoderStages(spec.format),
         ...(spec.gzip ? [createGzip()] : []),
         createWriteStream(tempFile, { mode: 0o600 }),
