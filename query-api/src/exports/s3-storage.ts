@@ -27,10 +27,12 @@ export interface S3StorageOptions {
  */
 export class S3Storage implements ExportStorage {
   readonly tempDir: string;
+  readonly client: S3Client;
   private readonly prefix: string;
 
   constructor(private readonly options: S3StorageOptions) {
     this.tempDir = options.tempDir;
+    this.client = options.client;
     this.prefix = options.prefix ?? '';
   }
 

@@ -34,7 +34,15 @@ export async function createStorage(config: Config): Promise<ExportStorage> {
   // Credentials come from the usual AWS sources (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, profiles, roles).
   const client = new S3Client({
     region: config.OBSERVATORY_EXPORT_S3_REGION,
-    ...(endpoint ? { endpoint, forcePathStyle: true } : {}),
+    // S3-compatible services often lack the SDK's newer default request checksums; send them only when required.
+    ...(endpoint
+      ? {
+          endpoint,
+          forcePathStyle: true,
+          requestChecksumCalculation: 'WHEN_REQUIRED',
+          responseChecksumValidation: 'WHEN_REQUIRED',
+        }
+      : {}),
   });
   return new S3Storage({
     client,
