@@ -1,5 +1,5 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { link, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 export interface SignedDownload {
@@ -41,11 +41,16 @@ export async function resolveSigningSecret(envSecret: string | undefined, dataDi
   if (envSecret) return Buffer.from(envSecret, 'utf8');
   const path = join(dataDir, SECRET_FILE);
   await mkdir(dataDir, { recursive: true });
+  // Written aside and hard-linked into place: the file appears whole or not at all, and when two processes
+  // start together the first link wins and both read the same secret.
+  const candidate = `${path}.${process.pid}.${randomBytes(4).toString('hex')}`;
+  await writeFile(candidate, randomBytes(32).toString('base64url'), { mode: 0o600 });
   try {
-    // `wx` fails when the file exists, so two processes starting together end up with the same secret.
-    await writeFile(path, randomBytes(32).toString('base64url'), { flag: 'wx', mode: 0o600 });
+    await link(candidate, path);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  } finally {
+    await rm(candidate, { force: true });
   }
   return Buffer.from((await readFile(path, 'utf8')).trim(), 'utf8');
 }
