@@ -162,6 +162,7 @@ describe('export files', () => {
     const acme = await read(await call(keys.admin, '/api/telemetry/exports'));
     expect(acme.items.length).toBeGreaterThanOrEqual(8);
     expect(acme.items.every((j) => j.filters.org_id === 'acme')).toBe(true);
+    expect(acme.items.every((j) => j.download_url === null)).toBe(true);
     const created = acme.items.map((j) => j.created_at);
     expect(created).toEqual([...created].sort().reverse());
 

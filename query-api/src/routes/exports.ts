@@ -80,9 +80,10 @@ export function exportRoutes({ pool, exports }: ExportRoutesDeps): Hono<AppEnv> 
     return { url: url.toString(), expires };
   }
 
-  async function present(c: Context, job: sql.ExportJobRow, keyId: string) {
+  /** The job as the API shows it; `keyId` asks for a download URL (issued for that key) when completed. */
+  async function present(c: Context, job: sql.ExportJobRow, keyId?: string) {
     const download =
-      job.status === 'completed' && job.storage_key ? await downloadUrl(c, job, keyId) : undefined;
+      keyId && job.status === 'completed' && job.storage_key ? await downloadUrl(c, job, keyId) : undefined;
     return {
       job_id: job.id,
       status: job.status,
@@ -168,7 +169,8 @@ export function exportRoutes({ pool, exports }: ExportRoutesDeps): Hono<AppEnv> 
       const { limit } = parse(ListQuerySchema, c.req.query(), 'query');
       const principal = c.get('principal');
       const jobs = await query<sql.ExportJobRow>(sql.jobsOfOrg(principal.orgId, limit));
-      return c.json({ items: await Promise.all(jobs.map((job) => present(c, job, principal.keyId))) });
+      // No download URLs here: handing one out is audited, so it happens per job, on request.
+      return c.json({ items: await Promise.all(jobs.map((job) => present(c, job))) });
     })
     .get('/api/telemetry/export/:job_id', ...admin, async (c) => {
       const { job_id } = parse(JobIdSchema, c.req.param(), 'param');
