@@ -82,7 +82,7 @@ function coalesce(size = 64 * 1024): Transform {
   });
 }
 
-export function storageKeyFor(spec: ExportSpec): string {
+function storageKeyFor(spec: ExportSpec): string {
   return `${spec.orgId}/${spec.id}.${fileExtension(spec.format, spec.gzip)}`;
 }
 
