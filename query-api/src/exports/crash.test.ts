@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createTestDatabase } from '../../../test-support/database.ts';
 import { decodeExport, seedEvents, selectEvents } from '../../../test-support/export-events.ts';
+import type { ExportJobRow } from './job.ts';
 import * as sql from './sql.ts';
 
 const CLI = fileURLToPath(new URL('../../bin/observatory.mjs', import.meta.url));
@@ -34,9 +35,9 @@ function startWorker(): ChildProcess {
   return child;
 }
 
-async function job(id: string): Promise<sql.ExportJobRow> {
+async function job(id: string): Promise<ExportJobRow> {
   const q = sql.jobById(id, 'acme');
-  return (await db.pool.query<sql.ExportJobRow>(q.text, q.values)).rows[0]!;
+  return (await db.pool.query<ExportJobRow>(q.text, q.values)).rows[0]!;
 }
 
 async function until(check: () => Promise<boolean>, what: string, timeoutMs = 45_000) {

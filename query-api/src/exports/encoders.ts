@@ -1,7 +1,7 @@
 import { Transform } from 'node:stream';
 import type { AiEvent } from '@observatory/exporter-postgres';
 import { eventCsvStages } from '../query/csv.ts';
-import type { ExportFormat } from './sql.ts';
+import type { ExportFormat } from './job.ts';
 
 /** One JSON object per line. */
 function jsonLines(): Transform {

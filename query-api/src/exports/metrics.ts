@@ -1,5 +1,5 @@
 import { type Meter, metrics } from '@opentelemetry/api';
-import type { ExportFormat } from './sql.ts';
+import type { ExportFormat } from './job.ts';
 
 export type JobOutcome = 'completed' | 'retried' | 'failed';
 

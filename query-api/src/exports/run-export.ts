@@ -10,7 +10,8 @@ import pg from 'pg';
 import QueryStream from 'pg-query-stream';
 import { EventFiltersSchema, eventWhere } from '../query/filters.ts';
 import { encoderStages, fileExtension } from './encoders.ts';
-import { type ExportFormat, exportRows } from './sql.ts';
+import type { ExportFormat } from './job.ts';
+import { exportRows } from './sql.ts';
 import type { ExportStorage } from './storage.ts';
 
 export interface ExportSpec {

@@ -1,34 +1,9 @@
 import type { SqlFragment } from '../query/filters.ts';
+import type { ExportFormat } from './job.ts';
 
 export type SqlStatement = SqlFragment;
 
 /** Every statement the export jobs run, as parameterised SQL. Nothing else in exports/ writes SQL. */
-
-export type ExportFormat = 'csv' | 'json' | 'jsonl';
-export type ExportStatus = 'pending' | 'running' | 'completed' | 'failed';
-
-/** One row of `exports`. */
-export interface ExportJobRow {
-  id: string;
-  org_id: string;
-  created_by: string | null;
-  status: ExportStatus;
-  format: ExportFormat;
-  gzip: boolean;
-  /** The scoped filters as stored (dates as ISO strings). */
-  filters: Record<string, unknown>;
-  row_count: string | null;
-  file_size: string | null;
-  storage_key: string | null;
-  error: string | null;
-  attempts: number;
-  locked_by: string | null;
-  lease_until: Date | null;
-  created_at: Date;
-  started_at: Date | null;
-  completed_at: Date | null;
-  expires_at: Date | null;
-}
 
 const COLUMNS = `id, org_id, created_by, status, format, gzip, filters, row_count, file_size, storage_key, error,
   attempts, locked_by, lease_until, created_at, started_at, completed_at, expires_at`;

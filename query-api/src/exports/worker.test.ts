@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase } from '../../../test-support/database.ts';
 import { decodeExport, seedEvents } from '../../../test-support/export-events.ts';
 import { createLogger } from '../log.ts';
+import type { ExportFormat, ExportJobRow } from './job.ts';
 import { LocalStorage } from './local-storage.ts';
 import { createExportMetrics } from './metrics.ts';
 import * as sql from './sql.ts';
@@ -49,7 +50,7 @@ function worker(options: Partial<ExportWorkerOptions> = {}) {
   });
 }
 
-async function addJob(filters: Record<string, unknown> = {}, format: sql.ExportFormat = 'jsonl') {
+async function addJob(filters: Record<string, unknown> = {}, format: ExportFormat = 'jsonl') {
   const id = randomUUID();
   const q = sql.insertJob({ id, orgId: 'acme', createdBy: randomUUID(), format, gzip: false, filters });
   await db.pool.query(q.text, q.values);
@@ -57,10 +58,9 @@ async function addJob(filters: Record<string, unknown> = {}, format: sql.ExportF
 }
 
 async function jobs(ids: string[]) {
-  const { rows } = await db.pool.query<sql.ExportJobRow>(
-    'SELECT * FROM exports WHERE id = ANY($1) ORDER BY id',
-    [ids],
-  );
+  const { rows } = await db.pool.query<ExportJobRow>('SELECT * FROM exports WHERE id = ANY($1) ORDER BY id', [
+    ids,
+  ]);
   return rows;
 }
 

@@ -4,6 +4,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type pg from 'pg';
 import type { Logger } from '../log.ts';
+import type { ExportFormat, ExportJobRow, ExportStatus } from './job.ts';
 import { type Loop, startLoop } from './loop.ts';
 import type { ExportMetrics } from './metrics.ts';
 import { runExport } from './run-export.ts';
@@ -58,7 +59,7 @@ export class ExportWorker {
   start(): void {
     if (this.loop) return;
     const log = this.o.logger.child({ component: 'export-worker', worker: this.workerId });
-    this.loop = startLoop<sql.ExportJobRow>({
+    this.loop = startLoop<ExportJobRow>({
       concurrency: this.o.concurrency,
       intervalMs: this.o.pollMs,
       fetch: (limit) => this.claim(limit),
@@ -87,17 +88,17 @@ export class ExportWorker {
     this.loop = undefined;
   }
 
-  private async claim(limit: number): Promise<sql.ExportJobRow[]> {
-    const abandoned = await this.query<{ format: sql.ExportFormat }>(
+  private async claim(limit: number): Promise<ExportJobRow[]> {
+    const abandoned = await this.query<{ format: ExportFormat }>(
       sql.failAbandonedJobs(this.o.maxAttempts, this.o.failedTtlSeconds),
     );
     for (const job of abandoned) this.o.metrics.jobsAbandoned(job.format);
-    return this.query<sql.ExportJobRow>(
+    return this.query<ExportJobRow>(
       sql.claimJobs(this.workerId, limit, this.o.leaseSeconds, this.o.maxAttempts),
     );
   }
 
-  private async run(job: sql.ExportJobRow): Promise<void> {
+  private async run(job: ExportJobRow): Promise<void> {
     const log = this.o.logger.child({ component: 'export-worker', job_id: job.id, attempt: job.attempts });
     const started = performance.now();
     const seconds = () => (performance.now() - started) / 1000;
@@ -135,7 +136,7 @@ export class ExportWorker {
         return;
       }
       const message = `Export failed: ${(err as Error).message}`;
-      const [row] = await this.query<{ status: sql.ExportStatus }>(
+      const [row] = await this.query<{ status: ExportStatus }>(
         sql.failAttempt(job.id, this.workerId, message, this.o.maxAttempts, this.o.failedTtlSeconds),
       );
       const outcome = row?.status === 'failed' ? 'failed' : 'retried';

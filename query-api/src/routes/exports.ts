@@ -6,6 +6,7 @@ import { z } from 'zod';
 import type { AppEnv } from '../app.ts';
 import { auditActor, clientIp, writeAudit } from '../audit.ts';
 import { CONTENT_TYPES, fileExtension } from '../exports/encoders.ts';
+import { ExportFormatSchema, type ExportJobRow } from '../exports/job.ts';
 import type { ExportService } from '../exports/service.ts';
 import * as sql from '../exports/sql.ts';
 import { requireKey, requireRole } from '../http/auth.ts';
@@ -14,7 +15,7 @@ import { EventFiltersSchema, scopeFilters } from '../query/filters.ts';
 
 const CreateExportSchema = z.strictObject({
   filters: EventFiltersSchema.default({}),
-  format: z.enum(['csv', 'json', 'jsonl']),
+  format: ExportFormatSchema,
   gzip: z.boolean().default(true),
 });
 
@@ -33,7 +34,7 @@ function parse<T>(schema: z.ZodType<T>, value: unknown, where: 'query' | 'body' 
   return result.data;
 }
 
-function fileName(job: sql.ExportJobRow): string {
+function fileName(job: ExportJobRow): string {
   return `observatory-export-${job.id}.${fileExtension(job.format, job.gzip)}`;
 }
 
@@ -54,7 +55,7 @@ export function exportRoutes({ pool, exports }: ExportRoutesDeps): Hono<AppEnv> 
     db: pg.Pool | pg.PoolClient = pool,
   ) => (await db.query<R>(statement.text, statement.values)).rows;
 
-  async function downloadUrl(c: Context, job: sql.ExportJobRow, keyId: string) {
+  async function downloadUrl(c: Context, job: ExportJobRow, keyId: string) {
     const expires = Math.floor(Date.now() / 1000) + exports.urlTtlSeconds;
     if (exports.storage.presignedUrl) {
       // The object store serves the file itself, so the download is audited when its URL is handed out.
@@ -81,7 +82,7 @@ export function exportRoutes({ pool, exports }: ExportRoutesDeps): Hono<AppEnv> 
   }
 
   /** The job as the API shows it; `keyId` asks for a download URL (issued for that key) when completed. */
-  async function present(c: Context, job: sql.ExportJobRow, keyId?: string) {
+  async function present(c: Context, job: ExportJobRow, keyId?: string) {
     const download =
       keyId && job.status === 'completed' && job.storage_key ? await downloadUrl(c, job, keyId) : undefined;
     return {
@@ -118,7 +119,7 @@ export function exportRoutes({ pool, exports }: ExportRoutesDeps): Hono<AppEnv> 
       const body = parse(CreateExportSchema, raw, 'body');
       const filters = scopeFilters(body.filters, principal);
       const client = await pool.connect();
-      let job: sql.ExportJobRow;
+      let job: ExportJobRow;
       try {
         await client.query('BEGIN');
         await query(sql.lockOrgForCreate(principal.orgId), client);
@@ -136,7 +137,7 @@ export function exportRoutes({ pool, exports }: ExportRoutesDeps): Hono<AppEnv> 
             { 'Retry-After': retryAfter },
           );
         }
-        [job] = (await query<sql.ExportJobRow>(
+        [job] = (await query<ExportJobRow>(
           sql.insertJob({
             id: randomUUID(),
             orgId: principal.orgId,
@@ -146,7 +147,7 @@ export function exportRoutes({ pool, exports }: ExportRoutesDeps): Hono<AppEnv> 
             filters,
           }),
           client,
-        )) as [sql.ExportJobRow];
+        )) as [ExportJobRow];
         await writeAudit(client, {
           ...auditActor(c, principal),
           action: 'export.create',
@@ -168,14 +169,14 @@ export function exportRoutes({ pool, exports }: ExportRoutesDeps): Hono<AppEnv> 
     .get('/api/telemetry/exports', ...admin, async (c) => {
       const { limit } = parse(ListQuerySchema, c.req.query(), 'query');
       const principal = c.get('principal');
-      const jobs = await query<sql.ExportJobRow>(sql.jobsOfOrg(principal.orgId, limit));
+      const jobs = await query<ExportJobRow>(sql.jobsOfOrg(principal.orgId, limit));
       // No download URLs here: handing one out is audited, so it happens per job, on request.
       return c.json({ items: await Promise.all(jobs.map((job) => present(c, job))) });
     })
     .get('/api/telemetry/export/:job_id', ...admin, async (c) => {
       const { job_id } = parse(JobIdSchema, c.req.param(), 'param');
       const principal = c.get('principal');
-      const [job] = await query<sql.ExportJobRow>(sql.jobById(job_id, principal.orgId));
+      const [job] = await query<ExportJobRow>(sql.jobById(job_id, principal.orgId));
       if (!job) throw new ProblemError(404, `No export job ${job_id}`);
       return c.json(await present(c, job, principal.keyId));
     })
@@ -191,7 +192,7 @@ export function exportRoutes({ pool, exports }: ExportRoutesDeps): Hono<AppEnv> 
       if (!valid)
         throw new ProblemError(403, 'The download link is invalid or has expired; request a new one');
       const { org, key } = signed.data;
-      const [job] = await query<sql.ExportJobRow>(sql.jobById(job_id, org));
+      const [job] = await query<ExportJobRow>(sql.jobById(job_id, org));
       const file =
         job?.status === 'completed' && job.storage_key
           ? await exports.storage.open(job.storage_key)
