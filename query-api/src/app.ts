@@ -1,12 +1,14 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
 import type pg from 'pg';
 import type { AlertingOptions } from './alerts/options.ts';
+import type { ExportService } from './exports/service.ts';
 import type { AuthEnv } from './http/auth.ts';
 import { ProblemError, problemResponse } from './http/problem.ts';
 import { type RequestLogEnv, requestLog } from './http/request-log.ts';
 import type { Logger } from './log.ts';
 import { alertRuleRoutes } from './routes/alert-rules.ts';
 import { alertRoutes } from './routes/alerts.ts';
+import { exportRoutes } from './routes/exports.ts';
 import { healthRoutes } from './routes/health.ts';
 import { whoamiRoutes } from './routes/whoami.ts';
 
@@ -14,6 +16,8 @@ export interface AppDeps {
   pool: pg.Pool;
   logger: Logger;
   alerting?: AlertingOptions | undefined;
+  /** Export jobs; their routes are served only when given. */
+  exports?: ExportService;
 }
 
 export type AppEnv = { Variables: RequestLogEnv['Variables'] & Partial<AuthEnv['Variables']> };
@@ -25,6 +29,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   app.route('/', whoamiRoutes(deps));
   app.route('/', alertRoutes(deps));
   app.route('/', alertRuleRoutes(deps));
+  if (deps.exports) app.route('/', exportRoutes({ pool: deps.pool, exports: deps.exports }));
 
   app.notFound((c) =>
     problemResponse(c, new ProblemError(404, `No route for ${c.req.method} ${c.req.path}`)),

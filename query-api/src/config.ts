@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ExportConfigShape } from './exports/config.ts';
 
 const ConfigSchema = z.object({
   DATABASE_URL: z
@@ -14,6 +15,7 @@ const ConfigSchema = z.object({
     .default('false')
     .transform((v) => v === 'true'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  ...ExportConfigShape,
 });
 
 export type Config = z.infer<typeof ConfigSchema>;

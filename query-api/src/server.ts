@@ -7,6 +7,8 @@ import { createApp } from './app.ts';
 import { bootstrapDefaultOrg } from './bootstrap.ts';
 import { type Config, ConfigError } from './config.ts';
 import { openDatabase } from './db/database.ts';
+import { createExportService, createExportWorker } from './exports/service.ts';
+import type { ExportWorker } from './exports/worker.ts';
 import { createLogger } from './log.ts';
 
 // Months ahead are created at start-up; re-checking every few hours keeps a long-running service ahead too.
@@ -43,6 +45,7 @@ export async function runServe(config: Config): Promise<void> {
     allowPrivateWebhooks: config.OBSERVATORY_ALLOW_PRIVATE_WEBHOOKS,
     events: new AlertEvents(),
   };
+  let worker: ExportWorker | undefined;
   try {
     const keys = await bootstrapDefaultOrg(db.pool);
     if (keys) {
@@ -52,8 +55,19 @@ export async function runServe(config: Config): Promise<void> {
           .join('\n')}\n\n`,
       );
     }
-    server = await listen(createApp({ pool: db.pool, logger, alerting }).fetch, config.HOST, config.PORT);
+    const exports = await createExportService(config);
+    if (config.OBSERVATORY_WORKER) {
+      worker = createExportWorker(config, { pool: db.pool, logger, service: exports });
+      exports.onJobCreated = () => worker?.poke();
+      worker.start();
+    }
+    server = await listen(
+      createApp({ pool: db.pool, logger, alerting, exports }).fetch,
+      config.HOST,
+      config.PORT,
+    );
   } catch (err) {
+    await worker?.stop();
     await db.close();
     throw err;
   }
@@ -81,6 +95,27 @@ export async function runServe(config: Config): Promise<void> {
   });
   clearInterval(partitions);
   await ruleEngine.stop();
+  await worker?.stop();
+  await db.close();
+  logger.info('stopped');
+}
+
+/** `observatory worker`: runs export jobs only, so exports can scale apart from the API. */
+export async function runWorker(config: Config): Promise<void> {
+  const logger = createLogger(config.LOG_LEVEL);
+  const db = await openDatabase(config, { onLog: (line) => logger.debug({ component: 'postgres' }, line) });
+  const worker = createExportWorker(config, {
+    pool: db.pool,
+    logger,
+    service: await createExportService(config),
+  });
+  worker.start();
+  await new Promise<void>((resolve) => {
+    process.once('SIGTERM', () => resolve());
+    process.once('SIGINT', () => resolve());
+  });
+  logger.info('draining export jobs');
+  await worker.stop();
   await db.close();
   logger.info('stopped');
 }

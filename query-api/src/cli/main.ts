@@ -3,17 +3,19 @@ import { z } from 'zod';
 import { type Config, ConfigError, loadConfig } from '../config.ts';
 import { openDatabase } from '../db/database.ts';
 import { createKey, listKeys, OrgIdSchema, RoleSchema, revokeKey } from '../keys/keys.ts';
-import { runServe } from '../server.ts';
+import { runServe, runWorker } from '../server.ts';
 
 const USAGE = `Usage: observatory <command>
 
-  serve                                   run the service (migrates first)
+  serve                                   run the service (migrates first) with an export worker inside
+  worker                                  run only the export worker (OBSERVATORY_WORKER=false on serve to split)
   migrate                                 apply pending migrations and exit
   keys create --org <org> --role <viewer|org_admin|ingest> [--name <text>]
   keys list --org <org>
   keys revoke <key_id>
 
-Configuration comes from the environment: DATABASE_URL, OBSERVATORY_DATA_DIR, PORT, HOST, LOG_LEVEL.`;
+Configuration comes from the environment: DATABASE_URL, OBSERVATORY_DATA_DIR, PORT, HOST, LOG_LEVEL,
+and OBSERVATORY_WORKER / OBSERVATORY_EXPORT_* / OBSERVATORY_SIGNING_SECRET (see query-api/README.md).`;
 
 async function withDatabase<T>(
   config: Config,
@@ -78,6 +80,9 @@ export async function main(argv: string[]): Promise<number> {
     switch (command) {
       case 'serve':
         await runServe(config);
+        return 0;
+      case 'worker':
+        await runWorker(config);
         return 0;
       case 'migrate':
         await withDatabase(config, async ({ applied }) => {

@@ -1,0 +1,85 @@
+import { join } from 'node:path';
+import { S3Client } from '@aws-sdk/client-s3';
+import type { Meter } from '@opentelemetry/api';
+import type pg from 'pg';
+import { type Config, ConfigError } from '../config.ts';
+import type { Logger } from '../log.ts';
+import { LocalStorage } from './local-storage.ts';
+import { createExportMetrics, type ExportMetrics } from './metrics.ts';
+import { S3Storage } from './s3-storage.ts';
+import { DownloadSigner, resolveSigningSecret } from './signing.ts';
+import type { ExportStorage } from './storage.ts';
+import { ExportWorker } from './worker.ts';
+
+/** What the export routes need; built once per process from the configuration. */
+export interface ExportService {
+  storage: ExportStorage;
+  signer: DownloadSigner;
+  metrics: ExportMetrics;
+  rateLimitPerMinute: number;
+  urlTtlSeconds: number;
+  /** Called after a job is created, so an in-process worker starts it without waiting for its poll. */
+  onJobCreated?: () => void;
+}
+
+export async function createStorage(config: Config): Promise<ExportStorage> {
+  const localDir = config.OBSERVATORY_EXPORT_DIR ?? join(config.OBSERVATORY_DATA_DIR, 'exports');
+  if (config.OBSERVATORY_EXPORT_STORAGE === 'local') return new LocalStorage(localDir).init();
+  if (!config.OBSERVATORY_EXPORT_S3_BUCKET) {
+    throw new ConfigError(
+      'Configuration: OBSERVATORY_EXPORT_S3_BUCKET is required when OBSERVATORY_EXPORT_STORAGE=s3',
+    );
+  }
+  const endpoint = config.OBSERVATORY_EXPORT_S3_ENDPOINT;
+  // Credentials come from the usual AWS sources (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, profiles, roles).
+  const client = new S3Client({
+    region: config.OBSERVATORY_EXPORT_S3_REGION,
+    // S3-compatible services often lack the SDK's newer default request checksums; send them only when required.
+    ...(endpoint
+      ? {
+          endpoint,
+          forcePathStyle: true,
+          requestChecksumCalculation: 'WHEN_REQUIRED',
+          responseChecksumValidation: 'WHEN_REQUIRED',
+        }
+      : {}),
+  });
+  return new S3Storage({
+    client,
+    bucket: config.OBSERVATORY_EXPORT_S3_BUCKET,
+    prefix: config.OBSERVATORY_EXPORT_S3_PREFIX,
+    serverSideEncryption: config.OBSERVATORY_EXPORT_S3_SSE,
+    tempDir: join(localDir, '.tmp'),
+  }).init();
+}
+
+export async function createExportService(config: Config, meter?: Meter): Promise<ExportService> {
+  return {
+    storage: await createStorage(config),
+    signer: new DownloadSigner(
+      await resolveSigningSecret(config.OBSERVATORY_SIGNING_SECRET, config.OBSERVATORY_DATA_DIR),
+    ),
+    metrics: createExportMetrics(meter),
+    rateLimitPerMinute: config.OBSERVATORY_EXPORT_RATE_LIMIT,
+    urlTtlSeconds: config.OBSERVATORY_EXPORT_URL_TTL_SECONDS,
+  };
+}
+
+export function createExportWorker(
+  config: Config,
+  deps: { pool: pg.Pool; logger: Logger; service: ExportService },
+): ExportWorker {
+  return new ExportWorker({
+    pool: deps.pool,
+    logger: deps.logger,
+    storage: deps.service.storage,
+    metrics: deps.service.metrics,
+    concurrency: config.OBSERVATORY_EXPORT_CONCURRENCY,
+    pollMs: config.OBSERVATORY_EXPORT_POLL_MS,
+    leaseSeconds: config.OBSERVATORY_EXPORT_LEASE_SECONDS,
+    maxAttempts: config.OBSERVATORY_EXPORT_MAX_ATTEMPTS,
+    fileTtlSeconds: config.OBSERVATORY_EXPORT_FILE_TTL_HOURS * 3600,
+    failedTtlSeconds: config.OBSERVATORY_EXPORT_FAILED_TTL_HOURS * 3600,
+    throttleMs: config.OBSERVATORY_EXPORT_TEST_THROTTLE_MS,
+  });
+}

@@ -1,0 +1,155 @@
+import type { SqlFragment } from '../query/filters.ts';
+import type { ExportFormat } from './job.ts';
+
+export type SqlStatement = SqlFragment;
+
+/** Every statement the export jobs run, as parameterised SQL. Nothing else in exports/ writes SQL. */
+
+const COLUMNS = `id, org_id, created_by, status, format, gzip, filters, row_count, file_size, storage_key, error,
+  attempts, locked_by, lease_until, created_at, started_at, completed_at, expires_at`;
+
+export function insertJob(job: {
+  id: string;
+  orgId: string;
+  createdBy: string;
+  format: ExportFormat;
+  gzip: boolean;
+  filters: Record<string, unknown>;
+}): SqlFragment {
+  return {
+    text: `INSERT INTO exports (id, org_id, created_by, format, gzip, filters)
+           VALUES ($1, $2, $3, $4, $5, $6) RETURNING ${COLUMNS}`,
+    values: [job.id, job.orgId, job.createdBy, job.format, job.gzip, JSON.stringify(job.filters)],
+  };
+}
+
+/** Serialises job creation per org for the rate-limit check; run inside the creating transaction. */
+export function lockOrgForCreate(orgId: string): SqlFragment {
+  return { text: "SELECT pg_advisory_xact_lock(hashtext('exports.create:' || $1))", values: [orgId] };
+}
+
+/** How many jobs the org created within the window, and when the oldest of them leaves it. */
+export function recentJobs(orgId: string, windowSeconds: number): SqlFragment {
+  return {
+    text: `SELECT count(*)::int AS count,
+                  ceil(extract(epoch FROM min(created_at) + make_interval(secs => $2) - now()))::int AS retry_after
+           FROM exports WHERE org_id = $1 AND created_at > now() - make_interval(secs => $2)`,
+    values: [orgId, windowSeconds],
+  };
+}
+
+export function jobById(id: string, orgId: string): SqlFragment {
+  return { text: `SELECT ${COLUMNS} FROM exports WHERE id = $1 AND org_id = $2`, values: [id, orgId] };
+}
+
+export function jobsOfOrg(orgId: string, limit: number): SqlFragment {
+  return {
+    text: `SELECT ${COLUMNS} FROM exports WHERE org_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2`,
+    values: [orgId, limit],
+  };
+}
+
+/**
+ * Claims up to `limit` jobs for `workerId` in one statement: pending jobs, and running jobs whose worker
+ * let the lease expire. SKIP LOCKED lets several workers claim at once without waiting or sharing a job.
+ */
+export function claimJobs(
+  workerId: string,
+  limit: number,
+  leaseSeconds: number,
+  maxAttempts: number,
+): SqlFragment {
+  return {
+    text: `WITH next AS (
+             SELECT id FROM exports
+             WHERE (status = 'pending' OR (status = 'running' AND lease_until < now()))
+               AND attempts < $4
+             ORDER BY created_at
+             LIMIT $2
+             FOR UPDATE SKIP LOCKED
+           )
+           UPDATE exports e
+           SET status = 'running', attempts = e.attempts + 1, locked_by = $1, error = NULL,
+               lease_until = now() + make_interval(secs => $3), started_at = coalesce(e.started_at, now())
+           FROM next WHERE e.id = next.id
+           RETURNING ${COLUMNS.replace(/(\w+)/g, 'e.$1')}`,
+    values: [workerId, limit, leaseSeconds, maxAttempts],
+  };
+}
+
+/** Jobs whose worker died on their last allowed attempt: nobody will claim them again, so they fail. */
+export function failAbandonedJobs(maxAttempts: number, failedTtlSeconds: number): SqlFragment {
+  return {
+    text: `UPDATE exports
+           SET status = 'failed', locked_by = NULL, lease_until = NULL, completed_at = now(),
+               expires_at = now() + make_interval(secs => $2),
+               error = 'The worker running this export stopped ' || attempts || ' times before finishing; giving up'
+           WHERE status = 'running' AND lease_until < now() AND attempts >= $1
+           RETURNING id, format`,
+    values: [maxAttempts, failedTtlSeconds],
+  };
+}
+
+/** Extends the lease; returns no row when the job is no longer this worker's. */
+export function extendLease(id: string, workerId: string, leaseSeconds: number): SqlFragment {
+  return {
+    text: `UPDATE exports SET lease_until = now() + make_interval(secs => $3)
+           WHERE id = $1 AND locked_by = $2 AND status = 'running' RETURNING id`,
+    values: [id, workerId, leaseSeconds],
+  };
+}
+
+export function completeJob(
+  id: string,
+  workerId: string,
+  result: { storageKey: string; rowCount: number; fileSize: number; ttlSeconds: number },
+): SqlFragment {
+  return {
+    text: `UPDATE exports
+           SET status = 'completed', storage_key = $3, row_count = $4, file_size = $5, completed_at = now(),
+               expires_at = now() + make_interval(secs => $6), locked_by = NULL, lease_until = NULL, error = NULL
+           WHERE id = $1 AND locked_by = $2 AND status = 'running' RETURNING id`,
+    values: [id, workerId, result.storageKey, result.rowCount, result.fileSize, result.ttlSeconds],
+  };
+}
+
+/** Records a failed attempt: back to pending while attempts remain, else failed for good. */
+export function failAttempt(
+  id: string,
+  workerId: string,
+  error: string,
+  maxAttempts: number,
+  failedTtlSeconds: number,
+): SqlFragment {
+  return {
+    text: `UPDATE exports
+           SET status = CASE WHEN attempts >= $4 THEN 'failed' ELSE 'pending' END,
+               completed_at = CASE WHEN attempts >= $4 THEN now() END,
+               expires_at = CASE WHEN attempts >= $4 THEN now() + make_interval(secs => $5) END,
+               error = $3, locked_by = NULL, lease_until = NULL
+           WHERE id = $1 AND locked_by = $2 AND status = 'running' RETURNING status`,
+    values: [id, workerId, error, maxAttempts, failedTtlSeconds],
+  };
+}
+
+/** Expired jobs (completed files past their time, failed rows past theirs), oldest first. */
+export function expiredJobs(limit: number): SqlFragment {
+  return {
+    text: `SELECT id, storage_key FROM exports
+           WHERE expires_at < now() AND status IN ('completed', 'failed')
+           ORDER BY expires_at LIMIT $1`,
+    values: [limit],
+  };
+}
+
+export function deleteJob(id: string): SqlFragment {
+  return { text: 'DELETE FROM exports WHERE id = $1', values: [id] };
+}
+
+/** The rows of one export, newest first like /events, with the job's filters applied. */
+export function exportRows(where: SqlFragment, columns: readonly string[]): SqlFragment {
+  return {
+    text: `SELECT ${columns.join(', ')} FROM ai_events WHERE ${where.text} ORDER BY created_at DESC, id DESC`,
+    values: where.values,
+  };
+}
