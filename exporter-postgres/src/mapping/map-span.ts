@@ -1,0 +1,285 @@
+import { ObservatoryAttributes as Obs, StandardAttributes as Std } from '../attributes.ts';
+import { computeCost } from '../cost/cost.ts';
+import type { PriceTable } from '../cost/price-table.ts';
+import type { AiEvent } from '../event.ts';
+import type { Attributes, AttributeValue, SpanInput } from '../span.ts';
+import { normaliseErrorCode } from './error-codes.ts';
+import { eventId } from './event-id.ts';
+import { scrubJson, scrubText } from './scrub.ts';
+
+export interface MapOptions {
+  /** The org of the ingest key that delivered the span: it wins over whatever the span claims. */
+  orgId?: string | undefined;
+  /** The org of a span that names none (in-process use without an org). */
+  defaultOrgId: string;
+  prices: PriceTable;
+  receivedAt: Date;
+}
+
+const ORG_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+const MAX_TEXT = 1024;
+const MAX_ID = 256;
+const MAX_ERROR_MESSAGE = 1000;
+const MAX_TOKENS = 2_147_483_647;
+
+function first(attrs: Attributes, keys: readonly string[]): AttributeValue | undefined {
+  for (const key of keys) {
+    const value = attrs[key];
+    if (value !== undefined && value !== null && value !== '') return value;
+  }
+  return undefined;
+}
+
+function text(attrs: Attributes, keys: readonly string[], max = MAX_TEXT): string | null {
+  const value = first(attrs, keys);
+  if (value === undefined || typeof value === 'object') return null;
+  return String(value).slice(0, max);
+}
+
+function number(attrs: Attributes, keys: readonly string[]): number | null {
+  for (const key of keys) {
+    const value = attrs[key];
+    const n =
+      typeof value === 'string' && value.trim() !== ''
+        ? Number(value)
+        : typeof value === 'bigint'
+          ? Number(value)
+          : value;
+    if (typeof n === 'number' && Number.isFinite(n)) return n;
+  }
+  return null;
+}
+
+function count(attrs: Attributes, keys: readonly string[]): number | null {
+  const n = number(attrs, keys);
+  return n === null || n < 0 ? null : Math.min(Math.round(n), MAX_TOKENS);
+}
+
+function flag(attrs: Attributes, key: string): boolean {
+  const value = attrs[key];
+  return value === true || value === 'true' || value === 1;
+}
+
+function jsonObject(attrs: Attributes, key: string): Record<string, unknown> | null {
+  const value = attrs[key];
+  if (typeof value !== 'string') return null;
+  try {
+    const parsed: unknown = JSON.parse(value);
+    return parsed && typeof parsed === 'object' && !Array.isArray(parsed)
+      ? (scrubJson(parsed) as Record<string, unknown>)
+      : null;
+  } catch {
+    return null;
+  }
+}
+
+type Convention = 'genai' | 'openinference' | 'vercel';
+
+/**
+ * Which convention makes this span a model call, or undefined for any other span. Vercel AI SDK spans count only
+ * at the inner provider call (`ai.generateText.doGenerate`): the outer span repeats its model and usage.
+ */
+function convention(attrs: Attributes): Convention | undefined {
+  const vercelOperation = attrs['ai.operationId'];
+  if (typeof vercelOperation === 'string') return /\.do[A-Z]/.test(vercelOperation) ? 'vercel' : undefined;
+  const openInferenceKind = attrs['openinference.span.kind'];
+  if (typeof openInferenceKind === 'string') {
+    return ['LLM', 'EMBEDDING'].includes(openInferenceKind.toUpperCase()) ? 'openinference' : undefined;
+  }
+  if (first(attrs, [Std.OPERATION_NAME, 'llm.request.type', Std.REQUEST_MODEL, 'gen_ai.system']))
+    return 'genai';
+  return undefined;
+}
+
+function operationOf(attrs: Attributes, kind: Convention): string | null {
+  if (kind === 'openinference') {
+    return String(attrs['openinference.span.kind']).toUpperCase() === 'EMBEDDING' ? 'embeddings' : 'chat';
+  }
+  if (kind === 'vercel') return /doEmbed/.test(String(attrs['ai.operationId'])) ? 'embeddings' : 'chat';
+  return text(attrs, [Std.OPERATION_NAME, 'llm.request.type']);
+}
+
+function providerOf(attrs: Attributes, kind: Convention): string | null {
+  if (kind === 'vercel') {
+    const provider = text(attrs, ['ai.model.provider', 'gen_ai.system']);
+    return provider ? provider.split('.')[0]!.toLowerCase() : null;
+  }
+  return (
+    text(attrs, [Std.PROVIDER_NAME, 'gen_ai.system', 'llm.provider', 'llm.system'])?.toLowerCase() ?? null
+  );
+}
+
+function errorMessage(span: SpanInput): string | null {
+  const exception = span.events.find((e) => e.name === 'exception');
+  const message =
+    span.status.message || (exception && text(exception.attributes, ['exception.message'], 10_000));
+  return message ? scrubText(message).slice(0, MAX_ERROR_MESSAGE) : null;
+}
+
+function orgOf(attrs: Attributes, span: SpanInput, options: MapOptions): string {
+  if (options.orgId) return options.orgId;
+  const claimed = text(attrs, [Obs.ORG_ID]) ?? text(span.resource, [Obs.ORG_ID]);
+  return claimed && ORG_ID.test(claimed) ? claimed : options.defaultOrgId;
+}
+
+const nanosToMs = (nanos: bigint) => Number(nanos / 1000n) / 1000;
+
+/**
+ * Maps one finished span to the model call it records, or undefined when it records none. Pure: the same span
+ * and options give the same event. Prompt and completion content attributes are never read.
+ */
+export function mapSpan(span: SpanInput, options: MapOptions): AiEvent | undefined {
+  const attrs = span.attributes;
+  const kind = convention(attrs);
+  if (!kind) return undefined;
+
+  const requestModel = text(
+    attrs,
+    [Std.REQUEST_MODEL, 'llm.model_name', 'embedding.model_name', 'ai.model.id'],
+    MAX_ID,
+  );
+  const responseModel = text(
+    attrs,
+    [Std.RESPONSE_MODEL, 'llm.response.model_name', 'ai.response.model'],
+    MAX_ID,
+  );
+  const modelName = requestModel ?? responseModel ?? 'unknown';
+  const startMs = nanosToMs(span.startTimeUnixNano);
+  const createdAt = new Date(Math.floor(startMs));
+  const orgId = orgOf(attrs, span, options);
+
+  const inputTokens = count(attrs, [
+    Std.INPUT_TOKENS,
+    'gen_ai.usage.prompt_tokens',
+    'llm.token_count.prompt',
+    'ai.usage.inputTokens',
+    'ai.usage.promptTokens',
+    'ai.usage.tokens',
+  ]);
+  const outputTokens = count(attrs, [
+    Std.OUTPUT_TOKENS,
+    'gen_ai.usage.completion_tokens',
+    'llm.token_count.completion',
+    'ai.usage.outputTokens',
+    'ai.usage.completionTokens',
+  ]);
+  const cachedInputTokens = count(attrs, [
+    Std.CACHE_READ_INPUT_TOKENS,
+    'gen_ai.usage.cache_read_input_tokens',
+    'llm.token_count.prompt_details.cache_read',
+    'ai.usage.inputTokenDetails.cacheReadTokens',
+    'ai.usage.cachedInputTokens',
+  ]);
+  const reasoningTokens = count(attrs, [
+    Std.REASONING_OUTPUT_TOKENS,
+    'llm.token_count.completion_details.reasoning',
+    'ai.usage.reasoningTokens',
+  ]);
+  const cost = computeCost(
+    {
+      // A dated response model (gpt-4o-2024-08-06) is the most precise name to price.
+      model: responseModel ?? modelName,
+      at: createdAt,
+      orgId,
+      inputTokens,
+      outputTokens,
+      cachedInputTokens,
+      providedUsd: number(attrs, [Obs.COST_USD, 'gen_ai.usage.cost', 'llm.cost.total']),
+    },
+    options.prices,
+  );
+
+  const errorType = text(attrs, [Obs.ERROR_CODE, Std.ERROR_TYPE]);
+  const failed = span.status.code === 2 || errorType !== null;
+  const exceptionType = span.events.find((e) => e.name === 'exception')?.attributes['exception.type'];
+  const httpStatus = number(attrs, ['http.response.status_code', 'http.status_code']);
+
+  return {
+    id: eventId(span.traceId, span.spanId, startMs),
+    org_id: orgId,
+    client_id: text(attrs, [Obs.CLIENT_ID], MAX_ID),
+    user_id: text(
+      attrs,
+      [Std.USER_ID, 'enduser.id', 'traceloop.association.properties.user_id', 'ai.telemetry.metadata.userId'],
+      MAX_ID,
+    ),
+    request_id: text(attrs, [Obs.REQUEST_ID], MAX_ID),
+    trace_id: /^[0-9a-f]{32}$/.test(span.traceId) ? span.traceId : null,
+    span_id: /^[0-9a-f]{16}$/.test(span.spanId) ? span.spanId : null,
+    parent_span_id: span.parentSpanId && /^[0-9a-f]{16}$/.test(span.parentSpanId) ? span.parentSpanId : null,
+    service_name: text(span.resource, [Std.SERVICE_NAME]),
+    endpoint: text(attrs, [Obs.ENDPOINT]),
+    operation: operationOf(attrs, kind),
+    provider: providerOf(attrs, kind),
+    model_name: modelName,
+    model_version:
+      text(attrs, [Obs.MODEL_VERSION]) ??
+      (responseModel && responseModel !== modelName ? responseModel : null),
+    adapter_id: text(attrs, [Obs.ADAPTER_ID]),
+    input_tokens: inputTokens,
+    output_tokens: outputTokens,
+    cached_input_tokens: cachedInputTokens,
+    reasoning_tokens: reasoningTokens,
+    input_size_bytes: count(attrs, [Obs.INPUT_SIZE_BYTES]),
+    output_size_bytes: count(attrs, [Obs.OUTPUT_SIZE_BYTES]),
+    latency_ms: Math.max(0, nanosToMs(span.endTimeUnixNano - span.startTimeUnixNano)),
+    compute_ms: number(attrs, [Obs.COMPUTE_MS]),
+    cost_usd: cost.cost_usd,
+    cost_source: cost.cost_source,
+    success: !failed,
+    error_code: failed
+      ? normaliseErrorCode(
+          errorType ??
+            (typeof exceptionType === 'string' ? exceptionType : undefined) ??
+            httpStatus ??
+            undefined,
+        )
+      : null,
+    error_message: failed ? errorMessage(span) : null,
+    fallback_used: flag(attrs, Obs.FALLBACK_USED),
+    fallback_reason: text(attrs, [Obs.FALLBACK_REASON]),
+    fallback_model: text(attrs, [Obs.FALLBACK_MODEL], MAX_ID),
+    provenance: jsonObject(attrs, Obs.PROVENANCE_JSON),
+    tags: jsonObject(attrs, Obs.TAGS_JSON),
+    consent: flag(attrs, Obs.CONSENT),
+    created_at: createdAt,
+    received_at: options.receivedAt,
+  };
+}
+
+const USAGE_FIELDS = ['input_tokens', 'output_tokens', 'cached_input_tokens', 'reasoning_tokens'] as const;
+
+/**
+ * Maps a batch. A model-call span nested in another model-call span of the same batch (a wrapper around an
+ * instrumented client) is one call, not two: the outer event is kept and takes the usage it lacks from the inner.
+ */
+export function mapSpans(spans: readonly SpanInput[], options: MapOptions): AiEvent[] {
+  const events = new Map<string, AiEvent>();
+  for (const span of spans) {
+    const event = mapSpan(span, options);
+    if (event) events.set(span.spanId, event);
+  }
+  const nested = new Set<string>();
+  for (const [spanId, event] of events) {
+    let outer: AiEvent | undefined;
+    // Bounded: a malformed batch may contain a parent cycle.
+    let depth = 0;
+    for (
+      let parent = event.parent_span_id;
+      parent && depth++ < 32;
+      parent = events.get(parent)?.parent_span_id ?? null
+    ) {
+      const candidate = events.get(parent);
+      if (!candidate || candidate.trace_id !== event.trace_id) break;
+      outer = candidate;
+    }
+    if (!outer) continue;
+    for (const field of USAGE_FIELDS) outer[field] ??= event[field];
+    if (outer.cost_source === 'unpriced' && event.cost_source !== 'unpriced') {
+      outer.cost_usd = event.cost_usd;
+      outer.cost_source = event.cost_source;
+    }
+    nested.add(spanId);
+  }
+  return [...events].filter(([spanId]) => !nested.has(spanId)).map(([, event]) => event);
+}
