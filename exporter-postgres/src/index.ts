@@ -4,6 +4,24 @@ export {
   ObservatoryAttributes,
   StandardAttributes,
 } from './attributes.ts';
+export { type Cost, computeCost, type Usage, usdToDecimal } from './cost/cost.ts';
+export { loadPriceTable, type PriceEntry, PriceFileSchema, PriceTable } from './cost/price-table.ts';
 export { type AppliedMigration, MIGRATIONS_DIR, migrate } from './db/migrate.ts';
 export { ensurePartitions } from './db/partitions.ts';
 export { AI_EVENT_COLUMNS, type AiEvent, AiEventSchema, type CostSource, CostSourceSchema } from './event.ts';
+export { PostgresSpanExporter, type PostgresSpanExporterOptions } from './exporter.ts';
+export { Ingest, type IngestOptions, type IngestResult } from './ingest.ts';
+export { ERROR_CODES, type ErrorCode, normaliseErrorCode } from './mapping/error-codes.ts';
+export { type MapOptions, mapSpan, mapSpans } from './mapping/map-span.ts';
+export { scrubJson, scrubText } from './mapping/scrub.ts';
+export { type AiMetrics, createAiMetrics, LATENCY_BUCKETS_SECONDS } from './metrics/ai-metrics.ts';
+export {
+  type DecodedSpans,
+  decodeOtlpJson,
+  decodeOtlpProtobuf,
+  encodeExportTraceResponse,
+  OtlpDecodeError,
+} from './otlp/decode.ts';
+export { type Durability, EventPipeline, QueueFullError, ShutdownError } from './pipeline/pipeline.ts';
+export { createEventWriter, type EventWriter, type WriteResult } from './pipeline/writer.ts';
+export { type AttributeValue, fromReadableSpan, type SpanInput } from './span.ts';

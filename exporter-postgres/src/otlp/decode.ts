@@ -1,0 +1,166 @@
+import { z } from 'zod';
+import type { Attributes, AttributeValue, SpanInput, StatusCode } from '../span.ts';
+import { ExportTraceServiceRequest, ExportTraceServiceResponse } from './trace-proto.ts';
+
+/** The body is not an OTLP trace request at all: the receiver answers 400 with this message. */
+export class OtlpDecodeError extends Error {
+  override name = 'OtlpDecodeError';
+}
+
+export interface DecodedSpans {
+  spans: SpanInput[];
+  rejected: number;
+  /** One line per rejected span (the first few), for the partialSuccess message. */
+  errors: string[];
+}
+
+const MAX_ERRORS = 10;
+const MAX_DEPTH = 8;
+
+// One schema for both encodings: protobufjs' toObject (longs and bytes as strings) and OTLP/JSON read alike.
+const int64 = z
+  .union([z.string().regex(/^-?\d{1,20}$/), z.number().int(), z.bigint()])
+  .transform((v) => BigInt(v));
+const hexId = (bytes: number) =>
+  z
+    .string()
+    .regex(new RegExp(`^[0-9a-fA-F]{${bytes * 2}}$`), `must be ${bytes * 2} hex characters`)
+    .transform((v) => v.toLowerCase());
+
+type RawValue = Record<string, unknown> | undefined;
+
+function anyValue(value: RawValue, depth: number): AttributeValue {
+  if (!value || depth > MAX_DEPTH) return null;
+  if (typeof value.stringValue === 'string') return value.stringValue;
+  if (typeof value.boolValue === 'boolean') return value.boolValue;
+  if (value.intValue !== undefined) {
+    const n = Number(value.intValue);
+    return Number.isSafeInteger(n) ? n : String(value.intValue);
+  }
+  if (value.doubleValue !== undefined) return Number(value.doubleValue);
+  const array = value.arrayValue as { values?: RawValue[] } | undefined;
+  if (array) return (array.values ?? []).map((v) => anyValue(v, depth + 1));
+  const kvlist = value.kvlistValue as { values?: { key?: string; value?: RawValue }[] } | undefined;
+  if (kvlist) return keyValues(kvlist.values, depth + 1) as { [key: string]: AttributeValue };
+  if (value.bytesValue !== undefined) return String(value.bytesValue);
+  return null;
+}
+
+function keyValues(list: unknown, depth = 0): Attributes {
+  const out: Attributes = {};
+  if (!Array.isArray(list)) return out;
+  for (const kv of list as { key?: unknown; value?: RawValue }[]) {
+    if (kv && typeof kv.key === 'string') out[kv.key] = anyValue(kv.value, depth);
+  }
+  return out;
+}
+
+const SpanSchema = z.object({
+  traceId: hexId(16),
+  spanId: hexId(8),
+  parentSpanId: z
+    .union([hexId(8), z.literal('')])
+    .optional()
+    .transform((v) => v || undefined),
+  name: z.string().max(1024).default(''),
+  kind: z.coerce.number().int().min(0).max(5).default(0),
+  startTimeUnixNano: int64,
+  endTimeUnixNano: int64,
+  attributes: z.array(z.unknown()).default([]),
+  events: z
+    .array(z.object({ name: z.string().default(''), attributes: z.array(z.unknown()).default([]) }))
+    .default([]),
+  status: z
+    .object({ code: z.coerce.number().int().min(0).max(2).default(0), message: z.string().optional() })
+    .default({ code: 0 }),
+});
+
+function toSpanInputs(request: unknown): DecodedSpans {
+  if (!request || typeof request !== 'object')
+    throw new OtlpDecodeError('Body is not an ExportTraceServiceRequest object');
+  const resourceSpans = (request as { resourceSpans?: unknown }).resourceSpans ?? [];
+  if (!Array.isArray(resourceSpans)) throw new OtlpDecodeError('resourceSpans must be an array');
+  const result: DecodedSpans = { spans: [], rejected: 0, errors: [] };
+  for (const rs of resourceSpans as Record<string, unknown>[]) {
+    const resource = keyValues((rs?.resource as { attributes?: unknown } | undefined)?.attributes);
+    const scopeSpans = Array.isArray(rs?.scopeSpans) ? (rs.scopeSpans as Record<string, unknown>[]) : [];
+    for (const ss of scopeSpans) {
+      const scopeName = (ss?.scope as { name?: unknown } | undefined)?.name;
+      const spans = Array.isArray(ss?.spans) ? ss.spans : [];
+      for (const raw of spans) {
+        const parsed = SpanSchema.safeParse(raw);
+        if (!parsed.success || parsed.data.endTimeUnixNano < parsed.data.startTimeUnixNano) {
+          result.rejected++;
+          if (result.errors.length < MAX_ERRORS) {
+            const why = parsed.success
+              ? 'endTimeUnixNano is before startTimeUnixNano'
+              : parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join(', ');
+            result.errors.push(`span ${result.spans.length + result.rejected}: ${why}`);
+          }
+          continue;
+        }
+        const span = parsed.data;
+        result.spans.push({
+          traceId: span.traceId,
+          spanId: span.spanId,
+          parentSpanId: span.parentSpanId,
+          name: span.name,
+          kind: span.kind,
+          startTimeUnixNano: span.startTimeUnixNano,
+          endTimeUnixNano: span.endTimeUnixNano,
+          attributes: keyValues(span.attributes),
+          status: { code: span.status.code as StatusCode, message: span.status.message },
+          events: span.events.map((e) => ({ name: e.name, attributes: keyValues(e.attributes) })),
+          resource,
+          scopeName: typeof scopeName === 'string' ? scopeName : undefined,
+        });
+      }
+    }
+  }
+  return result;
+}
+
+export function decodeOtlpProtobuf(body: Uint8Array): DecodedSpans {
+  let object: unknown;
+  try {
+    const message = ExportTraceServiceRequest.decode(body);
+    object = ExportTraceServiceRequest.toObject(message, { longs: String, bytes: String, defaults: false });
+  } catch (err) {
+    throw new OtlpDecodeError(`Body is not a protobuf ExportTraceServiceRequest: ${(err as Error).message}`);
+  }
+  // protobufjs renders bytes as base64; OTLP ids are hex everywhere else.
+  for (const rs of (object as { resourceSpans?: Record<string, unknown>[] }).resourceSpans ?? []) {
+    for (const ss of (rs.scopeSpans as Record<string, unknown>[] | undefined) ?? []) {
+      for (const span of (ss.spans as Record<string, unknown>[] | undefined) ?? []) {
+        for (const key of ['traceId', 'spanId', 'parentSpanId']) {
+          if (typeof span[key] === 'string')
+            span[key] = Buffer.from(span[key] as string, 'base64').toString('hex');
+        }
+      }
+    }
+  }
+  return toSpanInputs(object);
+}
+
+export function decodeOtlpJson(body: string): DecodedSpans {
+  let object: unknown;
+  try {
+    object = JSON.parse(body);
+  } catch (err) {
+    throw new OtlpDecodeError(`Body is not JSON: ${(err as Error).message}`);
+  }
+  return toSpanInputs(object);
+}
+
+export function encodeExportTraceResponse(
+  partial: { rejectedSpans: number; errorMessage: string } | undefined,
+  format: 'protobuf' | 'json',
+): Uint8Array | string {
+  const body = partial ? { partialSuccess: partial } : {};
+  if (format === 'json') {
+    return JSON.stringify(
+      partial ? { partialSuccess: { ...partial, rejectedSpans: String(partial.rejectedSpans) } } : {},
+    );
+  }
+  return ExportTraceServiceResponse.encode(ExportTraceServiceResponse.fromObject(body)).finish();
+}

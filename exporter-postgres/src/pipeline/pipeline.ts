@@ -1,0 +1,220 @@
+import type { AiEvent } from '../event.ts';
+import { SpillFile } from './spill.ts';
+import type { EventWriter } from './writer.ts';
+
+export class QueueFullError extends Error {
+  override name = 'QueueFullError';
+}
+export class ShutdownError extends Error {
+  override name = 'ShutdownError';
+}
+
+/** Counters the pipeline reports; the metrics module implements them. */
+export interface PipelineHealth {
+  written(count: number): void;
+  spilled(count: number): void;
+  dropped(count: number): void;
+  exportError(): void;
+}
+
+export interface PipelineOptions {
+  writer: EventWriter;
+  spillDir: string;
+  /** Events held in memory at most; past it `enqueue` fails fast with QueueFullError. */
+  maxQueue?: number;
+  batchSize?: number;
+  flushIntervalMs?: number;
+  /** Attempts at PostgreSQL before a batch goes to the spill file. */
+  maxAttempts?: number;
+  retryBaseMs?: number;
+  replayIntervalMs?: number;
+  onCommitted?: (events: AiEvent[]) => void;
+  onError?: (err: Error) => void;
+  health?: PipelineHealth;
+}
+
+interface Pending {
+  events: AiEvent[];
+  resolve: (outcome: Durability) => void;
+  reject: (err: Error) => void;
+}
+
+export type Durability = 'committed' | 'spilled';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Bounded queue → batches → writer, with retry and a spill file wrapped around the writer. `enqueue` resolves when
+ * its events are durable (committed, or fsync'd to the spill file), which is when an OTLP receiver may answer 200.
+ * Nothing here throws into a caller's code path except the explicit QueueFullError/ShutdownError rejections.
+ */
+export class EventPipeline {
+  private readonly queue: Pending[] = [];
+  private queued = 0;
+  private flushing: Promise<void> | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private replayTimer: NodeJS.Timeout | undefined;
+  private closed = false;
+  private spillPending = false;
+  private readonly spill: SpillFile;
+  private readonly maxQueue: number;
+  private readonly batchSize: number;
+  private readonly flushIntervalMs: number;
+  private readonly maxAttempts: number;
+  private readonly retryBaseMs: number;
+  private readonly replayIntervalMs: number;
+
+  constructor(private readonly options: PipelineOptions) {
+    this.spill = new SpillFile(options.spillDir);
+    this.maxQueue = options.maxQueue ?? 100_000;
+    this.batchSize = options.batchSize ?? 5_000;
+    this.flushIntervalMs = options.flushIntervalMs ?? 100;
+    this.maxAttempts = options.maxAttempts ?? 3;
+    this.retryBaseMs = options.retryBaseMs ?? 100;
+    this.replayIntervalMs = options.replayIntervalMs ?? 2_000;
+  }
+
+  /** Events waiting in memory. */
+  get depth(): number {
+    return this.queued;
+  }
+
+  /** Replays what an earlier process left in the spill directory, then keeps replaying while anything is spilled. */
+  async start(): Promise<void> {
+    this.spillPending = (await this.spill.pendingBytes()) > 0;
+    await this.replay();
+    this.replayTimer = setInterval(() => {
+      if (this.spillPending) void this.replay();
+    }, this.replayIntervalMs).unref();
+  }
+
+  enqueue(events: AiEvent[]): Promise<Durability> {
+    if (this.closed) return Promise.reject(new ShutdownError('The event pipeline is shut down'));
+    if (events.length === 0) return Promise.resolve('committed');
+    if (this.queued + events.length > this.maxQueue) {
+      return Promise.reject(new QueueFullError(`The event queue is full (${this.queued} events waiting)`));
+    }
+    return new Promise((resolve, reject) => {
+      this.queue.push({ events, resolve, reject });
+      this.queued += events.length;
+      if (this.queued >= this.batchSize) this.kick();
+      else this.timer ??= setTimeout(() => this.kick(), this.flushIntervalMs);
+    });
+  }
+
+  /** Resolves once everything enqueued so far is durable. */
+  async flush(): Promise<void> {
+    while (this.queue.length > 0 || this.flushing) {
+      this.kick();
+      await this.flushing;
+    }
+  }
+
+  async shutdown(): Promise<void> {
+    this.closed = true;
+    clearInterval(this.replayTimer);
+    await this.flush();
+  }
+
+  private kick(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.flushing ??= this.drain().finally(() => {
+      this.flushing = undefined;
+      if (this.queue.length > 0) this.kick();
+    });
+  }
+
+  private async drain(): Promise<void> {
+    while (this.queue.length > 0) {
+      const batch: Pending[] = [];
+      let size = 0;
+      while (
+        this.queue.length > 0 &&
+        (batch.length === 0 || size + this.queue[0]!.events.length <= this.batchSize)
+      ) {
+        const item = this.queue.shift()!;
+        batch.push(item);
+        size += item.events.length;
+      }
+      this.queued -= size;
+      const events = batch.flatMap((p) => p.events);
+      try {
+        const outcome = await this.store(events);
+        for (const p of batch) p.resolve(outcome);
+      } catch (err) {
+        for (const p of batch) p.reject(err as Error);
+      }
+    }
+  }
+
+  /** PostgreSQL with retries, else the spill file; throws only when neither could take the events. */
+  private async store(events: AiEvent[]): Promise<Durability> {
+    // While older events wait in the spill file, try them first so replay keeps its order.
+    if (this.spillPending) await this.replay();
+    if (!this.spillPending && (await this.writeWithRetry(events, this.maxAttempts))) return 'committed';
+    try {
+      await this.spill.append(events);
+    } catch (err) {
+      this.options.health?.dropped(events.length);
+      this.report(err as Error);
+      throw err;
+    }
+    this.spillPending = true;
+    this.options.health?.spilled(events.length);
+    return 'spilled';
+  }
+
+  private async writeWithRetry(events: AiEvent[], attempts: number): Promise<boolean> {
+    for (let attempt = 0; attempt < attempts; attempt++) {
+      if (attempt > 0) await sleep(this.retryBaseMs * 2 ** (attempt - 1) * (0.5 + Math.random()));
+      const result = await this.options.writer.write(events);
+      if (result.kind === 'success') {
+        this.options.health?.written(result.inserted);
+        if (result.rejected > 0) this.options.health?.dropped(result.rejected);
+        this.commit(events);
+        return true;
+      }
+      this.options.health?.exportError();
+      this.report(result.error);
+      if (result.kind === 'failure') {
+        this.options.health?.dropped(events.length);
+        return true;
+      }
+    }
+    return false;
+  }
+
+  private replaying: Promise<void> | undefined;
+
+  private replay(): Promise<void> {
+    this.replaying ??= this.spill
+      .replay((events) => this.writeWithRetry(events, 1))
+      .then(
+        (done) => {
+          this.spillPending = !done;
+        },
+        (err) => this.report(err as Error),
+      )
+      .finally(() => {
+        this.replaying = undefined;
+      });
+    return this.replaying;
+  }
+
+  private commit(events: AiEvent[]): void {
+    try {
+      this.options.onCommitted?.(events);
+    } catch (err) {
+      this.report(err as Error);
+    }
+  }
+
+  private report(err: Error): void {
+    try {
+      this.options.onError?.(err);
+    } catch {
+      // A faulty error callback must not break the pipeline.
+    }
+  }
+}

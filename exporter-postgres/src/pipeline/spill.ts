@@ -1,0 +1,89 @@
+import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { AiEvent } from '../event.ts';
+
+const DATE_FIELDS = new Set(['created_at', 'received_at']);
+
+function revive(key: string, value: unknown): unknown {
+  return DATE_FIELDS.has(key) && typeof value === 'string' ? new Date(value) : value;
+}
+
+/**
+ * An append-only file of event batches (one JSON array per line, fsync'd) that holds what PostgreSQL could not
+ * take. Appends go to this process's active file; replay first renames it aside, so appends during a replay never
+ * mix with the lines being replayed. Files left by a crashed process are replayed too.
+ */
+export class SpillFile {
+  private readonly active: string;
+
+  constructor(private readonly dir: string) {
+    this.active = join(dir, `spill-${process.pid}-${Date.now()}.jsonl`);
+  }
+
+  /** Durable once this resolves. */
+  async append(events: readonly AiEvent[]): Promise<void> {
+    await mkdir(this.dir, { recursive: true });
+    const handle = await open(this.active, 'a');
+    try {
+      await handle.appendFile(`${JSON.stringify(events)}\n`);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+  }
+
+  async pendingBytes(): Promise<number> {
+    let total = 0;
+    for (const file of await this.files())
+      total += (await stat(join(this.dir, file)).catch(() => ({ size: 0 }))).size;
+    return total;
+  }
+
+  private async files(): Promise<string[]> {
+    return (await readdir(this.dir).catch(() => [] as string[]))
+      .filter((f) => /^spill-.*\.jsonl(\.replaying)?$/.test(f))
+      .sort();
+  }
+
+  /**
+   * Hands every spilled batch, oldest file first, to `write`; a file is deleted once all its batches are written.
+   * Stops at the first batch `write` could not store (returns false), keeping that file for the next replay.
+   */
+  async replay(write: (events: AiEvent[]) => Promise<boolean>): Promise<boolean> {
+    for (const file of await this.files()) {
+      let path = join(this.dir, file);
+      if (!file.endsWith('.replaying')) {
+        await rename(path, `${path}.replaying`);
+        path = `${path}.replaying`;
+      }
+      const lines = (await readFile(path, 'utf8')).split('\n');
+      for (let i = 0; i < lines.length; i++) {
+        const line = lines[i]!;
+        if (!line) continue;
+        let events: AiEvent[];
+        try {
+          events = JSON.parse(line, revive) as AiEvent[];
+        } catch {
+          // A line torn by a crash mid-append holds nothing that was acknowledged as durable.
+          continue;
+        }
+        if (!(await write(events))) {
+          // Keep only what is left, so a later replay does not redo what is already written.
+          const rest = `${path}.rest`;
+          await writeFile(
+            rest,
+            lines
+              .slice(i)
+              .filter(Boolean)
+              .map((l) => `${l}\n`)
+              .join(''),
+          );
+          await rename(rest, path);
+          return false;
+        }
+      }
+      await rm(path);
+    }
+    return true;
+  }
+}
