@@ -11,6 +11,7 @@ export { ensurePartitions } from './db/partitions.ts';
 export { AI_EVENT_COLUMNS, type AiEvent, AiEventSchema, type CostSource, CostSourceSchema } from './event.ts';
 export { PostgresSpanExporter, type PostgresSpanExporterOptions } from './exporter.ts';
 export { Ingest, type IngestOptions, type IngestResult } from './ingest.ts';
+export { type EventEnvelope, EventEnvelopeSchema, eventFromEnvelope } from './mapping/envelope.ts';
 export { ERROR_CODES, type ErrorCode, normaliseErrorCode } from './mapping/error-codes.ts';
 export { type MapOptions, mapSpan, mapSpans } from './mapping/map-span.ts';
 export { scrubJson, scrubText } from './mapping/scrub.ts';

@@ -1,4 +1,5 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
+import type { AiMetrics, Ingest } from '@observatory/exporter-postgres';
 import type pg from 'pg';
 import type { AlertingOptions } from './alerts/options.ts';
 import type { ExportService } from './exports/service.ts';
@@ -10,6 +11,9 @@ import { alertRuleRoutes } from './routes/alert-rules.ts';
 import { alertRoutes } from './routes/alerts.ts';
 import { exportRoutes } from './routes/exports.ts';
 import { healthRoutes } from './routes/health.ts';
+import { ingestEventRoutes } from './routes/ingest-events.ts';
+import { metricsRoutes } from './routes/metrics.ts';
+import { otlpRoutes } from './routes/otlp.ts';
 import { whoamiRoutes } from './routes/whoami.ts';
 
 export interface AppDeps {
@@ -18,6 +22,9 @@ export interface AppDeps {
   alerting?: AlertingOptions | undefined;
   /** Export jobs; their routes are served only when given. */
   exports?: ExportService;
+  /** The write path; the OTLP receiver and JSON ingest are served only when given. */
+  ingest?: Ingest;
+  metrics?: AiMetrics;
 }
 
 export type AppEnv = { Variables: RequestLogEnv['Variables'] & Partial<AuthEnv['Variables']> };
@@ -30,6 +37,11 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   app.route('/', alertRoutes(deps));
   app.route('/', alertRuleRoutes(deps));
   if (deps.exports) app.route('/', exportRoutes({ pool: deps.pool, exports: deps.exports }));
+  if (deps.ingest) {
+    app.route('/', otlpRoutes({ pool: deps.pool, ingest: deps.ingest }));
+    app.route('/', ingestEventRoutes({ pool: deps.pool, ingest: deps.ingest }));
+  }
+  if (deps.metrics) app.route('/', metricsRoutes({ metrics: deps.metrics }));
 
   app.notFound((c) =>
     problemResponse(c, new ProblemError(404, `No route for ${c.req.method} ${c.req.path}`)),

@@ -1,6 +1,7 @@
 import type { Server } from 'node:http';
+import { join } from 'node:path';
 import { serve } from '@hono/node-server';
-import { ensurePartitions } from '@observatory/exporter-postgres';
+import { createAiMetrics, ensurePartitions, Ingest } from '@observatory/exporter-postgres';
 import { type RunningRuleEngine, startRuleEngine } from './alerts/engine.ts';
 import { AlertEvents } from './alerts/events.ts';
 import { createApp } from './app.ts';
@@ -32,21 +33,45 @@ function listen(
   });
 }
 
-/** `observatory serve`: migrate, listen, and drain on SIGTERM/SIGINT. Resolves once the service has stopped. */
+/** Waits for SIGTERM or SIGINT, once. */
+function stopSignal(): Promise<string> {
+  return new Promise((resolve) => {
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+    process.once('SIGINT', () => resolve('SIGINT'));
+  });
+}
+
+/**
+ * `observatory serve`: migrate, then run the write path (ingest pipeline and metrics), the HTTP API, the export
+ * worker and the alert rule engine; on SIGTERM/SIGINT stop taking requests, drain what is in flight, flush the
+ * pipeline, and close the database. Resolves once everything has stopped.
+ */
 export async function runServe(config: Config): Promise<void> {
   const logger = createLogger(config.LOG_LEVEL);
   const db = await openDatabase(config, {
     adoptOrphan: true,
     onLog: (line) => logger.debug({ component: 'postgres' }, line),
   });
-  let server: Server;
+  const metrics = createAiMetrics({
+    maxOrgs: config.OBSERVATORY_METRICS_MAX_ORGS,
+    maxModels: config.OBSERVATORY_METRICS_MAX_MODELS,
+  });
+  const ingest = new Ingest({
+    pool: db.pool,
+    spillDir: join(config.OBSERVATORY_DATA_DIR, 'spill'),
+    maxQueue: config.OBSERVATORY_INGEST_QUEUE,
+    metrics,
+    onError: (err) => logger.warn({ err: err.message }, 'ingest pipeline'),
+  });
   const alerting = {
     alertmanagerToken: config.OBSERVATORY_ALERTMANAGER_TOKEN,
     allowPrivateWebhooks: config.OBSERVATORY_ALLOW_PRIVATE_WEBHOOKS,
     events: new AlertEvents(),
   };
+  let server: Server;
   let worker: ExportWorker | undefined;
   try {
+    await ingest.start();
     const keys = await bootstrapDefaultOrg(db.pool);
     if (keys) {
       process.stderr.write(
@@ -55,19 +80,17 @@ export async function runServe(config: Config): Promise<void> {
           .join('\n')}\n\n`,
       );
     }
-    const exports = await createExportService(config);
+    const exports = await createExportService(config, metrics.meter);
     if (config.OBSERVATORY_WORKER) {
       worker = createExportWorker(config, { pool: db.pool, logger, service: exports });
       exports.onJobCreated = () => worker?.poke();
       worker.start();
     }
-    server = await listen(
-      createApp({ pool: db.pool, logger, alerting, exports }).fetch,
-      config.HOST,
-      config.PORT,
-    );
+    const app = createApp({ pool: db.pool, logger, alerting, exports, ingest, metrics });
+    server = await listen(app.fetch, config.HOST, config.PORT);
   } catch (err) {
     await worker?.stop();
+    await ingest.shutdown();
     await db.close();
     throw err;
   }
@@ -84,18 +107,17 @@ export async function runServe(config: Config): Promise<void> {
     delivery: { allowPrivate: alerting.allowPrivateWebhooks },
   });
 
+  const signal = await stopSignal();
+  logger.info({ signal }, 'draining');
   await new Promise<void>((resolve) => {
-    const stop = (signal: string) => {
-      logger.info({ signal }, 'draining');
-      server.close(() => resolve());
-      server.closeIdleConnections();
-    };
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
+    server.close(() => resolve());
+    server.closeIdleConnections();
   });
   clearInterval(partitions);
   await ruleEngine.stop();
   await worker?.stop();
+  await ingest.shutdown();
+  await metrics.shutdown();
   await db.close();
   logger.info('stopped');
 }
@@ -110,10 +132,7 @@ export async function runWorker(config: Config): Promise<void> {
     service: await createExportService(config),
   });
   worker.start();
-  await new Promise<void>((resolve) => {
-    process.once('SIGTERM', () => resolve());
-    process.once('SIGINT', () => resolve());
-  });
+  await stopSignal();
   logger.info('draining export jobs');
   await worker.stop();
   await db.close();
