@@ -18,9 +18,11 @@ const MAX_ERRORS = 10;
 const MAX_DEPTH = 8;
 
 // One schema for both encodings: protobufjs' toObject (longs and bytes as strings) and OTLP/JSON read alike.
+// int64 arrives as a decimal string (protobufjs, and OTLP/JSON as specified) or as a JSON number, which may already
+// be beyond 2^53: it is accepted at the precision JSON left it.
 const int64 = z
-  .union([z.string().regex(/^-?\d{1,20}$/), z.number().int(), z.bigint()])
-  .transform((v) => BigInt(v));
+  .union([z.string().regex(/^-?\d{1,20}$/), z.number().refine(Number.isFinite), z.bigint()])
+  .transform((v) => (typeof v === 'number' ? BigInt(Math.trunc(v)) : BigInt(v)));
 const hexId = (bytes: number) =>
   z
     .string()
