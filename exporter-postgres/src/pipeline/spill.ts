@@ -14,22 +14,38 @@ function revive(key: string, value: unknown): unknown {
  * mix with the lines being replayed. Files left by a crashed process are replayed too.
  */
 export class SpillFile {
-  private readonly active: string;
+  private active = '';
+  private sequence = 0;
+  // Appends and the hand-over of the active file to a replay never interleave.
+  private lock: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly dir: string) {
-    this.active = join(dir, `spill-${process.pid}-${Date.now()}.jsonl`);
+    this.rotate();
+  }
+
+  private rotate(): void {
+    const name = `spill-${Date.now()}-${process.pid}-${String(this.sequence++).padStart(6, '0')}.jsonl`;
+    this.active = join(this.dir, name);
+  }
+
+  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.lock.then(fn, fn);
+    this.lock = run.catch(() => undefined);
+    return run;
   }
 
   /** Durable once this resolves. */
-  async append(events: readonly AiEvent[]): Promise<void> {
-    await mkdir(this.dir, { recursive: true });
-    const handle = await open(this.active, 'a');
-    try {
-      await handle.appendFile(`${JSON.stringify(events)}\n`);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
+  append(events: readonly AiEvent[]): Promise<void> {
+    return this.exclusive(async () => {
+      await mkdir(this.dir, { recursive: true });
+      const handle = await open(this.active, 'a');
+      try {
+        await handle.appendFile(`${JSON.stringify(events)}\n`);
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+    });
   }
 
   async pendingBytes(): Promise<number> {
@@ -53,8 +69,12 @@ export class SpillFile {
     for (const file of await this.files()) {
       let path = join(this.dir, file);
       if (!file.endsWith('.replaying')) {
-        await rename(path, `${path}.replaying`);
-        path = `${path}.replaying`;
+        const from = path;
+        path = `${from}.replaying`;
+        await this.exclusive(async () => {
+          await rename(from, path);
+          if (from === this.active) this.rotate();
+        });
       }
       const lines = (await readFile(path, 'utf8')).split('\n');
       for (let i = 0; i < lines.length; i++) {

@@ -1,0 +1,45 @@
+import { randomUUID } from 'node:crypto';
+import type { AiEvent } from '../src/event.ts';
+
+/** A valid event with sensible defaults; tests override only what they are about. */
+export function makeEvent(partial: Partial<AiEvent> = {}): AiEvent {
+  return {
+    id: randomUUID(),
+    org_id: 'acme',
+    client_id: null,
+    user_id: null,
+    request_id: null,
+    trace_id: null,
+    span_id: null,
+    parent_span_id: null,
+    service_name: 'svc',
+    endpoint: 'infer',
+    operation: 'chat',
+    provider: 'openai',
+    model_name: 'gpt-4o',
+    model_version: null,
+    adapter_id: null,
+    input_tokens: 100,
+    output_tokens: 20,
+    cached_input_tokens: null,
+    reasoning_tokens: null,
+    input_size_bytes: null,
+    output_size_bytes: null,
+    latency_ms: 120,
+    compute_ms: null,
+    cost_usd: '0.00045',
+    cost_source: 'computed',
+    success: true,
+    error_code: null,
+    error_message: null,
+    fallback_used: false,
+    fallback_reason: null,
+    fallback_model: null,
+    provenance: { source: 'test' },
+    tags: null,
+    consent: false,
+    created_at: new Date(),
+    received_at: new Date(),
+    ...partial,
+  };
+}
