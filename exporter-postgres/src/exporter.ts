@@ -15,11 +15,14 @@ export type PostgresSpanExporterOptions =
  */
 export class PostgresSpanExporter implements SpanExporter {
   private readonly ingest: Ingest;
+  /** An ingest handed in belongs to its giver (a service's shared write path): shutdown only flushes it. */
+  private readonly ownsIngest: boolean;
   private readonly ownedPool: pg.Pool | undefined;
   private readonly started: Promise<void>;
   private stopped = false;
 
   constructor(options: PostgresSpanExporterOptions) {
+    this.ownsIngest = !('ingest' in options);
     if ('ingest' in options) {
       this.ingest = options.ingest;
     } else {
@@ -61,7 +64,8 @@ export class PostgresSpanExporter implements SpanExporter {
   async shutdown(): Promise<void> {
     this.stopped = true;
     await this.started;
-    await this.ingest.shutdown();
+    if (this.ownsIngest) await this.ingest.shutdown();
+    else await this.ingest.flush();
     await this.ownedPool?.end();
   }
 }
