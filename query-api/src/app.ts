@@ -9,11 +9,15 @@ import { type RequestLogEnv, requestLog } from './http/request-log.ts';
 import type { Logger } from './log.ts';
 import { alertRuleRoutes } from './routes/alert-rules.ts';
 import { alertRoutes } from './routes/alerts.ts';
+import { registerDocs } from './routes/docs.ts';
+import { eventRoutes } from './routes/events.ts';
 import { exportRoutes } from './routes/exports.ts';
 import { healthRoutes } from './routes/health.ts';
 import { ingestEventRoutes } from './routes/ingest-events.ts';
+import { keyRoutes } from './routes/keys.ts';
 import { metricsRoutes } from './routes/metrics.ts';
 import { otlpRoutes } from './routes/otlp.ts';
+import { telemetryRoutes } from './routes/telemetry.ts';
 import { whoamiRoutes } from './routes/whoami.ts';
 
 export interface AppDeps {
@@ -42,6 +46,10 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
     app.route('/', ingestEventRoutes({ pool: deps.pool, ingest: deps.ingest }));
   }
   if (deps.metrics) app.route('/', metricsRoutes({ metrics: deps.metrics }));
+  app.route('/', eventRoutes(deps));
+  app.route('/', telemetryRoutes(deps));
+  app.route('/', keyRoutes(deps));
+  registerDocs(app);
 
   app.notFound((c) =>
     problemResponse(c, new ProblemError(404, `No route for ${c.req.method} ${c.req.path}`)),

@@ -6,8 +6,9 @@ import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import { AI_EVENT_COLUMNS } from '@observatory/exporter-postgres';
-import pg from 'pg';
+import type pg from 'pg';
 import QueryStream from 'pg-query-stream';
+import { EVENT_ROW_TYPES } from '../query/event-rows.ts';
 import { EventFiltersSchema, eventWhere } from '../query/filters.ts';
 import { encoderStages, fileExtension } from './encoders.ts';
 import type { ExportFormat } from './job.ts';
@@ -36,13 +37,6 @@ export interface RunExportOptions {
   /** Test-only: pause this long after every 100 rows, so a test can kill a worker mid-export. */
   throttleMs?: number;
 }
-
-// Byte sizes arrive as int8; as numbers they match AiEvent (sizes stay far below 2^53).
-const INT8_OID = 20;
-const types = {
-  getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
-    oid === INT8_OID ? Number : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
-};
 
 function counter(onRow: () => void, throttleMs: number, every: number): Transform {
   let rows = 0;
@@ -107,7 +101,9 @@ export async function runExport(
   let rowCount = 0;
   let failed = false;
   try {
-    const rows = client.query(new QueryStream(query.text, query.values, { batchSize, types }));
+    const rows = client.query(
+      new QueryStream(query.text, query.values, { batchSize, types: EVENT_ROW_TYPES }),
+    );
     await pipeline(
       [
         rows,

@@ -14,29 +14,31 @@ const isoDate = z.iso
 
 const shortText = z.string().min(1).max(256);
 
-/** Filters shared by /events, /events/stream, exports and the live stream. */
-export const EventFiltersSchema = z
-  .object({
-    org_id: shortText.optional(),
-    model_name: shortText.optional(),
-    date_from: isoDate.optional(),
-    date_to: isoDate.optional(),
-    success: queryBoolean.optional(),
-    fallback_used: queryBoolean.optional(),
-    endpoint: shortText.optional(),
-    user_id: shortText.optional(),
-    request_id: shortText.optional(),
-    trace_id: z
-      .string()
-      .regex(/^[0-9a-fA-F]{32}$/, 'must be 32 hex characters')
-      .transform((v) => v.toLowerCase())
-      .optional(),
-    error_code: shortText.optional(),
-  })
-  .refine((f) => !f.date_from || !f.date_to || f.date_from <= f.date_to, {
-    message: 'must not be after date_to',
-    path: ['date_from'],
-  });
+/** The filter fields shared by /events, /events/stream, exports and the live stream. */
+export const EVENT_FILTER_FIELDS = {
+  org_id: shortText.optional(),
+  model_name: shortText.optional(),
+  date_from: isoDate.optional(),
+  date_to: isoDate.optional(),
+  success: queryBoolean.optional(),
+  fallback_used: queryBoolean.optional(),
+  endpoint: shortText.optional(),
+  user_id: shortText.optional(),
+  request_id: shortText.optional(),
+  trace_id: z
+    .string()
+    .regex(/^[0-9a-fA-F]{32}$/, 'must be 32 hex characters')
+    .transform((v) => v.toLowerCase())
+    .optional(),
+  error_code: shortText.optional(),
+};
+
+/** A date range must not run backwards; refine any schema holding the filter fields with these two. */
+export const datesInOrder = (f: { date_from?: Date | undefined; date_to?: Date | undefined }) =>
+  !f.date_from || !f.date_to || f.date_from <= f.date_to;
+export const DATES_OUT_OF_ORDER = { message: 'must not be after date_to', path: ['date_from'] };
+
+export const EventFiltersSchema = z.object(EVENT_FILTER_FIELDS).refine(datesInOrder, DATES_OUT_OF_ORDER);
 
 export type EventFilters = z.infer<typeof EventFiltersSchema>;
 

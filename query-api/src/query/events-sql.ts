@@ -1,0 +1,112 @@
+import { type Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { AI_EVENT_COLUMNS, type AiEvent } from '@observatory/exporter-postgres';
+import type pg from 'pg';
+import QueryStream from 'pg-query-stream';
+import { EVENT_ROW_TYPES } from './event-rows.ts';
+import { eventWhere, type ScopedFilters, type SqlFragment } from './filters.ts';
+
+const COLUMNS = AI_EVENT_COLUMNS.join(', ');
+
+/** Position after the last item of a page: keyset on (created_at, id), newest first. */
+export interface Cursor {
+  createdAt: Date;
+  id: string;
+}
+
+export function encodeCursor(event: Pick<AiEvent, 'created_at' | 'id'>): string {
+  return Buffer.from(JSON.stringify([event.created_at.toISOString(), event.id])).toString('base64url');
+}
+
+/** Undefined when the text is not a cursor this service issued. */
+export function decodeCursor(text: string): Cursor | undefined {
+  try {
+    const [at, id] = JSON.parse(Buffer.from(text, 'base64url').toString('utf8')) as unknown[];
+    const createdAt = new Date(String(at));
+    if (Number.isNaN(createdAt.getTime()) || typeof id !== 'string' || !/^[0-9a-f-]{36}$/.test(id))
+      return undefined;
+    return { createdAt, id };
+  } catch {
+    return undefined;
+  }
+}
+
+export function pageQuery(
+  filters: ScopedFilters,
+  page: { limit: number; offset: number; cursor?: Cursor },
+): SqlFragment {
+  const where = eventWhere(filters);
+  const values = [...where.values];
+  let text = `SELECT ${COLUMNS} FROM ai_events WHERE ${where.text}`;
+  if (page.cursor) {
+    values.push(page.cursor.createdAt, page.cursor.id);
+    text += ` AND (created_at, id) < ($${values.length - 1}, $${values.length})`;
+  }
+  values.push(page.limit, page.offset);
+  text += ` ORDER BY created_at DESC, id DESC LIMIT $${values.length - 1} OFFSET $${values.length}`;
+  return { text, values };
+}
+
+export function countQuery(filters: ScopedFilters): SqlFragment {
+  const where = eventWhere(filters);
+  return {
+    text: `SELECT count(*)::bigint AS total FROM ai_events WHERE ${where.text}`,
+    values: where.values,
+  };
+}
+
+export function eventByIdQuery(orgId: string, id: string): SqlFragment {
+  return { text: `SELECT ${COLUMNS} FROM ai_events WHERE org_id = $1 AND id = $2`, values: [orgId, id] };
+}
+
+export interface EventPage {
+  total: number;
+  items: AiEvent[];
+  next_cursor: string | null;
+}
+
+export async function listEvents(
+  pool: pg.Pool,
+  filters: ScopedFilters,
+  page: { limit: number; offset: number; cursor?: Cursor },
+): Promise<EventPage> {
+  const list = pageQuery(filters, page);
+  const count = countQuery(filters);
+  const [rows, total] = await Promise.all([
+    pool.query<AiEvent>({ text: list.text, values: list.values, types: EVENT_ROW_TYPES }),
+    pool.query<{ total: string }>(count),
+  ]);
+  const items = rows.rows;
+  const last = items.at(-1);
+  return {
+    total: Number(total.rows[0]!.total),
+    items,
+    next_cursor: last && items.length === page.limit ? encodeCursor(last) : null,
+  };
+}
+
+export async function getEvent(pool: pg.Pool, orgId: string, id: string): Promise<AiEvent | undefined> {
+  const query = eventByIdQuery(orgId, id);
+  const { rows } = await pool.query<AiEvent>({ ...query, types: EVENT_ROW_TYPES });
+  return rows[0];
+}
+
+/**
+ * The events matching `filters`, newest first, as an object stream read from a server-side cursor: rows are fetched
+ * in batches as the consumer reads, so memory stays flat however many there are. The connection goes back to the
+ * pool when the stream ends, fails or is destroyed (a client that hangs up).
+ */
+export async function streamEvents(pool: pg.Pool, filters: ScopedFilters, limit: number): Promise<Readable> {
+  const where = eventWhere(filters);
+  const text = `SELECT ${COLUMNS} FROM ai_events WHERE ${where.text} ORDER BY created_at DESC, id DESC LIMIT $${where.values.length + 1}`;
+  const client = await pool.connect();
+  const rows = client.query(
+    new QueryStream(text, [...where.values, limit], { batchSize: 1000, types: EVENT_ROW_TYPES }),
+  );
+  const out = new Transform({ objectMode: true, transform: (row, _e, cb) => cb(null, row) });
+  pipeline(rows, out).then(
+    () => client.release(),
+    (err) => client.release(err instanceof Error ? err : true),
+  );
+  return out;
+}

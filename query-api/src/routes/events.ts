@@ -1,0 +1,125 @@
+import { Readable } from 'node:stream';
+import { createRoute } from '@hono/zod-openapi';
+import type pg from 'pg';
+import { z } from 'zod';
+import { requireKey, requireRole } from '../http/auth.ts';
+import { AiEventJsonSchema, BEARER, openApiRoutes, PROBLEM_RESPONSES } from '../http/openapi.ts';
+import { ProblemError } from '../http/problem.ts';
+import { eventCsvStages } from '../query/csv.ts';
+import { type Cursor, decodeCursor, getEvent, listEvents, streamEvents } from '../query/events-sql.ts';
+import { DATES_OUT_OF_ORDER, datesInOrder, EVENT_FILTER_FIELDS, scopeFilters } from '../query/filters.ts';
+
+const PageQuerySchema = z
+  .object({
+    ...EVENT_FILTER_FIELDS,
+    limit: z.coerce.number().int().min(1).max(1000).default(100),
+    offset: z.coerce.number().int().min(0).max(1_000_000).default(0),
+    cursor: z.string().max(200).optional().describe('next_cursor of the previous page, for deep pages'),
+  })
+  .refine(datesInOrder, DATES_OUT_OF_ORDER);
+
+const StreamQuerySchema = z
+  .object({ ...EVENT_FILTER_FIELDS, limit: z.coerce.number().int().min(1).max(100_000).default(1000) })
+  .refine(datesInOrder, DATES_OUT_OF_ORDER);
+
+const canRead = requireRole('viewer', 'org_admin');
+
+function cursorOf(text: string | undefined): Cursor | undefined {
+  if (text === undefined) return undefined;
+  const cursor = decodeCursor(text);
+  if (!cursor) {
+    throw new ProblemError(400, 'cursor: not a cursor this service issued', {
+      errors: [{ field: 'cursor', message: 'invalid' }],
+    });
+  }
+  return cursor;
+}
+
+export function eventRoutes({ pool }: { pool: pg.Pool }) {
+  const app = openApiRoutes();
+  app.use('/api/telemetry/events', requireKey(pool));
+  app.use('/api/telemetry/events/*', requireKey(pool));
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/api/telemetry/events',
+      summary: "The caller's org's events, newest first",
+      security: BEARER,
+      middleware: [canRead],
+      request: { query: PageQuerySchema },
+      responses: {
+        200: {
+          description: 'One page',
+          content: {
+            'application/json': {
+              schema: z.object({
+                total: z.number().int(),
+                items: z.array(AiEventJsonSchema),
+                next_cursor: z.string().nullable(),
+              }),
+            },
+          },
+        },
+        ...PROBLEM_RESPONSES,
+      },
+    }),
+    async (c) => {
+      const { limit, offset, cursor, ...filters } = c.req.valid('query');
+      const scoped = scopeFilters(filters, c.get('principal')!);
+      const page = await listEvents(pool, scoped, { limit, offset, cursor: cursorOf(cursor) });
+      return c.json(page as never, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/api/telemetry/events/stream',
+      summary: 'The same events as CSV, streamed from a server-side cursor',
+      security: BEARER,
+      middleware: [canRead],
+      request: { query: StreamQuerySchema },
+      responses: {
+        200: { description: 'CSV with a header row', content: { 'text/csv': { schema: z.string() } } },
+        ...PROBLEM_RESPONSES,
+      },
+    }),
+    async (c) => {
+      const { limit, ...filters } = c.req.valid('query');
+      const scoped = scopeFilters(filters, c.get('principal')!);
+      const events = await streamEvents(pool, scoped, limit);
+      const [toRow, stringify] = eventCsvStages();
+      const csv = events.pipe(toRow).pipe(stringify);
+      for (const stage of [events, toRow]) stage.on('error', (err) => csv.destroy(err));
+      // A client that hangs up destroys the CSV stream; that ends the cursor and frees its connection.
+      csv.on('close', () => events.destroy());
+      return c.body(Readable.toWeb(csv) as ReadableStream, 200, {
+        'content-type': 'text/csv; charset=utf-8',
+        'content-disposition': 'attachment; filename="ai-events.csv"',
+      });
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/api/telemetry/events/{id}',
+      summary: 'One event',
+      security: BEARER,
+      middleware: [canRead],
+      request: { params: z.object({ id: z.uuid() }) },
+      responses: {
+        200: { description: 'The event', content: { 'application/json': { schema: AiEventJsonSchema } } },
+        404: PROBLEM_RESPONSES[400] && { description: 'No such event in this org' },
+        ...PROBLEM_RESPONSES,
+      },
+    }),
+    async (c) => {
+      const event = await getEvent(pool, c.get('principal')!.orgId, c.req.valid('param').id);
+      if (!event) throw new ProblemError(404, 'No such event in this org');
+      return c.json(event as never, 200);
+    },
+  );
+  return app;
+}

@@ -1,0 +1,106 @@
+import { createRoute } from '@hono/zod-openapi';
+import type pg from 'pg';
+import { z } from 'zod';
+import { auditActor, writeAudit } from '../audit.ts';
+import { requireKey, requireRole } from '../http/auth.ts';
+import { BEARER, openApiRoutes, PROBLEM_RESPONSES } from '../http/openapi.ts';
+import { ProblemError } from '../http/problem.ts';
+import { createKey, listKeys, RoleSchema, revokeKey } from '../keys/keys.ts';
+
+const KeyInfoSchema = z.object({
+  id: z.uuid(),
+  org_id: z.string(),
+  name: z.string(),
+  role: RoleSchema,
+  key_prefix: z.string(),
+  created_at: z.iso.datetime(),
+  last_used_at: z.iso.datetime().nullable(),
+  revoked_at: z.iso.datetime().nullable(),
+});
+
+/** `POST/GET/DELETE /api/keys`: an org_admin manages its own org's keys; every change is audited. */
+export function keyRoutes({ pool }: { pool: pg.Pool }) {
+  const app = openApiRoutes();
+  const admin = [requireKey(pool), requireRole('org_admin')];
+
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: '/api/keys',
+      summary: 'Create a key in the caller org; the key is returned once',
+      security: BEARER,
+      middleware: admin,
+      request: {
+        body: {
+          content: {
+            'application/json': {
+              schema: z.object({ role: RoleSchema, name: z.string().max(200).optional() }).strict(),
+            },
+          },
+        },
+      },
+      responses: {
+        201: {
+          description: 'Created',
+          content: { 'application/json': { schema: KeyInfoSchema.extend({ key: z.string() }) } },
+        },
+        ...PROBLEM_RESPONSES,
+      },
+    }),
+    async (c) => {
+      const principal = c.get('principal')!;
+      const body = c.req.valid('json');
+      const created = await createKey(pool, { orgId: principal.orgId, role: body.role, name: body.name });
+      await writeAudit(pool, {
+        ...auditActor(c, principal),
+        action: 'keys.create',
+        target: created.id,
+        details: { role: body.role },
+      });
+      return c.json(created as never, 201);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/api/keys',
+      summary: "The caller org's keys (never the keys themselves)",
+      security: BEARER,
+      middleware: admin,
+      responses: {
+        200: {
+          description: 'Keys',
+          content: { 'application/json': { schema: z.object({ items: z.array(KeyInfoSchema) }) } },
+        },
+        ...PROBLEM_RESPONSES,
+      },
+    }),
+    async (c) => c.json({ items: await listKeys(pool, c.get('principal')!.orgId) } as never, 200),
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'delete',
+      path: '/api/keys/{key_id}',
+      summary: 'Revoke a key of the caller org at once',
+      security: BEARER,
+      middleware: admin,
+      request: { params: z.object({ key_id: z.uuid() }) },
+      responses: {
+        200: { description: 'Revoked', content: { 'application/json': { schema: KeyInfoSchema } } },
+        404: { description: 'No such key in this org' },
+        ...PROBLEM_RESPONSES,
+      },
+    }),
+    async (c) => {
+      const principal = c.get('principal')!;
+      const { key_id } = c.req.valid('param');
+      const revoked = await revokeKey(pool, key_id, principal.orgId);
+      if (!revoked) throw new ProblemError(404, 'No such key in this org');
+      await writeAudit(pool, { ...auditActor(c, principal), action: 'keys.revoke', target: key_id });
+      return c.json(revoked as never, 200);
+    },
+  );
+  return app;
+}
