@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
+import { writeAudit } from '../audit.ts';
 import { type Config, ConfigError, loadConfig } from '../config.ts';
 import { openDatabase } from '../db/database.ts';
 import { createKey, listKeys, OrgIdSchema, RoleSchema, revokeKey } from '../keys/keys.ts';
@@ -47,6 +48,13 @@ async function keysCommand(config: Config, args: string[]): Promise<void> {
     const role = parse(RoleSchema, values.role, '--role (viewer, org_admin or ingest)');
     await withDatabase(config, async ({ pool }) => {
       const key = await createKey(pool, { orgId, role, name: values.name });
+      await writeAudit(pool, {
+        orgId,
+        actor: 'cli',
+        action: 'keys.create',
+        target: key.id,
+        details: { role },
+      });
       process.stdout.write(`Created ${role} key ${key.id} for org ${orgId}. It is shown once:\n${key.key}\n`);
     });
   } else if (sub === 'list') {
@@ -62,6 +70,7 @@ async function keysCommand(config: Config, args: string[]): Promise<void> {
     await withDatabase(config, async ({ pool }) => {
       const revoked = await revokeKey(pool, keyId);
       if (!revoked) throw new ConfigError(`No key with id ${keyId}`);
+      await writeAudit(pool, { orgId: revoked.org_id, actor: 'cli', action: 'keys.revoke', target: keyId });
       process.stdout.write(`Revoked key ${keyId}\n`);
     });
   } else {
