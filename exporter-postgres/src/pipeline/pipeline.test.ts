@@ -147,6 +147,7 @@ describe('event pipeline', () => {
       spillDir: await spillDir(),
       maxQueue: 100,
       batchSize: 10,
+      concurrency: 1,
     });
     const first = pipeline.enqueue(Array.from({ length: 10 }, () => makeEvent()));
     await new Promise((r) => setTimeout(r, 20));

@@ -24,6 +24,8 @@ export interface PipelineOptions {
   maxQueue?: number;
   batchSize?: number;
   flushIntervalMs?: number;
+  /** Batches written at once, each on its own connection. */
+  concurrency?: number;
   /** Attempts at PostgreSQL before a batch goes to the spill file. */
   maxAttempts?: number;
   retryBaseMs?: number;
@@ -51,7 +53,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export class EventPipeline {
   private readonly queue: Pending[] = [];
   private queued = 0;
-  private flushing: Promise<void> | undefined;
+  private readonly draining = new Set<Promise<void>>();
   private timer: NodeJS.Timeout | undefined;
   private replayTimer: NodeJS.Timeout | undefined;
   private closed = false;
@@ -61,6 +63,7 @@ export class EventPipeline {
   private readonly batchSize: number;
   private readonly flushIntervalMs: number;
   private readonly maxAttempts: number;
+  private readonly concurrency: number;
   private readonly retryBaseMs: number;
   private readonly replayIntervalMs: number;
 
@@ -70,6 +73,7 @@ export class EventPipeline {
     this.batchSize = options.batchSize ?? 5_000;
     this.flushIntervalMs = options.flushIntervalMs ?? 100;
     this.maxAttempts = options.maxAttempts ?? 3;
+    this.concurrency = options.concurrency ?? 2;
     this.retryBaseMs = options.retryBaseMs ?? 100;
     this.replayIntervalMs = options.replayIntervalMs ?? 2_000;
   }
@@ -104,9 +108,9 @@ export class EventPipeline {
 
   /** Resolves once everything enqueued so far is durable. */
   async flush(): Promise<void> {
-    while (this.queue.length > 0 || this.flushing) {
+    while (this.queue.length > 0 || this.draining.size > 0) {
       this.kick();
-      await this.flushing;
+      await Promise.all(this.draining);
     }
   }
 
@@ -119,12 +123,16 @@ export class EventPipeline {
   private kick(): void {
     clearTimeout(this.timer);
     this.timer = undefined;
-    this.flushing ??= this.drain().finally(() => {
-      this.flushing = undefined;
-      if (this.queue.length > 0) this.kick();
-    });
+    while (this.draining.size < this.concurrency && this.queue.length > 0) {
+      const drain: Promise<void> = this.drain().finally(() => {
+        this.draining.delete(drain);
+        if (this.queue.length > 0) this.kick();
+      });
+      this.draining.add(drain);
+    }
   }
 
+  /** Writes batches until the queue is empty; several run at once, each taking the next batch. */
   private async drain(): Promise<void> {
     while (this.queue.length > 0) {
       const batch: Pending[] = [];

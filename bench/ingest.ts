@@ -1,0 +1,198 @@
+/**
+ * Ingest throughput: in-process (mapping + pipeline) and OTLP/HTTP protobuf through the receiver, each against a raw
+ * COPY of the same rows into the same table in the same run; plus RSS while the events flow.
+ * BENCH_INGEST_EVENTS (default 200,000; the issue's memory check uses 1,000,000).
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import type { Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { pathToFileURL } from 'node:url';
+import { serve } from '@hono/node-server';
+import { AI_EVENT_COLUMNS, createAiMetrics, Ingest, type SpanInput } from '@observatory/exporter-postgres';
+import { from as copyFrom } from 'pg-copy-streams';
+import { pino } from 'pino';
+import { loadPriceTable, mapSpans } from '../exporter-postgres/src/index.ts';
+import { ExportTraceServiceRequest } from '../exporter-postgres/src/otlp/trace-proto.ts';
+import { createApp } from '../query-api/src/app.ts';
+import { createKey } from '../query-api/src/keys/keys.ts';
+import { benchDatabase, fmt, withPeakRss } from './support.ts';
+
+const MODELS = Array.from(
+  { length: 30 },
+  (_, i) =>
+    ['gpt-4o', 'gpt-4o-mini', 'claude-sonnet-4', 'gemini-2.5-flash', 'in-house'][i % 5] +
+    (i < 5 ? '' : `-v${i}`),
+);
+
+function spanAt(i: number, base: bigint): SpanInput {
+  const start = base + BigInt(i) * 1_000_000n;
+  return {
+    traceId: randomBytes(16).toString('hex'),
+    spanId: randomBytes(8).toString('hex'),
+    name: 'chat',
+    kind: 3,
+    startTimeUnixNano: start,
+    endTimeUnixNano: start + 350_000_000n,
+    attributes: {
+      'gen_ai.operation.name': 'chat',
+      'gen_ai.provider.name': 'openai',
+      'gen_ai.request.model': MODELS[i % 30]!,
+      'gen_ai.usage.input_tokens': 500 + (i % 1000),
+      'gen_ai.usage.output_tokens': 50 + (i % 200),
+      'observatory.org_id': `org-${i % 20}`,
+      'observatory.endpoint': i % 2 ? 'analyze' : 'infer',
+      'observatory.request_id': `req-${i}`,
+      'user.id': `user-${i % 5000}`,
+      'observatory.tags': '{"team":"search"}',
+      ...(i % 17 === 0 ? { 'error.type': 'timeout' } : {}),
+    },
+    status: { code: i % 17 === 0 ? 2 : 0, message: i % 17 === 0 ? 'upstream timed out' : undefined },
+    events: [],
+    resource: { 'service.name': 'bench' },
+  };
+}
+
+function spans(count: number): SpanInput[] {
+  const base = BigInt(Date.now() - 3_600_000) * 1_000_000n;
+  return Array.from({ length: count }, (_, i) => spanAt(i, base));
+}
+
+function copyLine(values: unknown[]): string {
+  return `${values
+    .map((v) => {
+      if (v === null || v === undefined) return '\\N';
+      const text =
+        v instanceof Date ? v.toISOString() : typeof v === 'object' ? JSON.stringify(v) : String(v);
+      return text.replace(/\\/g, '\\\\').replace(/\t/g, '\\t').replace(/\n/g, '\\n').replace(/\r/g, '\\r');
+    })
+    .join('\t')}\n`;
+}
+
+function toOtlp(batch: SpanInput[]): Uint8Array {
+  const kv = (attrs: SpanInput['attributes']) =>
+    Object.entries(attrs).map(([key, value]) => ({
+      key,
+      value: typeof value === 'number' ? { intValue: value } : { stringValue: String(value) },
+    }));
+  return ExportTraceServiceRequest.encode(
+    ExportTraceServiceRequest.fromObject({
+      resourceSpans: [
+        {
+          resource: { attributes: kv(batch[0]!.resource) },
+          scopeSpans: [
+            {
+              scope: { name: 'bench' },
+              spans: batch.map((s) => ({
+                traceId: Buffer.from(s.traceId, 'hex'),
+                spanId: Buffer.from(s.spanId, 'hex'),
+                name: s.name,
+                kind: s.kind,
+                startTimeUnixNano: s.startTimeUnixNano.toString(),
+                endTimeUnixNano: s.endTimeUnixNano.toString(),
+                attributes: kv(s.attributes),
+                status: s.status,
+              })),
+            },
+          ],
+        },
+      ],
+    }),
+  ).finish();
+}
+
+export async function runIngestBench(
+  count = Number(process.env.BENCH_INGEST_EVENTS ?? 200_000),
+): Promise<void> {
+  const db = await benchDatabase('ingest');
+  const spillDir = await mkdtemp(join(tmpdir(), 'observatory-bench-'));
+  try {
+    const batchSize = 1000;
+
+    // Baseline: the same rows (mapped beforehand, so only the write is timed) by raw COPY.
+    const events = mapSpans(spans(count), {
+      defaultOrgId: 'default',
+      prices: loadPriceTable(),
+      receivedAt: new Date(),
+    });
+    const client = await db.pool.connect();
+    let t = performance.now();
+    await pipeline(
+      Readable.from(
+        (function* () {
+          for (const e of events) yield copyLine(AI_EVENT_COLUMNS.map((c) => e[c]));
+        })(),
+      ),
+      client.query(copyFrom(`COPY ai_events (${AI_EVENT_COLUMNS.join(', ')}) FROM STDIN`)),
+    );
+    const copyRate = count / ((performance.now() - t) / 1000);
+    client.release();
+    await db.pool.query('TRUNCATE ai_events');
+
+    // In-process: spans → mapping → pipeline → PostgreSQL, as PostgresSpanExporter does.
+    const metrics = createAiMetrics();
+    const ingest = new Ingest({ pool: db.pool, spillDir, metrics, maxQueue: 1_000_000, batchSize: 5000 });
+    await ingest.start();
+    const input = spans(count);
+    t = performance.now();
+    const inProcess = await withPeakRss(async () => {
+      const pending: Promise<unknown>[] = [];
+      for (let i = 0; i < count; i += batchSize) {
+        pending.push(ingest.spans(input.slice(i, i + batchSize)));
+        if (pending.length >= 20) await pending.shift();
+      }
+      await Promise.all(pending);
+    });
+    const inProcessRate = count / ((performance.now() - t) / 1000);
+    await db.pool.query('TRUNCATE ai_events');
+
+    // OTLP/HTTP protobuf through the receiver, 4 requests in flight, 1000 spans each.
+    const app = createApp({ pool: db.pool, logger: pino({ level: 'silent' }), ingest, metrics });
+    const server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }) as Server;
+    await new Promise((r) => server.once('listening', r));
+    const url = `http://127.0.0.1:${(server.address() as { port: number }).port}/v1/traces`;
+    const key = (await createKey(db.pool, { orgId: 'bench', role: 'ingest' })).key;
+    const bodies: Uint8Array[] = [];
+    const otlpSpans = spans(count);
+    for (let i = 0; i < count; i += batchSize) bodies.push(toOtlp(otlpSpans.slice(i, i + batchSize)));
+    t = performance.now();
+    const otlp = await withPeakRss(async () => {
+      let next = 0;
+      const worker = async () => {
+        while (next < bodies.length) {
+          const body = bodies[next++]!;
+          const res = await fetch(url, {
+            method: 'POST',
+            body,
+            headers: { authorization: `Bearer ${key}`, 'content-type': 'application/x-protobuf' },
+          });
+          if (res.status !== 200) throw new Error(`receiver answered ${res.status}`);
+          await res.arrayBuffer();
+        }
+      };
+      await Promise.all([worker(), worker(), worker(), worker()]);
+    });
+    const otlpRate = count / ((performance.now() - t) / 1000);
+    const { rows } = await db.pool.query('SELECT count(*)::int AS n FROM ai_events');
+    await new Promise((r) => server.close(r));
+    await ingest.shutdown();
+    await metrics.shutdown();
+
+    console.log(`events: ${fmt(count)} (20 orgs, 30 models; indexes as migrated)`);
+    console.log(`raw COPY baseline:        ${fmt(copyRate)} rows/s`);
+    console.log(
+      `in-process exporter:      ${fmt(inProcessRate)} spans/s = ${(inProcessRate / copyRate).toFixed(2)} × raw COPY (goal ≥ 0.50); RSS ${inProcess.startMb} → peak ${inProcess.peakMb} MB`,
+    );
+    console.log(
+      `OTLP/HTTP protobuf:       ${fmt(otlpRate)} spans/s = ${(otlpRate / copyRate).toFixed(2)} × raw COPY (goal ≥ 30,000 spans/s); RSS ${otlp.startMb} → peak ${otlp.peakMb} MB; rows stored ${fmt(rows[0].n)}`,
+    );
+  } finally {
+    await rm(spillDir, { recursive: true, force: true });
+    await db.drop();
+  }
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) await runIngestBench();
