@@ -257,8 +257,8 @@ describe('POST /v1/traces with the real OTLP exporters', () => {
             {
               spans: [
                 {
-                  traceId: '0'.repeat(31) + '1',
-                  spanId: '0'.repeat(15) + '1',
+                  traceId: `${'0'.repeat(31)}1`,
+                  spanId: `${'0'.repeat(15)}1`,
                   name: 'x',
                   startTimeUnixNano: '1',
                   endTimeUnixNano: '2',

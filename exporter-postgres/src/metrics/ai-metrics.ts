@@ -68,6 +68,8 @@ export function createAiMetrics({ maxOrgs = 100, maxModels = 100 }: AiMetricsOpt
   const exportErrors = meter.createCounter('observatory_exporter_errors_total', {
     description: 'Failed attempts to write a batch to PostgreSQL',
   });
+  // Pipeline health series exist from the start at 0, so rate() and alerts see "none yet" rather than "no data".
+  for (const counter of [written, spilled, dropped, exportErrors]) counter.add(0);
   let readDepth = () => 0;
   meter
     .createObservableGauge('observatory_exporter_queue_depth', { description: 'Events waiting in memory' })

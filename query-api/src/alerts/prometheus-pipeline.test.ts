@@ -1,10 +1,11 @@
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { serve } from '@hono/node-server';
+import { createAiMetrics, Ingest } from '@observatory/exporter-postgres';
 import { describe, expect, it } from 'vitest';
 import { createTestDatabase } from '../../../test-support/database.ts';
 import {
@@ -28,7 +29,7 @@ if (!binaries && !inCi) {
   );
 }
 
-function listen(server: Server): Promise<number> {
+function _listen(server: Server): Promise<number> {
   return new Promise((resolve) =>
     server.listen(0, '127.0.0.1', () => resolve((server.address() as AddressInfo).port)),
   );
@@ -42,33 +43,32 @@ function close(server: Server): Promise<void> {
 }
 
 /**
- * Stands in for the service's /metrics until the pipeline serves it: counters that grow with time,
- * errors included while `failing` is on.
+ * A steady stream of model calls into the service's real ingest path (10 per tick, 4 of them failing while
+ * `failing` is on), so its real /metrics moves the way an incident would.
  */
-function fakeMetrics() {
-  const started = Date.now();
+function traffic(baseUrl: string, ingestKey: string) {
   let failing = true;
-  let errorsWhenStopped = 0;
-  const errors = (seconds: number) => (failing ? Math.floor(seconds * 4) : errorsWhenStopped);
-  const server = createServer((_req, res) => {
-    const seconds = (Date.now() - started) / 1000;
-    res
-      .writeHead(200, { 'content-type': 'text/plain; version=0.0.4' })
-      .end(
-        [
-          '# TYPE ai_inference_requests_total counter',
-          `ai_inference_requests_total{org_id="acme",model_name="gpt-4o"} ${Math.floor(seconds * 10)}`,
-          '# TYPE ai_inference_errors_total counter',
-          `ai_inference_errors_total{org_id="acme",model_name="gpt-4o",error_code="rate_limited"} ${errors(seconds)}`,
-          '',
-        ].join('\n'),
-      );
-  });
+  const send = async () => {
+    const events = Array.from({ length: 10 }, (_, i) => ({
+      model_name: 'gpt-4o',
+      created_at: new Date().toISOString(),
+      latency_ms: 200,
+      success: !(failing && i < 4),
+      ...(failing && i < 4 ? { error_code: 'rate_limited' } : {}),
+    }));
+    await fetch(`${baseUrl}/api/telemetry/events`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${ingestKey}`, 'content-type': 'application/json' },
+      body: JSON.stringify(events),
+    });
+  };
+  const timer = setInterval(() => void send().catch(() => undefined), 250);
   return {
-    server,
     stopFailing() {
-      errorsWhenStopped = errors((Date.now() - started) / 1000);
       failing = false;
+    },
+    stop() {
+      clearInterval(timer);
     },
   };
 }
@@ -102,21 +102,27 @@ describe.skipIf(!binaries && !inCi)('Prometheus → Alertmanager → service', (
   it('fires on failing calls, is acknowledged, and resolves once errors stop', async () => {
     expect(binaries, 'prometheus and prometheus-alertmanager are required in CI').toBeDefined();
     const admin = await createKey(db.pool, { orgId: 'acme', role: 'org_admin' });
+    const ingestKey = await createKey(db.pool, { orgId: 'acme', role: 'ingest' });
+    const metrics = createAiMetrics();
+    const spillDir = await mkdtemp(join(tmpdir(), 'observatory-e2e-spill-'));
+    const ingest = new Ingest({ pool: db.pool, spillDir, metrics, flushIntervalMs: 10 });
+    await ingest.start();
     const app = createApp({
       pool: db.pool,
       logger: createLogger('silent'),
       alerting: { alertmanagerToken: TOKEN },
+      ingest,
+      metrics,
     });
     const service = serve({ fetch: app.fetch, hostname: '127.0.0.1', port: 0 }) as Server;
     await new Promise((r) => service.once('listening', r));
     const servicePort = (service.address() as AddressInfo).port;
-    const metrics = fakeMetrics();
-    const metricsPort = await listen(metrics.server);
+    const calls = traffic(`http://127.0.0.1:${servicePort}`, ingestKey.key);
     const dir = await mkdtemp(join(tmpdir(), 'observatory-rules-'));
     let stack: PrometheusStack | undefined;
     try {
       stack = await startPrometheusStack({
-        scrapeUrl: `http://127.0.0.1:${metricsPort}/metrics`,
+        scrapeUrl: `http://127.0.0.1:${servicePort}/metrics`,
         ruleFiles: await fastRuleFiles([RULES], dir),
         webhookUrl: `http://127.0.0.1:${servicePort}/api/telemetry/alerts/webhook`,
         webhookToken: TOKEN,
@@ -156,13 +162,17 @@ describe.skipIf(!binaries && !inCi)('Prometheus → Alertmanager → service', (
       );
       expect(rows).toEqual([{ actor: admin.id }]);
 
-      metrics.stopFailing();
+      calls.stopFailing();
       const resolved = await until('the alert to resolve', () => errorAlert('resolved'), stack.logs);
       expect(resolved.id).toBe(firing.id);
     } finally {
+      calls.stop();
       await stack?.stop();
-      await Promise.all([close(metrics.server), close(service)]);
+      await close(service);
+      await ingest.shutdown();
+      await metrics.shutdown();
       await rm(dir, { recursive: true, force: true });
+      await rm(spillDir, { recursive: true, force: true });
     }
   });
 });
