@@ -22,10 +22,10 @@ describe('fallbackReasonFor', () => {
 });
 
 describe('errorType and errorSummary', () => {
-  it('name the failure by code, status or class, never by message', () => {
+  it('name the failure by code, status or class, and keep only a scrubbed message', () => {
     const err = providerError({ status: 401 });
     expect(errorType(err)).toBe('401');
-    expect(errorSummary(err)).toBe('Error (status 401)');
+    expect(errorSummary(err)).toBe('Error (status 401): user [email] hit a limit');
     expect(errorType(new RangeError('x'))).toBe('RangeError');
     expect(errorType(undefined)).toBe('_OTHER');
     expect(errorSummary({ code: 'has spaces and alice@example.com' })).toBe('Error');

@@ -1,4 +1,4 @@
-import type { FallbackReason } from '@observatory/exporter-postgres';
+import { type FallbackReason, scrubText } from '@observatory/exporter-postgres';
 
 interface ErrorLike {
   name?: unknown;
@@ -28,16 +28,20 @@ export function errorType(err: unknown): string {
   return token(e.code) ?? statusOf(e)?.toString() ?? token(e.name) ?? '_OTHER';
 }
 
+const MAX_MESSAGE = 500;
+
 /**
- * The span status message. Upstream error messages carry personal data (emails, names, keys), so only
- * the error's class, code and HTTP status are kept, never its message.
+ * The span status message: the error's class, code and HTTP status, then its message scrubbed of personal data
+ * and secrets (upstream errors quote emails, names and keys) and cut short. The pipeline scrubs again on ingest.
  */
 export function errorSummary(err: unknown): string {
   const e = fields(err);
   const name = token(e.name) ?? 'Error';
   const code = token(e.code);
   const status = statusOf(e);
-  return `${name}${code ? ` ${code}` : ''}${status ? ` (status ${status})` : ''}`;
+  const message =
+    err instanceof Error && err.message ? `: ${scrubText(err.message).slice(0, MAX_MESSAGE)}` : '';
+  return `${name}${code ? ` ${code}` : ''}${status ? ` (status ${status})` : ''}${message}`;
 }
 
 const TIMEOUT_CODES = new Set([

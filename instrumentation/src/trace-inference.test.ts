@@ -101,7 +101,7 @@ describe('traceInference', () => {
     });
   });
 
-  it('rethrows the same error object and marks the span failed without the upstream message', async () => {
+  it('rethrows the same error object and marks the span failed with a scrubbed message', async () => {
     const error = new ProviderError('quota exceeded for jane.doe@example.com', 429, 'rate_limit_exceeded');
     const caught = await traceInference({ operation: 'chat', model: 'gpt-4o' }, () =>
       Promise.reject(error),
@@ -110,7 +110,9 @@ describe('traceInference', () => {
 
     const span = await onlySpan();
     expect(span.status.code).toBe(SpanStatusCode.ERROR);
-    expect(span.status.message).toBe('ProviderError rate_limit_exceeded (status 429)');
+    expect(span.status.message).toBe(
+      'ProviderError rate_limit_exceeded (status 429): quota exceeded for [email]',
+    );
     expect(span.attributes[S.ERROR_TYPE]).toBe('rate_limit_exceeded');
     expect(JSON.stringify({ a: span.attributes, s: span.status, e: span.events })).not.toContain('jane.doe');
   });
