@@ -9,6 +9,7 @@ import { type RequestLogEnv, requestLog } from './http/request-log.ts';
 import type { Logger } from './log.ts';
 import { alertRuleRoutes } from './routes/alert-rules.ts';
 import { alertRoutes } from './routes/alerts.ts';
+import { type ConsoleOptions, consoleRoutes } from './routes/console.ts';
 import { registerDocs } from './routes/docs.ts';
 import { eventRoutes } from './routes/events.ts';
 import { exportRoutes } from './routes/exports.ts';
@@ -17,8 +18,11 @@ import { ingestEventRoutes } from './routes/ingest-events.ts';
 import { keyRoutes } from './routes/keys.ts';
 import { metricsRoutes } from './routes/metrics.ts';
 import { otlpRoutes } from './routes/otlp.ts';
+import { sessionRoutes } from './routes/session.ts';
 import { telemetryRoutes } from './routes/telemetry.ts';
 import { whoamiRoutes } from './routes/whoami.ts';
+import type { StreamHub } from './stream/hub.ts';
+import { type StreamOptions, streamRoutes } from './stream/sse-route.ts';
 
 export interface AppDeps {
   pool: pg.Pool;
@@ -29,6 +33,10 @@ export interface AppDeps {
   /** The write path; the OTLP receiver and JSON ingest are served only when given. */
   ingest?: Ingest;
   metrics?: AiMetrics;
+  /** The live stream; `GET /api/telemetry/stream` is served only when given. */
+  hub?: StreamHub;
+  stream?: StreamOptions;
+  console?: ConsoleOptions;
 }
 
 export type AppEnv = { Variables: RequestLogEnv['Variables'] & Partial<AuthEnv['Variables']> };
@@ -49,6 +57,9 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   app.route('/', eventRoutes(deps));
   app.route('/', telemetryRoutes(deps));
   app.route('/', keyRoutes(deps));
+  app.route('/', sessionRoutes(deps));
+  if (deps.hub) app.route('/', streamRoutes({ pool: deps.pool, hub: deps.hub }, deps.stream));
+  app.route('/', consoleRoutes(deps.console));
   registerDocs(app);
 
   app.notFound((c) =>

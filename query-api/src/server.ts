@@ -11,6 +11,8 @@ import { openDatabase } from './db/database.ts';
 import { createExportService, createExportWorker } from './exports/service.ts';
 import type { ExportWorker } from './exports/worker.ts';
 import { createLogger } from './log.ts';
+import { StreamHub } from './stream/hub.ts';
+import { publishAlert, publishCommitted } from './stream/publish.ts';
 
 // Months ahead are created at start-up; re-checking every few hours keeps a long-running service ahead too.
 const PARTITION_CHECK_MS = 6 * 60 * 60 * 1000;
@@ -62,16 +64,28 @@ export async function runServe(config: Config): Promise<void> {
     maxQueue: config.OBSERVATORY_INGEST_QUEUE,
     metrics,
     onError: (err) => logger.warn({ err: err.message }, 'ingest pipeline'),
+    onCommitted: (events) => {
+      publishCommitted(db.pool, events).catch((err) =>
+        logger.warn({ err: err.message }, 'live stream notify'),
+      );
+    },
   });
+  const hub = new StreamHub(db.url, db.pool, logger);
   const alerting = {
     alertmanagerToken: config.OBSERVATORY_ALERTMANAGER_TOKEN,
     allowPrivateWebhooks: config.OBSERVATORY_ALLOW_PRIVATE_WEBHOOKS,
     events: new AlertEvents(),
   };
+  alerting.events.on('alert', (e) => {
+    publishAlert(db.pool, { orgId: e.orgId, change: e.change, alert: e.alert }).catch((err) =>
+      logger.warn({ err: err.message }, 'live stream alert notify'),
+    );
+  });
   let server: Server;
   let worker: ExportWorker | undefined;
   try {
     await ingest.start();
+    await hub.start();
     const keys = await bootstrapDefaultOrg(db.pool);
     if (keys) {
       process.stderr.write(
@@ -86,11 +100,21 @@ export async function runServe(config: Config): Promise<void> {
       exports.onJobCreated = () => worker?.poke();
       worker.start();
     }
-    const app = createApp({ pool: db.pool, logger, alerting, exports, ingest, metrics });
+    const app = createApp({
+      pool: db.pool,
+      logger,
+      alerting,
+      exports,
+      ingest,
+      metrics,
+      hub,
+      console: { traceUrlTemplate: config.OBSERVATORY_TRACE_URL_TEMPLATE },
+    });
     server = await listen(app.fetch, config.HOST, config.PORT);
   } catch (err) {
     await worker?.stop();
     await ingest.shutdown();
+    await hub.stop();
     await db.close();
     throw err;
   }
@@ -117,6 +141,7 @@ export async function runServe(config: Config): Promise<void> {
   await ruleEngine.stop();
   await worker?.stop();
   await ingest.shutdown();
+  await hub.stop();
   await metrics.shutdown();
   await db.close();
   logger.info('stopped');

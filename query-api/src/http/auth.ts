@@ -1,21 +1,40 @@
 import type { MiddlewareHandler } from 'hono';
+import { getCookie } from 'hono/cookie';
 import type pg from 'pg';
 import { type Principal, type Role, verifyKey } from '../keys/keys.ts';
+import { SESSION_COOKIE, verifySession } from '../keys/sessions.ts';
 import { ProblemError } from './problem.ts';
 
 export type AuthEnv = { Variables: { principal: Principal } };
 
 const BEARER = /^Bearer\s+(\S+)$/i;
 
-/** Resolves `Authorization: Bearer <key>` to the key's org and role; 401 when missing, unknown or revoked. */
+/**
+ * Resolves `Authorization: Bearer <key>` — or, for the console, its session cookie — to the org and role; 401 when
+ * missing, unknown, expired or revoked. A cookie-authenticated request that changes anything must also carry
+ * `X-Requested-With: observatory`, which a cross-site form cannot send.
+ */
 export function requireKey(pool: pg.Pool): MiddlewareHandler<AuthEnv> {
   return async function requireKeyMiddleware(c, next) {
     const match = BEARER.exec(c.req.header('authorization') ?? '');
-    const principal = match ? await verifyKey(pool, match[1]!) : undefined;
+    const session = match ? undefined : getCookie(c, SESSION_COOKIE);
+    if (session && c.req.method !== 'GET' && c.req.header('x-requested-with') !== 'observatory') {
+      throw new ProblemError(
+        403,
+        'Requests made with the session cookie need "X-Requested-With: observatory"',
+      );
+    }
+    const principal = match
+      ? await verifyKey(pool, match[1]!)
+      : session
+        ? await verifySession(pool, session)
+        : undefined;
     if (!principal) {
       throw new ProblemError(
         401,
-        match ? 'The API key is unknown or revoked' : 'Send an API key as "Authorization: Bearer <key>"',
+        match || session
+          ? 'The API key or session is unknown, expired or revoked'
+          : 'Send an API key as "Authorization: Bearer <key>"',
         {},
         { 'WWW-Authenticate': 'Bearer' },
       );

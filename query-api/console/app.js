@@ -1,0 +1,608 @@
+// The Observatory console: plain ES module, no build step. It signs in by exchanging an API key for an HttpOnly
+// session cookie (the key is never stored by the page) and then uses the public API like any other client.
+const main = document.getElementById('main');
+const nav = document.getElementById('nav');
+const who = document.getElementById('who');
+const state = {
+  me: null,
+  config: { trace_url_template: '' },
+  source: null,
+  paused: false,
+  events: [],
+  ticks: [],
+};
+const HEADERS = { 'x-requested-with': 'observatory', 'content-type': 'application/json' };
+
+const h = (tag, attrs = {}, ...children) => {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (k.startsWith('on')) el.addEventListener(k.slice(2), v);
+    else if (v !== undefined && v !== null && v !== false) el.setAttribute(k, v === true ? '' : v);
+  }
+  for (const c of children.flat())
+    el.append(c instanceof Node ? c : document.createTextNode(String(c ?? '')));
+  return el;
+};
+
+async function api(path, init = {}) {
+  const res = await fetch(path, {
+    credentials: 'same-origin',
+    ...init,
+    headers: { ...HEADERS, ...(init.headers ?? {}) },
+  });
+  if (res.status === 401) {
+    showSignIn();
+    throw new Error('signed out');
+  }
+  const body = res.headers.get('content-type')?.includes('json') ? await res.json() : await res.text();
+  if (!res.ok) throw new Error(body?.detail ?? `HTTP ${res.status}`);
+  return body;
+}
+
+const fmtMs = (ms) =>
+  ms == null ? '—' : ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${Math.round(ms)} ms`;
+const fmtUsd = (v) => (v == null ? 'unpriced' : `$${Number(v).toFixed(6)}`);
+const pct = (v) => `${(100 * (v ?? 0)).toFixed(1)} %`;
+
+function sparkline(values, label) {
+  const w = 120;
+  const hgt = 28;
+  const max = Math.max(1, ...values);
+  const points = values
+    .map((v, i) => `${(i / Math.max(1, values.length - 1)) * w},${hgt - (v / max) * hgt}`)
+    .join(' ');
+  const svg = document.createElementNS('http://www.w3.org/2000/svg', 'svg');
+  svg.setAttribute('width', w);
+  svg.setAttribute('height', hgt);
+  svg.setAttribute('role', 'img');
+  svg.setAttribute('aria-label', label);
+  svg.innerHTML = `<polyline fill="none" stroke="#0b57d0" stroke-width="1.5" points="${points}"/>`;
+  return svg;
+}
+
+function showSignIn(message = '') {
+  state.source?.close();
+  nav.hidden = true;
+  who.textContent = '';
+  main.replaceChildren(
+    h(
+      'section',
+      { id: 'signin' },
+      h('h2', {}, 'Sign in'),
+      h(
+        'form',
+        { id: 'signin-form', onsubmit: signIn },
+        h('label', { for: 'api-key' }, 'API key'),
+        h('input', {
+          id: 'api-key',
+          name: 'key',
+          type: 'password',
+          autocomplete: 'off',
+          required: true,
+          placeholder: 'obs_…',
+        }),
+        h('button', { type: 'submit', class: 'primary' }, 'Sign in'),
+        h('p', { id: 'signin-error', role: 'alert' }, message),
+      ),
+    ),
+  );
+}
+
+async function signIn(e) {
+  e.preventDefault();
+  const key = e.target.key.value.trim();
+  const res = await fetch('/api/session', { method: 'POST', headers: { authorization: `Bearer ${key}` } });
+  if (!res.ok) return showSignIn('That key was not accepted.');
+  await start();
+}
+
+async function start() {
+  try {
+    state.me = await api('/api/whoami');
+  } catch {
+    return showSignIn();
+  }
+  state.config = await api('/api/console/config');
+  nav.hidden = false;
+  who.replaceChildren(
+    `Org ${state.me.org_id} · ${state.me.role} `,
+    h('button', { type: 'button', onclick: signOut }, 'Sign out'),
+  );
+  show('activity');
+}
+
+async function signOut() {
+  await fetch('/api/session', { method: 'DELETE' });
+  showSignIn();
+}
+
+function show(page) {
+  for (const b of nav.querySelectorAll('button')) b.toggleAttribute('aria-current', b.dataset.page === page);
+  for (const b of nav.querySelectorAll('button'))
+    if (b.dataset.page === page) b.setAttribute('aria-current', 'page');
+  if (page !== 'activity') state.source?.close();
+  ({ activity, overview, alerts, exports })[page]();
+}
+nav.addEventListener('click', (e) => e.target.dataset?.page && show(e.target.dataset.page));
+
+// Activity: live feed over SSE, counters and sparklines recomputed every second.
+function activity() {
+  state.events = [];
+  state.ticks = [];
+  const status = h('span', { class: 'status-dot disconnected', id: 'conn' }, 'connecting');
+  const pause = h(
+    'button',
+    {
+      type: 'button',
+      id: 'pause',
+      onclick: () => {
+        state.paused = !state.paused;
+        pause.textContent = state.paused ? 'Resume' : 'Pause';
+      },
+    },
+    'Pause',
+  );
+  const model = h('input', { id: 'filter-model', placeholder: 'any model' });
+  const endpoint = h('input', { id: 'filter-endpoint', placeholder: 'any endpoint' });
+  const apply = h('button', { type: 'button', onclick: () => connect() }, 'Apply filters');
+  const kpis = h('div', { class: 'kpis', id: 'kpis' });
+  const rows = h('tbody', { id: 'feed' });
+  main.replaceChildren(
+    h('h2', {}, 'Activity'),
+    h(
+      'div',
+      { class: 'toolbar' },
+      status,
+      pause,
+      h('label', { for: 'filter-model' }, 'Model'),
+      model,
+      h('label', { for: 'filter-endpoint' }, 'Endpoint'),
+      endpoint,
+      apply,
+    ),
+    kpis,
+    h(
+      'table',
+      {},
+      h(
+        'thead',
+        {},
+        h(
+          'tr',
+          {},
+          ...['Time', 'Model', 'Endpoint', 'Latency', 'Tokens', 'Cost', 'Status'].map((t) =>
+            h('th', { scope: 'col' }, t),
+          ),
+        ),
+      ),
+      rows,
+    ),
+    h('div', { id: 'inspector' }),
+  );
+  const connect = () => {
+    state.source?.close();
+    const q = new URLSearchParams();
+    if (model.value) q.set('model_name', model.value);
+    if (endpoint.value) q.set('endpoint', endpoint.value);
+    const source = new EventSource(`/api/telemetry/stream?${q}`);
+    state.source = source;
+    source.addEventListener('open', () => {
+      status.className = 'status-dot connected';
+      status.textContent = 'live';
+    });
+    source.addEventListener('error', () => {
+      status.className = 'status-dot disconnected';
+      status.textContent = 'reconnecting';
+    });
+    source.addEventListener('telemetry', (m) => {
+      const event = JSON.parse(m.data);
+      state.events.push(event);
+      if (state.events.length > 2000) state.events.shift();
+      if (state.paused) return;
+      const tr = h(
+        'tr',
+        {
+          tabindex: 0,
+          'data-id': event.id,
+          onclick: () => inspect(event),
+          onkeydown: (k) => k.key === 'Enter' && inspect(event),
+        },
+        h('td', {}, new Date(event.created_at).toLocaleTimeString()),
+        h('td', {}, event.model_name),
+        h('td', {}, event.endpoint ?? ''),
+        h('td', {}, fmtMs(event.latency_ms)),
+        h('td', {}, `${event.input_tokens ?? 0} / ${event.output_tokens ?? 0}`),
+        h('td', {}, fmtUsd(event.cost_usd)),
+        h(
+          'td',
+          {},
+          event.success
+            ? h('span', { class: 'ok' }, 'ok')
+            : h('span', { class: 'bad' }, event.error_code ?? 'error'),
+          event.fallback_used
+            ? h('span', { class: 'badge fallback' }, ` fallback → ${event.fallback_model ?? ''}`)
+            : '',
+        ),
+      );
+      rows.prepend(tr);
+      while (rows.children.length > 200) rows.lastChild.remove();
+    });
+  };
+  connect();
+  clearInterval(state.timer);
+  state.timer = setInterval(() => {
+    if (!document.getElementById('kpis')) return clearInterval(state.timer);
+    const since = Date.now() - 60_000;
+    const recent = state.events.filter((e) => new Date(e.received_at).getTime() >= since);
+    const sorted = recent.map((e) => e.latency_ms).sort((a, b) => a - b);
+    const tick = {
+      requests: recent.length,
+      errorRate: recent.length ? recent.filter((e) => !e.success).length / recent.length : 0,
+      fallbackRate: recent.length ? recent.filter((e) => e.fallback_used).length / recent.length : 0,
+      p95: sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(0.95 * sorted.length))] : 0,
+      cost: recent.reduce((s, e) => s + Number(e.cost_usd ?? 0), 0),
+    };
+    state.ticks.push(tick);
+    if (state.ticks.length > 60) state.ticks.shift();
+    const kpi = (id, label, value, series) =>
+      h(
+        'div',
+        { class: 'kpi', id },
+        h('div', {}, label),
+        h('div', { class: 'value' }, value),
+        sparkline(series, `${label} over the last minute`),
+      );
+    kpis.replaceChildren(
+      kpi(
+        'kpi-requests',
+        'Requests (1 min)',
+        tick.requests,
+        state.ticks.map((t) => t.requests),
+      ),
+      kpi(
+        'kpi-errors',
+        'Error rate',
+        pct(tick.errorRate),
+        state.ticks.map((t) => t.errorRate),
+      ),
+      kpi(
+        'kpi-fallbacks',
+        'Fallback rate',
+        pct(tick.fallbackRate),
+        state.ticks.map((t) => t.fallbackRate),
+      ),
+      kpi(
+        'kpi-p95',
+        'p95 latency',
+        fmtMs(tick.p95),
+        state.ticks.map((t) => t.p95),
+      ),
+      kpi(
+        'kpi-cost',
+        'Cost (1 min)',
+        `$${tick.cost.toFixed(4)}`,
+        state.ticks.map((t) => t.cost),
+      ),
+    );
+  }, 1000);
+}
+
+// Event inspector: every field, a link to the trace, and the trace's AI events as a waterfall.
+async function inspect(event) {
+  const box = document.getElementById('inspector');
+  const traceLink = event.trace_id
+    ? h(
+        'a',
+        {
+          href: state.config.trace_url_template.replace('{trace_id}', event.trace_id),
+          target: '_blank',
+          rel: 'noopener',
+        },
+        event.trace_id,
+      )
+    : 'none';
+  const fields = h(
+    'dl',
+    { class: 'fields' },
+    ...Object.entries(event).flatMap(([k, v]) => [
+      h('dt', {}, k),
+      h(
+        'dd',
+        {},
+        k === 'trace_id'
+          ? traceLink
+          : typeof v === 'object' && v !== null
+            ? JSON.stringify(v)
+            : String(v ?? ''),
+      ),
+    ]),
+  );
+  const waterfall = h('div', {
+    class: 'waterfall',
+    id: 'waterfall',
+    role: 'list',
+    'aria-label': 'AI calls of this trace',
+  });
+  box.replaceChildren(h('h3', {}, `Event ${event.id}`), fields, h('h4', {}, 'Trace'), waterfall);
+  if (!event.trace_id) return waterfall.append('This event has no trace id.');
+  const { items } = await api(`/api/telemetry/events?trace_id=${event.trace_id}&limit=1000`);
+  const starts = items.map((e) => new Date(e.created_at).getTime());
+  const t0 = Math.min(...starts);
+  const span = Math.max(1, ...items.map((e, i) => starts[i] - t0 + e.latency_ms));
+  for (const e of [...items].sort((a, b) => new Date(a.created_at) - new Date(b.created_at))) {
+    const offset = new Date(e.created_at).getTime() - t0;
+    waterfall.append(
+      h(
+        'div',
+        { class: 'bar', role: 'listitem' },
+        h('span', {
+          class: e.id === event.id ? 'current' : '',
+          style: `left:${(100 * offset) / span}%;width:${Math.max(0.5, (100 * e.latency_ms) / span)}%`,
+        }),
+        h('em', {}, `${e.model_name} +${fmtMs(offset)} (${fmtMs(e.latency_ms)})`),
+      ),
+    );
+  }
+}
+
+async function overview() {
+  const range = h(
+    'select',
+    { id: 'range', onchange: () => load() },
+    ...['1h', '24h', '7d', '30d'].map((r) => h('option', { value: r, selected: r === '24h' }, r)),
+  );
+  const body = h('div', { id: 'overview-body' });
+  main.replaceChildren(
+    h('h2', {}, 'Overview'),
+    h('div', { class: 'toolbar' }, h('label', { for: 'range' }, 'Range'), range),
+    body,
+  );
+  const table = (cols, items) =>
+    h(
+      'table',
+      {},
+      h('thead', {}, h('tr', {}, ...cols.map(([t]) => h('th', { scope: 'col' }, t)))),
+      h('tbody', {}, ...items.map((it) => h('tr', {}, ...cols.map(([, f]) => h('td', {}, f(it)))))),
+    );
+  const load = async () => {
+    const r = range.value;
+    const [ov, models, errors, fallbacks] = await Promise.all(
+      ['overview', 'models', 'errors', 'fallbacks'].map((a) => api(`/api/telemetry?action=${a}&range=${r}`)),
+    );
+    body.replaceChildren(
+      h(
+        'div',
+        { class: 'kpis' },
+        ...[
+          ['Requests', ov.requests, ov.series.map((s) => s.requests)],
+          ['Error rate', pct(ov.error_rate), ov.series.map((s) => s.errors)],
+          ['Fallback rate', pct(ov.fallback_rate), ov.series.map((s) => s.fallbacks)],
+          ['p95 latency', fmtMs(ov.latency_ms.p95), ov.series.map((s) => s.p95_latency_ms ?? 0)],
+          ['Cost', `$${Number(ov.cost_usd).toFixed(4)}`, []],
+          ['Unpriced calls', ov.unpriced_calls, []],
+        ].map(([label, value, series]) =>
+          h(
+            'div',
+            { class: 'kpi' },
+            h('div', {}, label),
+            h('div', { class: 'value' }, value),
+            series.length ? sparkline(series, `${label} per ${ov.bucket}`) : '',
+          ),
+        ),
+      ),
+      h('h3', {}, 'Models'),
+      table(
+        [
+          ['Model', (m) => m.model_name],
+          ['Calls', (m) => m.calls],
+          ['Error rate', (m) => pct(m.error_rate)],
+          ['Fallback rate', (m) => pct(m.fallback_rate)],
+          ['p50', (m) => fmtMs(m.p50_latency_ms)],
+          ['p95', (m) => fmtMs(m.p95_latency_ms)],
+          ['Cost', (m) => fmtUsd(m.cost_usd)],
+          ['Unpriced', (m) => m.unpriced_calls],
+        ],
+        models.items,
+      ),
+      h('h3', {}, 'Errors'),
+      table(
+        [
+          ['Code', (e) => e.error_code],
+          ['Count', (e) => e.count],
+          ['Share', (e) => pct(e.share)],
+          ['Last seen', (e) => new Date(e.last_seen).toLocaleString()],
+          ['Example', (e) => e.example_message ?? ''],
+          ['Models', (e) => e.models.join(', ')],
+        ],
+        errors.items,
+      ),
+      h('h3', {}, 'Fallbacks'),
+      table(
+        [
+          ['Primary', (f) => f.primary_model],
+          ['Fallback', (f) => f.fallback_model ?? ''],
+          ['Reason', (f) => f.fallback_reason ?? ''],
+          ['Count', (f) => f.count],
+          ['Rate', (f) => pct(f.rate)],
+        ],
+        fallbacks.items,
+      ),
+    );
+  };
+  await load();
+}
+
+async function alerts() {
+  const status = h(
+    'select',
+    { id: 'alert-status', onchange: () => load() },
+    ...['active', 'acknowledged', 'resolved'].map((s) => h('option', { value: s }, s)),
+  );
+  const list = h('div', { id: 'alert-list' });
+  main.replaceChildren(
+    h('h2', {}, 'Alerts'),
+    h('div', { class: 'toolbar' }, h('label', { for: 'alert-status' }, 'Status'), status),
+    list,
+  );
+  const load = async () => {
+    const { alerts: items } = await api(`/api/telemetry/alerts?status=${status.value}`);
+    list.replaceChildren(
+      items.length === 0
+        ? h('p', {}, `No ${status.value} alerts.`)
+        : h(
+            'table',
+            {},
+            h(
+              'thead',
+              {},
+              h(
+                'tr',
+                {},
+                ...['Severity', 'Alert', 'Summary', 'Started', 'Acknowledged', ''].map((t) =>
+                  h('th', { scope: 'col' }, t),
+                ),
+              ),
+            ),
+            h(
+              'tbody',
+              {},
+              ...items.map((a) =>
+                h(
+                  'tr',
+                  { 'data-alert': a.id },
+                  h('td', {}, a.severity),
+                  h('td', {}, a.name),
+                  h('td', {}, a.summary ?? ''),
+                  h('td', {}, new Date(a.started_at).toLocaleString()),
+                  h(
+                    'td',
+                    {},
+                    a.acknowledged_at
+                      ? `by ${a.acknowledged_by} at ${new Date(a.acknowledged_at).toLocaleString()}`
+                      : '',
+                  ),
+                  h(
+                    'td',
+                    {},
+                    a.status === 'active' && state.me.role === 'org_admin'
+                      ? h(
+                          'button',
+                          {
+                            type: 'button',
+                            class: 'ack',
+                            onclick: async () => {
+                              await api(`/api/telemetry/alerts/${a.id}/ack`, {
+                                method: 'POST',
+                                body: JSON.stringify({ note: 'acknowledged in the console' }),
+                              });
+                              await load();
+                            },
+                          },
+                          'Ack',
+                        )
+                      : '',
+                  ),
+                ),
+              ),
+            ),
+          ),
+    );
+  };
+  await load();
+}
+
+async function exports() {
+  const format = h(
+    'select',
+    { id: 'export-format' },
+    ...['csv', 'json', 'jsonl'].map((f) => h('option', { value: f }, f)),
+  );
+  const model = h('input', { id: 'export-model', placeholder: 'any model' });
+  const list = h('tbody', { id: 'export-list' });
+  const message = h('p', { role: 'status', id: 'export-message' });
+  const create = h(
+    'button',
+    {
+      type: 'button',
+      class: 'primary',
+      id: 'export-create',
+      onclick: async () => {
+        const filters = model.value ? { model_name: model.value } : {};
+        try {
+          const job = await api('/api/telemetry/export', {
+            method: 'POST',
+            body: JSON.stringify({ filters, format: format.value, gzip: false }),
+          });
+          message.textContent = `Export ${job.job_id} queued.`;
+          await load();
+        } catch (err) {
+          message.textContent = err.message;
+        }
+      },
+    },
+    'Create export',
+  );
+  main.replaceChildren(
+    h('h2', {}, 'Exports'),
+    h(
+      'div',
+      { class: 'toolbar' },
+      h('label', { for: 'export-format' }, 'Format'),
+      format,
+      h('label', { for: 'export-model' }, 'Model'),
+      model,
+      create,
+    ),
+    message,
+    h(
+      'table',
+      {},
+      h(
+        'thead',
+        {},
+        h(
+          'tr',
+          {},
+          ...['Job', 'Format', 'Status', 'Rows', 'Created', ''].map((t) => h('th', { scope: 'col' }, t)),
+        ),
+      ),
+      list,
+    ),
+  );
+  const load = async () => {
+    const { items } = await api('/api/telemetry/exports');
+    const jobs = await Promise.all(
+      items.map((j) => (j.status === 'completed' ? api(`/api/telemetry/export/${j.job_id}`) : j)),
+    );
+    list.replaceChildren(
+      ...jobs.map((j) =>
+        h(
+          'tr',
+          { 'data-job': j.job_id },
+          h('td', {}, j.job_id.slice(0, 8)),
+          h('td', {}, j.format),
+          h('td', { class: 'job-status' }, j.status),
+          h('td', {}, j.row_count ?? ''),
+          h('td', {}, new Date(j.created_at).toLocaleString()),
+          h(
+            'td',
+            {},
+            j.download_url
+              ? h('a', { href: j.download_url, class: 'download' }, 'Download')
+              : (j.error ?? ''),
+          ),
+        ),
+      ),
+    );
+  };
+  await load();
+  clearInterval(state.exportTimer);
+  state.exportTimer = setInterval(
+    () =>
+      document.getElementById('export-list') ? load().catch(() => {}) : clearInterval(state.exportTimer),
+    1000,
+  );
+}
+
+document.getElementById('signin-form').addEventListener('submit', signIn);
+start();

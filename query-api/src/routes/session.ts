@@ -1,0 +1,32 @@
+import { Hono } from 'hono';
+import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
+import type pg from 'pg';
+import type { AppEnv } from '../app.ts';
+import { requireKey } from '../http/auth.ts';
+import { createSession, endSession, SESSION_COOKIE, SESSION_TTL_MS } from '../keys/sessions.ts';
+
+/**
+ * `POST /api/session` exchanges an API key (Bearer) for an HttpOnly, SameSite=Strict session cookie, so the console
+ * keeps no key in page-readable storage and EventSource can authenticate; `DELETE /api/session` signs out.
+ */
+export function sessionRoutes({ pool }: { pool: pg.Pool }): Hono<AppEnv> {
+  return new Hono<AppEnv>()
+    .post('/api/session', requireKey(pool), async (c) => {
+      const principal = c.get('principal')!;
+      const { token, expiresAt } = await createSession(pool, principal);
+      setCookie(c, SESSION_COOKIE, token, {
+        httpOnly: true,
+        sameSite: 'Strict',
+        path: '/',
+        maxAge: SESSION_TTL_MS / 1000,
+        secure: new URL(c.req.url).protocol === 'https:',
+      });
+      return c.json({ org_id: principal.orgId, role: principal.role, expires_at: expiresAt.toISOString() });
+    })
+    .delete('/api/session', async (c) => {
+      const token = getCookie(c, SESSION_COOKIE);
+      if (token) await endSession(pool, token);
+      deleteCookie(c, SESSION_COOKIE, { path: '/' });
+      return c.body(null, 204);
+    });
+}

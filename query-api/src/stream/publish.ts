@@ -1,0 +1,38 @@
+import type { AiEvent } from '@observatory/exporter-postgres';
+import type pg from 'pg';
+
+export const EVENTS_CHANNEL = 'observatory_events';
+export const ALERTS_CHANNEL = 'observatory_alerts';
+
+// PostgreSQL refuses NOTIFY payloads of 8000 bytes or more.
+const MAX_PAYLOAD = 7900;
+
+/**
+ * Tells every replica's stream listener which events just committed: only their keys (org, created_at, id), so
+ * each listener reads the rows by primary key. Called after commit, so a listener never misses a row it is told of.
+ */
+export async function publishCommitted(pool: pg.Pool, events: readonly AiEvent[]): Promise<void> {
+  const chunks: string[] = [];
+  let chunk = '';
+  for (const e of events) {
+    const key = `${e.org_id}|${e.created_at.getTime()}|${e.id}`;
+    if (chunk && chunk.length + key.length + 1 > MAX_PAYLOAD) {
+      chunks.push(chunk);
+      chunk = '';
+    }
+    chunk = chunk ? `${chunk},${key}` : key;
+  }
+  if (chunk) chunks.push(chunk);
+  for (const payload of chunks) await pool.query('SELECT pg_notify($1, $2)', [EVENTS_CHANNEL, payload]);
+}
+
+export interface AlertNotice {
+  orgId: string;
+  change: string;
+  alert: unknown;
+}
+
+export async function publishAlert(pool: pg.Pool, notice: AlertNotice): Promise<void> {
+  const payload = JSON.stringify(notice);
+  if (payload.length < MAX_PAYLOAD) await pool.query('SELECT pg_notify($1, $2)', [ALERTS_CHANNEL, payload]);
+}
