@@ -23,6 +23,8 @@ export class StreamHub {
   private readonly subscribers = new Set<Subscriber>();
   private stopped = false;
   private reconnectTimer: NodeJS.Timeout | undefined;
+  // Notifications are handled one after another, so events reach subscribers in the order they committed.
+  private handling: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly connectionString: string,
@@ -35,7 +37,9 @@ export class StreamHub {
     client.on('error', (err) => this.reconnect(err));
     client.on('end', () => this.reconnect(new Error('listen connection ended')));
     client.on('notification', (n) => {
-      if (n.channel === EVENTS_CHANNEL && n.payload) void this.onEvents(n.payload);
+      const payload = n.payload;
+      if (n.channel === EVENTS_CHANNEL && payload)
+        this.handling = this.handling.then(() => this.onEvents(payload));
       if (n.channel === ALERTS_CHANNEL && n.payload) this.onAlert(n.payload);
     });
     await client.connect();

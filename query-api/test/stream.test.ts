@@ -1,0 +1,230 @@
+import type { Server } from 'node:http';
+import { serve } from '@hono/node-server';
+import type { AiEvent } from '@observatory/exporter-postgres';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { makeEvent } from '../../exporter-postgres/test/make-event.ts';
+import { createTestDatabase } from '../../test-support/database.ts';
+import { insertEvents } from '../../test-support/insert-events.ts';
+import { createApp } from '../src/app.ts';
+import { createKey } from '../src/keys/keys.ts';
+import { StreamHub } from '../src/stream/hub.ts';
+import { publishCommitted } from '../src/stream/publish.ts';
+
+const db = await createTestDatabase();
+const logger = pino({ level: 'silent' });
+
+interface Instance {
+  hub: StreamHub;
+  server: Server;
+  url: string;
+}
+const instances: Instance[] = [];
+let acmeKey: string;
+let globexKey: string;
+
+/** A service replica of its own: app, hub with its own LISTEN connection, HTTP server. */
+async function replica(stream = {}): Promise<Instance> {
+  const hub = new StreamHub(db.url, db.pool);
+  await hub.start();
+  const app = createApp({ pool: db.pool, logger, hub, stream });
+  const server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }) as Server;
+  await new Promise((r) => server.once('listening', r));
+  const instance = { hub, server, url: `http://127.0.0.1:${(server.address() as { port: number }).port}` };
+  instances.push(instance);
+  return instance;
+}
+
+beforeAll(async () => {
+  acmeKey = (await createKey(db.pool, { orgId: 'acme', role: 'viewer' })).key;
+  globexKey = (await createKey(db.pool, { orgId: 'globex', role: 'viewer' })).key;
+});
+afterAll(async () => {
+  for (const i of instances) {
+    i.server.closeAllConnections();
+    await new Promise((r) => i.server.close(r));
+    await i.hub.stop();
+  }
+});
+
+interface SseMessage {
+  event: string;
+  id?: string;
+  data: string;
+}
+
+/** A minimal SSE client on fetch, collecting messages until closed. */
+function connect(url: string, headers: Record<string, string>) {
+  const controller = new AbortController();
+  const messages: SseMessage[] = [];
+  const done = (async () => {
+    const res = await fetch(url, { headers, signal: controller.signal });
+    if (res.status !== 200) {
+      messages.push({ event: `http-${res.status}`, data: await res.text() });
+      return;
+    }
+    const decoder = new TextDecoder();
+    let buffer = '';
+    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+      buffer += decoder.decode(chunk, { stream: true });
+      let end = buffer.indexOf('\n\n');
+      while (end >= 0) {
+        const block = buffer.slice(0, end);
+        buffer = buffer.slice(end + 2);
+        const message: SseMessage = { event: 'message', data: '' };
+        for (const line of block.split('\n')) {
+          const [field, ...rest] = line.split(': ');
+          const value = rest.join(': ');
+          if (field === 'event') message.event = value;
+          if (field === 'id') message.id = value;
+          if (field === 'data') message.data += value;
+        }
+        messages.push(message);
+        end = buffer.indexOf('\n\n');
+      }
+    }
+  })().catch(() => undefined);
+  return {
+    messages,
+    telemetry: () =>
+      messages.filter((m) => m.event === 'telemetry').map((m) => JSON.parse(m.data) as AiEvent),
+    close: async () => {
+      controller.abort();
+      await done;
+    },
+  };
+}
+
+async function until(check: () => boolean, what: string, ms = 5000) {
+  const deadline = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** What the ingest pipeline does on commit: rows first, then the notification. */
+async function ingest(events: AiEvent[]) {
+  await insertEvents(db.pool, events);
+  await publishCommitted(db.pool, events);
+}
+
+let clock = Date.now();
+const next = (partial: Partial<AiEvent>) =>
+  makeEvent({ received_at: new Date((clock += 5)), created_at: new Date(clock), ...partial });
+
+describe('GET /api/telemetry/stream', () => {
+  it('delivers new events in order on every replica, and never another org events', async () => {
+    const [a, b] = [await replica(), await replica()];
+    const onA = connect(`${a.url}/api/telemetry/stream`, { authorization: `Bearer ${acmeKey}` });
+    const onB = connect(`${b.url}/api/telemetry/stream`, { authorization: `Bearer ${acmeKey}` });
+    const globex = connect(`${b.url}/api/telemetry/stream`, { authorization: `Bearer ${globexKey}` });
+    await until(
+      () => [onA, onB, globex].every((c) => c.messages.some((m) => m.event === 'connected')),
+      'connected',
+    );
+    const events = Array.from({ length: 5 }, (_, i) => next({ org_id: 'acme', request_id: `live-${i}` }));
+    for (const e of events) await ingest([e]);
+    await ingest([next({ org_id: 'globex', model_name: 'globex-only' })]);
+    await until(
+      () => onA.telemetry().length >= 5 && onB.telemetry().length >= 5,
+      'five events on both replicas',
+    );
+    for (const client of [onA, onB])
+      expect(client.telemetry().map((e) => e.request_id)).toEqual(events.map((e) => e.request_id));
+    await until(() => globex.telemetry().length >= 1, 'the globex event');
+    expect(globex.telemetry().map((e) => e.model_name)).toEqual(['globex-only']);
+    expect(JSON.stringify(onA.messages)).not.toContain('globex-only');
+    await Promise.all([onA.close(), onB.close(), globex.close()]);
+  });
+
+  it('replays exactly the missed events after Last-Event-ID, then goes on live', async () => {
+    const a = await replica();
+    const first = connect(`${a.url}/api/telemetry/stream`, { authorization: `Bearer ${acmeKey}` });
+    await until(() => first.messages.some((m) => m.event === 'connected'), 'connected');
+    const seen = next({ org_id: 'acme', request_id: 'seen' });
+    await ingest([seen]);
+    await until(() => first.telemetry().length === 1, 'the first event');
+    const lastId = first.messages.find((m) => m.event === 'telemetry')!.id!;
+    await first.close();
+
+    const missed = [
+      next({ org_id: 'acme', request_id: 'missed-1' }),
+      next({ org_id: 'acme', request_id: 'missed-2' }),
+    ];
+    await ingest(missed);
+    const again = connect(`${a.url}/api/telemetry/stream`, {
+      authorization: `Bearer ${acmeKey}`,
+      'last-event-id': lastId,
+    });
+    await until(() => again.telemetry().length >= 2, 'the replay');
+    await ingest([next({ org_id: 'acme', request_id: 'after' })]);
+    await until(() => again.telemetry().length >= 3, 'the live event after the replay');
+    expect(again.telemetry().map((e) => e.request_id)).toEqual(['missed-1', 'missed-2', 'after']);
+    await again.close();
+  });
+
+  it('applies filters, sends heartbeats, and refuses a missing, invalid or expired session', async () => {
+    const a = await replica({ heartbeatMs: 100 });
+    const filtered = connect(`${a.url}/api/telemetry/stream?model_name=wanted&success=false`, {
+      authorization: `Bearer ${acmeKey}`,
+    });
+    await until(() => filtered.messages.some((m) => m.event === 'connected'), 'connected');
+    await ingest([
+      next({ org_id: 'acme', model_name: 'wanted', success: true }),
+      next({ org_id: 'acme', model_name: 'wanted', success: false, error_code: 'timeout' }),
+      next({ org_id: 'acme', model_name: 'other', success: false }),
+    ]);
+    await until(
+      () => filtered.telemetry().length >= 1 && filtered.messages.some((m) => m.event === 'heartbeat'),
+      'a match and a heartbeat',
+    );
+    await new Promise((r) => setTimeout(r, 200));
+    expect(filtered.telemetry().map((e) => [e.model_name, e.success])).toEqual([['wanted', false]]);
+    await filtered.close();
+
+    const anonymous = connect(`${a.url}/api/telemetry/stream`, {});
+    const forged = connect(`${a.url}/api/telemetry/stream`, { cookie: 'obs_session=forged' });
+    const session = await fetch(`${a.url}/api/session`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${acmeKey}` },
+    });
+    const cookie = session.headers.get('set-cookie')!.split(';')[0]!;
+    expect(session.headers.get('set-cookie')).toMatch(/HttpOnly/i);
+    const withSession = connect(`${a.url}/api/telemetry/stream`, { cookie });
+    await until(
+      () => withSession.messages.some((m) => m.event === 'connected'),
+      'a session-authenticated stream',
+    );
+    await withSession.close();
+    await db.pool.query("UPDATE sessions SET expires_at = now() - interval '1 second'");
+    const expired = connect(`${a.url}/api/telemetry/stream`, { cookie });
+    await until(() => [anonymous, forged, expired].every((c) => c.messages.length > 0), 'refusals');
+    for (const c of [anonymous, forged, expired]) expect(c.messages[0]!.event).toBe('http-401');
+  });
+
+  it('drops a client that cannot keep up, with a final message, while the others get everything', async () => {
+    const a = await replica({ maxBuffered: 1500 });
+    const healthy = connect(`${a.url}/api/telemetry/stream`, { authorization: `Bearer ${acmeKey}` });
+    const slowResponse = await fetch(`${a.url}/api/telemetry/stream`, {
+      headers: { authorization: `Bearer ${acmeKey}` },
+    });
+    const slow = slowResponse.body!.getReader();
+    await until(() => healthy.messages.some((m) => m.event === 'connected'), 'connected');
+    // Some 20 MB while the slow client reads nothing: its socket fills, then its own small buffer.
+    const burst = Array.from({ length: 6000 }, (_, i) =>
+      next({ org_id: 'acme', request_id: `burst-${i}`, provenance: { padding: 'x'.repeat(3000) } }),
+    );
+    for (let i = 0; i < burst.length; i += 500) await ingest(burst.slice(i, i + 500));
+    await until(() => healthy.telemetry().length >= 6000, 'the whole burst on the healthy client', 20_000);
+
+    let text = '';
+    const decoder = new TextDecoder();
+    for (let r = await slow.read(); !r.done; r = await slow.read())
+      text += decoder.decode(r.value, { stream: true });
+    const slowEvents = text.split('\n\n').filter((b) => b.startsWith('event: telemetry')).length;
+    expect(slowEvents).toBeLessThan(6000);
+    expect(text.trimEnd().split('\n\n').at(-1)).toMatch(/^event: overflow/);
+    await healthy.close();
+  });
+});
