@@ -1,0 +1,165 @@
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type Browser, chromium, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type RunningServe, runCli, startServe } from '../../test-support/cli.ts';
+import { createTestDatabase } from '../../test-support/database.ts';
+
+const CHROMIUM = '/usr/bin/chromium';
+const available = existsSync(CHROMIUM);
+const inCi = process.env.CI === 'true';
+if (!available && !inCi) console.warn(`console browser test: ${CHROMIUM} is not installed, so it is SKIPPED`);
+
+const ARTIFACTS = join(process.cwd(), 'test-artifacts', 'console');
+const db = await createTestDatabase();
+
+describe.skipIf(!available && !inCi)('web console in a real browser', () => {
+  let serve: RunningServe;
+  let browser: Browser;
+  let page: Page;
+  let adminKey: string;
+  let ingestKey: string;
+
+  const lastLine = (text: string) => text.trim().split('\n').at(-1)!;
+
+  async function ingest(events: object[]) {
+    const res = await fetch(`${serve.baseUrl}/api/telemetry/events`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${ingestKey}`, 'content-type': 'application/json' },
+      body: JSON.stringify(events),
+    });
+    expect(res.status).toBe(200);
+  }
+
+  beforeAll(async () => {
+    adminKey = lastLine(
+      (await runCli(['keys', 'create', '--org', 'acme', '--role', 'org_admin'], { DATABASE_URL: db.url }))
+        .stdout,
+    );
+    ingestKey = lastLine(
+      (await runCli(['keys', 'create', '--org', 'acme', '--role', 'ingest'], { DATABASE_URL: db.url }))
+        .stdout,
+    );
+    serve = await startServe({
+      DATABASE_URL: db.url,
+      OBSERVATORY_DATA_DIR: await mkdtemp(join(tmpdir(), 'observatory-console-')),
+    });
+    await mkdir(ARTIFACTS, { recursive: true });
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
+    });
+    page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  }, 90_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    serve?.child.kill('SIGTERM');
+    await serve?.exited;
+  });
+
+  it('signs in with a key and shows the org', async () => {
+    await page.goto(serve.baseUrl);
+    await page.getByLabel('API key').fill(adminKey);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await expect.poll(() => page.locator('#who').textContent()).toContain('Org acme');
+    // The key is exchanged for an HttpOnly cookie the page itself cannot read.
+    expect(await page.evaluate('document.cookie')).toBe('');
+    const storage = await page.evaluate('JSON.stringify({ ...sessionStorage, ...localStorage })');
+    expect(storage).not.toContain('obs_');
+    await page.screenshot({ path: join(ARTIFACTS, '1-signed-in.png') });
+  });
+
+  it('shows live events within 2 seconds of ingestion, and an event with its trace waterfall', async () => {
+    await expect.poll(() => page.locator('#conn').textContent()).toBe('live');
+    const trace = 'ab'.repeat(16);
+    const t0 = Date.now();
+    await ingest([
+      {
+        model_name: 'gpt-4o',
+        endpoint: 'analyze',
+        created_at: new Date(t0).toISOString(),
+        latency_ms: 800,
+        success: true,
+        input_tokens: 1000,
+        output_tokens: 50,
+        trace_id: trace,
+        span_id: '1'.repeat(16),
+      },
+      {
+        model_name: 'gpt-4o-mini',
+        endpoint: 'analyze',
+        created_at: new Date(t0 + 900).toISOString(),
+        latency_ms: 300,
+        success: false,
+        error_code: 'timeout',
+        trace_id: trace,
+        span_id: '2'.repeat(16),
+        fallback_used: true,
+        fallback_model: 'claude-sonnet-4',
+      },
+    ]);
+    const sent = Date.now();
+    await page.locator('#feed tr').nth(1).waitFor({ timeout: 2000 });
+    expect(Date.now() - sent).toBeLessThan(2000);
+    await expect.poll(() => page.locator('#kpi-requests .value').textContent()).toBe('2');
+    await page.screenshot({ path: join(ARTIFACTS, '2-activity.png') });
+
+    await page.locator('#feed tr', { hasText: 'gpt-4o-mini' }).click();
+    await page.locator('#waterfall .bar').nth(1).waitFor();
+    expect(await page.locator('#waterfall .bar').count()).toBe(2);
+    expect(await page.locator('#inspector a').getAttribute('href')).toContain(trace);
+    await page.screenshot({ path: join(ARTIFACTS, '3-inspector.png'), fullPage: true });
+  });
+
+  it('shows the overview aggregates', async () => {
+    await page.getByRole('button', { name: 'Overview' }).click();
+    await page.locator('#overview-body table').first().waitFor();
+    expect(await page.locator('#overview-body').textContent()).toContain('gpt-4o-mini');
+    await page.screenshot({ path: join(ARTIFACTS, '4-overview.png'), fullPage: true });
+  });
+
+  it('acknowledges an alert', async () => {
+    await db.pool.query(
+      `INSERT INTO alerts (id, org_id, source, fingerprint, name, severity, summary, status, started_at)
+       VALUES (gen_random_uuid(), 'acme', 'builtin', 'console-test', 'ErrorRateHigh', 'critical', 'error rate above 5 %', 'active', now())`,
+    );
+    await page.getByRole('button', { name: 'Alerts' }).click();
+    await page.getByRole('button', { name: 'Ack' }).click();
+    await page.getByLabel('Status').selectOption('acknowledged');
+    await expect.poll(() => page.locator('#alert-list').textContent()).toContain('ErrorRateHigh');
+    const { rows } = await db.pool.query(
+      "SELECT count(*)::int AS n FROM audit_log WHERE action = 'alert.ack'",
+    );
+    expect(rows[0].n).toBe(1);
+    await page.screenshot({ path: join(ARTIFACTS, '5-alerts.png') });
+  });
+
+  it('creates an export, watches it complete and downloads it', async () => {
+    await page.getByRole('button', { name: 'Exports' }).click();
+    await page.getByLabel('Format').selectOption('csv');
+    await page.getByRole('button', { name: 'Create export' }).click();
+    const link = page.locator('#export-list a.download').first();
+    await link.waitFor({ timeout: 15_000 });
+    expect(await page.locator('#export-list .job-status').first().textContent()).toBe('completed');
+    const [download] = await Promise.all([page.waitForEvent('download'), link.click()]);
+    const file = join(ARTIFACTS, 'export.csv');
+    await download.saveAs(file);
+    const { readFile } = await import('node:fs/promises');
+    const csv = await readFile(file, 'utf8');
+    expect(csv.split('\n')[0]).toContain('model_name');
+    expect(csv).toContain('gpt-4o-mini');
+    await page.screenshot({ path: join(ARTIFACTS, '6-exports.png') });
+  });
+});
