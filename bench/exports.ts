@@ -21,6 +21,7 @@ import pg from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
 import { LocalStorage } from '../query-api/src/exports/local-storage.ts';
 import { runExport } from '../query-api/src/exports/run-export.ts';
+import { SERVER_URL } from './support.ts';
 
 export interface ExportBenchResult {
   rows: number;
@@ -138,12 +139,11 @@ export function formatExportBench(r: ExportBenchResult): string {
   ].join('\n');
 }
 
-if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const server = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? process.env.DATABASE_URL;
-  if (!server) {
-    process.stderr.write('Set BENCH_DATABASE_URL (or TEST_DATABASE_URL) to a PostgreSQL server URL\n');
-    process.exit(1);
-  }
-  const sizes = (process.env.BENCH_EXPORT_ROWS ?? '1000000').split(',').map((s) => Number(s.trim()));
-  for (const rows of sizes) process.stdout.write(`${formatExportBench(await benchExports(server, rows))}\n`);
+/** Exports BENCH_EXPORT_ROWS rows (comma-separated sizes; default 1,000,000 and 10,000,000) to gzip CSV. */
+export async function runExportsBench(): Promise<void> {
+  const sizes = (process.env.BENCH_EXPORT_ROWS ?? '1000000,10000000').split(',').map((s) => Number(s.trim()));
+  for (const rows of sizes)
+    process.stdout.write(`${formatExportBench(await benchExports(SERVER_URL, rows))}\n`);
 }
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) await runExportsBench();
