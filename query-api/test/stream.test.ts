@@ -110,8 +110,10 @@ async function ingest(events: AiEvent[]) {
 }
 
 let clock = Date.now();
-const next = (partial: Partial<AiEvent>) =>
-  makeEvent({ received_at: new Date((clock += 5)), created_at: new Date(clock), ...partial });
+function next(partial: Partial<AiEvent>): AiEvent {
+  clock += 5;
+  return makeEvent({ received_at: new Date(clock), created_at: new Date(clock), ...partial });
+}
 
 describe('GET /api/telemetry/stream', () => {
   it('delivers new events in order on every replica, and never another org events', async () => {

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
+import { withTransaction } from '../db/transaction.ts';
 import type { Logger } from '../log.ts';
 import type { AlertEvents } from './events.ts';
 import {
@@ -9,6 +10,7 @@ import {
   type NotificationEvent,
   notificationBody,
 } from './notify.ts';
+
 import type { AlertRule, AlertView, Operator, RuleMetric } from './schema.ts';
 import * as sql from './sql.ts';
 
@@ -74,32 +76,18 @@ export class RuleEngine {
 
   /** Returns how many rules were evaluated; 0 when another replica holds the lock. */
   async evaluate(): Promise<number> {
-    const client = await this.deps.pool.connect();
     const notifications: PendingNotification[] = [];
     const changes: { change: 'opened' | 'resolved'; orgId: string; alert: AlertView }[] = [];
-    let evaluated = 0;
-    try {
-      await client.query('BEGIN');
+    const evaluated = await withTransaction(this.deps.pool, async (client) => {
       const { rows: lock } = await client.query<{ locked: boolean }>(
         'SELECT pg_try_advisory_xact_lock($1) AS locked',
         [ENGINE_LOCK],
       );
-      if (!lock[0]?.locked) {
-        await client.query('ROLLBACK');
-        return 0;
-      }
+      if (!lock[0]?.locked) return 0;
       const { rows: rules } = await client.query<AlertRule>(sql.claimDueRules(RULES_PER_PASS));
-      for (const rule of rules) {
-        await this.evaluateRule(client, rule, notifications, changes);
-        evaluated++;
-      }
-      await client.query('COMMIT');
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw err;
-    } finally {
-      client.release();
-    }
+      for (const rule of rules) await this.evaluateRule(client, rule, notifications, changes);
+      return rules.length;
+    });
     for (const change of changes) this.deps.events?.publish(change);
     for (const n of notifications) this.track(this.notify(n));
     return evaluated;

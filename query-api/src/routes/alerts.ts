@@ -12,6 +12,7 @@ import {
 import * as sql from '../alerts/sql.ts';
 import type { AppDeps, AppEnv } from '../app.ts';
 import { auditActor, writeAudit } from '../audit.ts';
+import { withTransaction } from '../db/transaction.ts';
 import { requireKey, requireRole } from '../http/auth.ts';
 import { ProblemError, problemFromZod } from '../http/problem.ts';
 
@@ -112,19 +113,16 @@ export function alertRoutes({ pool, alerting = {} }: AppDeps): Hono<AppEnv> {
       const body = AckBodySchema.safeParse(await jsonBody(c.req));
       if (!body.success) throw problemFromZod(body.error, 'body');
       const principal = c.get('principal');
-      const client = await pool.connect();
-      let alert: AlertView | undefined;
-      try {
-        await client.query('BEGIN');
+      const alert = await withTransaction(pool, async (client) => {
         const { rows } = await client.query<AlertView>(
           sql.acknowledgeAlert(params.data.alert_id, principal.orgId, principal.keyId),
         );
-        alert = rows[0];
-        if (alert) {
+        const acked = rows[0];
+        if (acked) {
           await client.query(
             sql.insertAcknowledgement(
               randomUUID(),
-              alert.id,
+              acked.id,
               principal.orgId,
               principal.keyId,
               body.data.note ?? null,
@@ -133,17 +131,12 @@ export function alertRoutes({ pool, alerting = {} }: AppDeps): Hono<AppEnv> {
           await writeAudit(client, {
             ...auditActor(c, principal),
             action: 'alert.ack',
-            target: alert.id,
-            details: { name: alert.name, status: alert.status, note: body.data.note !== undefined },
+            target: acked.id,
+            details: { name: acked.name, status: acked.status, note: body.data.note !== undefined },
           });
         }
-        await client.query('COMMIT');
-      } catch (err) {
-        await client.query('ROLLBACK').catch(() => undefined);
-        throw err;
-      } finally {
-        client.release();
-      }
+        return acked;
+      });
       if (!alert) throw new ProblemError(404, `No alert ${params.data.alert_id} in this org`);
       publish('acknowledged', principal.orgId, alert);
       return c.json(toJson(alert));

@@ -5,6 +5,7 @@ import type pg from 'pg';
 import { z } from 'zod';
 import type { AppEnv } from '../app.ts';
 import { auditActor, clientIp, writeAudit } from '../audit.ts';
+import { withTransaction } from '../db/transaction.ts';
 import { CONTENT_TYPES, fileExtension } from '../exports/encoders.ts';
 import { ExportFormatSchema, type ExportJobRow } from '../exports/job.ts';
 import type { ExportService } from '../exports/service.ts';
@@ -118,17 +119,13 @@ export function exportRoutes({ pool, exports }: ExportRoutesDeps): Hono<AppEnv> 
       });
       const body = parse(CreateExportSchema, raw, 'body');
       const filters = scopeFilters(body.filters, principal);
-      const client = await pool.connect();
-      let job: ExportJobRow;
-      try {
-        await client.query('BEGIN');
+      const job = await withTransaction(pool, async (client) => {
         await query(sql.lockOrgForCreate(principal.orgId), client);
         const [recent] = await query<{ count: number; retry_after: number | null }>(
           sql.recentJobs(principal.orgId, 60),
           client,
         );
         if (recent && recent.count >= exports.rateLimitPerMinute) {
-          await client.query('ROLLBACK');
           const retryAfter = String(Math.max(1, recent.retry_after ?? 60));
           throw new ProblemError(
             429,
@@ -137,7 +134,7 @@ export function exportRoutes({ pool, exports }: ExportRoutesDeps): Hono<AppEnv> 
             { 'Retry-After': retryAfter },
           );
         }
-        [job] = (await query<ExportJobRow>(
+        const [created] = (await query<ExportJobRow>(
           sql.insertJob({
             id: randomUUID(),
             orgId: principal.orgId,
@@ -151,16 +148,11 @@ export function exportRoutes({ pool, exports }: ExportRoutesDeps): Hono<AppEnv> 
         await writeAudit(client, {
           ...auditActor(c, principal),
           action: 'export.create',
-          target: job.id,
-          details: { format: job.format, gzip: job.gzip },
+          target: created.id,
+          details: { format: created.format, gzip: created.gzip },
         });
-        await client.query('COMMIT');
-      } catch (err) {
-        await client.query('ROLLBACK').catch(() => undefined);
-        throw err;
-      } finally {
-        client.release();
-      }
+        return created;
+      });
       exports.metrics.jobCreated(job.format);
       exports.onJobCreated?.();
       c.header('Location', `/api/telemetry/export/${job.id}`);
