@@ -1,20 +1,11 @@
 import { z } from 'zod';
-import type { Attributes, AttributeValue, SpanInput, StatusCode } from '../span.ts';
-import { ExportTraceServiceRequest, ExportTraceServiceResponse } from './trace-proto.ts';
+import type { Attributes, AttributeValue, StatusCode } from '../span.ts';
+import { type DecodedSpans, OtlpDecodeError, rejectSpan } from './decoded.ts';
+import { ExportTraceServiceResponse } from './trace-proto.ts';
 
-/** The body is not an OTLP trace request at all: the receiver answers 400 with this message. */
-export class OtlpDecodeError extends Error {
-  override name = 'OtlpDecodeError';
-}
+export { decodeOtlpProtobuf } from './decode-protobuf.ts';
+export { type DecodedSpans, OtlpDecodeError } from './decoded.ts';
 
-export interface DecodedSpans {
-  spans: SpanInput[];
-  rejected: number;
-  /** One line per rejected span (the first few), for the partialSuccess message. */
-  errors: string[];
-}
-
-const MAX_ERRORS = 10;
 const MAX_DEPTH = 8;
 
 // One schema for both encodings: protobufjs' toObject (longs and bytes as strings) and OTLP/JSON read alike.
@@ -92,13 +83,12 @@ function toSpanInputs(request: unknown): DecodedSpans {
       for (const raw of spans) {
         const parsed = SpanSchema.safeParse(raw);
         if (!parsed.success || parsed.data.endTimeUnixNano < parsed.data.startTimeUnixNano) {
-          result.rejected++;
-          if (result.errors.length < MAX_ERRORS) {
-            const why = parsed.success
+          rejectSpan(
+            result,
+            parsed.success
               ? 'endTimeUnixNano is before startTimeUnixNano'
-              : parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join(', ');
-            result.errors.push(`span ${result.spans.length + result.rejected}: ${why}`);
-          }
+              : parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join(', '),
+          );
           continue;
         }
         const span = parsed.data;
@@ -120,28 +110,6 @@ function toSpanInputs(request: unknown): DecodedSpans {
     }
   }
   return result;
-}
-
-export function decodeOtlpProtobuf(body: Uint8Array): DecodedSpans {
-  let object: unknown;
-  try {
-    const message = ExportTraceServiceRequest.decode(body);
-    object = ExportTraceServiceRequest.toObject(message, { longs: String, bytes: String, defaults: false });
-  } catch (err) {
-    throw new OtlpDecodeError(`Body is not a protobuf ExportTraceServiceRequest: ${(err as Error).message}`);
-  }
-  // protobufjs renders bytes as base64; OTLP ids are hex everywhere else.
-  for (const rs of (object as { resourceSpans?: Record<string, unknown>[] }).resourceSpans ?? []) {
-    for (const ss of (rs.scopeSpans as Record<string, unknown>[] | undefined) ?? []) {
-      for (const span of (ss.spans as Record<string, unknown>[] | undefined) ?? []) {
-        for (const key of ['traceId', 'spanId', 'parentSpanId']) {
-          if (typeof span[key] === 'string')
-            span[key] = Buffer.from(span[key] as string, 'base64').toString('hex');
-        }
-      }
-    }
-  }
-  return toSpanInputs(object);
 }
 
 export function decodeOtlpJson(body: string): DecodedSpans {

@@ -71,7 +71,7 @@ export class EventPipeline {
     this.spill = new SpillFile(options.spillDir);
     this.maxQueue = options.maxQueue ?? 100_000;
     this.batchSize = options.batchSize ?? 5_000;
-    this.flushIntervalMs = options.flushIntervalMs ?? 100;
+    this.flushIntervalMs = options.flushIntervalMs ?? 20;
     this.maxAttempts = options.maxAttempts ?? 3;
     this.concurrency = options.concurrency ?? 2;
     this.retryBaseMs = options.retryBaseMs ?? 100;
