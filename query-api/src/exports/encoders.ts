@@ -1,6 +1,6 @@
 import { Transform } from 'node:stream';
 import type { AiEvent } from '@observatory/exporter-postgres';
-import { eventCsvStages } from '../query/csv.ts';
+import { eventCsvStream } from '../query/csv.ts';
 import type { ExportFormat } from './job.ts';
 
 /** One JSON object per line. */
@@ -32,7 +32,7 @@ function jsonArray(): Transform {
 export function encoderStages(format: ExportFormat): Transform[] {
   switch (format) {
     case 'csv':
-      return eventCsvStages();
+      return [eventCsvStream()];
     case 'json':
       return [jsonArray()];
     case 'jsonl':

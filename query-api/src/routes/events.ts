@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { requireKey, requireRole } from '../http/auth.ts';
 import { AiEventJsonSchema, BEARER, openApiRoutes, PROBLEM_RESPONSES } from '../http/openapi.ts';
 import { ProblemError } from '../http/problem.ts';
-import { eventCsvStages } from '../query/csv.ts';
+import { eventCsvStream } from '../query/csv.ts';
 import { type Cursor, decodeCursor, getEvent, listEvents, streamEvents } from '../query/events-sql.ts';
 import { DATES_OUT_OF_ORDER, datesInOrder, EVENT_FILTER_FIELDS, scopeFilters } from '../query/filters.ts';
 
@@ -89,9 +89,8 @@ export function eventRoutes({ pool }: { pool: pg.Pool }) {
       const { limit, ...filters } = c.req.valid('query');
       const scoped = scopeFilters(filters, c.get('principal')!);
       const events = await streamEvents(pool, scoped, limit);
-      const [toRow, stringify] = eventCsvStages();
-      const csv = events.pipe(toRow).pipe(stringify);
-      for (const stage of [events, toRow]) stage.on('error', (err) => csv.destroy(err));
+      const csv = events.pipe(eventCsvStream());
+      events.on('error', (err) => csv.destroy(err));
       // A client that hangs up destroys the CSV stream; that ends the cursor and frees its connection.
       csv.on('close', () => events.destroy());
       return c.body(Readable.toWeb(csv) as ReadableStream, 200, {
