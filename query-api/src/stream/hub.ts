@@ -4,7 +4,10 @@ import type { Logger } from '../log.ts';
 import { EVENT_ROW_TYPES } from '../query/event-rows.ts';
 import { ALERTS_CHANNEL, type AlertNotice, EVENTS_CHANNEL } from './publish.ts';
 
-export type StreamMessage = { kind: 'telemetry'; event: AiEvent } | { kind: 'alert'; notice: AlertNotice };
+/** `data` is the JSON text, serialised once for every client that receives the message. */
+export type StreamMessage =
+  | { kind: 'telemetry'; event: AiEvent; data: string }
+  | { kind: 'alert'; notice: AlertNotice; data: string };
 
 interface Subscriber {
   orgId: string;
@@ -83,7 +86,8 @@ export class StreamHub {
           values: [org, keys.at, keys.ids],
           types: EVENT_ROW_TYPES,
         });
-        for (const event of rows) this.dispatch(org, { kind: 'telemetry', event });
+        for (const event of rows)
+          this.dispatch(org, { kind: 'telemetry', event, data: JSON.stringify(event) });
       } catch (err) {
         this.logger?.warn({ err: (err as Error).message }, 'live stream could not read notified events');
       }
@@ -93,7 +97,7 @@ export class StreamHub {
   private onAlert(payload: string): void {
     try {
       const notice = JSON.parse(payload) as AlertNotice;
-      this.dispatch(notice.orgId, { kind: 'alert', notice });
+      this.dispatch(notice.orgId, { kind: 'alert', notice, data: payload });
     } catch {
       // Not ours: another tool on the same channel.
     }

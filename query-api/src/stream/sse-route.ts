@@ -49,6 +49,11 @@ function matches(event: AiEvent, f: StreamFilters): boolean {
   );
 }
 
+/** One SSE message; `data` is JSON, which holds no raw line breaks. */
+function sseText(event: string, data: string, id?: string): string {
+  return `event: ${event}\n${id ? `id: ${id}\n` : ''}data: ${data}\n\n`;
+}
+
 const after = (e: AiEvent, mark: { at: Date; id: string }) =>
   e.received_at > mark.at || (e.received_at.getTime() === mark.at.getTime() && e.id > mark.id);
 
@@ -111,16 +116,16 @@ export function streamRoutes(
               });
               break;
             }
-            const message = queue.shift();
-            if (message?.kind === 'telemetry') {
-              if (mark && !after(message.event, mark)) continue;
-              await stream.writeSSE({
-                event: 'telemetry',
-                id: streamId(message.event),
-                data: JSON.stringify(message.event),
-              });
-            } else if (message?.kind === 'alert') {
-              await stream.writeSSE({ event: 'alert', data: JSON.stringify(message.notice) });
+            if (queue.length > 0) {
+              // Everything waiting goes out in one write: one syscall per burst rather than per message.
+              let text = '';
+              for (const message of queue.splice(0, queue.length)) {
+                if (message.kind === 'alert') text += sseText('alert', message.data);
+                else if (!mark || after(message.event, mark)) {
+                  text += sseText('telemetry', message.data, streamId(message.event));
+                }
+              }
+              if (text) await stream.write(text);
             } else if (Date.now() - lastBeat >= heartbeatMs) {
               lastBeat = Date.now();
               await stream.writeSSE({
