@@ -159,6 +159,19 @@ describe('observatory serve on the embedded database', () => {
     expect(await second.exited).toBe(0);
   });
 
+  it('lets a second serve share the embedded database a running serve owns', async () => {
+    const dir = await dataDir();
+    const first = await serve(dir);
+    const second = await serve(dir);
+    expect((await fetch(`${second.baseUrl}/health`)).status).toBe(200);
+    second.child.kill('SIGTERM');
+    expect(await second.exited).toBe(0);
+    // The owner's database outlives the second service.
+    expect((await fetch(`${first.baseUrl}/health`)).status).toBe(200);
+    first.child.kill('SIGTERM');
+    expect(await first.exited).toBe(0);
+  });
+
   it('starts cleanly after serve is killed with SIGKILL, alone or with its PostgreSQL', async () => {
     const dir = await dataDir();
     const first = await serve(dir);

@@ -249,6 +249,51 @@ describe('POST /v1/traces with the real OTLP exporters', () => {
     ).toBe(413);
   });
 
+  it('answers 503 with Retry-After when neither PostgreSQL nor the spill file can take the spans', async () => {
+    const deadPool = new pg.Pool({
+      connectionString: 'postgres://postgres@127.0.0.1:1/none',
+      connectionTimeoutMillis: 200,
+    });
+    deadPool.on('error', () => undefined);
+    // A spill "directory" under a regular file can never be created.
+    const broken = new Ingest({
+      pool: deadPool,
+      spillDir: '/dev/null/spill',
+      maxAttempts: 1,
+      retryBaseMs: 1,
+    });
+    const brokenApp = createApp({ pool: db.pool, logger, ingest: broken });
+    const body = JSON.stringify({
+      resourceSpans: [
+        {
+          scopeSpans: [
+            {
+              spans: [
+                {
+                  traceId: 'a'.repeat(32),
+                  spanId: 'b'.repeat(16),
+                  name: 'chat',
+                  startTimeUnixNano: '1',
+                  endTimeUnixNano: '2',
+                  attributes: [{ key: 'gen_ai.request.model', value: { stringValue: 'gpt-4o' } }],
+                },
+              ],
+            },
+          ],
+        },
+      ],
+    });
+    const res = await brokenApp.request('/v1/traces', {
+      method: 'POST',
+      body,
+      headers: { authorization: `Bearer ${ingestKey}`, 'content-type': 'application/json' },
+    });
+    expect(res.status).toBe(503);
+    expect(res.headers.get('retry-after')).toBeTruthy();
+    await broken.shutdown().catch(() => undefined);
+    await deadPool.end();
+  });
+
   it('never answers 500 to random or truncated bodies', async () => {
     const valid = JSON.stringify({
       resourceSpans: [
