@@ -509,6 +509,130 @@ async function alerts() {
     );
   };
   await load();
+  if (state.me.role === 'org_admin') await ruleEditor();
+}
+
+// Built-in rules (the embedded engine): list, create, delete. org_admin only, like the API.
+async function ruleEditor() {
+  const rules = h('tbody', { id: 'rule-list' });
+  const field = (id, label, input) => [h('label', { for: id }, label), input];
+  const name = h('input', { id: 'rule-name', required: true, placeholder: 'High error rate' });
+  const metric = h(
+    'select',
+    { id: 'rule-metric' },
+    ...['error_rate', 'fallback_rate', 'p95_latency', 'cost', 'request_count'].map((m) =>
+      h('option', { value: m }, m),
+    ),
+  );
+  const operator = h(
+    'select',
+    { id: 'rule-operator' },
+    ...['>', '>=', '<', '<='].map((o) => h('option', { value: o }, o)),
+  );
+  const threshold = h('input', {
+    id: 'rule-threshold',
+    type: 'number',
+    step: 'any',
+    required: true,
+    value: '0.05',
+  });
+  const windowSeconds = h('input', {
+    id: 'rule-window',
+    type: 'number',
+    min: 10,
+    required: true,
+    value: '300',
+  });
+  const severity = h(
+    'select',
+    { id: 'rule-severity' },
+    ...['warning', 'critical', 'info'].map((v) => h('option', { value: v }, v)),
+  );
+  const message = h('p', { role: 'status', id: 'rule-message' });
+  const load = async () => {
+    const { rules: items } = await api('/api/telemetry/alert-rules');
+    rules.replaceChildren(
+      ...items.map((r) =>
+        h(
+          'tr',
+          { 'data-rule': r.id },
+          h('td', {}, r.name),
+          h('td', {}, `${r.metric} ${r.operator} ${r.threshold}`),
+          h('td', {}, `${r.window_seconds} s`),
+          h('td', {}, r.severity),
+          h(
+            'td',
+            {},
+            h(
+              'button',
+              {
+                type: 'button',
+                onclick: async () => {
+                  await api(`/api/telemetry/alert-rules/${r.id}`, { method: 'DELETE' });
+                  await load();
+                },
+              },
+              `Delete ${r.name}`,
+            ),
+          ),
+        ),
+      ),
+    );
+  };
+  const form = h(
+    'form',
+    {
+      id: 'rule-form',
+      class: 'toolbar',
+      onsubmit: async (e) => {
+        e.preventDefault();
+        try {
+          await api('/api/telemetry/alert-rules', {
+            method: 'POST',
+            body: JSON.stringify({
+              name: name.value,
+              metric: metric.value,
+              operator: operator.value,
+              threshold: Number(threshold.value),
+              window_seconds: Number(windowSeconds.value),
+              severity: severity.value,
+            }),
+          });
+          message.textContent = `Rule "${name.value}" created.`;
+          await load();
+        } catch (err) {
+          message.textContent = err.message;
+        }
+      },
+    },
+    ...field('rule-name', 'Name', name),
+    ...field('rule-metric', 'Metric', metric),
+    ...field('rule-operator', 'Operator', operator),
+    ...field('rule-threshold', 'Threshold', threshold),
+    ...field('rule-window', 'Window (s)', windowSeconds),
+    ...field('rule-severity', 'Severity', severity),
+    h('button', { type: 'submit', class: 'primary' }, 'Add rule'),
+  );
+  main.append(
+    h('h3', {}, 'Built-in alert rules'),
+    form,
+    message,
+    h(
+      'table',
+      {},
+      h(
+        'thead',
+        {},
+        h(
+          'tr',
+          {},
+          ...['Name', 'Condition', 'Window', 'Severity', ''].map((t) => h('th', { scope: 'col' }, t)),
+        ),
+      ),
+      rules,
+    ),
+  );
+  await load();
 }
 
 async function exports() {

@@ -143,7 +143,16 @@ describe.skipIf(!available && !inCi)('web console in a real browser', () => {
     await page.getByLabel('Status').selectOption('acknowledged');
     // The acknowledged list names who acknowledged it, which the active list never shows.
     await expect.poll(() => page.locator('#alert-list').textContent()).toMatch(/ErrorRateHigh.*by /);
-    await page.screenshot({ path: join(ARTIFACTS, '5-alerts.png') });
+    // The rule editor for the built-in engine.
+    await page.getByLabel('Name').fill('Errors above 5 %');
+    await page.getByLabel('Threshold').fill('0.05');
+    await page.getByRole('button', { name: 'Add rule' }).click();
+    await expect.poll(() => page.locator('#rule-list').textContent()).toContain('Errors above 5 %');
+    const { rows: rules } = await db.pool.query(
+      "SELECT metric, threshold FROM alert_rules WHERE org_id = 'acme'",
+    );
+    expect(rules).toEqual([{ metric: 'error_rate', threshold: 0.05 }]);
+    await page.screenshot({ path: join(ARTIFACTS, '5-alerts.png'), fullPage: true });
   });
 
   it('creates an export, watches it complete and downloads it', async () => {
