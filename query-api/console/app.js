@@ -369,6 +369,7 @@ async function overview() {
     const [ov, models, errors, fallbacks] = await Promise.all(
       ['overview', 'models', 'errors', 'fallbacks'].map((a) => api(`/api/telemetry?action=${a}&range=${r}`)),
     );
+    if (range.value !== r) return;
     body.replaceChildren(
       h(
         'div',
@@ -445,10 +446,13 @@ async function alerts() {
     list,
   );
   const load = async () => {
-    const { alerts: items } = await api(`/api/telemetry/alerts?status=${status.value}`);
+    const wanted = status.value;
+    const { alerts: items } = await api(`/api/telemetry/alerts?status=${wanted}`);
+    // A slower answer for a status no longer selected must not overwrite the current list.
+    if (status.value !== wanted) return;
     list.replaceChildren(
       items.length === 0
-        ? h('p', {}, `No ${status.value} alerts.`)
+        ? h('p', {}, `No ${wanted} alerts.`)
         : h(
             'table',
             {},
