@@ -1,4 +1,4 @@
-import type { Meter } from '@opentelemetry/api';
+import type { Counter, Meter } from '@opentelemetry/api';
 import { PrometheusExporter, PrometheusSerializer } from '@opentelemetry/exporter-prometheus';
 import { MeterProvider } from '@opentelemetry/sdk-metrics';
 import type { AiEvent } from '../event.ts';
@@ -77,25 +77,38 @@ export function createAiMetrics({ maxOrgs = 100, maxModels = 100 }: AiMetricsOpt
 
   return {
     recordEvents(events) {
+      // Counters are summed per label set first: one add() per series per batch instead of several per event.
+      const sums = new Map<string, { counter: Counter; attrs: Record<string, string>; n: number }>();
+      const bump = (counter: Counter, name: string, attrs: Record<string, string>, n = 1) => {
+        const key = `${name}\u0000${Object.values(attrs).join('\u0000')}`;
+        const sum = sums.get(key);
+        if (sum) sum.n += n;
+        else sums.set(key, { counter, attrs, n });
+      };
       for (const event of events) {
         const org_id = orgs.apply(event.org_id);
         const model_name = models.apply(event.model_name);
-        requests.add(1, { org_id, model_name });
-        latency.record(event.latency_ms / 1000, { org_id, model_name });
+        const series = { org_id, model_name };
+        bump(requests, 'requests', series);
+        latency.record(event.latency_ms / 1000, series);
         if (!event.success) {
           const code = event.error_code ?? 'unknown';
-          errors.add(1, {
+          bump(errors, 'errors', {
             org_id,
             model_name,
             error_code: KNOWN_ERROR_CODES.has(code) ? code : OVERFLOW_LABEL,
           });
         }
         if (event.fallback_used) {
-          fallbacks.add(1, { org_id, fallback_model: fallbackModels.apply(event.fallback_model) });
+          bump(fallbacks, 'fallbacks', {
+            org_id,
+            fallback_model: fallbackModels.apply(event.fallback_model),
+          });
         }
-        if (event.cost_usd !== null) cost.add(Number(event.cost_usd), { org_id });
-        if (event.cost_source === 'unpriced') unpriced.add(1, { org_id, model_name });
+        if (event.cost_usd !== null) bump(cost, 'cost', { org_id }, Number(event.cost_usd));
+        if (event.cost_source === 'unpriced') bump(unpriced, 'unpriced', series);
       }
+      for (const { counter, attrs, n } of sums.values()) counter.add(n, attrs);
     },
     health: {
       written: (n) => written.add(n),
