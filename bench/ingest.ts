@@ -3,7 +3,7 @@
  * COPY of the same rows into the same table in the same run; plus RSS while the events flow.
  * BENCH_INGEST_EVENTS (default 200,000; the issue's memory check uses 1,000,000).
  */
-import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import type { Server } from 'node:http';
@@ -12,59 +12,16 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { pathToFileURL } from 'node:url';
+import { Worker } from 'node:worker_threads';
 import { serve } from '@hono/node-server';
-import { AI_EVENT_COLUMNS, createAiMetrics, Ingest, type SpanInput } from '@observatory/exporter-postgres';
+import { AI_EVENT_COLUMNS, createAiMetrics, Ingest } from '@observatory/exporter-postgres';
 import { from as copyFrom } from 'pg-copy-streams';
 import { pino } from 'pino';
 import { loadPriceTable, mapSpans } from '../exporter-postgres/src/index.ts';
-import { ExportTraceServiceRequest } from '../exporter-postgres/src/otlp/trace-proto.ts';
 import { createApp } from '../query-api/src/app.ts';
 import { createKey } from '../query-api/src/keys/keys.ts';
+import { spans } from './_ingest-data.ts';
 import { benchDatabase, fmt, withPeakRss } from './support.ts';
-
-const RUN = randomBytes(6).toString('hex');
-const MODELS = Array.from(
-  { length: 30 },
-  (_, i) =>
-    ['gpt-4o', 'gpt-4o-mini', 'claude-sonnet-4', 'gemini-2.5-flash', 'in-house'][i % 5] +
-    (i < 5 ? '' : `-v${i}`),
-);
-
-function spanAt(i: number, base: bigint): SpanInput {
-  const start = base + BigInt(i) * 1_000_000n;
-  return {
-    // Ids from the index (with a per-run prefix): making random bytes would cost more than the mapping being measured.
-    traceId: `${RUN}${i.toString(16).padStart(20, '0')}`,
-    spanId: i.toString(16).padStart(16, '0'),
-    name: 'chat',
-    kind: 3,
-    startTimeUnixNano: start,
-    endTimeUnixNano: start + 350_000_000n,
-    attributes: {
-      'gen_ai.operation.name': 'chat',
-      'gen_ai.provider.name': 'openai',
-      'gen_ai.request.model': MODELS[i % 30]!,
-      'gen_ai.usage.input_tokens': 500 + (i % 1000),
-      'gen_ai.usage.output_tokens': 50 + (i % 200),
-      'observatory.org_id': `org-${i % 20}`,
-      'observatory.endpoint': i % 2 ? 'analyze' : 'infer',
-      'observatory.request_id': `req-${i}`,
-      'user.id': `user-${i % 5000}`,
-      'observatory.tags': '{"team":"search"}',
-      ...(i % 17 === 0 ? { 'error.type': 'timeout' } : {}),
-    },
-    status: { code: i % 17 === 0 ? 2 : 0, message: i % 17 === 0 ? 'upstream timed out' : undefined },
-    events: [],
-    resource: { 'service.name': 'bench' },
-  };
-}
-
-const BASE = BigInt(Date.now() - 3_600_000) * 1_000_000n;
-
-/** Spans `from`…`from + n`, made on demand so the benchmark's own data never dominates RSS. */
-function spans(from: number, n: number): SpanInput[] {
-  return Array.from({ length: n }, (_, i) => spanAt(from + i, BASE));
-}
 
 function copyLine(values: unknown[]): string {
   return `${values
@@ -75,38 +32,6 @@ function copyLine(values: unknown[]): string {
       return text.replace(/\\/g, '\\\\').replace(/\t/g, '\\t').replace(/\n/g, '\\n').replace(/\r/g, '\\r');
     })
     .join('\t')}\n`;
-}
-
-function toOtlp(batch: SpanInput[]): Uint8Array {
-  const kv = (attrs: SpanInput['attributes']) =>
-    Object.entries(attrs).map(([key, value]) => ({
-      key,
-      value: typeof value === 'number' ? { intValue: value } : { stringValue: String(value) },
-    }));
-  return ExportTraceServiceRequest.encode(
-    ExportTraceServiceRequest.fromObject({
-      resourceSpans: [
-        {
-          resource: { attributes: kv(batch[0]!.resource) },
-          scopeSpans: [
-            {
-              scope: { name: 'bench' },
-              spans: batch.map((s) => ({
-                traceId: Buffer.from(s.traceId, 'hex'),
-                spanId: Buffer.from(s.spanId, 'hex'),
-                name: s.name,
-                kind: s.kind,
-                startTimeUnixNano: s.startTimeUnixNano.toString(),
-                endTimeUnixNano: s.endTimeUnixNano.toString(),
-                attributes: kv(s.attributes),
-                status: s.status,
-              })),
-            },
-          ],
-        },
-      ],
-    }),
-  ).finish();
 }
 
 export async function runIngestBench(
@@ -169,21 +94,13 @@ export async function runIngestBench(
     const key = (await createKey(db.pool, { orgId: 'bench', role: 'ingest' })).key;
     t = performance.now();
     const otlp = await withPeakRss(async () => {
-      let next = 0;
-      const worker = async () => {
-        while (next < count) {
-          const body = toOtlp(spans(next, batchSize));
-          next += batchSize;
-          const res = await fetch(url, {
-            method: 'POST',
-            body,
-            headers: { authorization: `Bearer ${key}`, 'content-type': 'application/x-protobuf' },
-          });
-          if (res.status !== 200) throw new Error(`receiver answered ${res.status}`);
-          await res.arrayBuffer();
-        }
-      };
-      await Promise.all(Array.from({ length: 8 }, worker));
+      // The client encodes and sends from a worker thread, off the service's event loop.
+      const client = new Worker(new URL('./_otlp-client.mjs', import.meta.url), {
+        workerData: { url, key, count, batchSize, concurrency: 8 },
+      });
+      const [message] = (await once(client, 'message')) as [string];
+      if (message !== 'done') throw new Error(`OTLP client: ${message}`);
+      await client.terminate();
     });
     const otlpRate = count / ((performance.now() - t) / 1000);
     const { rows } = await db.pool.query('SELECT count(*)::int AS n FROM ai_events');

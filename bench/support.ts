@@ -16,6 +16,7 @@ export async function benchDatabase(
   const url = new URL(SERVER_URL);
   url.pathname = `/${name}`;
   const pool = new pg.Pool({ connectionString: url.toString(), max: 8 });
+  pool.on('error', () => undefined);
   await migrate(pool);
   await ensurePartitions(pool);
   return {
