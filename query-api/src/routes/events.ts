@@ -110,7 +110,7 @@ export function eventRoutes({ pool }: { pool: pg.Pool }) {
       request: { params: z.object({ id: z.uuid() }) },
       responses: {
         200: { description: 'The event', content: { 'application/json': { schema: AiEventJsonSchema } } },
-        404: PROBLEM_RESPONSES[400] && { description: 'No such event in this org' },
+        404: { description: 'No such event in this org' },
         ...PROBLEM_RESPONSES,
       },
     }),
