@@ -325,7 +325,10 @@ async function inspect(event) {
   });
   box.replaceChildren(h('h3', {}, `Event ${event.id}`), fields, h('h4', {}, 'Trace'), waterfall);
   if (!event.trace_id) return waterfall.append('This event has no trace id.');
-  const { items } = await api(`/api/telemetry/events?trace_id=${event.trace_id}&limit=1000`);
+  // A trace lasts minutes at most: bounding the time keeps this lookup on the (org_id, created_at) index.
+  const at = new Date(event.created_at).getTime();
+  const window = `date_from=${new Date(at - 3_600_000).toISOString()}&date_to=${new Date(at + 3_600_000).toISOString()}`;
+  const { items } = await api(`/api/telemetry/events?trace_id=${event.trace_id}&${window}&limit=1000`);
   const starts = items.map((e) => new Date(e.created_at).getTime());
   const t0 = Math.min(...starts);
   const span = Math.max(1, ...items.map((e, i) => starts[i] - t0 + e.latency_ms));
