@@ -10,6 +10,7 @@ export { type AppliedMigration, MIGRATIONS_DIR, migrate } from './db/migrate.ts'
 export { ensurePartitions } from './db/partitions.ts';
 export { AI_EVENT_COLUMNS, type AiEvent, AiEventSchema, type CostSource, CostSourceSchema } from './event.ts';
 export { PostgresSpanExporter, type PostgresSpanExporterOptions } from './exporter.ts';
+export { hexIdSchema } from './hex-id.ts';
 export { Ingest, type IngestOptions, type IngestResult } from './ingest.ts';
 export { type EventEnvelope, EventEnvelopeSchema, eventFromEnvelope } from './mapping/envelope.ts';
 export { ERROR_CODES, type ErrorCode, normaliseErrorCode } from './mapping/error-codes.ts';

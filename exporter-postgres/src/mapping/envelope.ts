@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { computeCost } from '../cost/cost.ts';
 import type { PriceTable } from '../cost/price-table.ts';
 import type { AiEvent } from '../event.ts';
+import { hexIdSchema } from '../hex-id.ts';
 import { normaliseErrorCode } from './error-codes.ts';
 import { eventId } from './event-id.ts';
 import { scrubJson, scrubText } from './scrub.ts';
@@ -24,21 +25,9 @@ export const EventEnvelopeSchema = z
     client_id: id.optional(),
     user_id: id.optional(),
     request_id: id.optional(),
-    trace_id: z
-      .string()
-      .regex(/^[0-9a-fA-F]{32}$/, 'must be 32 hex characters')
-      .transform((v) => v.toLowerCase())
-      .optional(),
-    span_id: z
-      .string()
-      .regex(/^[0-9a-fA-F]{16}$/, 'must be 16 hex characters')
-      .transform((v) => v.toLowerCase())
-      .optional(),
-    parent_span_id: z
-      .string()
-      .regex(/^[0-9a-fA-F]{16}$/, 'must be 16 hex characters')
-      .transform((v) => v.toLowerCase())
-      .optional(),
+    trace_id: hexIdSchema(16).optional(),
+    span_id: hexIdSchema(8).optional(),
+    parent_span_id: hexIdSchema(8).optional(),
     service_name: text.optional(),
     endpoint: text.optional(),
     operation: text.optional(),

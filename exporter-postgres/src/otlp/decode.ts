@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { hexIdSchema } from '../hex-id.ts';
 import type { Attributes, AttributeValue, StatusCode } from '../span.ts';
 import { type DecodedSpans, OtlpDecodeError, rejectSpan } from './decoded.ts';
 import { ExportTraceServiceResponse } from './trace-proto.ts';
@@ -14,11 +15,6 @@ const MAX_DEPTH = 8;
 const int64 = z
   .union([z.string().regex(/^-?\d{1,20}$/), z.number().refine(Number.isFinite), z.bigint()])
   .transform((v) => (typeof v === 'number' ? BigInt(Math.trunc(v)) : BigInt(v)));
-const hexId = (bytes: number) =>
-  z
-    .string()
-    .regex(new RegExp(`^[0-9a-fA-F]{${bytes * 2}}$`), `must be ${bytes * 2} hex characters`)
-    .transform((v) => v.toLowerCase());
 
 type RawValue = Record<string, unknown> | undefined;
 
@@ -49,10 +45,10 @@ function keyValues(list: unknown, depth = 0): Attributes {
 }
 
 const SpanSchema = z.object({
-  traceId: hexId(16),
-  spanId: hexId(8),
+  traceId: hexIdSchema(16),
+  spanId: hexIdSchema(8),
   parentSpanId: z
-    .union([hexId(8), z.literal('')])
+    .union([hexIdSchema(8), z.literal('')])
     .optional()
     .transform((v) => v || undefined),
   name: z.string().max(1024).default(''),

@@ -1,3 +1,4 @@
+import { hexIdSchema } from '@observatory/exporter-postgres';
 import { z } from 'zod';
 import { ProblemError } from '../http/problem.ts';
 import type { Principal } from '../keys/keys.ts';
@@ -25,11 +26,7 @@ export const EVENT_FILTER_FIELDS = {
   endpoint: shortText.optional(),
   user_id: shortText.optional(),
   request_id: shortText.optional(),
-  trace_id: z
-    .string()
-    .regex(/^[0-9a-fA-F]{32}$/, 'must be 32 hex characters')
-    .transform((v) => v.toLowerCase())
-    .optional(),
+  trace_id: hexIdSchema(16).optional(),
   error_code: shortText.optional(),
 };
 
