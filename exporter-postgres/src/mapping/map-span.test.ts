@@ -189,6 +189,64 @@ describe('mapSpan: conventions', () => {
     }
   });
 
+  it('counts each model call under an agent once, and never an agent, tool or workflow span', () => {
+    const http = makeSpan({ name: 'POST /plan', kind: 2, attributes: { 'http.route': '/plan' } });
+    const agent = makeSpan({
+      name: 'invoke_agent planner',
+      parentSpanId: http.spanId,
+      attributes: {
+        'gen_ai.operation.name': 'invoke_agent',
+        'gen_ai.agent.name': 'planner',
+        'gen_ai.request.model': 'gpt-4o',
+        // Some frameworks repeat the sum of their children's usage on the agent span.
+        'gen_ai.usage.input_tokens': 300,
+        'gen_ai.usage.output_tokens': 30,
+      },
+    });
+    const tool = makeSpan({
+      name: 'execute_tool search',
+      parentSpanId: agent.spanId,
+      attributes: { 'gen_ai.operation.name': 'execute_tool', 'gen_ai.tool.name': 'search' },
+    });
+    const chat = (parentSpanId: string, input: number, output: number) =>
+      makeSpan({
+        parentSpanId,
+        attributes: {
+          'gen_ai.operation.name': 'chat',
+          'gen_ai.request.model': 'gpt-4o',
+          'gen_ai.usage.input_tokens': input,
+          'gen_ai.usage.output_tokens': output,
+        },
+      });
+    const first = chat(agent.spanId, 100, 10);
+    const second = chat(agent.spanId, 200, 20);
+    const underTool = chat(tool.spanId, 7, 3);
+    const others = [
+      makeSpan({ attributes: { 'gen_ai.operation.name': 'create_agent', 'gen_ai.agent.name': 'planner' } }),
+      makeSpan({ attributes: { 'traceloop.span.kind': 'workflow', 'gen_ai.system': 'openai' } }),
+      makeSpan({ attributes: { 'traceloop.span.kind': 'agent', 'gen_ai.request.model': 'gpt-4o' } }),
+    ];
+    for (const order of [
+      [http, agent, tool, first, second, underTool, ...others],
+      [underTool, second, first, tool, agent, http, ...others].reverse(),
+    ]) {
+      const events = mapSpans(order, options);
+      expect(events.map((e) => [e.span_id, e.input_tokens, e.output_tokens]).sort()).toEqual(
+        [
+          [first.spanId, 100, 10],
+          [second.spanId, 200, 20],
+          [underTool.spanId, 7, 3],
+        ].sort(),
+      );
+      // $2.50 and $10 per million input and output tokens, each call priced on its own usage.
+      expect(events.map((e) => Number(e.cost_usd)).reduce((a, b) => a + b, 0)).toBeCloseTo(
+        (307 * 2.5 + 33 * 10) / 1e6,
+        12,
+      );
+    }
+    for (const span of [agent, tool, ...others]) expect(mapSpan(span, options)).toBeUndefined();
+  });
+
   it('produces nothing for plain HTTP or database spans', () => {
     expect(
       mapSpan(

@@ -76,6 +76,20 @@ function jsonObject(attrs: Attributes, key: string): Record<string, unknown> | n
 type Convention = 'genai' | 'openinference' | 'vercel';
 
 /**
+ * The operations that are calls to a model, by `gen_ai.operation.name` and OpenLLMetry's older `llm.request.type`.
+ * Agent, tool and workflow spans (`invoke_agent`, `create_agent`, `execute_tool`, …) carry the same attribute
+ * family but only wrap model calls: counting them would count a call twice and merge its children into it.
+ */
+const MODEL_OPERATIONS = new Set([
+  'chat',
+  'text_completion',
+  'generate_content',
+  'embeddings',
+  'completion',
+  'embedding',
+]);
+
+/**
  * Which convention makes this span a model call, or undefined for any other span. Vercel AI SDK spans count only
  * at the inner provider call (`ai.generateText.doGenerate`): the outer span repeats its model and usage.
  */
@@ -86,8 +100,13 @@ function convention(attrs: Attributes): Convention | undefined {
   if (typeof openInferenceKind === 'string') {
     return ['LLM', 'EMBEDDING'].includes(openInferenceKind.toUpperCase()) ? 'openinference' : undefined;
   }
-  if (first(attrs, [Std.OPERATION_NAME, 'llm.request.type', Std.REQUEST_MODEL, 'gen_ai.system']))
-    return 'genai';
+  // OpenLLMetry's workflow, task, agent and tool spans are never model calls.
+  if (first(attrs, ['traceloop.span.kind'])) return undefined;
+  const operation = first(attrs, [Std.OPERATION_NAME, 'llm.request.type']);
+  if (operation !== undefined) {
+    return MODEL_OPERATIONS.has(String(operation).toLowerCase()) ? 'genai' : undefined;
+  }
+  if (first(attrs, [Std.REQUEST_MODEL, 'gen_ai.system'])) return 'genai';
   return undefined;
 }
 
