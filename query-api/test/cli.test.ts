@@ -47,15 +47,6 @@ describe('observatory CLI against DATABASE_URL', () => {
     }
   });
 
-  it('refuses bad arguments with one readable line', async () => {
-    const result = await runCli(['keys', 'create', '--org', 'acme', '--role', 'root'], {
-      DATABASE_URL: db.url,
-    });
-    expect(result.code).not.toBe(0);
-    expect(result.stderr.trim().split('\n')).toHaveLength(1);
-    expect(result.stderr).toMatch(/--role/);
-  });
-
   it.each([
     [
       'an unreachable server',

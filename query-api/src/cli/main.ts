@@ -1,4 +1,5 @@
-import { parseArgs } from 'node:util';
+import { readFileSync } from 'node:fs';
+import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { z } from 'zod';
 import { writeAudit } from '../audit.ts';
 import { type Config, ConfigError, loadConfig } from '../config.ts';
@@ -6,22 +7,58 @@ import { openDatabase } from '../db/database.ts';
 import { createKey, listKeys, OrgIdSchema, RoleSchema, revokeKey } from '../keys/keys.ts';
 import { runServe, runWorker } from '../server.ts';
 
-const USAGE = `Usage: observatory <command>
+/** Where a command writes: the process's streams, or strings in tests. */
+export interface CliOutput {
+  out(text: string): void;
+  err(text: string): void;
+}
 
-  serve                                   run the service (migrates first) with an export worker inside
-  worker                                  run only the export worker (OBSERVATORY_WORKER=false on serve to split)
-  migrate                                 apply pending migrations and exit
-  keys create --org <org> --role <viewer|org_admin|ingest> [--name <text>]
-  keys list --org <org>
-  keys revoke <key_id>
+const processOutput: CliOutput = {
+  out: (text) => process.stdout.write(text),
+  err: (text) => process.stderr.write(text),
+};
 
-Configuration comes from the environment: DATABASE_URL, OBSERVATORY_DATA_DIR, PORT, HOST, LOG_LEVEL,
-and OBSERVATORY_WORKER / OBSERVATORY_EXPORT_* / OBSERVATORY_SIGNING_SECRET (see query-api/README.md).`;
+type Options = NonNullable<ParseArgsConfig['options']>;
+
+interface CommandContext {
+  values: ReturnType<typeof parseArgs>['values'];
+  positionals: string[];
+  output: CliOutput;
+  env: NodeJS.ProcessEnv;
+}
+
+interface Command {
+  /** The words that name it, e.g. `keys create`. */
+  name: string;
+  /** Arguments after the name, as the usage line shows them. */
+  args: string;
+  summary: string;
+  options: Options;
+  positionals?: number;
+  run(context: CommandContext): Promise<void>;
+}
+
+const PortSchema = z.coerce.number().int().min(0).max(65535);
+
+/** A flag's value checked against its schema, with a message that names the flag. */
+function flagValue<T>(schema: z.ZodType<T>, value: unknown, flag: string, command: Command): T {
+  if (value === undefined) {
+    throw new ConfigError(
+      `${command.name} needs ${flag}; usage: observatory ${command.name} ${command.args}`,
+    );
+  }
+  const result = schema.safeParse(value);
+  if (!result.success) {
+    const reason = result.error.issues[0]?.message ?? 'invalid';
+    throw new ConfigError(`${flag} is invalid: ${reason} (actual: ${JSON.stringify(value)})`);
+  }
+  return result.data;
+}
 
 async function withDatabase<T>(
   config: Config,
   fn: (db: Awaited<ReturnType<typeof openDatabase>>) => Promise<T>,
-) {
+): Promise<T> {
   const db = await openDatabase(config);
   try {
     return await fn(db);
@@ -30,89 +67,180 @@ async function withDatabase<T>(
   }
 }
 
-function parse<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
-  const result = schema.safeParse(value);
-  if (!result.success) throw new ConfigError(`${what} is invalid (actual: ${JSON.stringify(value ?? null)})`);
-  return result.data;
-}
-
-async function keysCommand(config: Config, args: string[]): Promise<void> {
-  const [sub, ...rest] = args;
-  const { values, positionals } = parseArgs({
-    args: rest,
-    options: { org: { type: 'string' }, role: { type: 'string' }, name: { type: 'string' } },
-    allowPositionals: true,
-  });
-  if (sub === 'create') {
-    const orgId = parse(OrgIdSchema, values.org, '--org');
-    const role = parse(RoleSchema, values.role, '--role (viewer, org_admin or ingest)');
-    await withDatabase(config, async ({ pool }) => {
-      const key = await createKey(pool, { orgId, role, name: values.name });
-      await writeAudit(pool, {
-        orgId,
-        actor: 'cli',
-        action: 'keys.create',
-        target: key.id,
-        details: { role },
+const COMMANDS: Command[] = [
+  {
+    name: 'serve',
+    args: '[--port <port>] [--host <address>]',
+    summary: 'run the service (migrates first), with an export worker inside unless OBSERVATORY_WORKER=false',
+    options: { port: { type: 'string' }, host: { type: 'string' } },
+    async run({ values, env }) {
+      const config = loadConfig(env);
+      if (values.port !== undefined) config.PORT = flagValue(PortSchema, values.port, '--port', this);
+      if (values.host !== undefined) config.HOST = String(values.host);
+      await runServe(config);
+    },
+  },
+  {
+    name: 'worker',
+    args: '',
+    summary: 'run only the export worker, so exports scale apart from the API',
+    options: {},
+    async run({ env }) {
+      await runWorker(loadConfig(env));
+    },
+  },
+  {
+    name: 'migrate',
+    args: '',
+    summary: 'apply pending migrations and exit',
+    options: {},
+    async run({ output, env }) {
+      await withDatabase(loadConfig(env), async ({ applied }) => {
+        output.out(
+          applied.length
+            ? `Applied ${applied.map((m) => `${m.version}_${m.name}`).join(', ')}\n`
+            : 'Up to date\n',
+        );
       });
-      process.stdout.write(`Created ${role} key ${key.id} for org ${orgId}. It is shown once:\n${key.key}\n`);
-    });
-  } else if (sub === 'list') {
-    const orgId = parse(OrgIdSchema, values.org, '--org');
-    await withDatabase(config, async ({ pool }) => {
-      for (const k of await listKeys(pool, orgId)) {
-        const state = k.revoked_at ? `revoked ${k.revoked_at.toISOString()}` : 'active';
-        process.stdout.write(`${k.id}  ${k.role.padEnd(9)}  ${k.key_prefix}…  ${state}  ${k.name}\n`);
-      }
-    });
-  } else if (sub === 'revoke') {
-    const keyId = parse(z.uuid(), positionals[0], 'key id');
-    await withDatabase(config, async ({ pool }) => {
-      const revoked = await revokeKey(pool, keyId);
-      if (!revoked) throw new ConfigError(`No key with id ${keyId}`);
-      await writeAudit(pool, { orgId: revoked.org_id, actor: 'cli', action: 'keys.revoke', target: keyId });
-      process.stdout.write(`Revoked key ${keyId}\n`);
-    });
-  } else {
-    throw new ConfigError(`Unknown keys command "${sub ?? ''}"\n${USAGE}`);
-  }
+    },
+  },
+  {
+    name: 'keys create',
+    args: '--org <org> --role <viewer|org_admin|ingest> [--name <text>]',
+    summary: 'create the org if missing and a key; the key is the last line of stdout, shown once',
+    options: { org: { type: 'string' }, role: { type: 'string' }, name: { type: 'string' } },
+    async run({ values, output, env }) {
+      const orgId = flagValue(OrgIdSchema, values.org, '--org', this);
+      const role = flagValue(RoleSchema, values.role, '--role', this);
+      await withDatabase(loadConfig(env), async ({ pool }) => {
+        const key = await createKey(pool, { orgId, role, name: values.name as string | undefined });
+        await writeAudit(pool, {
+          orgId,
+          actor: 'cli',
+          action: 'keys.create',
+          target: key.id,
+          details: { role },
+        });
+        output.out(`Created ${role} key ${key.id} for org ${orgId}. It is shown once:\n${key.key}\n`);
+      });
+    },
+  },
+  {
+    name: 'keys list',
+    args: '--org <org>',
+    summary: "the org's keys: id, role, prefix, state, name",
+    options: { org: { type: 'string' } },
+    async run({ values, output, env }) {
+      const orgId = flagValue(OrgIdSchema, values.org, '--org', this);
+      await withDatabase(loadConfig(env), async ({ pool }) => {
+        const { rowCount } = await pool.query('SELECT 1 FROM orgs WHERE id = $1', [orgId]);
+        if (!rowCount) throw new ConfigError(`No org "${orgId}"`);
+        for (const k of await listKeys(pool, orgId)) {
+          const state = k.revoked_at ? `revoked ${k.revoked_at.toISOString()}` : 'active';
+          output.out(`${k.id}  ${k.role.padEnd(9)}  ${k.key_prefix}…  ${state}  ${k.name}\n`);
+        }
+      });
+    },
+  },
+  {
+    name: 'keys revoke',
+    args: '<key_id>',
+    summary: 'revoke a key at once',
+    options: {},
+    positionals: 1,
+    async run({ positionals, output, env }) {
+      const keyId = flagValue(z.uuid(), positionals[0], '<key_id>', this);
+      await withDatabase(loadConfig(env), async ({ pool }) => {
+        const revoked = await revokeKey(pool, keyId);
+        if (!revoked) throw new ConfigError(`No key with id ${keyId}`);
+        await writeAudit(pool, { orgId: revoked.org_id, actor: 'cli', action: 'keys.revoke', target: keyId });
+        output.out(`Revoked key ${keyId}\n`);
+      });
+    },
+  },
+];
+
+function usage(commands: readonly Command[] = COMMANDS): string {
+  const width = Math.max(...commands.map((c) => c.name.length));
+  return `Usage: observatory <command> [options]    (observatory <command> --help for one command)
+
+${commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`).join('\n')}
+
+  --version     print the version
+  help          this text
+
+Configuration comes from the environment (DATABASE_URL, OBSERVATORY_DATA_DIR, PORT, …); the README's
+configuration table lists every variable with its default.`;
 }
 
-export async function main(argv: string[]): Promise<number> {
-  const [command, ...args] = argv;
+function commandHelp(command: Command): string {
+  return `Usage: observatory ${command.name}${command.args ? ` ${command.args}` : ''}\n\n  ${command.summary}\n`;
+}
+
+function version(): string {
+  const file = new URL('../../package.json', import.meta.url);
+  return (JSON.parse(readFileSync(file, 'utf8')) as { version: string }).version;
+}
+
+/** The command the arguments name (the longest match), and the arguments after its name. */
+function resolve(argv: string[]): { command: Command; rest: string[] } {
+  for (const words of [2, 1]) {
+    const name = argv.slice(0, words).join(' ');
+    const command = COMMANDS.find((c) => c.name === name);
+    if (command) return { command, rest: argv.slice(words) };
+  }
+  const group = COMMANDS.filter((c) => c.name.startsWith(`${argv[0]} `));
+  if (group.length > 0) {
+    throw new ConfigError(
+      `Unknown ${argv[0]} command "${argv[1] ?? ''}"; one of: ${group.map((c) => c.name).join(', ')}`,
+    );
+  }
+  throw new ConfigError(`Unknown command "${argv[0]}"; observatory --help lists the commands`);
+}
+
+/** Runs one CLI invocation and returns its exit code; errors are one line on stderr. */
+export async function main(
+  argv: string[],
+  output: CliOutput = processOutput,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<number> {
   try {
-    if (command === undefined || command === 'help' || command === '--help') {
-      process.stdout.write(`${USAGE}\n`);
-      return command === undefined ? 1 : 0;
+    const [first] = argv;
+    if (first === undefined) {
+      output.err(`${usage()}\n`);
+      return 1;
     }
-    const config = loadConfig();
-    switch (command) {
-      case 'serve':
-        await runServe(config);
-        return 0;
-      case 'worker':
-        await runWorker(config);
-        return 0;
-      case 'migrate':
-        await withDatabase(config, async ({ applied }) => {
-          process.stdout.write(
-            applied.length
-              ? `Applied ${applied.map((m) => `${m.version}_${m.name}`).join(', ')}\n`
-              : 'Up to date\n',
-          );
-        });
-        return 0;
-      case 'keys':
-        await keysCommand(config, args);
-        return 0;
-      default:
-        throw new ConfigError(`Unknown command "${command}"\n${USAGE}`);
+    if (first === '--help' || first === '-h' || (first === 'help' && argv.length === 1)) {
+      output.out(`${usage()}\n`);
+      return 0;
     }
+    if (first === '--version' || first === '-v') {
+      output.out(`${version()}\n`);
+      return 0;
+    }
+    const wantsHelp = first === 'help';
+    const { command, rest } = resolve(wantsHelp ? argv.slice(1) : argv);
+    if (wantsHelp || rest.includes('--help') || rest.includes('-h')) {
+      output.out(commandHelp(command));
+      return 0;
+    }
+    let parsed: ReturnType<typeof parseArgs>;
+    try {
+      parsed = parseArgs({ args: rest, options: command.options, allowPositionals: true, strict: true });
+    } catch (err) {
+      throw new ConfigError(`${(err as Error).message}; usage: observatory ${command.name} ${command.args}`);
+    }
+    if (parsed.positionals.length > (command.positionals ?? 0)) {
+      throw new ConfigError(
+        `Unexpected argument "${parsed.positionals[command.positionals ?? 0]}"; usage: observatory ${command.name} ${command.args}`,
+      );
+    }
+    await command.run({ values: parsed.values, positionals: parsed.positionals, output, env });
+    return 0;
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
-    process.stderr.write(`observatory: ${message}\n`);
-    if (!(err instanceof ConfigError) && process.env.OBSERVATORY_DEBUG)
-      process.stderr.write(`${(err as Error).stack}\n`);
+    output.err(`observatory: ${message.split('\n')[0]}\n`);
+    if (!(err instanceof ConfigError) && env.OBSERVATORY_DEBUG) output.err(`${(err as Error).stack}\n`);
     return 1;
   }
 }

@@ -1,0 +1,66 @@
+import { describe, expect, it } from 'vitest';
+import { createTestDatabase } from '../../../test-support/database.ts';
+import { main } from './main.ts';
+
+const db = await createTestDatabase();
+
+async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await main(
+    args,
+    { out: (t) => out.push(t), err: (t) => err.push(t) },
+    { DATABASE_URL: db.url, LOG_LEVEL: 'silent' },
+  );
+  return { code, stdout: out.join(''), stderr: err.join('') };
+}
+
+function oneLineError(result: { code: number; stderr: string }, message: RegExp): void {
+  expect(result.code).toBe(1);
+  expect(result.stderr.trimEnd().split('\n')).toHaveLength(1);
+  expect(result.stderr).toMatch(message);
+}
+
+describe('observatory CLI arguments', () => {
+  it('prints help for every command, and the version', async () => {
+    const all = await cli(['--help']);
+    expect(all.code).toBe(0);
+    for (const name of ['serve', 'worker', 'migrate', 'keys create', 'keys list', 'keys revoke']) {
+      expect(all.stdout).toContain(name);
+      const one = await cli([...name.split(' '), '--help']);
+      expect(one.code).toBe(0);
+      expect(one.stdout).toMatch(new RegExp(`^Usage: observatory ${name}`));
+      expect((await cli(['help', ...name.split(' ')])).stdout).toBe(one.stdout);
+    }
+    const version = await cli(['--version']);
+    expect(version).toMatchObject({ code: 0, stdout: expect.stringMatching(/^\d+\.\d+\.\d+\n$/) });
+    expect((await cli([])).code).toBe(1);
+  });
+
+  it('names a missing or invalid flag in one line', async () => {
+    oneLineError(await cli(['keys', 'create', '--role', 'viewer']), /keys create needs --org/);
+    oneLineError(await cli(['keys', 'create', '--org', 'acme']), /keys create needs --role/);
+    oneLineError(await cli(['keys', 'create', '--org', 'acme', '--role', 'root']), /--role is invalid/);
+    oneLineError(await cli(['keys', 'create', '--org', 'a b', '--role', 'viewer']), /--org is invalid/);
+    oneLineError(await cli(['keys', 'list', '--org', 'acme', '--colour']), /Unknown option '--colour'/);
+    oneLineError(await cli(['keys', 'revoke']), /keys revoke needs <key_id>/);
+    oneLineError(await cli(['keys', 'revoke', 'nope']), /<key_id> is invalid/);
+    oneLineError(await cli(['serve', '--port', 'http']), /--port is invalid/);
+    oneLineError(await cli(['keys', 'rotate']), /Unknown keys command "rotate"; one of: keys create/);
+    oneLineError(await cli(['launch']), /Unknown command "launch"/);
+    oneLineError(await cli(['migrate', 'now']), /Unexpected argument "now"/);
+  });
+
+  it('refuses to list the keys of an org that does not exist, and lists one that does', async () => {
+    oneLineError(await cli(['keys', 'list', '--org', 'nobody']), /No org "nobody"/);
+    const created = await cli(['keys', 'create', '--org', 'acme', '--role', 'viewer', '--name', 'ci']);
+    expect(created.code).toBe(0);
+    const listed = await cli(['keys', 'list', '--org', 'acme']);
+    expect(listed.code).toBe(0);
+    expect(listed.stdout).toMatch(/viewer .* active {2}ci/);
+    oneLineError(
+      await cli(['keys', 'revoke', '00000000-0000-4000-8000-000000000000']),
+      /No key with id 00000000/,
+    );
+  });
+});
