@@ -1,21 +1,13 @@
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
+import { onPath } from './system-tools.ts';
 
 /** The Debian binary names first, then upstream's. */
 const ALERTMANAGER_BINARIES = ['prometheus-alertmanager', 'alertmanager'];
-
-function onPath(binary: string): boolean {
-  try {
-    execFileSync(binary, ['--version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** The Prometheus and Alertmanager binaries, or undefined when either is not installed. */
 export function findPrometheusBinaries(): { prometheus: string; alertmanager: string } | undefined {

@@ -6,16 +6,15 @@ import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningServe, runCli, startServe } from '../../test-support/cli.ts';
 import { createTestDatabase } from '../../test-support/database.ts';
+import { requireTool } from '../../test-support/system-tools.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
-const available = existsSync(CHROMIUM);
-const inCi = process.env.CI === 'true';
-if (!available && !inCi) console.warn(`console browser test: ${CHROMIUM} is not installed, so it is SKIPPED`);
+const runs = requireTool(`Chromium (${CHROMIUM})`, existsSync(CHROMIUM), 'chromium');
 
 const ARTIFACTS = join(process.cwd(), 'test-artifacts', 'console');
 const db = await createTestDatabase();
 
-describe.skipIf(!available && !inCi)('web console in a real browser', () => {
+describe.runIf(runs)('web console in a real browser', () => {
   let serve: RunningServe;
   let browser: Browser;
   let page: Page;

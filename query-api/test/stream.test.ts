@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeEvent } from '../../exporter-postgres/test/make-event.ts';
 import { createTestDatabase } from '../../test-support/database.ts';
 import { insertEvents } from '../../test-support/insert-events.ts';
+import { until } from '../../test-support/until.ts';
 import { createApp } from '../src/app.ts';
 import { createKey } from '../src/keys/keys.ts';
 import { StreamHub } from '../src/stream/hub.ts';
@@ -95,14 +96,6 @@ function connect(url: string, headers: Record<string, string>) {
   };
 }
 
-async function until(check: () => boolean, what: string, ms = 5000) {
-  const deadline = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 /** What the ingest pipeline does on commit: rows first, then the notification. */
 async function ingest(events: AiEvent[]) {
   await insertEvents(db.pool, events);
@@ -121,20 +114,19 @@ describe('GET /api/telemetry/stream', () => {
     const onA = connect(`${a.url}/api/telemetry/stream`, { authorization: `Bearer ${acmeKey}` });
     const onB = connect(`${b.url}/api/telemetry/stream`, { authorization: `Bearer ${acmeKey}` });
     const globex = connect(`${b.url}/api/telemetry/stream`, { authorization: `Bearer ${globexKey}` });
-    await until(
-      () => [onA, onB, globex].every((c) => c.messages.some((m) => m.event === 'connected')),
-      'connected',
+    await until('connected', () =>
+      [onA, onB, globex].every((c) => c.messages.some((m) => m.event === 'connected')),
     );
     const events = Array.from({ length: 5 }, (_, i) => next({ org_id: 'acme', request_id: `live-${i}` }));
     for (const e of events) await ingest([e]);
     await ingest([next({ org_id: 'globex', model_name: 'globex-only' })]);
     await until(
-      () => onA.telemetry().length >= 5 && onB.telemetry().length >= 5,
       'five events on both replicas',
+      () => onA.telemetry().length >= 5 && onB.telemetry().length >= 5,
     );
     for (const client of [onA, onB])
       expect(client.telemetry().map((e) => e.request_id)).toEqual(events.map((e) => e.request_id));
-    await until(() => globex.telemetry().length >= 1, 'the globex event');
+    await until('the globex event', () => globex.telemetry().length >= 1);
     expect(globex.telemetry().map((e) => e.model_name)).toEqual(['globex-only']);
     expect(JSON.stringify(onA.messages)).not.toContain('globex-only');
     await Promise.all([onA.close(), onB.close(), globex.close()]);
@@ -143,10 +135,10 @@ describe('GET /api/telemetry/stream', () => {
   it('replays exactly the missed events after Last-Event-ID, then goes on live', async () => {
     const a = await replica();
     const first = connect(`${a.url}/api/telemetry/stream`, { authorization: `Bearer ${acmeKey}` });
-    await until(() => first.messages.some((m) => m.event === 'connected'), 'connected');
+    await until('connected', () => first.messages.some((m) => m.event === 'connected'));
     const seen = next({ org_id: 'acme', request_id: 'seen' });
     await ingest([seen]);
-    await until(() => first.telemetry().length === 1, 'the first event');
+    await until('the first event', () => first.telemetry().length === 1);
     const lastId = first.messages.find((m) => m.event === 'telemetry')!.id!;
     await first.close();
 
@@ -159,9 +151,9 @@ describe('GET /api/telemetry/stream', () => {
       authorization: `Bearer ${acmeKey}`,
       'last-event-id': lastId,
     });
-    await until(() => again.telemetry().length >= 2, 'the replay');
+    await until('the replay', () => again.telemetry().length >= 2);
     await ingest([next({ org_id: 'acme', request_id: 'after' })]);
-    await until(() => again.telemetry().length >= 3, 'the live event after the replay');
+    await until('the live event after the replay', () => again.telemetry().length >= 3);
     expect(again.telemetry().map((e) => e.request_id)).toEqual(['missed-1', 'missed-2', 'after']);
     await again.close();
   });
@@ -171,15 +163,15 @@ describe('GET /api/telemetry/stream', () => {
     const filtered = connect(`${a.url}/api/telemetry/stream?model_name=wanted&success=false`, {
       authorization: `Bearer ${acmeKey}`,
     });
-    await until(() => filtered.messages.some((m) => m.event === 'connected'), 'connected');
+    await until('connected', () => filtered.messages.some((m) => m.event === 'connected'));
     await ingest([
       next({ org_id: 'acme', model_name: 'wanted', success: true }),
       next({ org_id: 'acme', model_name: 'wanted', success: false, error_code: 'timeout' }),
       next({ org_id: 'acme', model_name: 'other', success: false }),
     ]);
     await until(
-      () => filtered.telemetry().length >= 1 && filtered.messages.some((m) => m.event === 'heartbeat'),
       'a match and a heartbeat',
+      () => filtered.telemetry().length >= 1 && filtered.messages.some((m) => m.event === 'heartbeat'),
     );
     await new Promise((r) => setTimeout(r, 200));
     expect(filtered.telemetry().map((e) => [e.model_name, e.success])).toEqual([['wanted', false]]);
@@ -194,14 +186,13 @@ describe('GET /api/telemetry/stream', () => {
     const cookie = session.headers.get('set-cookie')!.split(';')[0]!;
     expect(session.headers.get('set-cookie')).toMatch(/HttpOnly/i);
     const withSession = connect(`${a.url}/api/telemetry/stream`, { cookie });
-    await until(
-      () => withSession.messages.some((m) => m.event === 'connected'),
-      'a session-authenticated stream',
+    await until('a session-authenticated stream', () =>
+      withSession.messages.some((m) => m.event === 'connected'),
     );
     await withSession.close();
     await db.pool.query("UPDATE sessions SET expires_at = now() - interval '1 second'");
     const expired = connect(`${a.url}/api/telemetry/stream`, { cookie });
-    await until(() => [anonymous, forged, expired].every((c) => c.messages.length > 0), 'refusals');
+    await until('refusals', () => [anonymous, forged, expired].every((c) => c.messages.length > 0));
     for (const c of [anonymous, forged, expired]) expect(c.messages[0]!.event).toBe('http-401');
   });
 
@@ -212,13 +203,15 @@ describe('GET /api/telemetry/stream', () => {
       headers: { authorization: `Bearer ${acmeKey}` },
     });
     const slow = slowResponse.body!.getReader();
-    await until(() => healthy.messages.some((m) => m.event === 'connected'), 'connected');
+    await until('connected', () => healthy.messages.some((m) => m.event === 'connected'));
     // Some 20 MB while the slow client reads nothing: its socket fills, then its own small buffer.
     const burst = Array.from({ length: 6000 }, (_, i) =>
       next({ org_id: 'acme', request_id: `burst-${i}`, provenance: { padding: 'x'.repeat(3000) } }),
     );
     for (let i = 0; i < burst.length; i += 500) await ingest(burst.slice(i, i + 500));
-    await until(() => healthy.telemetry().length >= 6000, 'the whole burst on the healthy client', 20_000);
+    await until('the whole burst on the healthy client', () => healthy.telemetry().length >= 6000, {
+      timeoutMs: 20_000,
+    });
 
     let text = '';
     const decoder = new TextDecoder();

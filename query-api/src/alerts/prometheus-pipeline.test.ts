@@ -14,6 +14,8 @@ import {
   type PrometheusStack,
   startPrometheusStack,
 } from '../../../test-support/prometheus.ts';
+import { requireTool } from '../../../test-support/system-tools.ts';
+import { until } from '../../../test-support/until.ts';
 import { createApp } from '../app.ts';
 import { createKey } from '../keys/keys.ts';
 import { createLogger } from '../log.ts';
@@ -22,12 +24,11 @@ const RULES = fileURLToPath(new URL('../../../alerts/observatory-rules.yml', imp
 const TOKEN = 'e2e-alertmanager-token-0123456789';
 const binaries = findPrometheusBinaries();
 const db = await createTestDatabase();
-const inCi = process.env.CI === 'true';
-if (!binaries && !inCi) {
-  console.warn(
-    'alerts end to end: prometheus/prometheus-alertmanager are not installed, so this test is SKIPPED',
-  );
-}
+const runs = requireTool(
+  'Prometheus and Alertmanager',
+  binaries !== undefined,
+  'prometheus prometheus-alertmanager',
+);
 
 function _listen(server: Server): Promise<number> {
   return new Promise((resolve) =>
@@ -73,21 +74,6 @@ function traffic(baseUrl: string, ingestKey: string) {
   };
 }
 
-async function until<T>(
-  what: string,
-  probe: () => Promise<T | undefined>,
-  logs: () => string,
-  timeoutMs = 30_000,
-) {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`Timed out waiting for ${what}\n${logs()}`);
-}
-
 interface AlertJson {
   id: string;
   name: string;
@@ -98,9 +84,8 @@ interface AlertJson {
   acknowledged_by: string | null;
 }
 
-describe.skipIf(!binaries && !inCi)('Prometheus → Alertmanager → service', () => {
+describe.runIf(runs)('Prometheus → Alertmanager → service', () => {
   it('fires on failing calls, is acknowledged, and resolves once errors stop', async () => {
-    expect(binaries, 'prometheus and prometheus-alertmanager are required in CI').toBeDefined();
     const admin = await createKey(db.pool, { orgId: 'acme', role: 'org_admin' });
     const ingestKey = await createKey(db.pool, { orgId: 'acme', role: 'ingest' });
     const metrics = createAiMetrics();
@@ -139,11 +124,10 @@ describe.skipIf(!binaries && !inCi)('Prometheus → Alertmanager → service', (
         return alerts.find((a) => a.name === 'AIErrorRateSpike');
       };
 
-      const firing = await until(
-        'the error-rate alert to reach the service',
-        () => errorAlert('active'),
-        stack.logs,
-      );
+      const firing = await until('the error-rate alert to reach the service', () => errorAlert('active'), {
+        context: stack.logs,
+        intervalMs: 250,
+      });
       expect(firing).toMatchObject({
         severity: 'critical',
         source: 'prometheus',
@@ -163,7 +147,10 @@ describe.skipIf(!binaries && !inCi)('Prometheus → Alertmanager → service', (
       expect(rows).toEqual([{ actor: admin.id }]);
 
       calls.stopFailing();
-      const resolved = await until('the alert to resolve', () => errorAlert('resolved'), stack.logs);
+      const resolved = await until('the alert to resolve', () => errorAlert('resolved'), {
+        context: stack.logs,
+        intervalMs: 250,
+      });
       expect(resolved.id).toBe(firing.id);
     } finally {
       calls.stop();

@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createTestDatabase } from '../../../test-support/database.ts';
 import { decodeExport, seedEvents, selectEvents } from '../../../test-support/export-events.ts';
+import { until } from '../../../test-support/until.ts';
 import type { ExportJobRow } from './job.ts';
 import * as sql from './sql.ts';
 
@@ -40,14 +41,6 @@ async function job(id: string): Promise<ExportJobRow> {
   return (await db.pool.query<ExportJobRow>(q.text, q.values)).rows[0]!;
 }
 
-async function until(check: () => Promise<boolean>, what: string, timeoutMs = 45_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 const tempDir = join(dataDir, 'exports', '.tmp');
 const partialBytes = async () => {
   const names = await readdir(tempDir).catch(() => []);
@@ -75,14 +68,18 @@ describe('an export whose worker process is killed mid-job', () => {
     await db.pool.query(insert.text, insert.values);
 
     const first = startWorker();
-    await until(async () => (await partialBytes()) > 10_000, 'the first worker to write part of the file');
+    await until('the first worker to write part of the file', async () => (await partialBytes()) > 10_000, {
+      timeoutMs: 45_000,
+    });
     first.kill('SIGKILL');
     await new Promise((r) => first.once('exit', r));
     const killed = await job(id);
     expect(killed).toMatchObject({ status: 'running', attempts: 1, storage_key: null });
 
     const second = startWorker();
-    await until(async () => (await job(id)).status !== 'running', 'the second worker to finish the job');
+    await until('the second worker to finish the job', async () => (await job(id)).status !== 'running', {
+      timeoutMs: 45_000,
+    });
     const done = await job(id);
     expect(done).toMatchObject({ status: 'completed', attempts: 2, row_count: String(ROWS), error: null });
 

@@ -6,6 +6,7 @@ import { MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase } from '../../../test-support/database.ts';
 import { decodeExport, seedEvents } from '../../../test-support/export-events.ts';
+import { until } from '../../../test-support/until.ts';
 import { createLogger } from '../log.ts';
 import type { ExportFormat, ExportJobRow } from './job.ts';
 import { LocalStorage } from './local-storage.ts';
@@ -64,14 +65,6 @@ async function jobs(ids: string[]) {
   return rows;
 }
 
-async function until(check: () => Promise<boolean>, what: string, timeoutMs = 30_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 const finished = (ids: string[]) => async () =>
   (await jobs(ids)).every((j) => j.status === 'completed' || j.status === 'failed');
 
@@ -89,7 +82,7 @@ describe('export worker', () => {
       Array.from({ length: 20 }, (_, i) => addJob({ model_name: ['gpt-4o', 'claude-3'][i % 2] })),
     );
     for (const w of workers) w.start();
-    await until(finished(ids), 'twenty jobs');
+    await until('twenty jobs', finished(ids));
     await Promise.all(workers.map((w) => w.stop()));
 
     const done = await jobs(ids);
@@ -109,11 +102,11 @@ describe('export worker', () => {
     const w = worker({ concurrency: 2, throttleMs: 20 });
     w.start();
     let most = 0;
-    await until(async () => {
+    await until('five throttled jobs', async () => {
       const { rows } = await db.pool.query("SELECT count(*)::int AS n FROM exports WHERE status = 'running'");
       most = Math.max(most, rows[0].n);
       return finished(ids)();
-    }, 'five throttled jobs');
+    });
     await w.stop();
     expect(most).toBe(2);
   });
@@ -125,7 +118,7 @@ describe('export worker', () => {
       worker({ leaseSeconds: 1, throttleMs: 150 }),
     ];
     for (const w of workers) w.start();
-    await until(finished([id]), 'the long job');
+    await until('the long job', finished([id]));
     await Promise.all(workers.map((w) => w.stop()));
     const [job] = await jobs([id]);
     expect(job).toMatchObject({ status: 'completed', attempts: 1, row_count: '2000' });
@@ -147,7 +140,7 @@ describe('export worker', () => {
     );
     const w = worker({ maxAttempts: 3 });
     w.start();
-    await until(finished([orphan, exhausted]), 'orphaned jobs');
+    await until('orphaned jobs', finished([orphan, exhausted]));
     await w.stop();
     const byId = new Map((await jobs([orphan, exhausted])).map((j) => [j.id, j]));
     expect(byId.get(orphan)).toMatchObject({ status: 'completed', attempts: 2, row_count: '2000' });
@@ -163,7 +156,7 @@ describe('export worker', () => {
     const meter = new MeterProvider({ readers: [reader] }).getMeter('test');
     const w = worker({ maxAttempts: 2, metrics: createExportMetrics(meter) });
     w.start();
-    await until(finished([bad]), 'the failing job');
+    await until('the failing job', finished([bad]));
     await w.stop();
     const [job] = await jobs([bad]);
     expect(job).toMatchObject({ status: 'failed', attempts: 2 });
@@ -187,7 +180,7 @@ describe('export worker', () => {
     const w = worker({ fileTtlSeconds: 3600 });
     const [oldDone, freshDone, oldFailed] = [await addJob(), await addJob(), await addJob()];
     w.start();
-    await until(finished([oldDone, freshDone]), 'jobs to clean');
+    await until('jobs to clean', finished([oldDone, freshDone]));
     await w.stop();
     await db.pool.query("UPDATE exports SET expires_at = now() - interval '1 minute' WHERE id = $1", [
       oldDone,
