@@ -20,6 +20,7 @@ import { createLogger } from '../log.ts';
 
 const RULES = fileURLToPath(new URL('../../../alerts/observatory-rules.yml', import.meta.url));
 const TOKEN = 'e2e-alertmanager-token-0123456789';
+const METRICS_TOKEN = 'e2e-metrics-token-0123456789';
 const binaries = findPrometheusBinaries();
 const db = await createTestDatabase();
 const inCi = process.env.CI === 'true';
@@ -113,6 +114,7 @@ describe.skipIf(!binaries && !inCi)('Prometheus → Alertmanager → service', (
       alerting: { alertmanagerToken: TOKEN },
       ingest,
       metrics,
+      metricsToken: METRICS_TOKEN,
     });
     const service = serve({ fetch: app.fetch, hostname: '127.0.0.1', port: 0 }) as Server;
     await new Promise((r) => service.once('listening', r));
@@ -123,6 +125,7 @@ describe.skipIf(!binaries && !inCi)('Prometheus → Alertmanager → service', (
     try {
       stack = await startPrometheusStack({
         scrapeUrl: `http://127.0.0.1:${servicePort}/metrics`,
+        scrapeToken: METRICS_TOKEN,
         ruleFiles: await fastRuleFiles([RULES], dir),
         webhookUrl: `http://127.0.0.1:${servicePort}/api/telemetry/alerts/webhook`,
         webhookToken: TOKEN,
