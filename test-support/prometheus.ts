@@ -54,6 +54,8 @@ export async function fastRuleFiles(files: string[], dir: string, range = '5s'):
 export interface PrometheusStackOptions {
   /** What Prometheus scrapes (job "observatory"), e.g. http://127.0.0.1:4318/metrics. */
   scrapeUrl: string;
+  /** The service's OBSERVATORY_METRICS_TOKEN, sent as bearer token (read from a file, as in production). */
+  scrapeToken?: string;
   ruleFiles: string[];
   /** Where Alertmanager delivers, with `webhookToken` as bearer token (read from a file, as in production). */
   webhookUrl: string;
@@ -117,6 +119,9 @@ export async function startPrometheusStack(options: PrometheusStackOptions): Pro
   const target = new URL(options.scrapeUrl);
 
   await writeFile(join(dir, 'token'), options.webhookToken, { mode: 0o600 });
+  if (options.scrapeToken) {
+    await writeFile(join(dir, 'scrape-token'), options.scrapeToken, { mode: 0o600 });
+  }
   await writeFile(
     join(dir, 'alertmanager.yml'),
     stringify({
@@ -153,6 +158,9 @@ export async function startPrometheusStack(options: PrometheusStackOptions): Pro
           scheme: target.protocol.replace(':', ''),
           metrics_path: target.pathname,
           static_configs: [{ targets: [target.host] }],
+          ...(options.scrapeToken
+            ? { authorization: { type: 'Bearer', credentials_file: join(dir, 'scrape-token') } }
+            : {}),
         },
       ],
     }),

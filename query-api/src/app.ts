@@ -33,6 +33,8 @@ export interface AppDeps {
   /** The write path; the OTLP receiver and JSON ingest are served only when given. */
   ingest?: Ingest;
   metrics?: AiMetrics;
+  /** Bearer token `/metrics` requires; open when unset. */
+  metricsToken?: string | undefined;
   /** The live stream; `GET /api/telemetry/stream` is served only when given. */
   hub?: StreamHub;
   stream?: StreamOptions;
@@ -53,7 +55,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
     app.route('/', otlpRoutes({ pool: deps.pool, ingest: deps.ingest }));
     app.route('/', ingestEventRoutes({ pool: deps.pool, ingest: deps.ingest }));
   }
-  if (deps.metrics) app.route('/', metricsRoutes({ metrics: deps.metrics }));
+  if (deps.metrics) app.route('/', metricsRoutes({ metrics: deps.metrics, token: deps.metricsToken }));
   app.route('/', eventRoutes(deps));
   app.route('/', telemetryRoutes(deps));
   app.route('/', keyRoutes(deps));

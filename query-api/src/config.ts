@@ -16,6 +16,7 @@ const ConfigSchema = z.object({
     .transform((v) => v === 'true'),
   OBSERVATORY_TRACE_URL_TEMPLATE: z.string().default('http://localhost:16686/trace/{trace_id}'),
   OBSERVATORY_INGEST_QUEUE: z.coerce.number().int().min(1000).default(100_000),
+  OBSERVATORY_METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   OBSERVATORY_METRICS_MAX_ORGS: z.coerce.number().int().min(1).default(100),
   OBSERVATORY_METRICS_MAX_MODELS: z.coerce.number().int().min(1).default(100),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

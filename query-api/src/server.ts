@@ -107,6 +107,7 @@ export async function runServe(config: Config): Promise<void> {
       exports,
       ingest,
       metrics,
+      metricsToken: config.OBSERVATORY_METRICS_TOKEN,
       hub,
       console: { traceUrlTemplate: config.OBSERVATORY_TRACE_URL_TEMPLATE },
     });

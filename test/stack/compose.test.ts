@@ -53,6 +53,7 @@ interface PrometheusConfig {
   scrape_configs: {
     job_name: string;
     metrics_path?: string;
+    authorization?: { type?: string; credentials_file?: string };
     static_configs?: { targets: string[] }[];
     dns_sd_configs?: { names: string[]; port: number }[];
   }[];
@@ -208,6 +209,17 @@ describe('Prometheus configuration', () => {
     expect(String(observatory?.dns_sd_configs?.[0]?.port)).toBe(services.observatory!.environment!.PORT);
   });
 
+  it("scrapes with the bearer token the service's /metrics requires, from the compose secret", () => {
+    const authorization = job('observatory')?.authorization;
+    expect(authorization?.type ?? 'Bearer').toBe('Bearer');
+    const secret = services.prometheus!.secrets?.find((s) => s.target === authorization?.credentials_file);
+    expect(secret, 'the credentials file is a compose secret').toBeDefined();
+    expect(compose.secrets?.[secret!.source]?.environment).toBe('OBSERVATORY_METRICS_TOKEN');
+    expect(composeVariables(services.observatory!.environment!.OBSERVATORY_METRICS_TOKEN ?? '')).toEqual([
+      'OBSERVATORY_METRICS_TOKEN',
+    ]);
+  });
+
   it('names only compose services as targets', () => {
     const hosts = [
       ...prometheus.scrape_configs.flatMap((j) => [
@@ -256,11 +268,19 @@ describe('Prometheus configuration', () => {
     it('accepts the configuration, with the rule files it loads from alerts/', async () => {
       const dir = await mkdtemp(join(tmpdir(), 'observatory-prometheus-config-'));
       try {
-        // Map the container paths back onto the repository, as the compose volumes do.
+        // Map the container paths back onto the repository, as the compose volumes do, and each credentials
+        // file (a compose secret) onto a local one: promtool checks that it exists.
+        const credentials = join(dir, 'credentials');
+        await writeFile(credentials, 'token-for-promtool');
         const local = {
           ...prometheus,
           rule_files: prometheus.rule_files.map((g) =>
             g.replace('/etc/prometheus/alerts', repoPath('alerts')),
+          ),
+          scrape_configs: prometheus.scrape_configs.map((j) =>
+            j.authorization
+              ? { ...j, authorization: { ...j.authorization, credentials_file: credentials } }
+              : j,
           ),
         };
         const file = join(dir, 'prometheus.yml');

@@ -97,17 +97,27 @@ describe('dashboard against a real Prometheus scraping a real service', () => {
       DATABASE_URL: db.url,
     });
     const ingestKey = key.stdout.trim().split('\n').at(-1)!;
-    serve = await startServe({ DATABASE_URL: db.url, LOG_LEVEL: 'silent' });
+    const metricsToken = 'live-stack-metrics-token-0123456789';
+    serve = await startServe({
+      DATABASE_URL: db.url,
+      LOG_LEVEL: 'silent',
+      OBSERVATORY_METRICS_TOKEN: metricsToken,
+    });
 
     dir = await mkdtemp(join(tmpdir(), 'observatory-live-stack-'));
     const port = await freePort();
     prometheusUrl = `http://127.0.0.1:${port}`;
+    await writeFile(join(dir, 'metrics-token'), metricsToken, { mode: 0o600 });
     await writeFile(
       join(dir, 'prometheus.yml'),
       stringify({
         global: { scrape_interval: '1s', evaluation_interval: '1s' },
         scrape_configs: [
-          { job_name: 'observatory', static_configs: [{ targets: [new URL(serve.baseUrl).host] }] },
+          {
+            job_name: 'observatory',
+            authorization: { type: 'Bearer', credentials_file: join(dir, 'metrics-token') },
+            static_configs: [{ targets: [new URL(serve.baseUrl).host] }],
+          },
         ],
       }),
     );

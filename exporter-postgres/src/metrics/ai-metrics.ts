@@ -4,12 +4,15 @@ import { MeterProvider } from '@opentelemetry/sdk-metrics';
 import type { AiEvent } from '../event.ts';
 import { ERROR_CODES } from '../mapping/error-codes.ts';
 import type { PipelineHealth } from '../pipeline/pipeline.ts';
-import { LabelCap, OVERFLOW_LABEL } from './label-cap.ts';
+import { LabelCap, LabelCapPerOrg, OVERFLOW_LABEL } from './label-cap.ts';
 
 export interface AiMetricsOptions {
   /** Distinct org_id label values kept before the rest become `other`. */
   maxOrgs?: number;
-  /** Distinct model_name (and fallback_model) label values kept before the rest become `other`. */
+  /**
+   * Distinct model_name (and fallback_model) label values kept per org before that org's other models become
+   * `other`; orgs past `maxOrgs` share the budget of the org label `other`.
+   */
   maxModels?: number;
 }
 
@@ -39,8 +42,8 @@ export function createAiMetrics({ maxOrgs = 100, maxModels = 100 }: AiMetricsOpt
   const provider = new MeterProvider({ readers: [exporter] });
   const meter = provider.getMeter('observatory');
   const orgs = new LabelCap(maxOrgs);
-  const models = new LabelCap(maxModels);
-  const fallbackModels = new LabelCap(maxModels);
+  const models = new LabelCapPerOrg(maxModels);
+  const fallbackModels = new LabelCapPerOrg(maxModels);
 
   const requests = meter.createCounter('ai_inference_requests_total', { description: 'Model calls' });
   const errors = meter.createCounter('ai_inference_errors_total', { description: 'Failed model calls' });
@@ -87,7 +90,7 @@ export function createAiMetrics({ maxOrgs = 100, maxModels = 100 }: AiMetricsOpt
       };
       for (const event of events) {
         const org_id = orgs.apply(event.org_id);
-        const model_name = models.apply(event.model_name);
+        const model_name = models.apply(org_id, event.model_name);
         const series = { org_id, model_name };
         bump(requests, 'requests', series);
         latency.record(event.latency_ms / 1000, series);
@@ -102,7 +105,7 @@ export function createAiMetrics({ maxOrgs = 100, maxModels = 100 }: AiMetricsOpt
         if (event.fallback_used) {
           bump(fallbacks, 'fallbacks', {
             org_id,
-            fallback_model: fallbackModels.apply(event.fallback_model),
+            fallback_model: fallbackModels.apply(org_id, event.fallback_model),
           });
         }
         if (event.cost_usd !== null) bump(cost, 'cost', { org_id }, Number(event.cost_usd));

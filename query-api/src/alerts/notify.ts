@@ -1,5 +1,6 @@
 import type { AlertView, Channel } from './schema.ts';
-import { assertWebhookUrl } from './webhook-url.ts';
+import { postJson } from './webhook-post.ts';
+import { type ResolveHost, resolveWebhookTarget } from './webhook-url.ts';
 
 export interface DeliveryOptions {
   /** Per attempt. */
@@ -8,6 +9,8 @@ export interface DeliveryOptions {
   /** First retry delay; doubled for each further retry, with jitter. */
   backoffMs: number;
   allowPrivate: boolean;
+  /** Host name resolution, once per attempt; the system resolver unless a test gives its own. */
+  resolve?: ResolveHost;
 }
 
 export const DEFAULT_DELIVERY: DeliveryOptions = {
@@ -65,7 +68,10 @@ export function notificationBody(
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** POSTs `body` to the channel, retrying network errors, 429 and 5xx with exponential backoff. Never throws. */
+/**
+ * POSTs `body` to the channel, retrying network errors, 429 and 5xx with exponential backoff. Each attempt resolves
+ * the host once, checks the addresses and connects to exactly those; a redirect is a failed delivery. Never throws.
+ */
 export async function deliver(
   channel: Channel,
   body: unknown,
@@ -76,20 +82,15 @@ export async function deliver(
   for (let attempt = 1; attempt <= options.maxAttempts; attempt++) {
     if (attempt > 1) await sleep(options.backoffMs * 2 ** (attempt - 2) * (0.75 + Math.random() * 0.5));
     try {
-      const url = await assertWebhookUrl(channel.url, options.allowPrivate);
-      const response = await fetch(url, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', 'user-agent': 'observatory-alerts' },
-        body: JSON.stringify(body),
-        redirect: 'manual',
-        signal: AbortSignal.timeout(options.timeoutMs),
-      });
-      await response.body?.cancel();
-      httpStatus = response.status;
-      if (response.ok) return { ok: true, attempts: attempt, httpStatus, error: null };
-      error = `HTTP ${response.status}`;
-      if (response.status !== 429 && response.status < 500)
-        return { ok: false, attempts: attempt, httpStatus, error };
+      const target = await resolveWebhookTarget(channel.url, options);
+      httpStatus = await postJson(target, body, options.timeoutMs);
+      if (httpStatus >= 200 && httpStatus < 300)
+        return { ok: true, attempts: attempt, httpStatus, error: null };
+      error =
+        httpStatus >= 300 && httpStatus < 400
+          ? `HTTP ${httpStatus}: redirects are not followed`
+          : `HTTP ${httpStatus}`;
+      if (httpStatus !== 429 && httpStatus < 500) return { ok: false, attempts: attempt, httpStatus, error };
     } catch (err) {
       error = (err as Error).message;
       if ((err as Error).name === 'WebhookUrlError')

@@ -22,6 +22,7 @@ import { createLogger } from '../log.ts';
 
 const RULES = fileURLToPath(new URL('../../../alerts/observatory-rules.yml', import.meta.url));
 const TOKEN = 'e2e-alertmanager-token-0123456789';
+const METRICS_TOKEN = 'e2e-metrics-token-0123456789';
 const binaries = findPrometheusBinaries();
 const db = await createTestDatabase();
 const runs = requireTool(
@@ -98,6 +99,7 @@ describe.runIf(runs)('Prometheus → Alertmanager → service', () => {
       alerting: { alertmanagerToken: TOKEN },
       ingest,
       metrics,
+      metricsToken: METRICS_TOKEN,
     });
     const service = serve({ fetch: app.fetch, hostname: '127.0.0.1', port: 0 }) as Server;
     await new Promise((r) => service.once('listening', r));
@@ -108,6 +110,7 @@ describe.runIf(runs)('Prometheus → Alertmanager → service', () => {
     try {
       stack = await startPrometheusStack({
         scrapeUrl: `http://127.0.0.1:${servicePort}/metrics`,
+        scrapeToken: METRICS_TOKEN,
         ruleFiles: await fastRuleFiles([RULES], dir),
         webhookUrl: `http://127.0.0.1:${servicePort}/api/telemetry/alerts/webhook`,
         webhookToken: TOKEN,

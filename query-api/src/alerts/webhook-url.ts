@@ -1,58 +1,30 @@
 import { lookup } from 'node:dns/promises';
-import { BlockList, isIP } from 'node:net';
-
-// Addresses a tenant's webhook must not reach: loopback, private, link-local (cloud metadata),
-// carrier-grade NAT, unspecified and multicast ranges.
-const internal = new BlockList();
-for (const [net, prefix] of [
-  ['0.0.0.0', 8],
-  ['10.0.0.0', 8],
-  ['100.64.0.0', 10],
-  ['127.0.0.0', 8],
-  ['169.254.0.0', 16],
-  ['172.16.0.0', 12],
-  ['192.168.0.0', 16],
-  ['224.0.0.0', 4],
-  ['240.0.0.0', 4],
-] as const) {
-  internal.addSubnet(net, prefix, 'ipv4');
-}
-for (const [net, prefix] of [
-  ['::', 128],
-  ['::1', 128],
-  ['fc00::', 7],
-  ['fe80::', 10],
-  ['ff00::', 8],
-] as const) {
-  internal.addSubnet(net, prefix, 'ipv6');
-}
-
-// IPv4-mapped IPv6 (URL parsing turns ::ffff:127.0.0.1 into ::ffff:7f00:1) is checked as the IPv4 it carries.
-function unmapped(address: string): string | undefined {
-  const dotted = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
-  if (dotted) return dotted[1];
-  const hex = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/i.exec(address);
-  if (!hex) return undefined;
-  const [hi, lo] = [Number.parseInt(hex[1]!, 16), Number.parseInt(hex[2]!, 16)];
-  return [hi >> 8, hi & 255, lo >> 8, lo & 255].join('.');
-}
-
-function isInternal(address: string): boolean {
-  const v4 = unmapped(address);
-  if (v4) return internal.check(v4, 'ipv4');
-  return internal.check(address, isIP(address) === 6 ? 'ipv6' : 'ipv4');
-}
+import { isIP } from 'node:net';
+import { specialPurposeRange } from './special-address.ts';
 
 export class WebhookUrlError extends Error {
   override name = 'WebhookUrlError';
 }
 
-/**
- * Throws a WebhookUrlError unless `raw` is an http(s) URL whose host resolves only to public addresses
- * (any address when `allowPrivate`). Checked when a rule is saved and again before each delivery, since
- * a name can be re-pointed later.
- */
-export async function assertWebhookUrl(raw: string, allowPrivate: boolean): Promise<URL> {
+/** Resolves a host name to every address it has (the system resolver by default; tests pass their own). */
+export type ResolveHost = (hostname: string) => Promise<string[]>;
+
+export const systemResolver: ResolveHost = async (hostname) =>
+  (await lookup(hostname, { all: true })).map((a) => a.address);
+
+export interface WebhookTarget {
+  url: URL;
+  /** The checked addresses of the host, in resolver order: connect to these and nothing else. */
+  addresses: string[];
+}
+
+export interface WebhookCheckOptions {
+  allowPrivate: boolean;
+  resolve?: ResolveHost;
+}
+
+/** `raw` as a URL, or a WebhookUrlError: only http(s), no credentials before the host. */
+export function parseWebhookUrl(raw: string): URL {
   let url: URL;
   try {
     url = new URL(raw);
@@ -63,22 +35,50 @@ export async function assertWebhookUrl(raw: string, allowPrivate: boolean): Prom
     throw new WebhookUrlError('must use http or https');
   }
   if (url.username || url.password) throw new WebhookUrlError('must not carry credentials before the host');
-  if (allowPrivate) return url;
+  return url;
+}
+
+/**
+ * Parses `raw` and resolves its host once. Unless `allowPrivate`, throws a WebhookUrlError when any address is in
+ * a special-purpose range (loopback, private, link-local, CGNAT, documentation, benchmarking, reserved, multicast,
+ * and IPv6 forms carrying such an IPv4 address). The caller connects to the returned addresses, so a name that is
+ * re-pointed between the check and the connection (DNS rebinding) cannot switch the target.
+ */
+export async function resolveWebhookTarget(
+  raw: string,
+  { allowPrivate, resolve = systemResolver }: WebhookCheckOptions,
+): Promise<WebhookTarget> {
+  const url = parseWebhookUrl(raw);
   const host = url.hostname.replace(/^\[|\]$/g, '');
   let addresses: string[];
   if (isIP(host)) {
     addresses = [host];
   } else {
     try {
-      addresses = (await lookup(host, { all: true })).map((a) => a.address);
+      addresses = await resolve(host);
     } catch {
       throw new WebhookUrlError(`host ${host} does not resolve`);
     }
+    if (addresses.length === 0) throw new WebhookUrlError(`host ${host} does not resolve`);
   }
-  if (addresses.some(isInternal)) {
-    throw new WebhookUrlError(
-      `host ${host} is a loopback, private or link-local address; set OBSERVATORY_ALLOW_PRIVATE_WEBHOOKS=true to allow it`,
-    );
+  if (!allowPrivate) {
+    for (const address of addresses) {
+      const range = specialPurposeRange(address);
+      if (range) {
+        throw new WebhookUrlError(
+          `host ${host} is a special-purpose address (${address}: ${range}), not a public one; set OBSERVATORY_ALLOW_PRIVATE_WEBHOOKS=true to allow it`,
+        );
+      }
+    }
   }
-  return url;
+  return { url, addresses };
+}
+
+/** Throws a WebhookUrlError unless `raw` could be delivered to now; used when a rule is saved. */
+export async function assertWebhookUrl(
+  raw: string,
+  allowPrivate: boolean,
+  resolve: ResolveHost = systemResolver,
+): Promise<URL> {
+  return (await resolveWebhookTarget(raw, { allowPrivate, resolve })).url;
 }

@@ -12,7 +12,7 @@ const PLAIN_ROUTES: [
   secured: boolean,
 ][] = [
   ['get', '/health', 'Service and database health', false],
-  ['get', '/metrics', 'Prometheus metrics', false],
+  ['get', '/metrics', 'Prometheus metrics (bearer OBSERVATORY_METRICS_TOKEN when set)', false],
   ['get', '/api/whoami', 'The org and role of the calling key', true],
   ['post', '/v1/traces', 'OTLP/HTTP trace ingest (protobuf or JSON, gzip); ingest key', true],
   ['post', '/api/telemetry/events', 'Ingest event envelopes as JSON (one or an array); ingest key', true],
