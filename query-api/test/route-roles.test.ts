@@ -321,3 +321,26 @@ describe('route × role', () => {
     expect(actual).toEqual(route.expected);
   });
 });
+
+describe('path parameters', () => {
+  const withParams = appRoutes().filter((route) => route.includes('/:'));
+
+  it.each(withParams)(
+    '%s refuses NUL and invalid UTF-8 in each parameter with 400 naming it',
+    async (route) => {
+      const [method, template] = route.split(' ') as [string, string];
+      for (const param of template.match(/:\w+/g)!) {
+        for (const bad of ['%00', 'a%C3%28']) {
+          const path = template.replace(param, bad).replace(/:\w+/g, randomUUID());
+          const res = await app.request(path, {
+            method,
+            headers: { authorization: `Bearer ${keys.org_admin}` },
+          });
+          expect(res.status, path).toBe(400);
+          const problem = (await res.json()) as { errors: { field: string }[] };
+          expect(problem.errors.map((e) => e.field)).toContain(param.slice(1));
+        }
+      }
+    },
+  );
+});
