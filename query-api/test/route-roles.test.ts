@@ -172,6 +172,11 @@ const ROUTES: Record<string, RouteCase> = {
     expected: publicRoute(204),
     request: () => ({ path: '/api/session', init: { method: 'DELETE' } }),
   },
+  // Console sign-in: open to anyone with a key to exchange, but an ingest key gets no session.
+  'POST /api/session': {
+    expected: orgRead,
+    request: () => ({ path: '/api/session', init: { method: 'POST' } }),
+  },
   'POST /api/telemetry/alerts/webhook': {
     // Its own token (OBSERVATORY_ALERTMANAGER_TOKEN); an API key is not it.
     expected: publicRoute(401),
@@ -195,10 +200,6 @@ const ROUTES: Record<string, RouteCase> = {
 
   // Reading: viewer and org_admin, always within their own org.
   'GET /api/whoami': { expected: orgRead, request: () => ({ path: '/api/whoami' }) },
-  'POST /api/session': {
-    expected: orgRead,
-    request: () => ({ path: '/api/session', init: { method: 'POST' } }),
-  },
   'GET /api/telemetry/events': { expected: orgRead, request: () => ({ path: '/api/telemetry/events' }) },
   'GET /api/telemetry/events/stream': {
     expected: orgRead,
