@@ -1,10 +1,12 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
 import type { AiMetrics, Ingest } from '@observatory/exporter-postgres';
+import { HTTPException } from 'hono/http-exception';
 import type pg from 'pg';
 import type { AlertingOptions } from './alerts/options.ts';
 import type { ExportService } from './exports/service.ts';
 import type { AuthEnv } from './http/auth.ts';
 import { ProblemError, problemResponse } from './http/problem.ts';
+import { readableQuery } from './http/query-text.ts';
 import { type RequestLogEnv, requestLog } from './http/request-log.ts';
 import type { Logger } from './log.ts';
 import { alertRuleRoutes } from './routes/alert-rules.ts';
@@ -46,6 +48,7 @@ export type AppEnv = { Variables: RequestLogEnv['Variables'] & Partial<AuthEnv['
 export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   const app = new OpenAPIHono<AppEnv>();
   app.use(requestLog(deps.logger));
+  app.use(readableQuery());
   app.route('/', healthRoutes(deps));
   app.route('/', whoamiRoutes(deps));
   app.route('/', alertRoutes(deps));
@@ -69,6 +72,10 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   );
   app.onError((err, c) => {
     if (err instanceof ProblemError) return problemResponse(c, err);
+    // Hono's own client errors (a malformed JSON body in a validated route): the caller's mistake, not a crash.
+    if (err instanceof HTTPException && err.status < 500) {
+      return problemResponse(c, new ProblemError(err.status, err.message));
+    }
     c.get('log')?.error({ err }, 'unhandled error');
     return problemResponse(
       c,

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { storableText } from '../http/storable-text.ts';
 
 export const AlertStatusSchema = z.enum(['active', 'acknowledged', 'resolved']);
 export type AlertStatus = z.infer<typeof AlertStatusSchema>;
@@ -29,11 +30,11 @@ export type AlertmanagerAlert = z.infer<typeof AlertmanagerAlertSchema>;
 
 export const ListAlertsQuerySchema = z.object({
   status: AlertStatusSchema.optional(),
-  severity: z.string().min(1).max(50).optional(),
+  severity: storableText.min(1).max(50).optional(),
   limit: z.coerce.number().int().min(1).max(500).default(100),
 });
 
-export const AckBodySchema = z.object({ note: z.string().max(2000).optional() }).strict();
+export const AckBodySchema = z.object({ note: storableText.max(2000).optional() }).strict();
 
 export const ChannelSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('webhook'), url: z.url() }).strict(),
@@ -56,9 +57,9 @@ export type Operator = z.infer<typeof OperatorSchema>;
 /** A built-in rule as an org admin writes it. Rates are fractions (0.05 = 5 %), p95_latency is in ms, cost in USD. */
 export const AlertRuleInputSchema = z
   .object({
-    name: z.string().trim().min(1).max(200),
+    name: storableText.trim().min(1).max(200),
     metric: RuleMetricSchema,
-    model_name: z.string().min(1).max(200).nullable().default(null),
+    model_name: storableText.min(1).max(200).nullable().default(null),
     operator: OperatorSchema.default('>'),
     threshold: z.number().finite(),
     window_seconds: z

@@ -42,6 +42,21 @@ export function jobById(id: string, orgId: string): SqlFragment {
   return { text: `SELECT ${COLUMNS} FROM exports WHERE id = $1 AND org_id = $2`, values: [id, orgId] };
 }
 
+/**
+ * The job behind a signed download link, and whether the link still stands: the key that created the job and the
+ * key the link was issued to must both still be unrevoked, so revoking either one ends every link it led to.
+ */
+export function jobForDownload(id: string, orgId: string, issuedTo: string): SqlFragment {
+  return {
+    text: `SELECT ${COLUMNS},
+             NOT EXISTS (SELECT 1 FROM api_keys k
+                         WHERE k.id IN (exports.created_by, $3::uuid) AND k.revoked_at IS NOT NULL)
+               AND exports.created_by IS NOT NULL AS keys_active
+           FROM exports WHERE id = $1 AND org_id = $2`,
+    values: [id, orgId, issuedTo],
+  };
+}
+
 export function jobsOfOrg(orgId: string, limit: number): SqlFragment {
   return {
     text: `SELECT ${COLUMNS} FROM exports WHERE org_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2`,

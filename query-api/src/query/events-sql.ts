@@ -3,6 +3,7 @@ import { pipeline } from 'node:stream/promises';
 import { AI_EVENT_COLUMNS, type AiEvent } from '@observatory/exporter-postgres';
 import type pg from 'pg';
 import QueryStream from 'pg-query-stream';
+import { z } from 'zod';
 import { EVENT_ROW_TYPES } from './event-rows.ts';
 import { eventWhere, type ScopedFilters, type SqlFragment } from './filters.ts';
 
@@ -18,17 +19,24 @@ export function encodeCursor(event: Pick<AiEvent, 'created_at' | 'id'>): string 
   return Buffer.from(JSON.stringify([event.created_at.toISOString(), event.id])).toString('base64url');
 }
 
-/** Undefined when the text is not a cursor this service issued. */
+const CursorSchema = z.tuple([z.iso.datetime(), z.uuid()]);
+
+/**
+ * Undefined when the text is not a cursor this service issued: only the exact text `encodeCursor` makes is taken
+ * (valid JSON of an ISO time and a UUID, encoded the same way again), so no forged value reaches SQL.
+ */
 export function decodeCursor(text: string): Cursor | undefined {
+  let parsed: unknown;
   try {
-    const [at, id] = JSON.parse(Buffer.from(text, 'base64url').toString('utf8')) as unknown[];
-    const createdAt = new Date(String(at));
-    if (Number.isNaN(createdAt.getTime()) || typeof id !== 'string' || !/^[0-9a-f-]{36}$/.test(id))
-      return undefined;
-    return { createdAt, id };
+    parsed = JSON.parse(Buffer.from(text, 'base64url').toString('utf8'));
   } catch {
     return undefined;
   }
+  const shape = CursorSchema.safeParse(parsed);
+  if (!shape.success) return undefined;
+  const cursor = { createdAt: new Date(shape.data[0]), id: shape.data[1] };
+  if (Number.isNaN(cursor.createdAt.getTime())) return undefined;
+  return encodeCursor({ created_at: cursor.createdAt, id: cursor.id }) === text ? cursor : undefined;
 }
 
 export function pageQuery(

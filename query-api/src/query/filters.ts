@@ -1,6 +1,7 @@
 import { hexIdSchema } from '@observatory/exporter-postgres';
 import { z } from 'zod';
 import { ProblemError } from '../http/problem.ts';
+import { storableText } from '../http/storable-text.ts';
 import type { Principal } from '../keys/keys.ts';
 
 const queryBoolean = z
@@ -13,7 +14,7 @@ const isoDate = z.iso
   .transform((v) => new Date(v))
   .describe('ISO-8601 date or date-time');
 
-const shortText = z.string().min(1).max(256);
+const shortText = storableText.min(1).max(256);
 
 /** The filter fields shared by /events, /events/stream, exports and the live stream. */
 export const EVENT_FILTER_FIELDS = {

@@ -101,7 +101,7 @@ export function alertRoutes({ pool, alerting = {} }: AppDeps): Hono<AppEnv> {
       }
       return c.json({ stored });
     })
-    .get('/api/telemetry/alerts', requireKey(pool), async (c) => {
+    .get('/api/telemetry/alerts', requireKey(pool), requireRole('viewer', 'org_admin'), async (c) => {
       const query = ListAlertsQuerySchema.safeParse(c.req.query());
       if (!query.success) throw problemFromZod(query.error, 'query');
       const { rows } = await pool.query<AlertView>(sql.listAlerts(c.get('principal').orgId, query.data));

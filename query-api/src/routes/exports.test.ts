@@ -16,7 +16,7 @@ import { createExportMetrics } from '../exports/metrics.ts';
 import type { ExportService } from '../exports/service.ts';
 import { DownloadSigner } from '../exports/signing.ts';
 import { ExportWorker } from '../exports/worker.ts';
-import { createKey } from '../keys/keys.ts';
+import { createKey, revokeKey } from '../keys/keys.ts';
 import { createLogger } from '../log.ts';
 import { CSV_COLUMNS } from '../query/csv.ts';
 
@@ -220,6 +220,32 @@ describe('export access', () => {
     );
     expect((await app.request(past.toString())).status).toBe(403);
     expect((await app.request(completed.download_url)).status).toBe(200);
+  });
+
+  it('stop working once the key that created the job, or the one the link was issued to, is revoked', async () => {
+    const creator = await createKey(db.pool, { orgId: 'acme', role: 'org_admin' });
+    const { job_id } = await read(await createJob(creator.key, { format: 'csv' }));
+    const ownLink = (await waitForJob(creator.key, job_id)).download_url;
+    const colleagueLink = (await read(await call(keys.admin, `/api/telemetry/export/${job_id}`)))
+      .download_url;
+    expect((await app.request(ownLink)).status).toBe(200);
+    expect((await app.request(colleagueLink)).status).toBe(200);
+
+    await revokeKey(db.pool, creator.id);
+    for (const link of [ownLink, colleagueLink]) {
+      const res = await app.request(link);
+      expect(res.status).toBe(403);
+      expect(res.headers.get('content-type')).toBe('application/problem+json');
+    }
+
+    const issuer = await createKey(db.pool, { orgId: 'acme', role: 'org_admin' });
+    const other = await read(await createJob(keys.admin, { format: 'csv' }));
+    await waitForJob(keys.admin, other.job_id);
+    const issuedLink = (await read(await call(issuer.key, `/api/telemetry/export/${other.job_id}`)))
+      .download_url;
+    expect((await app.request(issuedLink)).status).toBe(200);
+    await revokeKey(db.pool, issuer.id);
+    expect((await app.request(issuedLink)).status).toBe(403);
   });
 
   it('hide another org job (404) and refuse naming another org in filters (403)', async () => {

@@ -24,7 +24,7 @@ const JobIdSchema = z.object({ job_id: z.uuid() });
 const ListQuerySchema = z.object({ limit: z.coerce.number().int().min(1).max(200).default(50) });
 const DownloadQuerySchema = z.object({
   org: z.string().min(1).max(64),
-  key: z.string().min(1).max(64),
+  key: z.uuid(),
   expires: z.coerce.number().int().positive(),
   signature: z.string().min(1).max(128),
 });
@@ -184,7 +184,15 @@ export function exportRoutes({ pool, exports }: ExportRoutesDeps): Hono<AppEnv> 
       if (!valid)
         throw new ProblemError(403, 'The download link is invalid or has expired; request a new one');
       const { org, key } = signed.data;
-      const [job] = await query<ExportJobRow>(sql.jobById(job_id, org));
+      const [job] = await query<ExportJobRow & { keys_active: boolean }>(
+        sql.jobForDownload(job_id, org, key),
+      );
+      if (job && !job.keys_active) {
+        throw new ProblemError(
+          403,
+          'The key behind this download link has been revoked; the link no longer works',
+        );
+      }
       const file =
         job?.status === 'completed' && job.storage_key
           ? await exports.storage.open(job.storage_key)

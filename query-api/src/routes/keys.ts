@@ -5,6 +5,7 @@ import { auditActor, writeAudit } from '../audit.ts';
 import { requireKey, requireRole } from '../http/auth.ts';
 import { BEARER, openApiRoutes, PROBLEM_RESPONSES } from '../http/openapi.ts';
 import { ProblemError } from '../http/problem.ts';
+import { storableText } from '../http/storable-text.ts';
 import { createKey, listKeys, RoleSchema, revokeKey } from '../keys/keys.ts';
 
 const KeyInfoSchema = z.object({
@@ -34,7 +35,7 @@ export function keyRoutes({ pool }: { pool: pg.Pool }) {
         body: {
           content: {
             'application/json': {
-              schema: z.object({ role: RoleSchema, name: z.string().max(200).optional() }).strict(),
+              schema: z.object({ role: RoleSchema, name: storableText.max(200).optional() }).strict(),
             },
           },
         },

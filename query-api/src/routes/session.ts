@@ -2,16 +2,17 @@ import { Hono } from 'hono';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import type pg from 'pg';
 import type { AppEnv } from '../app.ts';
-import { requireKey } from '../http/auth.ts';
+import { requireKey, requireRole } from '../http/auth.ts';
 import { createSession, endSession, SESSION_COOKIE, SESSION_TTL_MS } from '../keys/sessions.ts';
 
 /**
  * `POST /api/session` exchanges an API key (Bearer) for an HttpOnly, SameSite=Strict session cookie, so the console
- * keeps no key in page-readable storage and EventSource can authenticate; `DELETE /api/session` signs out.
+ * keeps no key in page-readable storage and EventSource can authenticate; `DELETE /api/session` signs out. The console
+ * only reads and manages, so an ingest key gets no session.
  */
 export function sessionRoutes({ pool }: { pool: pg.Pool }): Hono<AppEnv> {
   return new Hono<AppEnv>()
-    .post('/api/session', requireKey(pool), async (c) => {
+    .post('/api/session', requireKey(pool), requireRole('viewer', 'org_admin'), async (c) => {
       const principal = c.get('principal')!;
       const { token, expiresAt } = await createSession(pool, principal);
       setCookie(c, SESSION_COOKIE, token, {

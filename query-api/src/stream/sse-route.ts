@@ -5,7 +5,7 @@ import type pg from 'pg';
 import { z } from 'zod';
 import type { AppEnv } from '../app.ts';
 import { requireKey, requireRole } from '../http/auth.ts';
-import { problemFromZod } from '../http/problem.ts';
+import { ProblemError, problemFromZod } from '../http/problem.ts';
 import { EVENT_ROW_TYPES } from '../query/event-rows.ts';
 import { EVENT_FILTER_FIELDS } from '../query/filters.ts';
 import type { StreamHub, StreamMessage } from './hub.ts';
@@ -34,10 +34,18 @@ export function streamId(event: Pick<AiEvent, 'received_at' | 'id'>): string {
   return `${event.received_at.toISOString()}_${event.id}`;
 }
 
+/** The position a `Last-Event-ID` names; 400 unless it is exactly an id `streamId` made. */
 function parseStreamId(text: string | undefined): { at: Date; id: string } | undefined {
-  const match = /^(.+)_([0-9a-f-]{36})$/.exec(text ?? '');
-  const at = match ? new Date(match[1]!) : undefined;
-  return match && at && !Number.isNaN(at.getTime()) ? { at, id: match[2]! } : undefined;
+  if (!text) return undefined;
+  const match = /^(.+)_([0-9a-f-]{36})$/.exec(text);
+  const at = match && z.iso.datetime().safeParse(match[1]).success ? new Date(match[1]!) : undefined;
+  const id = match && z.uuid().safeParse(match[2]).success ? match[2]! : undefined;
+  if (!at || !id || streamId({ received_at: at, id }) !== text) {
+    throw new ProblemError(400, 'Last-Event-ID: not an event id this service sent', {
+      errors: [{ field: 'Last-Event-ID', message: 'invalid' }],
+    });
+  }
+  return { at, id };
 }
 
 function matches(event: AiEvent, f: StreamFilters): boolean {
