@@ -90,12 +90,18 @@ function secondsOfDay(time: string): number {
   return (Number(h) * 3600 + Number(m) * 60 + Number(s) - offset + 86_400) % 86_400;
 }
 
-function applies(constraint: NonNullable<ConditionalPrice['constraint']>, at: Date): boolean {
-  if (constraint.type === 'start_date') return at >= new Date(`${constraint.start_date}T00:00:00Z`);
-  const now = at.getUTCHours() * 3600 + at.getUTCMinutes() * 60 + at.getUTCSeconds();
+/** A catalogue price constraint as a test of the call's time, its dates and times parsed once. */
+function holdsAt(constraint: NonNullable<ConditionalPrice['constraint']>): (at: Date) => boolean {
+  if (constraint.type === 'start_date') {
+    const from = Date.parse(`${constraint.start_date}T00:00:00Z`);
+    return (at) => at.getTime() >= from;
+  }
   const start = secondsOfDay(constraint.start_time);
   const end = secondsOfDay(constraint.end_time);
-  return end < start ? now >= start || now < end : now >= start && now < end;
+  return (at) => {
+    const now = at.getUTCHours() * 3600 + at.getUTCMinutes() * 60 + at.getUTCSeconds();
+    return end < start ? now >= start || now < end : now >= start && now < end;
+  };
 }
 
 /**
@@ -107,11 +113,14 @@ function scheduleOf(model: ModelInfo): PriceSchedule {
     const rates = toRates(model.prices);
     return () => rates;
   }
-  const entries = model.prices.map((p) => ({ constraint: p.constraint, rates: toRates(p.prices) }));
+  const entries = model.prices.map((p) => ({
+    holds: p.constraint ? holdsAt(p.constraint) : () => true,
+    rates: toRates(p.prices),
+  }));
   return (at) => {
     for (let i = entries.length - 1; i >= 0; i--) {
-      const { constraint, rates } = entries[i]!;
-      if (!constraint || applies(constraint, at)) return rates;
+      const { holds, rates } = entries[i]!;
+      if (holds(at)) return rates;
     }
     return entries[0]?.rates;
   };
