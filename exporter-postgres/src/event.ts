@@ -1,6 +1,11 @@
 import { z } from 'zod';
 
-export const CostSourceSchema = z.enum(['provided', 'computed', 'unpriced']);
+/**
+ * Where `cost_usd` came from: `provided` by the span itself, `computed` from the operator's own prices (an org's
+ * or the price file's), `catalog` from the maintained price catalogue; `unpriced` when no price applies (cost
+ * null, never $0).
+ */
+export const CostSourceSchema = z.enum(['provided', 'computed', 'catalog', 'unpriced']);
 export type CostSource = z.infer<typeof CostSourceSchema>;
 
 const id = z.string().min(1).max(256);

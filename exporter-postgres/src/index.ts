@@ -5,7 +5,8 @@ export {
   StandardAttributes,
 } from './attributes.ts';
 export { type Cost, computeCost, type Usage, usdToDecimal } from './cost/cost.ts';
-export { loadPriceTable, type PriceEntry, PriceFileSchema, PriceTable } from './cost/price-table.ts';
+export { type PriceEntry, type PriceFile, PriceFileSchema } from './cost/price-file.ts';
+export { type FoundPrice, loadPriceTable, type PriceQuery, PriceTable } from './cost/price-table.ts';
 export { type AppliedMigration, MIGRATIONS_DIR, migrate } from './db/migrate.ts';
 export { ensurePartitions } from './db/partitions.ts';
 export { AI_EVENT_COLUMNS, type AiEvent, AiEventSchema, type CostSource, CostSourceSchema } from './event.ts';

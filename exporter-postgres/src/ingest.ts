@@ -9,6 +9,7 @@ import type { SpanInput } from './span.ts';
 
 export interface IngestOptions extends Omit<PipelineOptions, 'writer' | 'health' | 'onCommitted'> {
   pool: pg.Pool;
+  /** Default: the catalogue alone; `loadPriceTable(file)` adds an `OBSERVATORY_PRICES_FILE`'s overrides. */
   prices?: PriceTable;
   metrics?: AiMetrics;
   /** The org of spans that name none and arrive without an ingest key's org. */

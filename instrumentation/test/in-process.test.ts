@@ -87,7 +87,7 @@ describe('the wrapper with the in-process Postgres exporter', () => {
       success: true,
       input_tokens: 1000,
       output_tokens: 100,
-      cost_source: 'computed',
+      cost_source: 'catalog',
     });
     expect(rows[1]).toMatchObject({ success: false, error_code: 'rate_limited' });
     expect(rows[1].error_message).not.toContain('bob@example.com');

@@ -19,6 +19,7 @@ const ConfigSchema = z.object({
   OBSERVATORY_METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   OBSERVATORY_METRICS_MAX_ORGS: z.coerce.number().int().min(1).default(100),
   OBSERVATORY_METRICS_MAX_MODELS: z.coerce.number().int().min(1).default(100),
+  OBSERVATORY_PRICES_FILE: z.string().min(1).optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   ...ExportConfigShape,
 });

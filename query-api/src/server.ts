@@ -1,7 +1,7 @@
 import type { Server } from 'node:http';
 import { join } from 'node:path';
 import { serve } from '@hono/node-server';
-import { createAiMetrics, ensurePartitions, Ingest } from '@observatory/exporter-postgres';
+import { createAiMetrics, ensurePartitions, Ingest, loadPriceTable } from '@observatory/exporter-postgres';
 import { type RunningRuleEngine, startRuleEngine } from './alerts/engine.ts';
 import { AlertEvents } from './alerts/events.ts';
 import { createApp } from './app.ts';
@@ -50,6 +50,8 @@ function stopSignal(): Promise<string> {
  */
 export async function runServe(config: Config): Promise<void> {
   const logger = createLogger(config.LOG_LEVEL);
+  // Before the database starts, so that an unreadable or invalid price file stops start-up with nothing to undo.
+  const prices = loadPriceTable(config.OBSERVATORY_PRICES_FILE);
   const db = await openDatabase(config, {
     adoptOrphan: true,
     onLog: (line) => logger.debug({ component: 'postgres' }, line),
@@ -60,6 +62,7 @@ export async function runServe(config: Config): Promise<void> {
   });
   const ingest = new Ingest({
     pool: db.pool,
+    prices,
     spillDir: join(config.OBSERVATORY_DATA_DIR, 'spill'),
     maxQueue: config.OBSERVATORY_INGEST_QUEUE,
     metrics,

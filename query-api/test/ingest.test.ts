@@ -131,7 +131,7 @@ describe('in-process PostgresSpanExporter with the real SDK', () => {
       endpoint: 'analyze',
       service_name: 'checkout-api',
       input_tokens: 1000,
-      cost_source: 'computed',
+      cost_source: 'catalog',
     });
     expect(Number(ok.cost_usd)).toBeCloseTo(0.0035, 10);
     expect(failed).toMatchObject({ error_code: 'rate_limited', error_message: 'rate limited for [email]' });
@@ -368,7 +368,7 @@ describe('POST /api/telemetry/events', () => {
     });
     const rows = await rowsFor('json-ingest');
     expect(rows).toHaveLength(2);
-    expect(rows[0]).toMatchObject({ org_id: 'acme', cost_source: 'computed' });
+    expect(rows[0]).toMatchObject({ org_id: 'acme', cost_source: 'catalog' });
   });
 
   it('answers 400 naming the field when nothing is valid, and never 500 on random input', async () => {

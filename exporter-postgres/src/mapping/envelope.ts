@@ -75,7 +75,8 @@ export function eventFromEnvelope(
   const startMs = input.created_at.getTime();
   const cost = computeCost(
     {
-      model: input.model_name,
+      models: [input.model_name],
+      provider: input.provider ?? null,
       at: input.created_at,
       orgId: context.orgId,
       inputTokens: input.input_tokens ?? null,

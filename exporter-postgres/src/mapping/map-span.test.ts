@@ -52,7 +52,7 @@ describe('mapSpan: conventions', () => {
     });
     // 1000 uncached × $2.50 + 200 cached × $1.25 + 300 × $10 per million; reasoning is inside output already.
     expect(e.cost_usd).toBe('0.00575');
-    expect(e.cost_source).toBe('computed');
+    expect(e.cost_source).toBe('catalog');
   });
 
   it('reads the older GenAI and OpenLLMetry names', () => {
@@ -184,7 +184,7 @@ describe('mapSpan: conventions', () => {
         endpoint: 'analyze',
         input_tokens: 40,
         output_tokens: 2,
-        cost_source: 'computed',
+        cost_source: 'catalog',
       });
     }
   });
@@ -384,7 +384,25 @@ describe('cost', () => {
     expect(e).toMatchObject({ cost_usd: null, cost_source: 'unpriced' });
   });
 
-  it('matches dated versions by pattern and a provided cost wins', () => {
+  it("prices a Bedrock id by the span's provider", () => {
+    const e = map({
+      'gen_ai.provider.name': 'aws.bedrock',
+      'gen_ai.request.model': 'us.anthropic.claude-3-5-sonnet-20240620-v1:0',
+      'gen_ai.usage.input_tokens': 1_000_000,
+    });
+    expect(e).toMatchObject({ cost_usd: '3', cost_source: 'catalog' });
+  });
+
+  it('prices by the requested model when the response names a model no price source knows', () => {
+    const e = map({
+      'gen_ai.request.model': 'gpt-4o-mini',
+      'gen_ai.response.model': 'gpt-4o-mini-canary',
+      'gen_ai.usage.input_tokens': 1_000_000,
+    });
+    expect(e).toMatchObject({ cost_usd: '0.15', cost_source: 'catalog' });
+  });
+
+  it('matches dated versions and a provided cost wins', () => {
     expect(
       map({ 'gen_ai.request.model': 'gpt-4o-2024-08-06', 'gen_ai.usage.input_tokens': 1_000_000 }).cost_usd,
     ).toBe('2.5');

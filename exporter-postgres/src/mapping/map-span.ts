@@ -196,8 +196,10 @@ export function mapSpan(span: SpanInput, options: MapOptions): AiEvent | undefin
   ]);
   const cost = computeCost(
     {
-      // A dated response model (gpt-4o-2024-08-06) is the most precise name to price.
-      model: responseModel ?? modelName,
+      // A dated response model (gpt-4o-2024-08-06) is the most precise name to price; the requested name
+      // still prices the call when the response names a model no price source knows.
+      models: responseModel && responseModel !== modelName ? [responseModel, modelName] : [modelName],
+      provider: providerOf(attrs, kind),
       at: createdAt,
       orgId,
       inputTokens,
