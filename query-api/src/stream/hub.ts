@@ -26,7 +26,10 @@ export interface StreamHubOptions {
    * received (batching, retries, the spill file's replay), so a row received before the loss may commit after it.
    */
   catchUpMarginMs?: number;
-  /** Rows one catch-up reads at most, so a long outage cannot flood clients or hold the database. */
+  /**
+   * Events one catch-up delivers at most (and it reads at most ten times as many rows), so a long outage can
+   * neither flood clients nor hold the database.
+   */
   maxCatchUp?: number;
 }
 
@@ -182,47 +185,50 @@ export class StreamHub {
     const losses = this.losses;
     if (gapSince === undefined) return;
     const orgs = [...new Set([...this.subscribers].map((s) => s.orgId))];
+    // Most rows read again were delivered before the loss and are skipped, so reading may go further than delivering.
+    const maxRead = this.options.maxCatchUp * 10;
     let position = { at: new Date(gapSince - this.options.catchUpMarginMs), id: NIL_UUID };
     let read = 0;
+    let delivered = 0;
+    let complete = orgs.length === 0;
     try {
-      while (orgs.length > 0 && read < this.options.maxCatchUp) {
-        const limit = Math.min(CATCH_UP_PAGE, this.options.maxCatchUp - read);
+      while (!complete && read < maxRead && delivered < this.options.maxCatchUp) {
         const { rows } = await retryOnConnectionLoss(() =>
           this.pool.query<AiEvent>({
             // received_at >= alone lets the BRIN index on received_at narrow the scan.
             text: `SELECT ${COLUMNS} FROM ai_events
                    WHERE org_id = ANY($1) AND received_at >= $2 AND (received_at, id) > ($2, $3::uuid)
                    ORDER BY received_at, id LIMIT $4`,
-            values: [orgs, position.at, position.id, limit],
+            values: [orgs, position.at, position.id, CATCH_UP_PAGE],
             types: EVENT_ROW_TYPES,
           }),
         );
         read += rows.length;
-        for (const event of rows) this.deliverEvent(event, gapSince);
+        for (const event of rows) if (this.deliverEvent(event, gapSince)) delivered++;
         const last = rows.at(-1);
-        if (!last || rows.length < limit) break;
-        position = { at: last.received_at, id: last.id };
+        if (last) position = { at: last.received_at, id: last.id };
+        complete = rows.length < CATCH_UP_PAGE;
       }
     } catch (err) {
       // The gap stays open: the next reconnect tries again.
       this.logger?.warn({ err: (err as Error).message }, 'live stream catch-up failed');
       return;
     }
-    if (read >= this.options.maxCatchUp) {
+    if (!complete) {
       this.logger?.warn(
-        { read },
-        'live stream catch-up stopped at its limit; older events were not replayed',
+        { read, delivered },
+        'live stream catch-up stopped at its limit; older events were skipped',
       );
     }
     if (this.losses === losses) this.gapSince = undefined;
   }
 
   /**
-   * Hands a telemetry event to its org's subscribers once: an id already delivered is skipped. A catch-up
+   * Hands a telemetry event to its org's subscribers once (false when its id was delivered already). A catch-up
    * (`gapSince` given) skips subscribers that came after the loss for events received before they subscribed.
    */
-  private deliverEvent(event: AiEvent, gapSince?: number): void {
-    if (this.delivered.has(event.id)) return;
+  private deliverEvent(event: AiEvent, gapSince?: number): boolean {
+    if (this.delivered.has(event.id)) return false;
     this.remember(event);
     const message: StreamMessage = { kind: 'telemetry', event, data: JSON.stringify(event) };
     const receivedAt = event.received_at.getTime();
@@ -231,6 +237,7 @@ export class StreamHub {
       if (gapSince !== undefined && s.since > gapSince && receivedAt < s.since) continue;
       s.deliver(message);
     }
+    return true;
   }
 
   private remember(event: AiEvent): void {
