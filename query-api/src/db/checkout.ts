@@ -1,5 +1,4 @@
 import type pg from 'pg';
-import { isConnectionError } from './connection-errors.ts';
 
 export interface CheckedOutClient {
   client: pg.PoolClient;
@@ -30,18 +29,4 @@ export async function checkout(pool: pg.Pool): Promise<CheckedOutClient> {
       client.removeListener('error', onError);
     },
   };
-}
-
-/** Runs `fn` on one checked-out client; a client whose connection failed is destroyed, not reused. */
-export async function withClient<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-  const { client, release } = await checkout(pool);
-  let broken = false;
-  try {
-    return await fn(client);
-  } catch (err) {
-    broken = isConnectionError(err);
-    throw err;
-  } finally {
-    release(broken);
-  }
 }
