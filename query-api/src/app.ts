@@ -3,6 +3,7 @@ import type { AiMetrics, Ingest } from '@observatory/exporter-postgres';
 import { HTTPException } from 'hono/http-exception';
 import type pg from 'pg';
 import type { AlertingOptions } from './alerts/options.ts';
+import { isConnectionError } from './db/connection-errors.ts';
 import type { ExportService } from './exports/service.ts';
 import type { AuthEnv } from './http/auth.ts';
 import { ProblemError, problemResponse } from './http/problem.ts';
@@ -71,7 +72,18 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
     problemResponse(c, new ProblemError(404, `No route for ${c.req.method} ${c.req.path}`)),
   );
   app.onError((err, c) => {
-    if (err instanceof ProblemError) return problemResponse(c, err);
+    if (err instanceof ProblemError) {
+      if (err.status >= 500 && err.cause) c.get('log')?.error({ err: err.cause }, err.message);
+      return problemResponse(c, err);
+    }
+    if (isConnectionError(err)) {
+      // A lost or unobtainable connection fails this request only; the next one gets a fresh connection.
+      c.get('log')?.warn({ err: err.message }, 'database connection unavailable');
+      return problemResponse(
+        c,
+        new ProblemError(503, 'The database is unavailable; retry later', {}, { 'Retry-After': '2' }),
+      );
+    }
     // Hono's own client errors (a malformed JSON body in a validated route): the caller's mistake, not a crash.
     if (err instanceof HTTPException && err.status < 500) {
       return problemResponse(c, new ProblemError(err.status, err.message));

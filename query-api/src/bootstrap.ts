@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { checkout } from './db/checkout.ts';
 import { type CreatedKey, createKey } from './keys/keys.ts';
 
 const BOOTSTRAP_LOCK = 7_246_002;
@@ -8,7 +9,7 @@ const BOOTSTRAP_LOCK = 7_246_002;
  * new user can start at once. Returns the keys (to be shown once), or undefined when orgs already exist.
  */
 export async function bootstrapDefaultOrg(pool: pg.Pool): Promise<CreatedKey[] | undefined> {
-  const client = await pool.connect();
+  const { client, release } = await checkout(pool);
   try {
     await client.query('SELECT pg_advisory_lock($1)', [BOOTSTRAP_LOCK]);
     const { rows } = await client.query('SELECT 1 FROM orgs LIMIT 1');
@@ -19,6 +20,6 @@ export async function bootstrapDefaultOrg(pool: pg.Pool): Promise<CreatedKey[] |
     ];
   } finally {
     await client.query('SELECT pg_advisory_unlock($1)', [BOOTSTRAP_LOCK]).catch(() => undefined);
-    client.release();
+    release();
   }
 }

@@ -43,6 +43,12 @@ async function readMigrations(dir: string): Promise<MigrationFile[]> {
 export async function migrate(pool: pg.Pool, dir = MIGRATIONS_DIR): Promise<AppliedMigration[]> {
   const files = await readMigrations(dir);
   const client = await pool.connect();
+  // A checked-out client has no pool listener: a connection dropped under it must fail this call, not the process.
+  let lost: Error | undefined;
+  const onError = (err: Error) => {
+    lost ??= err;
+  };
+  client.on('error', onError);
   try {
     await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
     await client.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -75,7 +81,7 @@ export async function migrate(pool: pg.Pool, dir = MIGRATIONS_DIR): Promise<Appl
         ]);
         await client.query('COMMIT');
       } catch (err) {
-        await client.query('ROLLBACK');
+        await client.query('ROLLBACK').catch(() => undefined);
         throw new Error(`Migration ${file.version}_${file.name}.sql failed: ${(err as Error).message}`);
       }
       done.push({ version: file.version, name: file.name });
@@ -83,6 +89,7 @@ export async function migrate(pool: pg.Pool, dir = MIGRATIONS_DIR): Promise<Appl
     return done;
   } finally {
     await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK]).catch(() => undefined);
-    client.release();
+    client.release(lost);
+    client.removeListener('error', onError);
   }
 }

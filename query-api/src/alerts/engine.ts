@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
+import { isConnectionError } from '../db/connection-errors.ts';
+import { backoffMs } from '../db/retry.ts';
 import { withTransaction } from '../db/transaction.ts';
 import type { Logger } from '../log.ts';
 import type { AlertEvents } from './events.ts';
@@ -185,20 +187,38 @@ export interface RunningRuleEngine {
   stop(): Promise<void>;
 }
 
-/** Evaluates due rules every `tickMs` until stopped; a failing pass is logged and the next one runs anyway. */
+// After failing passes in a row (the database unreachable), the engine waits longer and longer, up to this.
+const MAX_BACKOFF_MS = 10_000;
+
+/**
+ * Evaluates due rules every `tickMs` until stopped. A failing pass is logged and the next one runs anyway, later
+ * while passes keep failing: a lost connection fails that pass only.
+ */
 export function startRuleEngine(deps: RuleEngineDeps & { tickMs?: number }): RunningRuleEngine {
   const engine = new RuleEngine(deps);
   const tickMs = deps.tickMs ?? 1000;
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;
   let pass: Promise<void> = Promise.resolve();
+  let failures = 0;
   const tick = () => {
     pass = engine
       .evaluate()
-      .then(() => undefined)
-      .catch((err: unknown) => deps.logger.error({ err }, 'alert rule evaluation failed'))
+      .then(() => {
+        failures = 0;
+      })
+      .catch((err: unknown) => {
+        failures++;
+        if (isConnectionError(err)) {
+          deps.logger.warn(
+            { err: (err as Error).message, failures },
+            'alert rule evaluation: database unavailable',
+          );
+        } else deps.logger.error({ err }, 'alert rule evaluation failed');
+      })
       .finally(() => {
-        if (!stopped) timer = setTimeout(tick, tickMs);
+        if (!stopped)
+          timer = setTimeout(tick, failures ? backoffMs(failures, tickMs, MAX_BACKOFF_MS) : tickMs);
       });
   };
   timer = setTimeout(tick, 0);

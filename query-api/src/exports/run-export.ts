@@ -8,6 +8,7 @@ import { createGzip } from 'node:zlib';
 import { AI_EVENT_COLUMNS } from '@observatory/exporter-postgres';
 import type pg from 'pg';
 import QueryStream from 'pg-query-stream';
+import { checkout } from '../db/checkout.ts';
 import { EVENT_ROW_TYPES } from '../query/event-rows.ts';
 import { EventFiltersSchema, eventWhere } from '../query/filters.ts';
 import { encoderStages, fileExtension } from './encoders.ts';
@@ -97,7 +98,7 @@ export async function runExport(
   const query = exportRows(eventWhere(filters), AI_EVENT_COLUMNS);
   const storageKey = storageKeyFor(spec);
   const tempFile = join(storage.tempDir, `${spec.id}.${randomUUID()}.part`);
-  const client = await pool.connect();
+  const { client, release } = await checkout(pool);
   let rowCount = 0;
   let failed = false;
   try {
@@ -124,6 +125,6 @@ export async function runExport(
     throw err;
   } finally {
     // A client whose cursor was cut off mid-way is closed rather than handed back to the pool.
-    client.release(failed);
+    release(failed);
   }
 }

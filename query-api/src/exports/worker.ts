@@ -3,6 +3,7 @@ import { readdir, rm, stat } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type pg from 'pg';
+import { isConnectionError } from '../db/connection-errors.ts';
 import type { Logger } from '../log.ts';
 import type { ExportFormat, ExportJobRow, ExportStatus } from './job.ts';
 import { type Loop, startLoop } from './loop.ts';
@@ -64,7 +65,10 @@ export class ExportWorker {
       intervalMs: this.o.pollMs,
       fetch: (limit) => this.claim(limit),
       handle: (job) => this.run(job),
-      onError: (err) => log.error({ err }, 'export worker error'),
+      onError: (err) =>
+        isConnectionError(err)
+          ? log.warn({ err: (err as Error).message }, 'export worker: database unavailable')
+          : log.error({ err }, 'export worker error'),
     });
     const cleanup = () => {
       this.cleanupRunning = this.cleanup().catch((err) => log.error({ err }, 'export cleanup failed'));

@@ -4,6 +4,7 @@ import { AI_EVENT_COLUMNS, type AiEvent } from '@observatory/exporter-postgres';
 import type pg from 'pg';
 import QueryStream from 'pg-query-stream';
 import { z } from 'zod';
+import { checkout } from '../db/checkout.ts';
 import { EVENT_ROW_TYPES } from './event-rows.ts';
 import { eventWhere, type ScopedFilters, type SqlFragment } from './filters.ts';
 
@@ -107,14 +108,14 @@ export async function getEvent(pool: pg.Pool, orgId: string, id: string): Promis
 export async function streamEvents(pool: pg.Pool, filters: ScopedFilters, limit: number): Promise<Readable> {
   const where = eventWhere(filters);
   const text = `SELECT ${COLUMNS} FROM ai_events WHERE ${where.text} ORDER BY created_at DESC, id DESC LIMIT $${where.values.length + 1}`;
-  const client = await pool.connect();
+  const { client, release } = await checkout(pool);
   const rows = client.query(
     new QueryStream(text, [...where.values, limit], { batchSize: 1000, types: EVENT_ROW_TYPES }),
   );
   const out = new Transform({ objectMode: true, transform: (row, _e, cb) => cb(null, row) });
   pipeline(rows, out).then(
-    () => client.release(),
-    (err) => client.release(err instanceof Error ? err : true),
+    () => release(),
+    () => release(true),
   );
   return out;
 }

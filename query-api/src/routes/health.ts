@@ -1,5 +1,6 @@
 import { Hono } from 'hono';
 import type { AppDeps, AppEnv } from '../app.ts';
+import { retryOnConnectionLoss } from '../db/retry.ts';
 
 const HEALTH_TIMEOUT_MS = 2000;
 
@@ -7,7 +8,8 @@ export function healthRoutes({ pool }: AppDeps): Hono<AppEnv> {
   return new Hono<AppEnv>().get('/health', async (c) => {
     try {
       await Promise.race([
-        pool.query('SELECT 1'),
+        // A pooled connection the server dropped a moment ago is no verdict on the database: ask once more.
+        retryOnConnectionLoss(() => pool.query('SELECT 1'), { attempts: 2, baseMs: 50 }),
         new Promise((_, reject) =>
           setTimeout(() => reject(new Error('timed out')), HEALTH_TIMEOUT_MS).unref(),
         ),

@@ -5,6 +5,7 @@ import {
   type Ingest,
   OtlpDecodeError,
   QueueFullError,
+  ShutdownError,
 } from '@observatory/exporter-postgres';
 import type { Context } from 'hono';
 import { Hono } from 'hono';
@@ -32,12 +33,15 @@ export async function storeOrRetryLater<T>(store: () => Promise<T>): Promise<T> 
     return await store();
   } catch (err) {
     if (err instanceof QueueFullError) throw new ProblemError(429, err.message, {}, { 'Retry-After': '1' });
-    throw new ProblemError(
+    const problem = new ProblemError(
       503,
       'Events could not be stored durably; retry later',
       {},
       { 'Retry-After': '5' },
     );
+    // Shutting down is expected; anything else (the spill file refusing, a bug) is logged with the request.
+    if (!(err instanceof ShutdownError)) problem.cause = err;
+    throw problem;
   }
 }
 

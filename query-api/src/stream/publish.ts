@@ -1,5 +1,6 @@
 import type { AiEvent } from '@observatory/exporter-postgres';
 import type pg from 'pg';
+import { retryOnConnectionLoss } from '../db/retry.ts';
 
 export const EVENTS_CHANNEL = 'observatory_events';
 export const ALERTS_CHANNEL = 'observatory_alerts';
@@ -10,6 +11,7 @@ const MAX_PAYLOAD = 7900;
 /**
  * Tells every replica's stream listener which events just committed: only their keys (org, created_at, id), so
  * each listener reads the rows by primary key. Called after commit, so a listener never misses a row it is told of.
+ * A connection lost while notifying is retried on a fresh one, so a fault does not silently drop live events.
  */
 export async function publishCommitted(pool: pg.Pool, events: readonly AiEvent[]): Promise<void> {
   const chunks: string[] = [];
@@ -23,7 +25,9 @@ export async function publishCommitted(pool: pg.Pool, events: readonly AiEvent[]
     chunk = chunk ? `${chunk},${key}` : key;
   }
   if (chunk) chunks.push(chunk);
-  for (const payload of chunks) await pool.query('SELECT pg_notify($1, $2)', [EVENTS_CHANNEL, payload]);
+  for (const payload of chunks) {
+    await retryOnConnectionLoss(() => pool.query('SELECT pg_notify($1, $2)', [EVENTS_CHANNEL, payload]));
+  }
 }
 
 export interface AlertNotice {
@@ -34,5 +38,7 @@ export interface AlertNotice {
 
 export async function publishAlert(pool: pg.Pool, notice: AlertNotice): Promise<void> {
   const payload = JSON.stringify(notice);
-  if (payload.length < MAX_PAYLOAD) await pool.query('SELECT pg_notify($1, $2)', [ALERTS_CHANNEL, payload]);
+  if (payload.length < MAX_PAYLOAD) {
+    await retryOnConnectionLoss(() => pool.query('SELECT pg_notify($1, $2)', [ALERTS_CHANNEL, payload]));
+  }
 }
