@@ -1,27 +1,29 @@
 # Observatory: `observatory serve` (default) or `observatory worker`, and the example inference service.
-# The service runs its TypeScript sources through tsx (a runtime dependency of query-api): no build step.
+# The build stage compiles every workspace to JavaScript; the runtime has that dist/ and the production
+# dependencies only: no TypeScript sources and no tsx.
 
-FROM node:20.19.4-bookworm-slim AS deps
+FROM node:24.19.0-bookworm-slim AS build
 WORKDIR /app
-COPY package.json package-lock.json ./
-COPY exporter-postgres/package.json exporter-postgres/
-COPY instrumentation/package.json instrumentation/
-COPY query-api/package.json query-api/
+COPY package.json package-lock.json tsconfig.base.json tsconfig.build.base.json tsconfig.build.json ./
+COPY semconv/ semconv/
+COPY exporter-postgres/ exporter-postgres/
+COPY instrumentation/ instrumentation/
+COPY query-api/ query-api/
 COPY examples/ examples/
-RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+# npm ci runs the root prepare script, which builds every workspace into its dist/ (it needs the dev
+# dependencies); prune then leaves the production ones, and the sources go, so the CLI runs dist/.
+RUN npm ci --no-audit --no-fund \
+ && npm prune --omit=dev --no-audit --no-fund \
+ && rm -rf semconv/src exporter-postgres/src instrumentation/src query-api/src examples/*/src
 
-FROM node:20.19.4-bookworm-slim AS runtime
+FROM node:24.19.0-bookworm-slim AS runtime
 ENV NODE_ENV=production \
     OBSERVATORY_DATA_DIR=/var/lib/observatory \
     PORT=4318 \
     HOST=0.0.0.0
 WORKDIR /app
-COPY exporter-postgres/ exporter-postgres/
-COPY instrumentation/ instrumentation/
-COPY query-api/ query-api/
 COPY migrations/ migrations/
-# Last, so the installed tree (root and any nested workspace node_modules, the example) lands whole.
-COPY --from=deps /app/ ./
+COPY --from=build /app/ ./
 # The data directory holds spill files and export files: it must survive restarts, hence a volume.
 RUN mkdir -p /var/lib/observatory && chown node:node /var/lib/observatory
 USER node

@@ -1,6 +1,24 @@
-import { defineConfig } from 'vitest/config';
+import { defineConfig, type Plugin } from 'vitest/config';
+
+/**
+ * Resolves the workspace packages to their TypeScript sources (their `@observatory/source` export condition)
+ * in every server environment, the global setup's included, so tests need no build. Vite clears
+ * `resolve.conditions` per environment, hence a hook; the rest are its default server conditions.
+ */
+const workspaceSources: Plugin = {
+  name: 'observatory:workspace-sources',
+  configEnvironment(name, options) {
+    if (name === 'client') return;
+    options.resolve ??= {};
+    options.resolve.conditions = [
+      '@observatory/source',
+      ...(options.resolve.conditions ?? ['module', 'node', 'development|production']),
+    ];
+  },
+};
 
 export default defineConfig({
+  plugins: [workspaceSources],
   test: {
     include: [
       '*/src/**/*.test.ts',

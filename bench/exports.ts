@@ -4,9 +4,9 @@
  * measured in the same run, is PostgreSQL's own `COPY … TO STDOUT (FORMAT csv)` piped through the same gzip
  * into a file: the ratio shows what the cursor, the CSV quoting and neutralisation cost on top.
  *
- * Runs alone: `node --import tsx bench/exports.ts`. Database server: BENCH_DATABASE_URL, TEST_DATABASE_URL or
- * DATABASE_URL. Rows: BENCH_EXPORT_ROWS (comma-separated sizes, default 1000000; the issue also asks for
- * 10000000, which takes several minutes and ~4 GB of disk on this machine).
+ * Runs alone: `node --conditions=@observatory/source --import tsx bench/exports.ts`. Database server:
+ * BENCH_DATABASE_URL, TEST_DATABASE_URL or DATABASE_URL. Rows: BENCH_EXPORT_ROWS (comma-separated sizes, default
+ * 1000000; the issue also asks for 10000000, which takes several minutes and ~4 GB of disk on this machine).
  */
 import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';

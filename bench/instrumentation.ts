@@ -2,7 +2,8 @@
  * Instrumentation overhead, printed as ratios against baselines measured in the same run:
  * 1. per model call: no tracing vs a bare OTel span (startActiveSpan + 10 attributes + end) vs traceInference;
  * 2. the example service's p50/p99 latency under a steady load, without and with instrumentation.
- * Runnable alone: `node --import tsx bench/instrumentation.ts`. Sizes from the environment (defaults keep it short).
+ * Runnable alone: `node --conditions=@observatory/source --import tsx bench/instrumentation.ts`. Sizes from the
+ * environment (defaults keep it short).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -115,10 +116,14 @@ async function benchCallOverhead(): Promise<CallOverhead> {
 }
 
 async function startService(env: Record<string, string>): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', SERVICE_MAIN], {
-    env: { ...process.env, PORT: '0', FAKE_MODEL_LATENCY_MS: String(MODEL_LATENCY_MS), ...env },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  const child = spawn(
+    process.execPath,
+    ['--conditions=@observatory/source', '--import', 'tsx', SERVICE_MAIN],
+    {
+      env: { ...process.env, PORT: '0', FAKE_MODEL_LATENCY_MS: String(MODEL_LATENCY_MS), ...env },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
   let output = '';
   for await (const chunk of child.stdout!) {
     output += chunk;

@@ -1,4 +1,4 @@
-import { type FallbackReason, scrubText } from '@observatory/exporter-postgres';
+import { type FallbackReason, scrubText } from '@observatory/semconv';
 
 interface ErrorLike {
   name?: unknown;

@@ -1,4 +1,4 @@
-import type { FallbackReason } from '@observatory/exporter-postgres';
+import type { FallbackReason } from '@observatory/semconv';
 import { fallbackReasonFor } from './error-info.ts';
 import { type InferenceCall, type InferenceOptions, traceInference } from './trace-inference.ts';
 

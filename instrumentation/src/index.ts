@@ -1,4 +1,4 @@
-export { FALLBACK_REASONS, type FallbackReason } from '@observatory/exporter-postgres';
+export { FALLBACK_REASONS, type FallbackReason } from '@observatory/semconv';
 export { errorSummary, errorType, fallbackReasonFor } from './error-info.ts';
 export { type FallbackOptions, withFallback } from './fallback.ts';
 export {

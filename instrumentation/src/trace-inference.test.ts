@@ -1,4 +1,4 @@
-import { ObservatoryAttributes as O, StandardAttributes as S } from '@observatory/exporter-postgres';
+import { ObservatoryAttributes as O, StandardAttributes as S } from '@observatory/semconv';
 import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import { InMemorySpanExporter, type ReadableSpan, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';

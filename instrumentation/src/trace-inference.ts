@@ -1,8 +1,4 @@
-import {
-  type FallbackReason,
-  ObservatoryAttributes,
-  StandardAttributes,
-} from '@observatory/exporter-postgres';
+import { type FallbackReason, ObservatoryAttributes, StandardAttributes } from '@observatory/semconv';
 import {
   type Attributes,
   type AttributeValue,

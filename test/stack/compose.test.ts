@@ -125,15 +125,35 @@ describe('docker-compose.yml', () => {
     const stages = [...dockerfile.matchAll(/^FROM (\S+)/gm)].map((m) => m[1]!);
     expect(stages.length).toBeGreaterThan(1);
     for (const image of stages) expect(image).toMatch(/^node:\d+\.\d+\.\d+-/);
-    expect(dockerfile).toMatch(/RUN npm ci --omit=dev/);
+    expect(dockerfile).toMatch(/RUN npm ci\b[^\n]*\\\n\s*&& npm prune --omit=dev/);
     const finalStage = dockerfile.slice(dockerfile.lastIndexOf('\nFROM '));
     expect(finalStage).toMatch(/^USER (?!root)\w+$/m);
     expect(finalStage).toContain('ENTRYPOINT ["node", "query-api/bin/observatory.mjs"]');
-    // tsx runs the TypeScript sources at runtime, so it must be a production dependency.
-    const queryApi = JSON.parse(readRepoFile('query-api/package.json')) as {
-      dependencies: Record<string, string>;
-    };
-    expect(Object.keys(queryApi.dependencies)).toContain('tsx');
+  });
+
+  it('runs compiled JavaScript in the image: the sources are removed and tsx is no production dependency', () => {
+    const dockerfile = readRepoFile('Dockerfile');
+    // Without query-api/src, the CLI runs query-api/dist.
+    expect(dockerfile).toMatch(/rm -rf [^\n]*\bquery-api\/src\b/);
+    for (const workspace of ['semconv', 'exporter-postgres', 'instrumentation', 'query-api']) {
+      const manifest = JSON.parse(readRepoFile(`${workspace}/package.json`)) as {
+        dependencies?: Record<string, string>;
+      };
+      expect(Object.keys(manifest.dependencies ?? {}), workspace).not.toContain('tsx');
+    }
+    const bin = readRepoFile('query-api/bin/observatory.mjs');
+    expect(bin).toContain("import('../dist/cli/main.js')");
+  });
+
+  it('builds on a current Node.js LTS, one of the versions engines names', () => {
+    const dockerfile = readRepoFile('Dockerfile');
+    const majors = [...dockerfile.matchAll(/^FROM node:(\d+)\./gm)].map((m) => Number(m[1]));
+    const { engines } = JSON.parse(readRepoFile('package.json')) as { engines: { node: string } };
+    for (const major of majors) {
+      expect(major % 2, 'an even (LTS) major').toBe(0);
+      expect(major).toBeGreaterThanOrEqual(24);
+      expect(engines.node.split('||').map((range) => range.trim())).toContain(String(major));
+    }
   });
 
   it('runs serve and worker from the Observatory image against the compose PostgreSQL', () => {
@@ -342,9 +362,7 @@ describe('the example inference service and Alertmanager in the stack', () => {
     expect(url.port).toBe('4318');
     expect(services['inference-service']!.entrypoint).toEqual([
       'node',
-      '--import',
-      'tsx',
-      pendingFromOtherBranches.exampleService,
+      'examples/inference-service/dist/main.js',
     ]);
   });
 

@@ -137,7 +137,7 @@ async function main(): Promise<void> {
     const ingestKey = await demoKey(dataDir, 'ingest');
     const viewerKey = await demoKey(dataDir, 'viewer');
 
-    service = spawn(process.execPath, ['--import', 'tsx', SERVICE], {
+    service = spawn(process.execPath, ['--conditions=@observatory/source', '--import', 'tsx', SERVICE], {
       cwd: ROOT,
       env: {
         ...process.env,
