@@ -1,9 +1,10 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
-import type { AiMetrics, Ingest } from '@observatory/exporter-postgres';
+import { type AiMetrics, BodyDecoder, type Ingest } from '@observatory/exporter-postgres';
 import type pg from 'pg';
 import type { AlertingOptions } from './alerts/options.ts';
 import type { ExportService } from './exports/service.ts';
 import type { AuthEnv } from './http/auth.ts';
+import { BodyBudget } from './http/body-budget.ts';
 import { ProblemError, problemResponse } from './http/problem.ts';
 import { type RequestLogEnv, requestLog } from './http/request-log.ts';
 import type { Logger } from './log.ts';
@@ -32,6 +33,8 @@ export interface AppDeps {
   exports?: ExportService;
   /** The write path; the OTLP receiver and JSON ingest are served only when given. */
   ingest?: Ingest;
+  /** Request-body bytes held in memory at once across all requests (OBSERVATORY_MAX_BUFFERED_BYTES). */
+  maxBufferedBytes?: number;
   metrics?: AiMetrics;
   /** The live stream; `GET /api/telemetry/stream` is served only when given. */
   hub?: StreamHub;
@@ -50,8 +53,14 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   app.route('/', alertRuleRoutes(deps));
   if (deps.exports) app.route('/', exportRoutes({ pool: deps.pool, exports: deps.exports }));
   if (deps.ingest) {
-    app.route('/', otlpRoutes({ pool: deps.pool, ingest: deps.ingest }));
-    app.route('/', ingestEventRoutes({ pool: deps.pool, ingest: deps.ingest }));
+    const bodies = {
+      pool: deps.pool,
+      ingest: deps.ingest,
+      budget: new BodyBudget(deps.maxBufferedBytes),
+      decoder: new BodyDecoder(),
+    };
+    app.route('/', otlpRoutes(bodies));
+    app.route('/', ingestEventRoutes(bodies));
   }
   if (deps.metrics) app.route('/', metricsRoutes({ metrics: deps.metrics }));
   app.route('/', eventRoutes(deps));

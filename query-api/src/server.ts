@@ -106,6 +106,7 @@ export async function runServe(config: Config): Promise<void> {
       alerting,
       exports,
       ingest,
+      maxBufferedBytes: config.OBSERVATORY_MAX_BUFFERED_BYTES,
       metrics,
       hub,
       console: { traceUrlTemplate: config.OBSERVATORY_TRACE_URL_TEMPLATE },

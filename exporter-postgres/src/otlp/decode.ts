@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { hexIdSchema } from '../hex-id.ts';
 import type { Attributes, AttributeValue, StatusCode } from '../span.ts';
 import { type DecodedSpans, OtlpDecodeError, rejectSpan } from './decoded.ts';
+import { JsonBodyError, parseJsonBody } from './json-body.ts';
 import { ExportTraceServiceResponse } from './trace-proto.ts';
 
 export { decodeOtlpProtobuf } from './decode-protobuf.ts';
@@ -65,7 +66,7 @@ const SpanSchema = z.object({
 });
 
 function toSpanInputs(request: unknown): DecodedSpans {
-  if (!request || typeof request !== 'object')
+  if (!request || typeof request !== 'object' || Array.isArray(request))
     throw new OtlpDecodeError('Body is not an ExportTraceServiceRequest object');
   const resourceSpans = (request as { resourceSpans?: unknown }).resourceSpans ?? [];
   if (!Array.isArray(resourceSpans)) throw new OtlpDecodeError('resourceSpans must be an array');
@@ -108,12 +109,13 @@ function toSpanInputs(request: unknown): DecodedSpans {
   return result;
 }
 
-export function decodeOtlpJson(body: string): DecodedSpans {
+export function decodeOtlpJson(body: Uint8Array | string): DecodedSpans {
   let object: unknown;
   try {
-    object = JSON.parse(body);
+    object = parseJsonBody(body);
   } catch (err) {
-    throw new OtlpDecodeError(`Body is not JSON: ${(err as Error).message}`);
+    if (err instanceof JsonBodyError) throw new OtlpDecodeError(err.message);
+    throw err;
   }
   return toSpanInputs(object);
 }
