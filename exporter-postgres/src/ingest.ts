@@ -5,7 +5,10 @@ import { mapSpansInSlices } from './mapping/map-spans-in-slices.ts';
 import type { AiMetrics } from './metrics/ai-metrics.ts';
 import { type Durability, EventPipeline, type PipelineOptions } from './pipeline/pipeline.ts';
 import { createEventWriter } from './pipeline/writer.ts';
+import { forEachInSlices, runsOf } from './slices.ts';
 import type { SpanInput } from './span.ts';
+
+const METRICS_RUN = 500;
 
 export interface IngestOptions extends Omit<PipelineOptions, 'writer' | 'health' | 'onCommitted'> {
   pool: pg.Pool;
@@ -74,7 +77,9 @@ export class Ingest {
 
   async events(events: AiEvent[]): Promise<IngestResult> {
     const durability = await this.pipeline.enqueue(events);
-    this.metrics?.recordEvents(events);
+    const metrics = this.metrics;
+    // Counted in runs: a large batch counted at once would hold up the event loop as long as mapping it would.
+    if (metrics) await forEachInSlices(runsOf(events, METRICS_RUN), (run) => metrics.recordEvents(run));
     return { events: events.length, durability };
   }
 

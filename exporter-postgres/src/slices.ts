@@ -21,3 +21,8 @@ export async function forEachInSlices<T>(
     }
   }
 }
+
+/** `items` in consecutive runs of at most `size`, for work that is done per run rather than per item. */
+export function* runsOf<T>(items: readonly T[], size: number): Generator<T[]> {
+  for (let i = 0; i < items.length; i += size) yield items.slice(i, i + size);
+}

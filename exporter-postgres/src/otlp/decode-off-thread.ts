@@ -60,7 +60,7 @@ export class BodyDecoder {
   constructor(private readonly inlineMaxBytes = INLINE_MAX_BYTES) {}
 
   /**
-   * An OTLP trace request; more than `maxSpans` valid spans is a TooManySpansError. A body larger than the
+   * An OTLP trace request; more than `maxSpans` spans (valid or not) is a TooManySpansError. A body larger than the
    * inline limit is handed over to the decoding thread and must not be used by the caller afterwards.
    */
   async otlp(body: Uint8Array, format: 'protobuf' | 'json', maxSpans?: number): Promise<DecodedSpans> {

@@ -1,6 +1,6 @@
 import { decodeOtlpJson } from './decode.ts';
 import { decodeOtlpProtobuf } from './decode-protobuf.ts';
-import { type DecodedSpans, TooManySpansError } from './decoded.ts';
+import type { DecodedSpans } from './decoded.ts';
 import { parseJsonBody } from './json-body.ts';
 
 /** What a body is decoded as: an OTLP trace request in either encoding, or plain JSON (the event ingest route). */
@@ -19,9 +19,7 @@ export function decodeOtlpBody(
   format: 'protobuf' | 'json',
   maxSpans = Number.POSITIVE_INFINITY,
 ): DecodedSpans {
-  const decoded = format === 'protobuf' ? decodeOtlpProtobuf(body) : decodeOtlpJson(body);
-  if (decoded.spans.length > maxSpans) throw new TooManySpansError(decoded.spans.length, maxSpans);
-  return decoded;
+  return format === 'protobuf' ? decodeOtlpProtobuf(body, maxSpans) : decodeOtlpJson(body, maxSpans);
 }
 
 export function jsonItems(body: Uint8Array): JsonItems {

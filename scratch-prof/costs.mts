@@ -1,0 +1,16 @@
+import { createAiMetrics, mapSpans, loadPriceTable, decodeOtlpProtobuf, AI_EVENT_COLUMNS } from '../exporter-postgres/src/index.ts';
+import { bulkOtlpProtobuf } from '../exporter-postgres/test/otlp-bulk.ts';
+import pgUtils from 'pg/lib/utils.js';
+const spans = decodeOtlpProtobuf(bulkOtlpProtobuf(10_000, 'c')).spans;
+let t = performance.now();
+const events = mapSpans(spans, { orgId: 'x', defaultOrgId: 'd', prices: loadPriceTable(), receivedAt: new Date() });
+console.log('map 10k', performance.now() - t);
+const metrics = createAiMetrics({ maxOrgs: 100, maxModels: 100 });
+t = performance.now(); metrics.recordEvents(events); console.log('recordEvents 10k', performance.now() - t);
+const batch = events.slice(0, 5000);
+t = performance.now();
+const arrays = AI_EVENT_COLUMNS.map((column) => batch.map((e) => { const v = (e as any)[column]; if (v == null) return null; if (v instanceof Date) return v.toISOString(); if (typeof v === 'object') return JSON.stringify(v); return v; }));
+console.log('columnArrays 5k', performance.now() - t);
+t = performance.now();
+const prepared = arrays.map((a) => pgUtils.prepareValue(a));
+console.log('pg prepareValue 5k', performance.now() - t);
