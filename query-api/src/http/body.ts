@@ -32,7 +32,7 @@ async function receive(
 ): Promise<Buffer> {
   if (declared !== undefined && declared > limit) throw tooLarge(limit);
   // With a declared length the body goes straight into one buffer of that size; otherwise chunks are kept and
-  // joined at the end, which holds them twice for a moment.
+  // joined at the end (unless there is only one), which holds them twice for a moment.
   if (declared !== undefined) hold.reserve(declared);
   const whole = declared !== undefined ? Buffer.allocUnsafeSlow(declared) : undefined;
   const chunks: Uint8Array[] = [];
@@ -63,6 +63,8 @@ async function receive(
     if (size !== declared) throw new ProblemError(400, 'Body is shorter than its Content-Length');
     return whole;
   }
+  const [only] = chunks;
+  if (chunks.length === 1 && only) return Buffer.from(only.buffer, only.byteOffset, only.byteLength);
   hold.reserve(size);
   const joined = Buffer.concat(chunks, size);
   hold.release(size);
