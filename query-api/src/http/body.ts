@@ -23,7 +23,10 @@ function declaredLength(c: Context): number | undefined {
   return value && /^\d+$/.test(value) ? Number(value) : undefined;
 }
 
-/** The bytes as they arrive, reserved from `hold` before they are kept. */
+/**
+ * The bytes as they arrive, each reserved from `hold` before it is kept, so a client that declares a large body
+ * but sends it slowly holds only what it has sent.
+ */
 async function receive(
   stream: ReadableStream<Uint8Array>,
   hold: BodyHold,
@@ -31,9 +34,9 @@ async function receive(
   declared: number | undefined,
 ): Promise<Buffer> {
   if (declared !== undefined && declared > limit) throw tooLarge(limit);
-  // With a declared length the body goes straight into one buffer of that size; otherwise chunks are kept and
-  // joined at the end (unless there is only one), which holds them twice for a moment.
-  if (declared !== undefined) hold.reserve(declared);
+  // With a declared length the body goes straight into one buffer of that size (its pages are only committed as
+  // they are written); otherwise chunks are kept and joined at the end (unless there is only one), which holds
+  // them twice for a moment.
   const whole = declared !== undefined ? Buffer.allocUnsafeSlow(declared) : undefined;
   const chunks: Uint8Array[] = [];
   let size = 0;
@@ -46,11 +49,9 @@ async function receive(
         if (declared !== undefined) throw new ProblemError(400, 'Body is longer than its Content-Length');
         throw tooLarge(limit);
       }
+      hold.reserve(value.byteLength);
       if (whole) whole.set(value, size);
-      else {
-        hold.reserve(value.byteLength);
-        chunks.push(value);
-      }
+      else chunks.push(value);
       size += value.byteLength;
     }
   } catch (err) {
