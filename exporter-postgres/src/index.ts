@@ -25,6 +25,17 @@ export {
   encodeExportTraceResponse,
   OtlpDecodeError,
 } from './otlp/decode.ts';
-export { type Durability, EventPipeline, QueueFullError, ShutdownError } from './pipeline/pipeline.ts';
+export { BodyDecoder, DecoderUnavailableError } from './otlp/decode-off-thread.ts';
+export type { JsonItems } from './otlp/decode-task.ts';
+export { TooManySpansError } from './otlp/decoded.ts';
+export { JsonBodyError, MAX_JSON_DEPTH } from './otlp/json-body.ts';
+export {
+  BatchTooLargeError,
+  type Durability,
+  EventPipeline,
+  QueueFullError,
+  ShutdownError,
+} from './pipeline/pipeline.ts';
 export { createEventWriter, type EventWriter, type WriteResult } from './pipeline/writer.ts';
+export { forEachInSlices } from './slices.ts';
 export { type AttributeValue, fromReadableSpan, type SpanInput } from './span.ts';

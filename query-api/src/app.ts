@@ -1,11 +1,12 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
-import type { AiMetrics, Ingest } from '@observatory/exporter-postgres';
+import { type AiMetrics, BodyDecoder, type Ingest } from '@observatory/exporter-postgres';
 import { HTTPException } from 'hono/http-exception';
 import type pg from 'pg';
 import type { AlertingOptions } from './alerts/options.ts';
 import { isConnectionError } from './db/connection-errors.ts';
 import type { ExportService } from './exports/service.ts';
 import type { AuthEnv } from './http/auth.ts';
+import { BodyBudget } from './http/body-budget.ts';
 import { ProblemError, problemResponse } from './http/problem.ts';
 import { readableQuery } from './http/query-text.ts';
 import { type RequestLogEnv, requestLog } from './http/request-log.ts';
@@ -35,6 +36,8 @@ export interface AppDeps {
   exports?: ExportService;
   /** The write path; the OTLP receiver and JSON ingest are served only when given. */
   ingest?: Ingest;
+  /** Request-body bytes held in memory at once across all requests (OBSERVATORY_MAX_BUFFERED_BYTES). */
+  maxBufferedBytes?: number;
   metrics?: AiMetrics;
   /** Bearer token `/metrics` requires; open when unset. */
   metricsToken?: string | undefined;
@@ -56,8 +59,14 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   app.route('/', alertRuleRoutes(deps));
   if (deps.exports) app.route('/', exportRoutes({ pool: deps.pool, exports: deps.exports }));
   if (deps.ingest) {
-    app.route('/', otlpRoutes({ pool: deps.pool, ingest: deps.ingest }));
-    app.route('/', ingestEventRoutes({ pool: deps.pool, ingest: deps.ingest }));
+    const bodies = {
+      pool: deps.pool,
+      ingest: deps.ingest,
+      budget: new BodyBudget(deps.maxBufferedBytes),
+      decoder: new BodyDecoder(),
+    };
+    app.route('/', otlpRoutes(bodies));
+    app.route('/', ingestEventRoutes(bodies));
   }
   if (deps.metrics) app.route('/', metricsRoutes({ metrics: deps.metrics, token: deps.metricsToken }));
   app.route('/', eventRoutes(deps));

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ExportConfigShape } from './exports/config.ts';
+import { DEFAULT_MAX_BUFFERED_BYTES } from './http/body-budget.ts';
 
 const ConfigSchema = z.object({
   DATABASE_URL: z
@@ -17,6 +18,11 @@ const ConfigSchema = z.object({
   OBSERVATORY_TRACE_URL_TEMPLATE: z.string().default('http://localhost:16686/trace/{trace_id}'),
   OBSERVATORY_INGEST_QUEUE: z.coerce.number().int().min(1000).default(100_000),
   OBSERVATORY_METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  OBSERVATORY_MAX_BUFFERED_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1024 * 1024, 'must be at least 1048576 (1 MiB)')
+    .default(DEFAULT_MAX_BUFFERED_BYTES),
   OBSERVATORY_METRICS_MAX_ORGS: z.coerce.number().int().min(1).default(100),
   OBSERVATORY_METRICS_MAX_MODELS: z.coerce.number().int().min(1).default(100),
   OBSERVATORY_PRICES_FILE: z.string().min(1).optional(),

@@ -109,6 +109,7 @@ export async function runServe(config: Config): Promise<void> {
       alerting,
       exports,
       ingest,
+      maxBufferedBytes: config.OBSERVATORY_MAX_BUFFERED_BYTES,
       metrics,
       metricsToken: config.OBSERVATORY_METRICS_TOKEN,
       hub,

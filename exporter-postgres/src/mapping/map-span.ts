@@ -280,27 +280,32 @@ export function mapSpans(spans: readonly SpanInput[], options: MapOptions): AiEv
     const event = mapSpan(span, options);
     if (event) events.set(span.spanId, event);
   }
-  const nested = new Set<string>();
-  for (const [spanId, event] of events) {
-    let outer: AiEvent | undefined;
-    // Bounded: a malformed batch may contain a parent cycle.
-    let depth = 0;
-    for (
-      let parent = event.parent_span_id;
-      parent && depth++ < 32;
-      parent = events.get(parent)?.parent_span_id ?? null
-    ) {
-      const candidate = events.get(parent);
-      if (!candidate || candidate.trace_id !== event.trace_id) break;
-      outer = candidate;
-    }
-    if (!outer) continue;
-    for (const field of USAGE_FIELDS) outer[field] ??= event[field];
-    if (outer.cost_source === 'unpriced' && event.cost_source !== 'unpriced') {
-      outer.cost_usd = event.cost_usd;
-      outer.cost_source = event.cost_source;
-    }
-    nested.add(spanId);
+  return [...events.values()].filter((event) => !foldIntoOuterCall(event, events));
+}
+
+/**
+ * One step of `mapSpans`' folding, apart so a large batch can be mapped in slices and still folded whole: when
+ * `event` is nested in another model call of `batch` (events by span id), its usage goes to the outermost one and
+ * the answer is true (it is no event of its own).
+ */
+export function foldIntoOuterCall(event: AiEvent, batch: ReadonlyMap<string, AiEvent>): boolean {
+  let outer: AiEvent | undefined;
+  // Bounded: a malformed batch may contain a parent cycle.
+  let depth = 0;
+  for (
+    let parent = event.parent_span_id;
+    parent && depth++ < 32;
+    parent = batch.get(parent)?.parent_span_id ?? null
+  ) {
+    const candidate = batch.get(parent);
+    if (!candidate || candidate.trace_id !== event.trace_id) break;
+    outer = candidate;
   }
-  return [...events].filter(([spanId]) => !nested.has(spanId)).map(([, event]) => event);
+  if (!outer) return false;
+  for (const field of USAGE_FIELDS) outer[field] ??= event[field];
+  if (outer.cost_source === 'unpriced' && event.cost_source !== 'unpriced') {
+    outer.cost_usd = event.cost_usd;
+    outer.cost_source = event.cost_source;
+  }
+  return true;
 }

@@ -1,9 +1,20 @@
-import { EventEnvelopeSchema, eventFromEnvelope, type Ingest } from '@observatory/exporter-postgres';
+import {
+  type AiEvent,
+  type BodyDecoder,
+  DecoderUnavailableError,
+  EventEnvelopeSchema,
+  eventFromEnvelope,
+  forEachInSlices,
+  type Ingest,
+  JsonBodyError,
+  type JsonItems,
+} from '@observatory/exporter-postgres';
 import { Hono } from 'hono';
 import type pg from 'pg';
 import type { AppEnv } from '../app.ts';
 import { requireKey, requireRole } from '../http/auth.ts';
 import { readBody } from '../http/body.ts';
+import type { BodyBudget } from '../http/body-budget.ts';
 import { ProblemError } from '../http/problem.ts';
 import { storeOrRetryLater } from './otlp.ts';
 
@@ -15,66 +26,104 @@ interface ItemError {
   message: string;
 }
 
+/** The body's items: one envelope object, or an array of them; anything else is a 400 naming the body. */
+async function itemsOrRefuse(decoder: BodyDecoder, body: Buffer): Promise<JsonItems> {
+  let parsed: JsonItems;
+  try {
+    parsed = await decoder.json(body);
+  } catch (err) {
+    if (err instanceof JsonBodyError) {
+      throw new ProblemError(400, err.message, { errors: [{ field: 'body', message: err.message }] });
+    }
+    if (err instanceof DecoderUnavailableError) {
+      throw new ProblemError(503, `${err.message}; retry later`, {}, { 'Retry-After': '1' });
+    }
+    throw err;
+  }
+  const [single] = parsed.items;
+  if (!parsed.array && (typeof single !== 'object' || single === null)) {
+    const message = 'must be a JSON object (one event) or an array of them';
+    throw new ProblemError(400, `Body ${message}`, { errors: [{ field: 'body', message }] });
+  }
+  return parsed;
+}
+
 /**
  * `POST /api/telemetry/events`: one event envelope or an array of them, for services that do not use OpenTelemetry.
  * Valid items are stored (durably, as for OTLP) even when others are refused; every refusal names its item and
- * field. Only when nothing is valid is the answer 400.
+ * field. Only when nothing is valid is the answer 400. Parsing and validation never hold up the event loop.
  */
-export function ingestEventRoutes({ pool, ingest }: { pool: pg.Pool; ingest: Ingest }): Hono<AppEnv> {
+export function ingestEventRoutes({
+  pool,
+  ingest,
+  budget,
+  decoder,
+}: {
+  pool: pg.Pool;
+  ingest: Ingest;
+  budget: BodyBudget;
+  decoder: BodyDecoder;
+}): Hono<AppEnv> {
   return new Hono<AppEnv>().post(
     '/api/telemetry/events',
     requireKey(pool),
     requireRole('ingest'),
     async (c) => {
       const { orgId } = c.get('principal');
-      let body: unknown;
+      const hold = budget.hold();
       try {
-        body = JSON.parse((await readBody(c)).toString('utf8'));
-      } catch (err) {
-        if (err instanceof ProblemError) throw err;
-        throw new ProblemError(400, `Body is not JSON: ${(err as Error).message}`);
-      }
-      const items = Array.isArray(body) ? body : [body];
-      if (items.length === 0 || items.length > MAX_EVENTS) {
-        throw new ProblemError(400, `Send between 1 and ${MAX_EVENTS} events`, {
-          errors: [{ field: 'body', message: 'wrong number of events' }],
-        });
-      }
-      const errors: ItemError[] = [];
-      const receivedAt = new Date();
-      const events = items.flatMap((item, index) => {
-        const parsed = EventEnvelopeSchema.safeParse(item);
-        if (!parsed.success) {
-          for (const issue of parsed.error.issues) {
-            errors.push({ index, field: issue.path.join('.') || 'event', message: issue.message });
+        const { items, array } = await itemsOrRefuse(decoder, await readBody(c, hold));
+        if (items.length === 0 || items.length > MAX_EVENTS) {
+          throw new ProblemError(400, `Send between 1 and ${MAX_EVENTS} events`, {
+            errors: [{ field: 'body', message: 'wrong number of events' }],
+          });
+        }
+        if (items.length > ingest.capacity) {
+          throw new ProblemError(
+            413,
+            `The request carries ${items.length} events; at most ${ingest.capacity} are taken per request (OBSERVATORY_INGEST_QUEUE)`,
+            { errors: [{ field: 'body', message: `more than ${ingest.capacity} events` }] },
+          );
+        }
+        const errors: ItemError[] = [];
+        const receivedAt = new Date();
+        const events: AiEvent[] = [];
+        await forEachInSlices(items.entries(), ([index, item]) => {
+          const parsed = EventEnvelopeSchema.safeParse(item);
+          if (!parsed.success) {
+            for (const issue of parsed.error.issues) {
+              errors.push({ index, field: issue.path.join('.') || 'event', message: issue.message });
+            }
+            return;
           }
-          return [];
+          if (parsed.data.org_id !== undefined && parsed.data.org_id !== orgId) {
+            errors.push({ index, field: 'org_id', message: `this key writes to org "${orgId}" only` });
+            return;
+          }
+          events.push(eventFromEnvelope(parsed.data, { orgId, prices: ingest.priceTable, receivedAt }));
+        });
+        if (events.length === 0) {
+          throw new ProblemError(
+            400,
+            `No valid event: ${errors.map((e) => `[${e.index}].${e.field}: ${e.message}`).join('; ')}`,
+            {
+              errors: errors.map((e) => ({
+                field: `${array ? `[${e.index}].` : ''}${e.field}`,
+                message: e.message,
+              })),
+            },
+          );
         }
-        if (parsed.data.org_id !== undefined && parsed.data.org_id !== orgId) {
-          errors.push({ index, field: 'org_id', message: `this key writes to org "${orgId}" only` });
-          return [];
-        }
-        return [eventFromEnvelope(parsed.data, { orgId, prices: ingest.priceTable, receivedAt })];
-      });
-      if (events.length === 0) {
-        throw new ProblemError(
-          400,
-          `No valid event: ${errors.map((e) => `[${e.index}].${e.field}: ${e.message}`).join('; ')}`,
-          {
-            errors: errors.map((e) => ({
-              field: `${Array.isArray(body) ? `[${e.index}].` : ''}${e.field}`,
-              message: e.message,
-            })),
-          },
-        );
+        await storeOrRetryLater(() => ingest.events(events));
+        return c.json({
+          accepted: events.length,
+          rejected: items.length - events.length,
+          errors,
+          ids: events.map((e) => e.id),
+        });
+      } finally {
+        hold.release();
       }
-      await storeOrRetryLater(() => ingest.events(events));
-      return c.json({
-        accepted: events.length,
-        rejected: items.length - events.length,
-        errors,
-        ids: events.map((e) => e.id),
-      });
     },
   );
 }

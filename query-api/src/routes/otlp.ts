@@ -1,11 +1,13 @@
 import {
-  decodeOtlpJson,
-  decodeOtlpProtobuf,
+  type BodyDecoder,
+  type DecodedSpans,
+  DecoderUnavailableError,
   encodeExportTraceResponse,
   type Ingest,
   OtlpDecodeError,
   QueueFullError,
   ShutdownError,
+  TooManySpansError,
 } from '@observatory/exporter-postgres';
 import type { Context } from 'hono';
 import { Hono } from 'hono';
@@ -13,6 +15,7 @@ import type pg from 'pg';
 import type { AppEnv } from '../app.ts';
 import { requireKey, requireRole } from '../http/auth.ts';
 import { readBody } from '../http/body.ts';
+import type { BodyBudget } from '../http/body-budget.ts';
 import { ProblemError } from '../http/problem.ts';
 
 type Format = 'protobuf' | 'json';
@@ -45,31 +48,67 @@ export async function storeOrRetryLater<T>(store: () => Promise<T>): Promise<T> 
   }
 }
 
+/** The spans of an OTLP body, or the answer the request gets instead: 400, 413 (too many spans) or 503. */
+async function decodeOrRefuse(
+  decoder: BodyDecoder,
+  body: Buffer,
+  format: Format,
+  maxSpans: number,
+): Promise<DecodedSpans> {
+  try {
+    return await decoder.otlp(body, format, maxSpans);
+  } catch (err) {
+    if (err instanceof OtlpDecodeError) {
+      throw new ProblemError(400, err.message, { errors: [{ field: 'body', message: err.message }] });
+    }
+    if (err instanceof TooManySpansError) {
+      throw new ProblemError(
+        413,
+        `${err.message} (OBSERVATORY_INGEST_QUEUE); send them in smaller requests`,
+        { errors: [{ field: 'resourceSpans', message: `more than ${err.max} spans` }] },
+      );
+    }
+    if (err instanceof DecoderUnavailableError) {
+      throw new ProblemError(503, `${err.message}; retry later`, {}, { 'Retry-After': '1' });
+    }
+    throw err;
+  }
+}
+
 /**
  * `POST /v1/traces`: OTLP/HTTP, protobuf or JSON, gzip or not. A 200 means every accepted span is durable
  * (committed to PostgreSQL or fsync'd to the spill file). Spans that fail validation are refused one by one
- * through `partialSuccess`; the ingest key's org is stamped on every event, whatever the spans claim.
+ * through `partialSuccess`; the ingest key's org is stamped on every event, whatever the spans claim. The body
+ * counts against the shared body budget until the answer; decoding and mapping never hold up the event loop.
  */
-export function otlpRoutes({ pool, ingest }: { pool: pg.Pool; ingest: Ingest }): Hono<AppEnv> {
+export function otlpRoutes({
+  pool,
+  ingest,
+  budget,
+  decoder,
+}: {
+  pool: pg.Pool;
+  ingest: Ingest;
+  budget: BodyBudget;
+  decoder: BodyDecoder;
+}): Hono<AppEnv> {
   return new Hono<AppEnv>().post('/v1/traces', requireKey(pool), requireRole('ingest'), async (c) => {
     const format = formatOf(c);
-    const body = await readBody(c);
-    let decoded: ReturnType<typeof decodeOtlpJson>;
+    const hold = budget.hold();
     try {
-      decoded = format === 'protobuf' ? decodeOtlpProtobuf(body) : decodeOtlpJson(body.toString('utf8'));
-    } catch (err) {
-      if (err instanceof OtlpDecodeError) throw new ProblemError(400, err.message);
-      throw err;
+      const decoded = await decodeOrRefuse(decoder, await readBody(c, hold), format, ingest.capacity);
+      const { orgId } = c.get('principal');
+      await storeOrRetryLater(() => ingest.spans(decoded.spans, orgId));
+      const partial =
+        decoded.rejected > 0
+          ? { rejectedSpans: decoded.rejected, errorMessage: decoded.errors.join('; ') }
+          : undefined;
+      const response = encodeExportTraceResponse(partial, format);
+      return c.body(typeof response === 'string' ? response : new Uint8Array(response), 200, {
+        'content-type': format === 'protobuf' ? 'application/x-protobuf' : 'application/json',
+      });
+    } finally {
+      hold.release();
     }
-    const { orgId } = c.get('principal');
-    await storeOrRetryLater(() => ingest.spans(decoded.spans, orgId));
-    const partial =
-      decoded.rejected > 0
-        ? { rejectedSpans: decoded.rejected, errorMessage: decoded.errors.join('; ') }
-        : undefined;
-    const response = encodeExportTraceResponse(partial, format);
-    return c.body(typeof response === 'string' ? response : new Uint8Array(response), 200, {
-      'content-type': format === 'protobuf' ? 'application/x-protobuf' : 'application/json',
-    });
   });
 }
