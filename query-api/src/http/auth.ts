@@ -5,8 +5,13 @@ import { type Principal, type Role, verifyKey } from '../keys/keys.ts';
 import { SESSION_COOKIE, verifySession } from '../keys/sessions.ts';
 import { ProblemError } from './problem.ts';
 
-/** The session token is set only when the request was authenticated with the console's session cookie. */
-export type AuthEnv = { Variables: { principal: Principal; sessionToken?: string } };
+/** What the caller presented: an API key (Bearer) or the console's session token (cookie). */
+export interface Credential {
+  kind: 'key' | 'session';
+  secret: string;
+}
+
+export type AuthEnv = { Variables: { principal: Principal; credential?: Credential } };
 
 /** Turns a presented key or session token into its principal; undefined when unknown, expired or revoked. */
 export interface CredentialVerifier {
@@ -54,7 +59,7 @@ export function requireKey(
       );
     }
     c.set('principal', principal);
-    if (session) c.set('sessionToken', session);
+    c.set('credential', match ? { kind: 'key', secret: match[1]! } : { kind: 'session', secret: session! });
     await next();
   };
 }

@@ -3,7 +3,7 @@ import type pg from 'pg';
 /** Why a credential no longer grants access. */
 export type CredentialEnd = 'key_revoked' | 'session_ended' | 'session_expired';
 
-/** A credential a stream (or the verification cache) relies on: a key, or a console session of a key. */
+/** A credential open streams rely on: a key, or a console session of a key. */
 export interface HeldCredential {
   keyId: string;
   /** Hex SHA-256 of the session token, for session-authenticated streams. */

@@ -6,7 +6,6 @@ import { z } from 'zod';
 import type { AppEnv } from '../app.ts';
 import { databaseVerifier, requireKey, requireRole } from '../http/auth.ts';
 import { problemFromZod } from '../http/problem.ts';
-import { sessionTokenHash } from '../keys/sessions.ts';
 import type { Logger } from '../log.ts';
 import { EVENT_ROW_TYPES } from '../query/event-rows.ts';
 import { EVENT_FILTER_FIELDS } from '../query/filters.ts';
@@ -105,7 +104,7 @@ export function streamRoutes(
   const credentials = new CredentialWatch(pool, { recheckMs, logger });
   return new Hono<AppEnv>().get(
     '/api/telemetry/stream',
-    requireKey(pool, sharedVerifier(databaseVerifier(pool), logger)),
+    requireKey(pool, credentials.verifier(sharedVerifier(databaseVerifier(pool), logger))),
     requireRole('viewer', 'org_admin'),
     (c) => {
       const parsed = StreamFiltersSchema.safeParse(c.req.query());
@@ -113,8 +112,7 @@ export function streamRoutes(
       const filters = parsed.data;
       const principal = c.get('principal')!;
       const { orgId } = principal;
-      const sessionToken = c.get('sessionToken');
-      const sessionHash = sessionToken ? sessionTokenHash(sessionToken).toString('hex') : undefined;
+      const credential = c.get('credential')!;
       const lastEventId = c.req.header('last-event-id');
       const resumeFrom = parseStreamId(lastEventId);
       const release = caps.admit(principal);
@@ -129,7 +127,7 @@ export function streamRoutes(
           ended ??= reason;
           wake?.();
         };
-        const unwatch = credentials.watch({ keyId: principal.keyId, sessionHash }, end);
+        const unwatch = credentials.watch(credential, principal, end);
         // Up to a tenth earlier at random, so that clients connected together do not all reconnect together.
         const lifetime = setTimeout(() => end('max_lifetime'), maxLifetimeMs * (1 - Math.random() / 10));
         const unsubscribe = hub.subscribe(orgId, (message) => {
