@@ -210,6 +210,21 @@ describe('live stream limits', () => {
     await resumed.close();
   });
 
+  it('answers 503 with Retry-After, not 500, when the pool has no connection for the credential check', async () => {
+    const tiny = new pg.Pool({ connectionString: db.url, max: 1, connectionTimeoutMillis: 200 });
+    const busy = await tiny.connect();
+    try {
+      const app = createApp({ pool: tiny, logger, hub: new StreamHub(db.url, tiny) });
+      const res = await app.request('/api/telemetry/stream', { headers: bearer(viewer) });
+      expect(res.status).toBe(503);
+      expect(res.headers.get('content-type')).toBe('application/problem+json');
+      expect(Number(res.headers.get('retry-after'))).toBeGreaterThan(0);
+    } finally {
+      busy.release();
+      await tiny.end();
+    }
+  });
+
   it('takes a flood of 1,100 streams from one key: 1,000 admitted, the rest 429, no 5xx, other orgs and /health unaffected', async () => {
     const recheckMs = 500;
     const a = await replica({ maxPerKey: 1000, maxPerOrg: 1000, recheckMs });
