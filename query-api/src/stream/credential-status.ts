@@ -1,4 +1,11 @@
+import { createHash } from 'node:crypto';
 import type pg from 'pg';
+import type { Credential } from '../http/auth.ts';
+
+/** One presented key or session token, by its SHA-256 rather than the secret itself. */
+export function credentialId({ kind, secret }: Credential): string {
+  return `${kind}:${createHash('sha256').update(secret).digest('hex')}`;
+}
 
 /** Why a credential no longer grants access. */
 export type CredentialEnd = 'key_revoked' | 'session_ended' | 'session_expired';

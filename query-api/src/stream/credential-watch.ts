@@ -1,10 +1,14 @@
-import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import type { Credential, CredentialVerifier } from '../http/auth.ts';
 import type { Principal } from '../keys/keys.ts';
 import { sessionTokenHash } from '../keys/sessions.ts';
 import type { Logger } from '../log.ts';
-import { type CredentialEnd, credentialEnd, fetchCredentialStatus } from './credential-status.ts';
+import {
+  type CredentialEnd,
+  credentialEnd,
+  credentialId,
+  fetchCredentialStatus,
+} from './credential-status.ts';
 
 interface Held {
   principal: Principal;
@@ -19,9 +23,6 @@ export interface CredentialWatchOptions {
   recheckMs: number;
   logger?: Logger | undefined;
 }
-
-const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
-const credentialId = ({ kind, secret }: Credential) => `${kind}:${sha256(secret)}`;
 
 /**
  * The credentials that open streams hold. Every `recheckMs`, one query asks about all of them together (however many

@@ -1,15 +1,15 @@
-import { createHash } from 'node:crypto';
 import type { CredentialVerifier } from '../http/auth.ts';
 import { ProblemError } from '../http/problem.ts';
 import type { Principal } from '../keys/keys.ts';
 import type { Logger } from '../log.ts';
+import { credentialId } from './credential-status.ts';
 
-const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+const RETRY_SOON = { 'Retry-After': '2' };
 
 /**
  * Verifies each distinct credential once at a time: requests presenting the same key or session while its check is
- * in flight share that one query, so a flood of streams from one key holds at most one pool connection, and a
- * revocation still applies to the next request at once. A check the database cannot answer is a 503 with
+ * in flight share that one query, so a flood of streams from one key holds at most one pool connection. No result
+ * is kept, so a revocation applies to the next check at once. A check the database cannot answer is a 503 with
  * `Retry-After`, not a 500.
  */
 export function sharedVerifier(inner: CredentialVerifier, logger?: Logger): CredentialVerifier {
@@ -24,18 +24,11 @@ export function sharedVerifier(inner: CredentialVerifier, logger?: Logger): Cred
     try {
       return await check;
     } catch {
-      throw new ProblemError(
-        503,
-        'Credentials cannot be checked right now; retry shortly',
-        {},
-        {
-          'Retry-After': '2',
-        },
-      );
+      throw new ProblemError(503, 'Credentials cannot be checked right now; retry shortly', {}, RETRY_SOON);
     }
   };
   return {
-    key: (key) => share(`key:${sha256(key)}`, () => inner.key(key)),
-    session: (token) => share(`session:${sha256(token)}`, () => inner.session(token)),
+    key: (key) => share(credentialId({ kind: 'key', secret: key }), () => inner.key(key)),
+    session: (token) => share(credentialId({ kind: 'session', secret: token }), () => inner.session(token)),
   };
 }
