@@ -245,26 +245,31 @@ describe('live stream limits', () => {
         }).on('error', reject);
       });
     await checkHealth();
-    const flood = Array.from({ length: 1100 }, () =>
-      openRawStream(`${a.url}/api/telemetry/stream`, bearer(flooder)),
-    );
-    floods.push(...flood);
+    const flood: RawStream[] = [];
+    const answeredAll = () => flood.length === 1100 && flood.every((s) => s.status() !== undefined);
     const health: { status: number; ms: number }[] = [];
     const probe = (async () => {
-      while (!flood.every((s) => s.status() !== undefined)) {
+      while (!answeredAll()) {
         health.push(await checkHealth().catch(() => ({ status: 0, ms: Number.POSITIVE_INFINITY })));
         await new Promise((r) => setTimeout(r, 50));
       }
       agent.destroy();
     })();
+    // Waves of 100 every 50 ms: 1,100 concurrent streams within about half a second, without all their sockets
+    // landing in one tick of this process, which runs the clients as well as the service.
+    const opening = (async () => {
+      for (let wave = 0; wave < 11; wave++) {
+        for (let i = 0; i < 100; i++)
+          flood.push(openRawStream(`${a.url}/api/telemetry/stream`, bearer(flooder)));
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    })();
     const joining = open(a, bearer(neighbour));
     await ingest([next({ org_id: 'neighbour', request_id: 'neighbour-event' })]);
     await until(() => other.data('telemetry').length === 1, 'the other org event during the flood', 30_000);
-    await until(
-      () => flood.every((s) => s.status() !== undefined),
-      'an answer to every stream of the flood',
-      30_000,
-    );
+    await opening;
+    floods.push(...flood);
+    await until(answeredAll, 'an answer to every stream of the flood', 30_000);
     await probe;
     await until(() => connected(joining), 'a stream of the other org opened during the flood', 30_000);
 
@@ -273,7 +278,10 @@ describe('live stream limits', () => {
     expect(Object.fromEntries(statuses)).toEqual({ 200: 1000, 429: 100 });
     expect(health.length).toBeGreaterThan(0);
     expect(health.every((h) => h.status === 200)).toBe(true);
-    expect(Math.max(...health.map((h) => h.ms))).toBeLessThan(1000);
+    // What this guards against is /health queued behind the flood's credential checks for a pool connection (waits
+    // of up to 5 s; 20 s was seen). Accepting 1,100 streams alone keeps this shared two-core machine's event loop busy
+    // for up to about a second, which is the margin above that.
+    expect(Math.max(...health.map((h) => h.ms))).toBeLessThan(2000);
 
     await ingest([next({ org_id: 'flood', request_id: 'flood-event' })]);
     const admitted = flood.filter((s) => s.status() === 200);
