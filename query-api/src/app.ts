@@ -73,7 +73,9 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   app.route('/', telemetryRoutes(deps));
   app.route('/', keyRoutes(deps));
   app.route('/', sessionRoutes(deps));
-  if (deps.hub) app.route('/', streamRoutes({ pool: deps.pool, hub: deps.hub }, deps.stream));
+  if (deps.hub) {
+    app.route('/', streamRoutes({ pool: deps.pool, hub: deps.hub, logger: deps.logger }, deps.stream));
+  }
   app.route('/', consoleRoutes(deps.console));
   registerDocs(app);
 

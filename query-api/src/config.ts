@@ -26,6 +26,10 @@ const ConfigSchema = z.object({
   OBSERVATORY_METRICS_MAX_ORGS: z.coerce.number().int().min(1).default(100),
   OBSERVATORY_METRICS_MAX_MODELS: z.coerce.number().int().min(1).default(100),
   OBSERVATORY_PRICES_FILE: z.string().min(1).optional(),
+  OBSERVATORY_STREAM_MAX_PER_KEY: z.coerce.number().int().min(1).default(20),
+  OBSERVATORY_STREAM_MAX_PER_ORG: z.coerce.number().int().min(1).default(200),
+  OBSERVATORY_STREAM_RECHECK_MS: z.coerce.number().int().min(100).max(10_000).default(10_000),
+  OBSERVATORY_STREAM_MAX_LIFETIME_MS: z.coerce.number().int().min(10_000).default(3_600_000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   ...ExportConfigShape,
 });

@@ -113,6 +113,12 @@ export async function runServe(config: Config): Promise<void> {
       metrics,
       metricsToken: config.OBSERVATORY_METRICS_TOKEN,
       hub,
+      stream: {
+        maxPerKey: config.OBSERVATORY_STREAM_MAX_PER_KEY,
+        maxPerOrg: config.OBSERVATORY_STREAM_MAX_PER_ORG,
+        recheckMs: config.OBSERVATORY_STREAM_RECHECK_MS,
+        maxLifetimeMs: config.OBSERVATORY_STREAM_MAX_LIFETIME_MS,
+      },
       console: { traceUrlTemplate: config.OBSERVATORY_TRACE_URL_TEMPLATE },
     });
     server = await listen(app.fetch, config.HOST, config.PORT);
