@@ -140,7 +140,8 @@ const STORED = 1024;
 const ACCEPTED = 100_000;
 
 /** `unit` repeated up to `length` characters. */
-const repeat = (unit: string, length: number) => unit.repeat(Math.ceil(length / unit.length)).slice(0, length);
+const repeat = (unit: string, length: number) =>
+  unit.repeat(Math.ceil(length / unit.length)).slice(0, length);
 
 const ADVERSARIAL: [string, string][] = [
   ['a.', 'a.'],
