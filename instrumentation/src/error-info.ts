@@ -1,4 +1,4 @@
-import { type FallbackReason, scrubText } from '@observatory/exporter-postgres';
+import { type FallbackReason, scrubToLength } from '@observatory/exporter-postgres';
 
 interface ErrorLike {
   name?: unknown;
@@ -40,7 +40,7 @@ export function errorSummary(err: unknown): string {
   const code = token(e.code);
   const status = statusOf(e);
   const message =
-    err instanceof Error && err.message ? `: ${scrubText(err.message).slice(0, MAX_MESSAGE)}` : '';
+    err instanceof Error && err.message ? `: ${scrubToLength(err.message, MAX_MESSAGE)}` : '';
   return `${name}${code ? ` ${code}` : ''}${status ? ` (status ${status})` : ''}${message}`;
 }
 

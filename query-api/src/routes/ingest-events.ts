@@ -54,7 +54,14 @@ export function ingestEventRoutes({ pool, ingest }: { pool: pg.Pool; ingest: Ing
           errors.push({ index, field: 'org_id', message: `this key writes to org "${orgId}" only` });
           return [];
         }
-        return [eventFromEnvelope(parsed.data, { orgId, prices: ingest.priceTable, receivedAt })];
+        return [
+          eventFromEnvelope(parsed.data, {
+            orgId,
+            prices: ingest.priceTable,
+            receivedAt,
+            pseudonymKey: ingest.pseudonymKey,
+          }),
+        ];
       });
       if (events.length === 0) {
         throw new ProblemError(
