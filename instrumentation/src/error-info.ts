@@ -39,8 +39,7 @@ export function errorSummary(err: unknown): string {
   const name = token(e.name) ?? 'Error';
   const code = token(e.code);
   const status = statusOf(e);
-  const message =
-    err instanceof Error && err.message ? `: ${scrubToLength(err.message, MAX_MESSAGE)}` : '';
+  const message = err instanceof Error && err.message ? `: ${scrubToLength(err.message, MAX_MESSAGE)}` : '';
   return `${name}${code ? ` ${code}` : ''}${status ? ` (status ${status})` : ''}${message}`;
 }
 
