@@ -141,7 +141,32 @@ export function scrubText(text: string): string {
  * base64 runs alone do not count: request ids and model paths have that shape.
  */
 export function looksPersonal(value: string): boolean {
-  return apply(value, FORMAT_RULES) !== value;
+  if (!mayHoldFormat(value)) return false;
+  if (ordinary.has(value)) return false;
+  if (apply(value, FORMAT_RULES) !== value) return true;
+  if (ordinary.size >= MAX_ORDINARY) ordinary.clear();
+  ordinary.add(value);
+  return false;
+}
+
+// Identifiers repeat (a dated model name on every call), so those the rules found ordinary are remembered.
+// Only ordinary ones: the cache never holds personal data.
+const MAX_ORDINARY = 1000;
+const ordinary = new Set<string>();
+
+// Every format rule needs one of these, or six digits: most identifiers (gpt-4o, checkout-api, req-42) have none,
+// and are told apart in one pass instead of one per rule.
+const FORMAT_HINT =
+  /[@:=]|\d\.\d|bearer|eyJ|(?:sk|pk|rk|tok|whsec|obs)[-_]|gh[pousr]_|github_pat_|hf_|npm_|glpat-|xox[a-z]-|A(?:KIA|SIA|Iza)/i;
+
+function mayHoldFormat(value: string): boolean {
+  if (FORMAT_HINT.test(value)) return true;
+  let digits = 0;
+  for (let i = 0; i < value.length && digits < 6; i++) {
+    const code = value.charCodeAt(i);
+    if (code >= 48 && code <= 57) digits++;
+  }
+  return digits >= 6;
 }
 
 // Cutting inside a word could leave half a key or half an email, which no pattern recognises any more.
