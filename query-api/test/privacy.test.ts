@@ -368,24 +368,36 @@ describe('pathological text', () => {
     const texts = ['a.', '@', '7', '1 ', 'a-', 'f', 'Ab+/', 'a:', 'a.1-b@c:+9 f0:'].map((unit) =>
       unit.repeat(Math.ceil(length / unit.length)).slice(0, length),
     );
-    const traceId = hex(16);
     // A first request of each kind, so that what is measured is the work on the text, not code loading.
     expect((await post('/api/telemetry/events', jsonFailure(hex(16), 'warm-up'))).status).toBe(200);
     expect((await post('/v1/traces', otlpFailure(hex(16), 'warm-up'))).status).toBe(200);
 
-    const healthTimes: number[] = [];
-    for (const text of texts) {
-      for (const send of [
-        () => post('/api/telemetry/events', jsonFailure(traceId, text)),
-        () => post('/v1/traces', otlpFailure(traceId, text)),
-      ]) {
-        // The probe goes out while the hostile request is in flight; a service busy on it answers late.
-        const [response, health] = await Promise.all([send(), healthMs()]);
-        expect(response.status).toBe(200);
-        healthTimes.push(health);
+    /** Every text through both routes, one at a time; the slowest /health answer seen meanwhile. */
+    async function slowestHealthMs(traceId: string): Promise<number> {
+      let slowest = 0;
+      for (const text of texts) {
+        for (const send of [
+          () => post('/api/telemetry/events', jsonFailure(traceId, text)),
+          () => post('/v1/traces', otlpFailure(traceId, text)),
+        ]) {
+          // The probe goes out while the hostile request is in flight; a service busy on it answers late.
+          const [response, health] = await Promise.all([send(), healthMs()]);
+          expect(response.status).toBe(200);
+          slowest = Math.max(slowest, health);
+        }
       }
+      return slowest;
     }
-    expect(Math.max(...healthTimes)).toBeLessThan(100);
+
+    // The test machine is shared, so one probe can be late for reasons of its own; a service that these texts
+    // block (the backtracking scrubber took 5–11 s) is late in every round. The bound must hold in one round.
+    let traceId = hex(16);
+    let slowest = await slowestHealthMs(traceId);
+    for (let round = 1; round < 3 && slowest >= 100; round++) {
+      traceId = hex(16);
+      slowest = await slowestHealthMs(traceId);
+    }
+    expect(slowest).toBeLessThan(100);
     const { rows } = await db.pool.query(
       'SELECT max(length(error_message)) AS longest, count(*)::int AS n FROM ai_events WHERE trace_id = $1',
       [traceId],
