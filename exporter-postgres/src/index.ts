@@ -15,8 +15,14 @@ export { hexIdSchema } from './hex-id.ts';
 export { Ingest, type IngestOptions, type IngestResult } from './ingest.ts';
 export { type EventEnvelope, EventEnvelopeSchema, eventFromEnvelope } from './mapping/envelope.ts';
 export { ERROR_CODES, type ErrorCode, normaliseErrorCode } from './mapping/error-codes.ts';
+export {
+  type PseudonymKey,
+  protectIdentifiers,
+  REDACTED,
+  userPseudonym,
+} from './mapping/identifiers.ts';
 export { type MapOptions, mapSpan, mapSpans } from './mapping/map-span.ts';
-export { scrubJson, scrubText } from './mapping/scrub.ts';
+export { cutText, looksPersonal, scrubJson, scrubText, scrubToLength } from './mapping/scrub.ts';
 export { type AiMetrics, createAiMetrics, LATENCY_BUCKETS_SECONDS } from './metrics/ai-metrics.ts';
 export {
   type DecodedSpans,

@@ -1,6 +1,8 @@
+import { randomBytes } from 'node:crypto';
 import type pg from 'pg';
 import { loadPriceTable, type PriceTable } from './cost/price-table.ts';
 import type { AiEvent } from './event.ts';
+import type { PseudonymKey } from './mapping/identifiers.ts';
 import { mapSpansInSlices } from './mapping/map-spans-in-slices.ts';
 import type { AiMetrics } from './metrics/ai-metrics.ts';
 import { type Durability, EventPipeline, type PipelineOptions } from './pipeline/pipeline.ts';
@@ -19,6 +21,12 @@ export interface IngestOptions extends Omit<PipelineOptions, 'writer' | 'health'
   defaultOrgId?: string;
   /** After rows commit (the live stream publishes from here). */
   onCommitted?: (events: AiEvent[]) => void;
+  /**
+   * The secret behind user pseudonyms. Without one, a random key is made for this process: pseudonyms are then
+   * stable only until it exits. The service passes its persistent key (OBSERVATORY_PSEUDONYM_KEY or the data
+   * directory's); an in-process exporter should pass the same one so both agree.
+   */
+  pseudonymKey?: PseudonymKey;
 }
 
 export interface IngestResult {
@@ -36,9 +44,11 @@ export class Ingest {
   private readonly prices: PriceTable;
   private readonly metrics: AiMetrics | undefined;
   private readonly defaultOrgId: string;
+  readonly pseudonymKey: PseudonymKey;
 
   constructor(options: IngestOptions) {
     this.prices = options.prices ?? loadPriceTable();
+    this.pseudonymKey = options.pseudonymKey ?? randomBytes(32);
     this.metrics = options.metrics;
     this.defaultOrgId = options.defaultOrgId ?? 'default';
     this.pipeline = new EventPipeline({
@@ -72,6 +82,7 @@ export class Ingest {
       defaultOrgId: this.defaultOrgId,
       prices: this.prices,
       receivedAt: new Date(),
+      pseudonymKey: this.pseudonymKey,
     });
     return this.events(events);
   }

@@ -15,6 +15,8 @@ const ConfigSchema = z.object({
     .enum(['true', 'false'])
     .default('false')
     .transform((v) => v === 'true'),
+  /** Key of the user_id pseudonyms; when unset, one is generated and kept in OBSERVATORY_DATA_DIR. */
+  OBSERVATORY_PSEUDONYM_KEY: z.string().min(32, 'must be at least 32 characters').optional(),
   OBSERVATORY_TRACE_URL_TEMPLATE: z.string().default('http://localhost:16686/trace/{trace_id}'),
   OBSERVATORY_INGEST_QUEUE: z.coerce.number().int().min(1000).default(100_000),
   OBSERVATORY_METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),

@@ -11,6 +11,7 @@ import { openDatabase } from './db/database.ts';
 import { createExportService, createExportWorker } from './exports/service.ts';
 import type { ExportWorker } from './exports/worker.ts';
 import { createLogger } from './log.ts';
+import { resolvePseudonymKey } from './secrets.ts';
 import { StreamHub } from './stream/hub.ts';
 import { publishAlert, publishCommitted } from './stream/publish.ts';
 
@@ -52,6 +53,10 @@ export async function runServe(config: Config): Promise<void> {
   const logger = createLogger(config.LOG_LEVEL);
   // Before the database starts, so that an unreadable or invalid price file stops start-up with nothing to undo.
   const prices = loadPriceTable(config.OBSERVATORY_PRICES_FILE);
+  const pseudonymKey = await resolvePseudonymKey(
+    config.OBSERVATORY_PSEUDONYM_KEY,
+    config.OBSERVATORY_DATA_DIR,
+  );
   const db = await openDatabase(config, {
     adoptOrphan: true,
     onLog: (line) => logger.debug({ component: 'postgres' }, line),
@@ -66,6 +71,7 @@ export async function runServe(config: Config): Promise<void> {
     spillDir: join(config.OBSERVATORY_DATA_DIR, 'spill'),
     maxQueue: config.OBSERVATORY_INGEST_QUEUE,
     metrics,
+    pseudonymKey,
     onError: (err) => logger.warn({ err: err.message }, 'ingest pipeline'),
     onCommitted: (events) => {
       publishCommitted(db.pool, events).catch((err) =>

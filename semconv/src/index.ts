@@ -4,4 +4,4 @@ export {
   ObservatoryAttributes,
   StandardAttributes,
 } from './attributes.ts';
-export { scrubJson, scrubText } from './scrub.ts';
+export { cutText, looksPersonal, MAX_JSON_STRING, scrubJson, scrubText, scrubToLength } from './scrub.ts';

@@ -6,7 +6,8 @@ import type { AiEvent } from '../event.ts';
 import { hexIdSchema } from '../hex-id.ts';
 import { normaliseErrorCode } from './error-codes.ts';
 import { eventId } from './event-id.ts';
-import { scrubJson, scrubText } from './scrub.ts';
+import { type PseudonymKey, protectIdentifiers } from './identifiers.ts';
+import { scrubJson, scrubToLength } from './scrub.ts';
 
 const id = z.string().min(1).max(256);
 const text = z.string().max(1024);
@@ -70,7 +71,7 @@ export type EventEnvelope = z.infer<typeof EventEnvelopeSchema>;
 
 export function eventFromEnvelope(
   input: EventEnvelope,
-  context: { orgId: string; prices: PriceTable; receivedAt: Date },
+  context: { orgId: string; prices: PriceTable; receivedAt: Date; pseudonymKey: PseudonymKey },
 ): AiEvent {
   const startMs = input.created_at.getTime();
   const cost = computeCost(
@@ -86,7 +87,7 @@ export function eventFromEnvelope(
     },
     context.prices,
   );
-  return {
+  const event: AiEvent = {
     // Without an id, a span identity still makes a resend idempotent.
     id:
       input.id ??
@@ -119,8 +120,8 @@ export function eventFromEnvelope(
     cost_source: cost.cost_source,
     success: input.success,
     error_code: input.success ? null : normaliseErrorCode(input.error_code),
-    error_message:
-      !input.success && input.error_message ? scrubText(input.error_message).slice(0, 1000) : null,
+    // Cut to the stored length before any pattern runs.
+    error_message: !input.success && input.error_message ? scrubToLength(input.error_message, 1000) : null,
     fallback_used: input.fallback_used,
     fallback_reason: input.fallback_reason ?? null,
     fallback_model: input.fallback_model ?? null,
@@ -130,4 +131,5 @@ export function eventFromEnvelope(
     created_at: input.created_at,
     received_at: context.receivedAt,
   };
+  return protectIdentifiers(event, context.pseudonymKey);
 }

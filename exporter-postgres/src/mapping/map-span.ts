@@ -5,7 +5,8 @@ import type { AiEvent } from '../event.ts';
 import type { Attributes, AttributeValue, SpanInput } from '../span.ts';
 import { normaliseErrorCode } from './error-codes.ts';
 import { eventId } from './event-id.ts';
-import { scrubJson, scrubText } from './scrub.ts';
+import { type PseudonymKey, protectIdentifiers } from './identifiers.ts';
+import { cutText, scrubJson, scrubToLength } from './scrub.ts';
 
 export interface MapOptions {
   /** The org of the ingest key that delivered the span: it wins over whatever the span claims. */
@@ -14,6 +15,8 @@ export interface MapOptions {
   defaultOrgId: string;
   prices: PriceTable;
   receivedAt: Date;
+  /** The per-deployment secret that turns a personal `user_id` into a stable pseudonym. */
+  pseudonymKey: PseudonymKey;
 }
 
 const ORG_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
@@ -33,7 +36,7 @@ function first(attrs: Attributes, keys: readonly string[]): AttributeValue | und
 function text(attrs: Attributes, keys: readonly string[], max = MAX_TEXT): string | null {
   const value = first(attrs, keys);
   if (value === undefined || typeof value === 'object') return null;
-  return String(value).slice(0, max);
+  return cutText(String(value), max);
 }
 
 function number(attrs: Attributes, keys: readonly string[]): number | null {
@@ -130,9 +133,11 @@ function providerOf(attrs: Attributes, kind: Convention): string | null {
 
 function errorMessage(span: SpanInput): string | null {
   const exception = span.events.find((e) => e.name === 'exception');
+  // Cut to the stored length before any pattern runs: an upstream message can be megabytes long.
   const message =
-    span.status.message || (exception && text(exception.attributes, ['exception.message'], 10_000));
-  return message ? scrubText(message).slice(0, MAX_ERROR_MESSAGE) : null;
+    span.status.message ||
+    (exception && text(exception.attributes, ['exception.message'], MAX_ERROR_MESSAGE));
+  return message ? scrubToLength(message, MAX_ERROR_MESSAGE) : null;
 }
 
 function orgOf(attrs: Attributes, span: SpanInput, options: MapOptions): string {
@@ -215,7 +220,7 @@ export function mapSpan(span: SpanInput, options: MapOptions): AiEvent | undefin
   const exceptionType = span.events.find((e) => e.name === 'exception')?.attributes['exception.type'];
   const httpStatus = number(attrs, ['http.response.status_code', 'http.status_code']);
 
-  return {
+  const event: AiEvent = {
     id: eventId(span.traceId, span.spanId, startMs),
     org_id: orgId,
     client_id: text(attrs, [Obs.CLIENT_ID], MAX_ID),
@@ -266,6 +271,7 @@ export function mapSpan(span: SpanInput, options: MapOptions): AiEvent | undefin
     created_at: createdAt,
     received_at: options.receivedAt,
   };
+  return protectIdentifiers(event, options.pseudonymKey);
 }
 
 const USAGE_FIELDS = ['input_tokens', 'output_tokens', 'cached_input_tokens', 'reasoning_tokens'] as const;

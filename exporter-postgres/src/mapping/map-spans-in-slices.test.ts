@@ -29,6 +29,7 @@ describe('mapSpansInSlices', () => {
       defaultOrgId: 'default',
       prices: loadPriceTable(),
       receivedAt: new Date(),
+      pseudonymKey: 'test-pseudonym-key',
     };
 
     let ticks = 0;

@@ -100,7 +100,14 @@ export function ingestEventRoutes({
             errors.push({ index, field: 'org_id', message: `this key writes to org "${orgId}" only` });
             return;
           }
-          events.push(eventFromEnvelope(parsed.data, { orgId, prices: ingest.priceTable, receivedAt }));
+          events.push(
+            eventFromEnvelope(parsed.data, {
+              orgId,
+              prices: ingest.priceTable,
+              receivedAt,
+              pseudonymKey: ingest.pseudonymKey,
+            }),
+          );
         });
         if (events.length === 0) {
           throw new ProblemError(
