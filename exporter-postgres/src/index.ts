@@ -16,7 +16,8 @@ export { type EventEnvelope, EventEnvelopeSchema, eventFromEnvelope } from './ma
 export { ERROR_CODES, type ErrorCode, normaliseErrorCode } from './mapping/error-codes.ts';
 export { type MapOptions, mapSpan, mapSpans } from './mapping/map-span.ts';
 export { scrubJson, scrubText } from './mapping/scrub.ts';
-export { type AiMetrics, createAiMetrics, LATENCY_BUCKETS_SECONDS } from './metrics/ai-metrics.ts';
+export { type AiMetrics, createAiMetrics } from './metrics/ai-metrics.ts';
+export { OPERATION_DURATION_BUCKETS_SECONDS, TOKEN_USAGE_BUCKETS } from './metrics/genai-conventions.ts';
 export {
   type DecodedSpans,
   decodeOtlpJson,
