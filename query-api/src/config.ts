@@ -9,6 +9,11 @@ const ConfigSchema = z.object({
   OBSERVATORY_DATA_DIR: z.string().min(1).default('./.observatory'),
   PORT: z.coerce.number().int().min(0).max(65535).default(4318),
   HOST: z.string().default('0.0.0.0'),
+  /** True behind a TLS-terminating proxy that sets X-Forwarded-Proto; otherwise any client could send that header. */
+  OBSERVATORY_TRUST_PROXY: z
+    .enum(['true', 'false'])
+    .default('false')
+    .transform((v) => v === 'true'),
   OBSERVATORY_ALERTMANAGER_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   OBSERVATORY_ALLOW_PRIVATE_WEBHOOKS: z
     .enum(['true', 'false'])

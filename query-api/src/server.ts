@@ -110,6 +110,7 @@ export async function runServe(config: Config): Promise<void> {
       metricsToken: config.OBSERVATORY_METRICS_TOKEN,
       hub,
       console: { traceUrlTemplate: config.OBSERVATORY_TRACE_URL_TEMPLATE },
+      trustProxy: config.OBSERVATORY_TRUST_PROXY,
     });
     server = await listen(app.fetch, config.HOST, config.PORT);
   } catch (err) {
