@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { ExportConfigShape } from './exports/config.ts';
 
-const ConfigSchema = z.object({
+export const ConfigSchema = z.object({
   DATABASE_URL: z
     .string()
     .refine((v) => /^postgres(ql)?:\/\//.test(v), 'must be a postgres:// or postgresql:// URL')
