@@ -23,7 +23,8 @@ export {
 } from './mapping/identifiers.ts';
 export { type MapOptions, mapSpan, mapSpans } from './mapping/map-span.ts';
 export { cutText, looksPersonal, scrubJson, scrubText, scrubToLength } from './mapping/scrub.ts';
-export { type AiMetrics, createAiMetrics, LATENCY_BUCKETS_SECONDS } from './metrics/ai-metrics.ts';
+export { type AiMetrics, createAiMetrics } from './metrics/ai-metrics.ts';
+export { OPERATION_DURATION_BUCKETS_SECONDS, TOKEN_USAGE_BUCKETS } from './metrics/genai-conventions.ts';
 export {
   type DecodedSpans,
   decodeOtlpJson,

@@ -45,6 +45,8 @@ export interface AppDeps {
   hub?: StreamHub;
   stream?: StreamOptions;
   console?: ConsoleOptions;
+  /** Whether a TLS-terminating proxy's X-Forwarded-Proto is believed (`OBSERVATORY_TRUST_PROXY`). */
+  trustProxy?: boolean;
 }
 
 export type AppEnv = { Variables: RequestLogEnv['Variables'] & Partial<AuthEnv['Variables']> };

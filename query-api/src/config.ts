@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { ExportConfigShape } from './exports/config.ts';
 import { DEFAULT_MAX_BUFFERED_BYTES } from './http/body-budget.ts';
 
-const ConfigSchema = z.object({
+export const ConfigSchema = z.object({
   DATABASE_URL: z
     .string()
     .refine((v) => /^postgres(ql)?:\/\//.test(v), 'must be a postgres:// or postgresql:// URL')
@@ -10,6 +10,11 @@ const ConfigSchema = z.object({
   OBSERVATORY_DATA_DIR: z.string().min(1).default('./.observatory'),
   PORT: z.coerce.number().int().min(0).max(65535).default(4318),
   HOST: z.string().default('0.0.0.0'),
+  /** True behind a TLS-terminating proxy that sets X-Forwarded-Proto; otherwise any client could send that header. */
+  OBSERVATORY_TRUST_PROXY: z
+    .enum(['true', 'false'])
+    .default('false')
+    .transform((v) => v === 'true'),
   OBSERVATORY_ALERTMANAGER_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   OBSERVATORY_ALLOW_PRIVATE_WEBHOOKS: z
     .enum(['true', 'false'])

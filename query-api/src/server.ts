@@ -126,6 +126,7 @@ export async function runServe(config: Config): Promise<void> {
         maxLifetimeMs: config.OBSERVATORY_STREAM_MAX_LIFETIME_MS,
       },
       console: { traceUrlTemplate: config.OBSERVATORY_TRACE_URL_TEMPLATE },
+      trustProxy: config.OBSERVATORY_TRUST_PROXY,
     });
     server = await listen(app.fetch, config.HOST, config.PORT);
   } catch (err) {
