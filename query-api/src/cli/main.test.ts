@@ -1,16 +1,23 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { type AddressInfo, createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createTestDatabase } from '../../../test-support/database.ts';
 import { main } from './main.ts';
 
 const db = await createTestDatabase();
 
-async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+async function cli(
+  args: string[],
+  env: Record<string, string> = { DATABASE_URL: db.url },
+): Promise<{ code: number; stdout: string; stderr: string }> {
   const out: string[] = [];
   const err: string[] = [];
   const code = await main(
     args,
     { out: (t) => out.push(t), err: (t) => err.push(t) },
-    { DATABASE_URL: db.url, LOG_LEVEL: 'silent' },
+    { LOG_LEVEL: 'silent', ...env },
   );
   return { code, stdout: out.join(''), stderr: err.join('') };
 }
@@ -62,5 +69,36 @@ describe('observatory CLI arguments', () => {
       await cli(['keys', 'revoke', '00000000-0000-4000-8000-000000000000']),
       /No key with id 00000000/,
     );
+  });
+
+  it.each([
+    [
+      'an unreachable server',
+      'postgres://postgres@127.0.0.1:1/postgres',
+      /Cannot connect to PostgreSQL at 127\.0\.0\.1:1/,
+    ],
+    ['a malformed URL', 'mysql://nowhere', /DATABASE_URL/],
+  ])('gives one line and a non-zero exit for %s', async (_what, url, message) => {
+    const result = await cli(['migrate'], { DATABASE_URL: url });
+    oneLineError(result, message);
+    expect(result.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('gives one line and a non-zero exit when the port is busy', async () => {
+    const blocker = createServer();
+    const port = await new Promise<number>((resolve) =>
+      blocker.listen(0, '127.0.0.1', () => resolve((blocker.address() as AddressInfo).port)),
+    );
+    const dataDir = await mkdtemp(join(tmpdir(), 'observatory-cli-busy-'));
+    try {
+      const result = await cli(['serve', '--port', String(port), '--host', '127.0.0.1'], {
+        DATABASE_URL: db.url,
+        OBSERVATORY_DATA_DIR: dataDir,
+      });
+      oneLineError(result, new RegExp(`Port ${port} is already in use`));
+    } finally {
+      blocker.close();
+      await rm(dataDir, { recursive: true, force: true });
+    }
   });
 });

@@ -1,12 +1,10 @@
 import { join } from 'node:path';
-import { S3Client } from '@aws-sdk/client-s3';
 import type { Meter } from '@opentelemetry/api';
 import type pg from 'pg';
 import { type Config, ConfigError } from '../config.ts';
 import type { Logger } from '../log.ts';
 import { LocalStorage } from './local-storage.ts';
 import { createExportMetrics, type ExportMetrics } from './metrics.ts';
-import { S3Storage } from './s3-storage.ts';
 import { DownloadSigner, resolveSigningSecret } from './signing.ts';
 import type { ExportStorage } from './storage.ts';
 import { ExportWorker } from './worker.ts';
@@ -30,6 +28,11 @@ export async function createStorage(config: Config): Promise<ExportStorage> {
       'Configuration: OBSERVATORY_EXPORT_S3_BUCKET is required when OBSERVATORY_EXPORT_STORAGE=s3',
     );
   }
+  // Loaded only for S3: the AWS SDK alone takes about half a second to import, on every start and CLI command.
+  const [{ S3Client }, { S3Storage }] = await Promise.all([
+    import('@aws-sdk/client-s3'),
+    import('./s3-storage.ts'),
+  ]);
   const endpoint = config.OBSERVATORY_EXPORT_S3_ENDPOINT;
   // Credentials come from the usual AWS sources (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, profiles, roles).
   const client = new S3Client({
