@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
-import type { Context } from 'hono';
+import type { Context, MiddlewareHandler } from 'hono';
 import { ProblemError } from './problem.ts';
 
 /** OTLP's recommended limit, applied after decompression. */
@@ -35,3 +35,32 @@ export async function readBody(c: Context, limit = MAX_BODY_BYTES): Promise<Buff
   }
   return Buffer.concat(chunks, size);
 }
+
+/** JSON bodies are small: filters, rules, keys, Alertmanager's payload. */
+export const MAX_JSON_BYTES = 1024 * 1024;
+
+/**
+ * Reads a JSON body through `readBody` (so the same limit and gzip handling apply) and leaves its text where
+ * Hono's validator reads it, so the route's zod schema validates it through the default hook. An empty body is
+ * `{}`: every JSON route's fields are then named by the schema. Not JSON → 400 naming `body`.
+ */
+export function jsonBody(limit = MAX_JSON_BYTES): MiddlewareHandler {
+  return async function jsonBodyMiddleware(c, next) {
+    if (JSON_TYPE.test(c.req.header('content-type') ?? '')) {
+      const text = (await readBody(c, limit)).toString('utf8');
+      const json = text.trim() === '' ? '{}' : text;
+      try {
+        JSON.parse(json);
+      } catch (err) {
+        throw new ProblemError(400, `Invalid body: not JSON (${(err as Error).message})`, {
+          errors: [{ field: 'body', message: 'not JSON' }],
+        });
+      }
+      // Hono keeps the promise of each body reading here; the validator's `c.req.json()` reads this one.
+      (c.req.bodyCache as { text?: Promise<string> }).text = Promise.resolve(json);
+    }
+    await next();
+  };
+}
+
+const JSON_TYPE = /^application\/([\w.-]+\+)?json\s*(;|$)/i;

@@ -1,7 +1,7 @@
 import { EventEnvelopeSchema, eventFromEnvelope, type Ingest } from '@observatory/exporter-postgres';
 import { Hono } from 'hono';
 import type pg from 'pg';
-import type { AppEnv } from '../app.ts';
+import type { AppEnv } from '../http/app-env.ts';
 import { requireKey, requireRole } from '../http/auth.ts';
 import { readBody } from '../http/body.ts';
 import { ProblemError } from '../http/problem.ts';

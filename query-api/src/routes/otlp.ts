@@ -10,7 +10,7 @@ import {
 import type { Context } from 'hono';
 import { Hono } from 'hono';
 import type pg from 'pg';
-import type { AppEnv } from '../app.ts';
+import type { AppEnv } from '../http/app-env.ts';
 import { requireKey, requireRole } from '../http/auth.ts';
 import { readBody } from '../http/body.ts';
 import { ProblemError } from '../http/problem.ts';

@@ -1,18 +1,48 @@
-import { Hono } from 'hono';
+import { createRoute, z } from '@hono/zod-openapi';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import type pg from 'pg';
-import type { AppEnv } from '../app.ts';
 import { requireKey, requireRole } from '../http/auth.ts';
+import { BEARER, jsonContent, openApiRoutes, PROBLEM_RESPONSES } from '../http/openapi.ts';
+import { OrgIdSchema, RoleSchema } from '../keys/keys.ts';
 import { createSession, endSession, SESSION_COOKIE, SESSION_TTL_MS } from '../keys/sessions.ts';
+
+const SessionSchema = z
+  .object({ org_id: OrgIdSchema, role: RoleSchema, expires_at: z.iso.datetime() })
+  .openapi('Session');
 
 /**
  * `POST /api/session` exchanges an API key (Bearer) for an HttpOnly, SameSite=Strict session cookie, so the console
  * keeps no key in page-readable storage and EventSource can authenticate; `DELETE /api/session` signs out. The console
  * only reads and manages, so an ingest key gets no session.
  */
-export function sessionRoutes({ pool }: { pool: pg.Pool }): Hono<AppEnv> {
-  return new Hono<AppEnv>()
-    .post('/api/session', requireKey(pool), requireRole('viewer', 'org_admin'), async (c) => {
+export function sessionRoutes({ pool }: { pool: pg.Pool }) {
+  const signIn = createRoute({
+    method: 'post',
+    path: '/api/session',
+    operationId: 'createSession',
+    tags: ['console'],
+    summary: 'Exchange a viewer or org_admin key for an HttpOnly console session cookie',
+    security: BEARER,
+    middleware: [requireKey(pool), requireRole('viewer', 'org_admin')],
+    responses: {
+      200: {
+        ...jsonContent(SessionSchema, 'Signed in; the session cookie is set'),
+        headers: { 'Set-Cookie': { schema: { type: 'string' }, description: `${SESSION_COOKIE}=…; HttpOnly` } },
+      },
+      ...PROBLEM_RESPONSES,
+    },
+  });
+  const signOut = createRoute({
+    method: 'delete',
+    path: '/api/session',
+    operationId: 'deleteSession',
+    tags: ['console'],
+    summary: 'Sign the console out',
+    responses: { 204: { description: 'Signed out; the session cookie is cleared' } },
+  });
+
+  return openApiRoutes()
+    .openapi(signIn, async (c) => {
       const principal = c.get('principal')!;
       const { token, expiresAt } = await createSession(pool, principal);
       setCookie(c, SESSION_COOKIE, token, {
@@ -22,9 +52,12 @@ export function sessionRoutes({ pool }: { pool: pg.Pool }): Hono<AppEnv> {
         maxAge: SESSION_TTL_MS / 1000,
         secure: new URL(c.req.url).protocol === 'https:',
       });
-      return c.json({ org_id: principal.orgId, role: principal.role, expires_at: expiresAt.toISOString() });
+      return c.json(
+        { org_id: principal.orgId, role: principal.role, expires_at: expiresAt.toISOString() },
+        200,
+      );
     })
-    .delete('/api/session', async (c) => {
+    .openapi(signOut, async (c) => {
       const token = getCookie(c, SESSION_COOKIE);
       if (token) await endSession(pool, token);
       deleteCookie(c, SESSION_COOKIE, { path: '/' });

@@ -3,7 +3,7 @@ import { Hono } from 'hono';
 import { streamSSE } from 'hono/streaming';
 import type pg from 'pg';
 import { z } from 'zod';
-import type { AppEnv } from '../app.ts';
+import type { AppEnv } from '../http/app-env.ts';
 import { requireKey, requireRole } from '../http/auth.ts';
 import { ProblemError, problemFromZod } from '../http/problem.ts';
 import { EVENT_ROW_TYPES } from '../query/event-rows.ts';
