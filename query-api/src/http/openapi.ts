@@ -3,7 +3,14 @@ import { AiEventSchema } from '@observatory/exporter-postgres';
 import type { AppEnv } from './app-env.ts';
 import { problemFromZod } from './problem.ts';
 
-const WHERE = { json: 'body', form: 'body', query: 'query', param: 'param', header: 'header', cookie: 'header' } as const;
+const WHERE = {
+  json: 'body',
+  form: 'body',
+  query: 'query',
+  param: 'param',
+  header: 'header',
+  cookie: 'header',
+} as const;
 
 /** A sub-app whose request validation failures become problem+json 400s naming the field. */
 export function openApiRoutes(): OpenAPIHono<AppEnv> {

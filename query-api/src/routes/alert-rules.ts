@@ -59,7 +59,7 @@ export function alertRuleRoutes({ pool, allowPrivateWebhooks = false }: AlertRul
   const conflict = (name: string) =>
     new ProblemError(409, `A rule named "${name}" already exists in this org`);
   const notFound = (id: string) => new ProblemError(404, `No alert rule ${id} in this org`);
-  const common = { tags: ['alert rules'], security: BEARER } as const;
+  const common = { tags: ['alert rules'], security: BEARER };
 
   const list = createRoute({
     ...common,

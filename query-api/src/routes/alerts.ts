@@ -6,8 +6,8 @@ import type { AlertChange, AlertEvents } from '../alerts/events.ts';
 import {
   AckBodySchema,
   AlertmanagerPayloadSchema,
-  AlertStatusSchema,
   type AlertStatus,
+  AlertStatusSchema,
   type AlertView,
   ListAlertsQuerySchema,
 } from '../alerts/schema.ts';
@@ -97,7 +97,10 @@ export function alertRoutes({ pool, alertmanagerToken, events }: AlertRoutesDeps
     middleware: [requireAlertmanagerToken(alertmanagerToken), jsonBody()],
     request: {
       body: {
-        ...jsonContent(AlertmanagerPayloadSchema.openapi('AlertmanagerPayload'), 'Alertmanager webhook payload'),
+        ...jsonContent(
+          AlertmanagerPayloadSchema.openapi('AlertmanagerPayload'),
+          'Alertmanager webhook payload',
+        ),
         required: true,
       },
     },

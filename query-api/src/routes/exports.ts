@@ -13,7 +13,12 @@ import { requireKey, requireRole } from '../http/auth.ts';
 import { jsonBody } from '../http/body.ts';
 import {
   AiEventJsonSchema,
-  BEARER, jsonContent, openApiRoutes, PROBLEM_RESPONSES, problems } from '../http/openapi.ts';
+  BEARER,
+  jsonContent,
+  openApiRoutes,
+  PROBLEM_RESPONSES,
+  problems,
+} from '../http/openapi.ts';
 import { ProblemError } from '../http/problem.ts';
 import { EventFiltersSchema, scopeFilters } from '../query/filters.ts';
 
@@ -132,7 +137,7 @@ export function exportRoutes({ pool, exports }: ExportRoutesDeps) {
   }
 
   const admin = [requireKey(pool), requireRole('org_admin')];
-  const common = { tags: ['exports'], security: BEARER } as const;
+  const common = { tags: ['exports'], security: BEARER };
 
   const create = createRoute({
     ...common,
@@ -286,10 +291,10 @@ export function exportRoutes({ pool, exports }: ExportRoutesDeps) {
         ip: clientIp(c),
       });
       return c.body(Readable.toWeb(Readable.from(file)) as ReadableStream, 200, {
-          'content-type': job.gzip ? 'application/gzip' : CONTENT_TYPES[job.format],
-          'content-disposition': `attachment; filename="${fileName(job)}"`,
-          ...(job.file_size ? { 'content-length': String(job.file_size) } : {}),
-          'cache-control': 'private, no-store',
+        'content-type': job.gzip ? 'application/gzip' : CONTENT_TYPES[job.format],
+        'content-disposition': `attachment; filename="${fileName(job)}"`,
+        ...(job.file_size ? { 'content-length': String(job.file_size) } : {}),
+        'cache-control': 'private, no-store',
       });
     });
 }

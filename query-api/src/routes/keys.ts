@@ -10,15 +10,15 @@ import { createKey, listKeys, OrgIdSchema, RoleSchema, revokeKey } from '../keys
 
 const KeyInfoSchema = z
   .object({
-  id: z.uuid(),
-  org_id: OrgIdSchema,
-  name: z.string(),
-  role: RoleSchema,
-  key_prefix: z.string(),
-  created_at: z.iso.datetime(),
-  last_used_at: z.iso.datetime().nullable(),
-  revoked_at: z.iso.datetime().nullable(),
-})
+    id: z.uuid(),
+    org_id: OrgIdSchema,
+    name: z.string(),
+    role: RoleSchema,
+    key_prefix: z.string(),
+    created_at: z.iso.datetime(),
+    last_used_at: z.iso.datetime().nullable(),
+    revoked_at: z.iso.datetime().nullable(),
+  })
   .openapi('Key');
 
 const CreatedKeySchema = KeyInfoSchema.extend({

@@ -27,6 +27,6 @@ export function metricsRoutes({ metrics, token }: MetricsRouteOptions) {
     },
   });
   return openApiRoutes().openapi(route, async (c) =>
-    c.body(await metrics.render(), 200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }),
+    c.text(await metrics.render(), 200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }),
   );
 }

@@ -27,7 +27,9 @@ export function sessionRoutes({ pool }: { pool: pg.Pool }) {
     responses: {
       200: {
         ...jsonContent(SessionSchema, 'Signed in; the session cookie is set'),
-        headers: { 'Set-Cookie': { schema: { type: 'string' }, description: `${SESSION_COOKIE}=…; HttpOnly` } },
+        headers: {
+          'Set-Cookie': { schema: { type: 'string' }, description: `${SESSION_COOKIE}=…; HttpOnly` },
+        },
       },
       ...PROBLEM_RESPONSES,
     },

@@ -28,7 +28,10 @@ const AggregateSchema = z
     action: z.enum(['overview', 'models', 'errors', 'fallbacks']),
     date_from: z.iso.datetime(),
     date_to: z.iso.datetime(),
-    items: z.array(z.record(z.string(), z.unknown())).optional().describe('models, errors, fallbacks: one row each'),
+    items: z
+      .array(z.record(z.string(), z.unknown()))
+      .optional()
+      .describe('models, errors, fallbacks: one row each'),
   })
   .catchall(z.unknown())
   .openapi('Aggregate', { description: 'overview: its figures as fields; the other actions: `items`' });
