@@ -21,11 +21,19 @@ export function openApiRoutes(): OpenAPIHono<AppEnv> {
   });
 }
 
+/**
+ * `schema` as the named component `name`. Cloned first: a schema built before `@hono/zod-openapi` extended zod (in
+ * another package, or a module imported earlier) has no `.openapi` of its own.
+ */
+export function named<T extends z.ZodType>(name: string, schema: T, description?: string): T {
+  return schema.clone().openapi(name, description ? { description } : {}) as T;
+}
+
 /** An event as JSON: the AiEvent with its times as ISO strings. */
-export const AiEventJsonSchema = AiEventSchema.extend({
-  created_at: z.iso.datetime(),
-  received_at: z.iso.datetime(),
-}).openapi('AiEvent');
+export const AiEventJsonSchema = named(
+  'AiEvent',
+  AiEventSchema.extend({ created_at: z.iso.datetime(), received_at: z.iso.datetime() }),
+);
 
 export const ProblemSchema = z
   .object({

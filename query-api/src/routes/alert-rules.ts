@@ -7,14 +7,15 @@ import { assertWebhookUrl, WebhookUrlError } from '../alerts/webhook-url.ts';
 import { auditActor, writeAudit } from '../audit.ts';
 import { requireKey, requireRole } from '../http/auth.ts';
 import { jsonBody } from '../http/body.ts';
-import { BEARER, jsonContent, openApiRoutes, PROBLEM_RESPONSES, problems } from '../http/openapi.ts';
+import { BEARER, jsonContent, named, openApiRoutes, PROBLEM_RESPONSES, problems } from '../http/openapi.ts';
 import { ProblemError } from '../http/problem.ts';
 import { OrgIdSchema } from '../keys/keys.ts';
 
-const AlertRuleInputJsonSchema = AlertRuleInputSchema.openapi('AlertRuleInput');
+const AlertRuleInputJsonSchema = named('AlertRuleInput', AlertRuleInputSchema);
 
-const AlertRuleSchema = AlertRuleInputSchema.required()
-  .extend({
+const AlertRuleSchema = named(
+  'AlertRule',
+  AlertRuleInputSchema.required().extend({
     id: z.uuid(),
     org_id: OrgIdSchema,
     last_evaluated_at: z.iso.datetime().nullable(),
@@ -22,8 +23,8 @@ const AlertRuleSchema = AlertRuleInputSchema.required()
     last_fired_at: z.iso.datetime().nullable(),
     created_at: z.iso.datetime(),
     updated_at: z.iso.datetime(),
-  })
-  .openapi('AlertRule');
+  }),
+);
 
 const RuleIdParams = z.object({ rule_id: z.uuid() });
 

@@ -17,7 +17,7 @@ import { withTransaction } from '../db/transaction.ts';
 import { requireKey, requireRole } from '../http/auth.ts';
 import { requireBearerToken } from '../http/bearer-token.ts';
 import { jsonBody } from '../http/body.ts';
-import { BEARER, jsonContent, openApiRoutes, PROBLEM_RESPONSES, problems } from '../http/openapi.ts';
+import { BEARER, jsonContent, named, openApiRoutes, PROBLEM_RESPONSES, problems } from '../http/openapi.ts';
 import { ProblemError } from '../http/problem.ts';
 
 const AlertSchema = z
@@ -98,7 +98,7 @@ export function alertRoutes({ pool, alertmanagerToken, events }: AlertRoutesDeps
     request: {
       body: {
         ...jsonContent(
-          AlertmanagerPayloadSchema.openapi('AlertmanagerPayload'),
+          named('AlertmanagerPayload', AlertmanagerPayloadSchema),
           'Alertmanager webhook payload',
         ),
         required: true,
@@ -136,7 +136,7 @@ export function alertRoutes({ pool, alertmanagerToken, events }: AlertRoutesDeps
     middleware: [requireKey(pool), requireRole('org_admin'), jsonBody()],
     request: {
       params: z.object({ alert_id: z.uuid() }),
-      body: jsonContent(AckBodySchema.openapi('AlertAcknowledgement'), 'An optional note'),
+      body: jsonContent(named('AlertAcknowledgement', AckBodySchema), 'An optional note'),
     },
     responses: {
       200: jsonContent(AlertSchema, 'The acknowledged alert'),

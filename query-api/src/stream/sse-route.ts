@@ -1,11 +1,10 @@
+import { createRoute, z } from '@hono/zod-openapi';
 import { AI_EVENT_COLUMNS, type AiEvent } from '@observatory/exporter-postgres';
-import { Hono } from 'hono';
 import { streamSSE } from 'hono/streaming';
 import type pg from 'pg';
-import { z } from 'zod';
-import type { AppEnv } from '../http/app-env.ts';
 import { requireKey, requireRole } from '../http/auth.ts';
-import { ProblemError, problemFromZod } from '../http/problem.ts';
+import { BEARER, openApiRoutes, PROBLEM_RESPONSES } from '../http/openapi.ts';
+import { ProblemError } from '../http/problem.ts';
 import { EVENT_ROW_TYPES } from '../query/event-rows.ts';
 import { EVENT_FILTER_FIELDS } from '../query/filters.ts';
 import type { StreamHub, StreamMessage } from './hub.ts';
@@ -74,84 +73,103 @@ const after = (e: AiEvent, mark: { at: Date; id: string }) =>
 export function streamRoutes(
   { pool, hub }: { pool: pg.Pool; hub: StreamHub },
   { heartbeatMs = 20_000, maxBuffered = 1000, replayMs = 600_000 }: StreamOptions = {},
-): Hono<AppEnv> {
-  return new Hono<AppEnv>().get(
-    '/api/telemetry/stream',
-    requireKey(pool),
-    requireRole('viewer', 'org_admin'),
-    (c) => {
-      const parsed = StreamFiltersSchema.safeParse(c.req.query());
-      if (!parsed.success) throw problemFromZod(parsed.error);
-      const filters = parsed.data;
-      const { orgId } = c.get('principal')!;
-      const resumeFrom = parseStreamId(c.req.header('last-event-id'));
-
-      return streamSSE(c, async (stream) => {
-        const queue: StreamMessage[] = [];
-        let wake: (() => void) | undefined;
-        let overflowed = false;
-        const unsubscribe = hub.subscribe(orgId, (message) => {
-          if (message.kind === 'telemetry' && !matches(message.event, filters)) return;
-          if (queue.length >= maxBuffered) overflowed = true;
-          else queue.push(message);
-          wake?.();
-        });
-        const heartbeat = setInterval(() => wake?.(), heartbeatMs);
-        let lastBeat = Date.now();
-        stream.onAbort(() => wake?.());
-        try {
-          await stream.writeSSE({ event: 'connected', data: JSON.stringify({ org_id: orgId, filters }) });
-          let mark = resumeFrom;
-          if (resumeFrom) {
-            const since = new Date(Math.max(resumeFrom.at.getTime(), Date.now() - replayMs));
-            const { rows } = await pool.query<AiEvent>({
-              text: `SELECT ${COLUMNS} FROM ai_events WHERE org_id = $1 AND received_at >= $2
-                     AND (received_at, id) > ($3, $4) ORDER BY received_at, id LIMIT ${REPLAY_LIMIT}`,
-              values: [orgId, since, resumeFrom.at, resumeFrom.id],
-              types: EVENT_ROW_TYPES,
-            });
-            for (const event of rows) {
-              if (!matches(event, filters)) continue;
-              await stream.writeSSE({ event: 'telemetry', id: streamId(event), data: JSON.stringify(event) });
-              mark = { at: event.received_at, id: event.id };
-            }
-          }
-          while (!stream.aborted) {
-            if (overflowed) {
-              await stream.writeSSE({
-                event: 'overflow',
-                data: JSON.stringify({ reason: 'client too slow; reconnect with Last-Event-ID' }),
-              });
-              break;
-            }
-            if (queue.length > 0) {
-              // Everything waiting goes out in one write: one syscall per burst rather than per message.
-              let text = '';
-              for (const message of queue.splice(0, queue.length)) {
-                if (message.kind === 'alert') text += sseText('alert', message.data);
-                else if (!mark || after(message.event, mark)) {
-                  text += sseText('telemetry', message.data, streamId(message.event));
-                }
-              }
-              if (text) await stream.write(text);
-            } else if (Date.now() - lastBeat >= heartbeatMs) {
-              lastBeat = Date.now();
-              await stream.writeSSE({
-                event: 'heartbeat',
-                data: JSON.stringify({ time: new Date().toISOString() }),
-              });
-            } else {
-              await new Promise<void>((resolve) => {
-                wake = resolve;
-              });
-              wake = undefined;
-            }
-          }
-        } finally {
-          clearInterval(heartbeat);
-          unsubscribe();
-        }
-      });
+) {
+  const route = createRoute({
+    method: 'get',
+    path: '/api/telemetry/stream',
+    operationId: 'streamTelemetry',
+    tags: ['events'],
+    summary: 'Server-Sent Events of new events and alert changes; Last-Event-ID resumes',
+    security: BEARER,
+    middleware: [requireKey(pool), requireRole('viewer', 'org_admin')],
+    request: {
+      query: StreamFiltersSchema,
+      headers: z.object({
+        'last-event-id': z.string().optional().describe('The id of the last `telemetry` message received'),
+      }),
     },
-  );
+    responses: {
+      200: {
+        description:
+          'An endless stream: `connected` first, then `telemetry` (an AiEvent, with an id), `alert` (an alert ' +
+          'change), `heartbeat`, and a final `overflow` when the client is too slow',
+        content: { 'text/event-stream': { schema: z.string() } },
+      },
+      ...PROBLEM_RESPONSES,
+    },
+  });
+
+  return openApiRoutes().openapi(route, (c) => {
+    const filters = c.req.valid('query');
+    const { orgId } = c.get('principal')!;
+    const resumeFrom = parseStreamId(c.req.header('last-event-id'));
+
+    const response = streamSSE(c, async (stream) => {
+      const queue: StreamMessage[] = [];
+      let wake: (() => void) | undefined;
+      let overflowed = false;
+      const unsubscribe = hub.subscribe(orgId, (message) => {
+        if (message.kind === 'telemetry' && !matches(message.event, filters)) return;
+        if (queue.length >= maxBuffered) overflowed = true;
+        else queue.push(message);
+        wake?.();
+      });
+      const heartbeat = setInterval(() => wake?.(), heartbeatMs);
+      let lastBeat = Date.now();
+      stream.onAbort(() => wake?.());
+      try {
+        await stream.writeSSE({ event: 'connected', data: JSON.stringify({ org_id: orgId, filters }) });
+        let mark = resumeFrom;
+        if (resumeFrom) {
+          const since = new Date(Math.max(resumeFrom.at.getTime(), Date.now() - replayMs));
+          const { rows } = await pool.query<AiEvent>({
+            text: `SELECT ${COLUMNS} FROM ai_events WHERE org_id = $1 AND received_at >= $2
+                     AND (received_at, id) > ($3, $4) ORDER BY received_at, id LIMIT ${REPLAY_LIMIT}`,
+            values: [orgId, since, resumeFrom.at, resumeFrom.id],
+            types: EVENT_ROW_TYPES,
+          });
+          for (const event of rows) {
+            if (!matches(event, filters)) continue;
+            await stream.writeSSE({ event: 'telemetry', id: streamId(event), data: JSON.stringify(event) });
+            mark = { at: event.received_at, id: event.id };
+          }
+        }
+        while (!stream.aborted) {
+          if (overflowed) {
+            await stream.writeSSE({
+              event: 'overflow',
+              data: JSON.stringify({ reason: 'client too slow; reconnect with Last-Event-ID' }),
+            });
+            break;
+          }
+          if (queue.length > 0) {
+            // Everything waiting goes out in one write: one syscall per burst rather than per message.
+            let text = '';
+            for (const message of queue.splice(0, queue.length)) {
+              if (message.kind === 'alert') text += sseText('alert', message.data);
+              else if (!mark || after(message.event, mark)) {
+                text += sseText('telemetry', message.data, streamId(message.event));
+              }
+            }
+            if (text) await stream.write(text);
+          } else if (Date.now() - lastBeat >= heartbeatMs) {
+            lastBeat = Date.now();
+            await stream.writeSSE({
+              event: 'heartbeat',
+              data: JSON.stringify({ time: new Date().toISOString() }),
+            });
+          } else {
+            await new Promise<void>((resolve) => {
+              wake = resolve;
+            });
+            wake = undefined;
+          }
+        }
+      } finally {
+        clearInterval(heartbeat);
+        unsubscribe();
+      }
+    });
+    return response as never;
+  });
 }
