@@ -1,5 +1,6 @@
 import { hexIdSchema } from '@observatory/exporter-postgres';
 import { z } from 'zod';
+import type { SqlStatement } from '../db/sql-statement.ts';
 import { ProblemError } from '../http/problem.ts';
 import { storableText } from '../http/storable-text.ts';
 import type { Principal } from '../keys/keys.ts';
@@ -63,16 +64,11 @@ const EQUALITY_COLUMNS = [
   'error_code',
 ] as const;
 
-export interface SqlFragment {
-  text: string;
-  values: unknown[];
-}
-
 /**
  * The WHERE clause (without the keyword) for `filters`, with parameters numbered from `$1 + offset`.
  * Always starts with `org_id`, so every query uses an index that begins with it.
  */
-export function eventWhere(filters: ScopedFilters, offset = 0): SqlFragment {
+export function eventWhere(filters: ScopedFilters, offset = 0): SqlStatement {
   const values: unknown[] = [filters.org_id];
   const clauses = [`org_id = $${offset + 1}`];
   const add = (sql: (p: string) => string, value: unknown) => {

@@ -4,6 +4,7 @@ import { createRoute, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import type pg from 'pg';
 import { auditActor, clientIp, writeAudit } from '../audit.ts';
+import type { SqlStatement } from '../db/sql-statement.ts';
 import { withTransaction } from '../db/transaction.ts';
 import { CONTENT_TYPES, fileExtension } from '../exports/encoders.ts';
 import { ExportFormatSchema, type ExportJobRow, ExportStatusSchema } from '../exports/job.ts';
@@ -81,7 +82,7 @@ export interface ExportRoutesDeps {
  */
 export function exportRoutes({ pool, exports }: ExportRoutesDeps) {
   const query = async <R extends pg.QueryResultRow>(
-    statement: sql.SqlStatement,
+    statement: SqlStatement,
     db: pg.Pool | pg.PoolClient = pool,
   ) => (await db.query<R>(statement.text, statement.values)).rows;
 
