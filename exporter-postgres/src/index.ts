@@ -26,6 +26,12 @@ export {
   encodeExportTraceResponse,
   OtlpDecodeError,
 } from './otlp/decode.ts';
-export { type Durability, EventPipeline, QueueFullError, ShutdownError } from './pipeline/pipeline.ts';
+export {
+  type Durability,
+  EventPipeline,
+  PIPELINE_DEFAULTS,
+  QueueFullError,
+  ShutdownError,
+} from './pipeline/pipeline.ts';
 export { createEventWriter, type EventWriter, type WriteResult } from './pipeline/writer.ts';
 export { type AttributeValue, fromReadableSpan, type SpanInput } from './span.ts';

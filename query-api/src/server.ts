@@ -65,6 +65,10 @@ export async function runServe(config: Config): Promise<void> {
     prices,
     spillDir: join(config.OBSERVATORY_DATA_DIR, 'spill'),
     maxQueue: config.OBSERVATORY_INGEST_QUEUE,
+    batchSize: config.OBSERVATORY_INGEST_BATCH_SIZE,
+    flushIntervalMs: config.OBSERVATORY_INGEST_FLUSH_MS,
+    concurrency: config.OBSERVATORY_INGEST_CONCURRENCY,
+    maxAttempts: config.OBSERVATORY_INGEST_MAX_ATTEMPTS,
     metrics,
     onError: (err) => logger.warn({ err: err.message }, 'ingest pipeline'),
     onCommitted: (events) => {

@@ -1,7 +1,6 @@
 import type { SqlStatement } from '../db/sql-statement.ts';
 import type { AlertmanagerAlert, AlertRuleInput, AlertStatus, Channel } from './schema.ts';
 
-
 export const ALERT_COLUMNS = `id, name, source, severity, summary, description, status, labels, started_at, ended_at,
   acknowledged_by, acknowledged_at, rule_id, value, notification_status`;
 

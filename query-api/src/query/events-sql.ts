@@ -5,8 +5,8 @@ import type pg from 'pg';
 import QueryStream from 'pg-query-stream';
 import { z } from 'zod';
 import { checkout } from '../db/checkout.ts';
-import { EVENT_ROW_TYPES } from './event-rows.ts';
 import type { SqlStatement } from '../db/sql-statement.ts';
+import { EVENT_ROW_TYPES } from './event-rows.ts';
 import { eventWhere, type ScopedFilters } from './filters.ts';
 
 const COLUMNS = AI_EVENT_COLUMNS.join(', ');

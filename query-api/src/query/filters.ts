@@ -1,13 +1,10 @@
 import { hexIdSchema } from '@observatory/exporter-postgres';
 import { z } from 'zod';
+import { BooleanTextSchema } from '../boolean-text.ts';
 import type { SqlStatement } from '../db/sql-statement.ts';
 import { ProblemError } from '../http/problem.ts';
 import { storableText } from '../http/storable-text.ts';
 import type { Principal } from '../keys/keys.ts';
-
-const queryBoolean = z
-  .union([z.boolean(), z.enum(['true', 'false', '1', '0'])])
-  .transform((v) => v === true || v === 'true' || v === '1');
 
 const isoDate = z.iso
   .datetime({ offset: true })
@@ -23,8 +20,8 @@ export const EVENT_FILTER_FIELDS = {
   model_name: shortText.optional(),
   date_from: isoDate.optional(),
   date_to: isoDate.optional(),
-  success: queryBoolean.optional(),
-  fallback_used: queryBoolean.optional(),
+  success: BooleanTextSchema.optional(),
+  fallback_used: BooleanTextSchema.optional(),
   endpoint: shortText.optional(),
   user_id: shortText.optional(),
   request_id: shortText.optional(),
