@@ -12,13 +12,14 @@ export { type AppliedMigration, MIGRATIONS_DIR, migrate } from './db/migrate.ts'
 export { ensurePartitions } from './db/partitions.ts';
 export { AI_EVENT_COLUMNS, type AiEvent, AiEventSchema, type CostSource, CostSourceSchema } from './event.ts';
 export { PostgresSpanExporter, type PostgresSpanExporterOptions } from './exporter.ts';
-export { hexIdSchema } from './hex-id.ts';
+export { hexIdSchema, isStoredHexId, storedHexIdSchema } from './hex-id.ts';
 export { Ingest, type IngestOptions, type IngestResult } from './ingest.ts';
 export { type EventEnvelope, EventEnvelopeSchema, eventFromEnvelope } from './mapping/envelope.ts';
 export { ERROR_CODES, type ErrorCode, normaliseErrorCode } from './mapping/error-codes.ts';
 export { type MapOptions, mapSpan, mapSpans } from './mapping/map-span.ts';
 export { scrubJson, scrubText } from './mapping/scrub.ts';
 export { type AiMetrics, createAiMetrics, LATENCY_BUCKETS_SECONDS } from './metrics/ai-metrics.ts';
+export { OrgIdSchema } from './org-id.ts';
 export {
   type DecodedSpans,
   decodeOtlpJson,

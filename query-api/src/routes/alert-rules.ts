@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { createRoute, z } from '@hono/zod-openapi';
+import { OrgIdSchema } from '@observatory/exporter-postgres';
 import type pg from 'pg';
 import { type AlertRule, type AlertRuleInput, AlertRuleInputSchema } from '../alerts/schema.ts';
 import * as sql from '../alerts/sql.ts';
@@ -9,7 +10,6 @@ import { requireKey, requireRole } from '../http/auth.ts';
 import { jsonBody } from '../http/body.ts';
 import { BEARER, jsonContent, named, openApiRoutes, PROBLEM_RESPONSES, problems } from '../http/openapi.ts';
 import { ProblemError } from '../http/problem.ts';
-import { OrgIdSchema } from '../keys/keys.ts';
 
 const AlertRuleInputJsonSchema = named('AlertRuleInput', AlertRuleInputSchema);
 

@@ -73,8 +73,7 @@ describe('GET /openapi.json', () => {
     expect((doc as unknown as { openapi: string }).openapi).toBe('3.1.0');
     // validate() dereferences in place; give it a copy.
     const result = await validate(structuredClone(doc) as never);
-    expect(result.errors ?? [], JSON.stringify(result.errors)).toEqual([]);
-    expect(result.valid).toBe(true);
+    expect(result.valid ? [] : result.errors).toEqual([]);
   });
 
   it('describes every route the app serves', () => {

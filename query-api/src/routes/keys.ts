@@ -1,4 +1,5 @@
 import { createRoute, z } from '@hono/zod-openapi';
+import { OrgIdSchema } from '@observatory/exporter-postgres';
 import type pg from 'pg';
 import { auditActor, writeAudit } from '../audit.ts';
 import { requireKey, requireRole } from '../http/auth.ts';
@@ -6,7 +7,7 @@ import { jsonBody } from '../http/body.ts';
 import { BEARER, jsonContent, openApiRoutes, PROBLEM_RESPONSES, problems } from '../http/openapi.ts';
 import { ProblemError } from '../http/problem.ts';
 import { storableText } from '../http/storable-text.ts';
-import { createKey, listKeys, OrgIdSchema, RoleSchema, revokeKey } from '../keys/keys.ts';
+import { createKey, listKeys, RoleSchema, revokeKey } from '../keys/keys.ts';
 
 const KeyInfoSchema = z
   .object({

@@ -1,9 +1,10 @@
 import { createRoute, z } from '@hono/zod-openapi';
+import { OrgIdSchema } from '@observatory/exporter-postgres';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import type pg from 'pg';
 import { requireKey, requireRole } from '../http/auth.ts';
 import { BEARER, jsonContent, openApiRoutes, PROBLEM_RESPONSES } from '../http/openapi.ts';
-import { OrgIdSchema, RoleSchema } from '../keys/keys.ts';
+import { RoleSchema } from '../keys/keys.ts';
 import { createSession, endSession, SESSION_COOKIE, SESSION_TTL_MS } from '../keys/sessions.ts';
 
 const SessionSchema = z

@@ -1,8 +1,9 @@
 import { createRoute, z } from '@hono/zod-openapi';
+import { OrgIdSchema } from '@observatory/exporter-postgres';
 import type pg from 'pg';
 import { requireKey, requireRole } from '../http/auth.ts';
 import { BEARER, jsonContent, openApiRoutes, PROBLEM_RESPONSES } from '../http/openapi.ts';
-import { OrgIdSchema, RoleSchema } from '../keys/keys.ts';
+import { RoleSchema } from '../keys/keys.ts';
 
 const WhoamiSchema = z.object({ key_id: z.uuid(), org_id: OrgIdSchema, role: RoleSchema }).openapi('Whoami');
 
