@@ -13,7 +13,7 @@ export type CostSource = z.infer<typeof CostSourceSchema>;
 const id = z.string().min(1).max(256);
 const text = z.string().max(1024);
 const count = z.number().int().min(0).max(2_147_483_647);
-const bytes = z.number().int().min(0);
+const bytes = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 const json = z.record(z.string(), z.unknown());
 
 /**
