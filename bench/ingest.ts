@@ -53,6 +53,7 @@ export async function runIngestBench(
               defaultOrgId: 'default',
               prices,
               receivedAt: new Date(),
+              pseudonymKey: 'bench',
             });
             yield events.map((e) => copyLine(AI_EVENT_COLUMNS.map((c) => e[c]))).join('');
           }

@@ -16,9 +16,16 @@ export { hexIdSchema, isStoredHexId, storedHexIdSchema } from './hex-id.ts';
 export { Ingest, type IngestOptions, type IngestResult } from './ingest.ts';
 export { type EventEnvelope, EventEnvelopeSchema, eventFromEnvelope } from './mapping/envelope.ts';
 export { ERROR_CODES, type ErrorCode, normaliseErrorCode } from './mapping/error-codes.ts';
+export {
+  type PseudonymKey,
+  protectIdentifiers,
+  REDACTED,
+  userPseudonym,
+} from './mapping/identifiers.ts';
 export { type MapOptions, mapSpan, mapSpans } from './mapping/map-span.ts';
-export { scrubJson, scrubText } from './mapping/scrub.ts';
-export { type AiMetrics, createAiMetrics, LATENCY_BUCKETS_SECONDS } from './metrics/ai-metrics.ts';
+export { cutText, looksPersonal, scrubJson, scrubText, scrubToLength } from './mapping/scrub.ts';
+export { type AiMetrics, createAiMetrics } from './metrics/ai-metrics.ts';
+export { OPERATION_DURATION_BUCKETS_SECONDS, TOKEN_USAGE_BUCKETS } from './metrics/genai-conventions.ts';
 export { OrgIdSchema } from './org-id.ts';
 export {
   type DecodedSpans,
@@ -27,7 +34,12 @@ export {
   encodeExportTraceResponse,
   OtlpDecodeError,
 } from './otlp/decode.ts';
+export { BodyDecoder, DecoderUnavailableError } from './otlp/decode-off-thread.ts';
+export type { JsonItems } from './otlp/decode-task.ts';
+export { TooManySpansError } from './otlp/decoded.ts';
+export { JsonBodyError, MAX_JSON_DEPTH } from './otlp/json-body.ts';
 export {
+  BatchTooLargeError,
   type Durability,
   EventPipeline,
   PIPELINE_DEFAULTS,
@@ -35,4 +47,5 @@ export {
   ShutdownError,
 } from './pipeline/pipeline.ts';
 export { createEventWriter, type EventWriter, type WriteResult } from './pipeline/writer.ts';
+export { forEachInSlices } from './slices.ts';
 export { type AttributeValue, fromReadableSpan, type SpanInput } from './span.ts';

@@ -1,11 +1,16 @@
+import { randomBytes } from 'node:crypto';
 import type pg from 'pg';
 import { loadPriceTable, type PriceTable } from './cost/price-table.ts';
 import type { AiEvent } from './event.ts';
-import { mapSpans } from './mapping/map-span.ts';
+import type { PseudonymKey } from './mapping/identifiers.ts';
+import { mapSpansInSlices } from './mapping/map-spans-in-slices.ts';
 import type { AiMetrics } from './metrics/ai-metrics.ts';
 import { type Durability, EventPipeline, type PipelineOptions } from './pipeline/pipeline.ts';
 import { createEventWriter } from './pipeline/writer.ts';
+import { forEachInSlices, runsOf } from './slices.ts';
 import type { SpanInput } from './span.ts';
+
+const METRICS_RUN = 500;
 
 export interface IngestOptions extends Omit<PipelineOptions, 'writer' | 'health' | 'onCommitted'> {
   pool: pg.Pool;
@@ -16,6 +21,12 @@ export interface IngestOptions extends Omit<PipelineOptions, 'writer' | 'health'
   defaultOrgId?: string;
   /** After rows commit (the live stream publishes from here). */
   onCommitted?: (events: AiEvent[]) => void;
+  /**
+   * The secret behind user pseudonyms. Without one, a random key is made for this process: pseudonyms are then
+   * stable only until it exits. The service passes its persistent key (OBSERVATORY_PSEUDONYM_KEY or the data
+   * directory's); an in-process exporter should pass the same one so both agree.
+   */
+  pseudonymKey?: PseudonymKey;
 }
 
 export interface IngestResult {
@@ -33,9 +44,11 @@ export class Ingest {
   private readonly prices: PriceTable;
   private readonly metrics: AiMetrics | undefined;
   private readonly defaultOrgId: string;
+  readonly pseudonymKey: PseudonymKey;
 
   constructor(options: IngestOptions) {
     this.prices = options.prices ?? loadPriceTable();
+    this.pseudonymKey = options.pseudonymKey ?? randomBytes(32);
     this.metrics = options.metrics;
     this.defaultOrgId = options.defaultOrgId ?? 'default';
     this.pipeline = new EventPipeline({
@@ -50,24 +63,35 @@ export class Ingest {
     return this.prices;
   }
 
+  /** The most events (and so spans) one call can store: the size of the pipeline's queue. */
+  get capacity(): number {
+    return this.pipeline.capacity;
+  }
+
   start(): Promise<void> {
     return this.pipeline.start();
   }
 
-  /** Maps and stores spans; `orgId` (an ingest key's org) overrides any org the spans claim. */
-  spans(spans: readonly SpanInput[], orgId?: string): Promise<IngestResult> {
-    const events = mapSpans(spans, {
+  /**
+   * Maps and stores spans; `orgId` (an ingest key's org) overrides any org the spans claim. Mapping runs in
+   * slices, so a large batch does not hold up the event loop.
+   */
+  async spans(spans: readonly SpanInput[], orgId?: string): Promise<IngestResult> {
+    const events = await mapSpansInSlices(spans, {
       orgId,
       defaultOrgId: this.defaultOrgId,
       prices: this.prices,
       receivedAt: new Date(),
+      pseudonymKey: this.pseudonymKey,
     });
     return this.events(events);
   }
 
   async events(events: AiEvent[]): Promise<IngestResult> {
     const durability = await this.pipeline.enqueue(events);
-    this.metrics?.recordEvents(events);
+    const metrics = this.metrics;
+    // Counted in runs: a large batch counted at once would hold up the event loop as long as mapping it would.
+    if (metrics) await forEachInSlices(runsOf(events, METRICS_RUN), (run) => metrics.recordEvents(run));
     return { events: events.length, durability };
   }
 

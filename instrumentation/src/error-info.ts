@@ -1,4 +1,4 @@
-import { type FallbackReason, scrubText } from '@observatory/semconv';
+import { type FallbackReason, scrubToLength } from '@observatory/semconv';
 
 interface ErrorLike {
   name?: unknown;
@@ -39,8 +39,7 @@ export function errorSummary(err: unknown): string {
   const name = token(e.name) ?? 'Error';
   const code = token(e.code);
   const status = statusOf(e);
-  const message =
-    err instanceof Error && err.message ? `: ${scrubText(err.message).slice(0, MAX_MESSAGE)}` : '';
+  const message = err instanceof Error && err.message ? `: ${scrubToLength(err.message, MAX_MESSAGE)}` : '';
   return `${name}${code ? ` ${code}` : ''}${status ? ` (status ${status})` : ''}${message}`;
 }
 

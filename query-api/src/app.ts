@@ -1,11 +1,12 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
-import type { AiMetrics, Ingest } from '@observatory/exporter-postgres';
+import { type AiMetrics, BodyDecoder, type Ingest } from '@observatory/exporter-postgres';
 import { HTTPException } from 'hono/http-exception';
 import type pg from 'pg';
 import type { AlertingOptions } from './alerts/options.ts';
 import { isConnectionError } from './db/connection-errors.ts';
 import type { ExportService } from './exports/service.ts';
 import type { AppEnv } from './http/app-env.ts';
+import { BodyBudget } from './http/body-budget.ts';
 import { ProblemError, problemResponse } from './http/problem.ts';
 import { readableQuery } from './http/query-text.ts';
 import { requestLog } from './http/request-log.ts';
@@ -35,6 +36,8 @@ export interface AppDeps {
   exports?: ExportService;
   /** The write path; the OTLP receiver and JSON ingest are served only when given. */
   ingest?: Ingest;
+  /** Request-body bytes held in memory at once across all requests (OBSERVATORY_MAX_BUFFERED_BYTES). */
+  maxBufferedBytes?: number;
   metrics?: AiMetrics;
   /** Bearer token `/metrics` requires; open when unset. */
   metricsToken?: string | undefined;
@@ -42,6 +45,8 @@ export interface AppDeps {
   hub?: StreamHub;
   stream?: StreamOptions;
   console?: ConsoleOptions;
+  /** Whether a TLS-terminating proxy's X-Forwarded-Proto is believed (`OBSERVATORY_TRUST_PROXY`). */
+  trustProxy?: boolean;
 }
 
 export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
@@ -56,17 +61,23 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
     alertRoutes({ pool, alertmanagerToken: alerting.alertmanagerToken, events: alerting.events }),
   );
   app.route('/', alertRuleRoutes({ pool, allowPrivateWebhooks: alerting.allowPrivateWebhooks }));
-  if (deps.exports) app.route('/', exportRoutes({ pool: pool, exports: deps.exports }));
+  if (deps.exports) app.route('/', exportRoutes({ pool, exports: deps.exports }));
   if (deps.ingest) {
-    app.route('/', otlpRoutes({ pool: pool, ingest: deps.ingest }));
-    app.route('/', ingestEventRoutes({ pool: pool, ingest: deps.ingest }));
+    const bodies = {
+      pool,
+      ingest: deps.ingest,
+      budget: new BodyBudget(deps.maxBufferedBytes),
+      decoder: new BodyDecoder(),
+    };
+    app.route('/', otlpRoutes(bodies));
+    app.route('/', ingestEventRoutes(bodies));
   }
   if (deps.metrics) app.route('/', metricsRoutes({ metrics: deps.metrics, token: deps.metricsToken }));
   app.route('/', eventRoutes({ pool }));
   app.route('/', telemetryRoutes({ pool }));
   app.route('/', keyRoutes({ pool }));
-  app.route('/', sessionRoutes({ pool }));
-  if (deps.hub) app.route('/', streamRoutes({ pool: pool, hub: deps.hub }, deps.stream));
+  app.route('/', sessionRoutes({ pool, trustProxy: deps.trustProxy }));
+  if (deps.hub) app.route('/', streamRoutes({ pool, hub: deps.hub, logger: deps.logger }, deps.stream));
   app.route('/', consoleRoutes(deps.console));
   registerDocs(app);
 

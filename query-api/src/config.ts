@@ -2,8 +2,9 @@ import { PIPELINE_DEFAULTS } from '@observatory/exporter-postgres';
 import { z } from 'zod';
 import { BooleanTextSchema } from './boolean-text.ts';
 import { ExportConfigShape } from './exports/config.ts';
+import { DEFAULT_MAX_BUFFERED_BYTES } from './http/body-budget.ts';
 
-const ConfigSchema = z.object({
+export const ConfigSchema = z.object({
   DATABASE_URL: z
     .string()
     .refine((v) => /^postgres(ql)?:\/\//.test(v), 'must be a postgres:// or postgresql:// URL')
@@ -11,8 +12,12 @@ const ConfigSchema = z.object({
   OBSERVATORY_DATA_DIR: z.string().min(1).default('./.observatory'),
   PORT: z.coerce.number().int().min(0).max(65535).default(4318),
   HOST: z.string().default('0.0.0.0'),
+  /** True behind a TLS-terminating proxy that sets X-Forwarded-Proto; otherwise any client could send that header. */
+  OBSERVATORY_TRUST_PROXY: BooleanTextSchema.default(false),
   OBSERVATORY_ALERTMANAGER_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   OBSERVATORY_ALLOW_PRIVATE_WEBHOOKS: BooleanTextSchema.default(false),
+  /** Key of the user_id pseudonyms; when unset, one is generated and kept in OBSERVATORY_DATA_DIR. */
+  OBSERVATORY_PSEUDONYM_KEY: z.string().min(32, 'must be at least 32 characters').optional(),
   OBSERVATORY_TRACE_URL_TEMPLATE: z.string().default('http://localhost:16686/trace/{trace_id}'),
   OBSERVATORY_INGEST_QUEUE: z.coerce.number().int().min(1000).default(PIPELINE_DEFAULTS.maxQueue),
   OBSERVATORY_INGEST_BATCH_SIZE: z.coerce
@@ -40,9 +45,18 @@ const ConfigSchema = z.object({
     .max(100)
     .default(PIPELINE_DEFAULTS.maxAttempts),
   OBSERVATORY_METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  OBSERVATORY_MAX_BUFFERED_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1024 * 1024, 'must be at least 1048576 (1 MiB)')
+    .default(DEFAULT_MAX_BUFFERED_BYTES),
   OBSERVATORY_METRICS_MAX_ORGS: z.coerce.number().int().min(1).default(100),
   OBSERVATORY_METRICS_MAX_MODELS: z.coerce.number().int().min(1).default(100),
   OBSERVATORY_PRICES_FILE: z.string().min(1).optional(),
+  OBSERVATORY_STREAM_MAX_PER_KEY: z.coerce.number().int().min(1).default(20),
+  OBSERVATORY_STREAM_MAX_PER_ORG: z.coerce.number().int().min(1).default(200),
+  OBSERVATORY_STREAM_RECHECK_MS: z.coerce.number().int().min(100).max(10_000).default(10_000),
+  OBSERVATORY_STREAM_MAX_LIFETIME_MS: z.coerce.number().int().min(10_000).default(3_600_000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   ...ExportConfigShape,
 });

@@ -11,6 +11,7 @@ import { openDatabase } from './db/database.ts';
 import { createExportService, createExportWorker } from './exports/service.ts';
 import type { ExportWorker } from './exports/worker.ts';
 import { createLogger } from './log.ts';
+import { resolvePseudonymKey } from './secrets.ts';
 import { StreamHub } from './stream/hub.ts';
 import { publishAlert, publishCommitted } from './stream/publish.ts';
 
@@ -52,6 +53,10 @@ export async function runServe(config: Config): Promise<void> {
   const logger = createLogger(config.LOG_LEVEL);
   // Before the database starts, so that an unreadable or invalid price file stops start-up with nothing to undo.
   const prices = loadPriceTable(config.OBSERVATORY_PRICES_FILE);
+  const pseudonymKey = await resolvePseudonymKey(
+    config.OBSERVATORY_PSEUDONYM_KEY,
+    config.OBSERVATORY_DATA_DIR,
+  );
   const db = await openDatabase(config, {
     adoptOrphan: true,
     onLog: (line) => logger.debug({ component: 'postgres' }, line),
@@ -70,6 +75,7 @@ export async function runServe(config: Config): Promise<void> {
     concurrency: config.OBSERVATORY_INGEST_CONCURRENCY,
     maxAttempts: config.OBSERVATORY_INGEST_MAX_ATTEMPTS,
     metrics,
+    pseudonymKey,
     onError: (err) => logger.warn({ err: err.message }, 'ingest pipeline'),
     onCommitted: (events) => {
       publishCommitted(db.pool, events).catch((err) =>
@@ -113,10 +119,18 @@ export async function runServe(config: Config): Promise<void> {
       alerting,
       exports,
       ingest,
+      maxBufferedBytes: config.OBSERVATORY_MAX_BUFFERED_BYTES,
       metrics,
       metricsToken: config.OBSERVATORY_METRICS_TOKEN,
       hub,
+      stream: {
+        maxPerKey: config.OBSERVATORY_STREAM_MAX_PER_KEY,
+        maxPerOrg: config.OBSERVATORY_STREAM_MAX_PER_ORG,
+        recheckMs: config.OBSERVATORY_STREAM_RECHECK_MS,
+        maxLifetimeMs: config.OBSERVATORY_STREAM_MAX_LIFETIME_MS,
+      },
       console: { traceUrlTemplate: config.OBSERVATORY_TRACE_URL_TEMPLATE },
+      trustProxy: config.OBSERVATORY_TRUST_PROXY,
     });
     server = await listen(app.fetch, config.HOST, config.PORT);
   } catch (err) {

@@ -58,6 +58,21 @@ interface PrometheusConfig {
     dns_sd_configs?: { names: string[]; port: number }[];
   }[];
 }
+/**
+ * What each image can run for a healthcheck, from its contents: postgres (Alpine) has a shell and
+ * pg_isready; Prometheus and Alertmanager (busybox base), Jaeger and Grafana (Alpine) have a shell and
+ * busybox wget; the collector image is its binary alone (FROM scratch); Observatory's image is Node.js.
+ */
+const imagePrograms: Record<string, { shell: boolean; programs: string[] }> = {
+  'postgres:': { shell: true, programs: ['pg_isready'] },
+  'prom/prometheus:': { shell: true, programs: ['wget'] },
+  'prom/alertmanager:': { shell: true, programs: ['wget'] },
+  'jaegertracing/all-in-one:': { shell: true, programs: ['wget'] },
+  'grafana/grafana:': { shell: true, programs: ['wget'] },
+  'otel/opentelemetry-collector-contrib:': { shell: false, programs: ['/otelcol-contrib'] },
+  'observatory:': { shell: false, programs: ['node'] },
+};
+
 const prometheusConfigFile = mountedFrom('prometheus', '/etc/prometheus/prometheus.yml');
 const prometheus = loadYaml<PrometheusConfig>(prometheusConfigFile);
 
@@ -66,7 +81,7 @@ describe('docker-compose.yml', () => {
     expect(serviceNames.sort()).toEqual([...requiredServices].sort());
   });
 
-  it('pins every image to a version, and every local image is built by a service', () => {
+  it('pins every image to a version and a digest, and every local image is built by a service', () => {
     const built = new Set(
       Object.values(services)
         .filter((s) => s.build)
@@ -75,11 +90,27 @@ describe('docker-compose.yml', () => {
     for (const [name, service] of Object.entries({ ...services, ...scaleOut.services })) {
       const image = service.image ?? services[name]?.image;
       expect(image, name).toBeDefined();
-      const tag = image!.split('/').at(-1)!.split(':')[1];
+      const [reference, digest] = image!.split('@');
+      const tag = reference!.split('/').at(-1)!.split(':')[1];
       expect(tag, `${name}: ${image}`).toMatch(/^v?\d+(\.\d+)+(-[a-z0-9.]+)?$/);
-      if (image!.startsWith('observatory:'))
+      if (image!.startsWith('observatory:')) {
         expect(built, `${name}: ${image} is built here`).toContain(image);
+      } else {
+        // Pulled images: the tag names the release, the digest makes the pull reproducible.
+        expect(digest, `${name}: ${image} has no @sha256: digest`).toMatch(/^sha256:[0-9a-f]{64}$/);
+      }
     }
+  });
+
+  it('pins one digest per image tag across the compose files', () => {
+    const digests = new Map<string, Set<string>>();
+    for (const { image } of [...Object.values(services), ...Object.values(scaleOut.services)]) {
+      if (!image?.includes('@')) continue;
+      const [reference, digest] = image.split('@') as [string, string];
+      digests.set(reference, (digests.get(reference) ?? new Set()).add(digest));
+    }
+    expect(digests.size).toBeGreaterThan(5);
+    for (const [reference, found] of digests) expect(found.size, reference).toBe(1);
   });
 
   it('mounts only files and folders that exist, and declares every named volume', () => {
@@ -169,21 +200,47 @@ describe('docker-compose.yml', () => {
     }
   });
 
-  it('has a healthcheck on every service whose image can run one, and waits for health where it matters', () => {
-    const withoutHealthcheck = serviceNames.filter((n) => !services[n]!.healthcheck);
-    // otelcol-contrib's image has no shell or HTTP client; the worker serves no HTTP.
-    expect(withoutHealthcheck.sort()).toEqual(['observatory-worker', 'otel-collector']);
-    const dependsOn = services.observatory!.depends_on as Record<string, { condition: string }>;
-    expect(dependsOn.postgres?.condition).toBe('service_healthy');
-    for (const [name, service] of Object.entries(services)) {
-      for (const [dependency, { condition }] of Object.entries(
-        Array.isArray(service.depends_on) ? {} : (service.depends_on ?? {}),
-      )) {
-        expect(serviceNames, name).toContain(dependency);
-        if (condition === 'service_healthy')
-          expect(services[dependency]!.healthcheck, `${name} → ${dependency}`).toBeDefined();
+  it('has a healthcheck on every service, run with a program its image ships', () => {
+    for (const [file, { services: s }] of [
+      [composeFile, compose],
+      [scaleOutComposeFile, scaleOut],
+    ] as const) {
+      for (const [name, service] of Object.entries(s)) {
+        const image = service.image ?? services[name]?.image;
+        const healthcheck = service.healthcheck ?? services[name]?.healthcheck;
+        expect(healthcheck?.test, `${file} ${name}`).toBeDefined();
+        const [kind, program] = healthcheck!.test;
+        expect(['CMD', 'CMD-SHELL'], `${file} ${name}`).toContain(kind);
+        const shipped = Object.entries(imagePrograms).find(([prefix]) => image!.startsWith(prefix))?.[1];
+        expect(shipped, `${name}: what does ${image} ship?`).toBeDefined();
+        // CMD-SHELL needs a shell; the collector image (FROM scratch) has none.
+        if (kind === 'CMD-SHELL') expect(shipped!.shell, `${name}: ${image} has no shell`).toBe(true);
+        const executable = kind === 'CMD' ? program! : program!.split(' ')[0]!;
+        expect(shipped!.programs, `${name}: ${image} does not ship ${executable}`).toContain(executable);
       }
     }
+  });
+
+  it('starts a service only once what it needs is healthy', () => {
+    for (const [file, { services: s }] of [
+      [composeFile, compose],
+      [scaleOutComposeFile, scaleOut],
+    ] as const) {
+      for (const [name, service] of Object.entries(s)) {
+        if (!service.depends_on) continue;
+        expect(Array.isArray(service.depends_on), `${file} ${name}: depends_on without conditions`).toBe(
+          false,
+        );
+        for (const [dependency, { condition }] of Object.entries(
+          service.depends_on as Record<string, { condition: string }>,
+        )) {
+          expect(serviceNames, `${file} ${name}`).toContain(dependency);
+          expect(condition, `${file} ${name} → ${dependency}`).toBe('service_healthy');
+        }
+      }
+    }
+    const dependsOn = services.observatory!.depends_on as Record<string, { condition: string }>;
+    expect(dependsOn.postgres?.condition).toBe('service_healthy');
   });
 
   it('commits no secret: every variable it interpolates is listed, empty or harmless, in .env.example', () => {

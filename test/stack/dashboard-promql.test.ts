@@ -1,43 +1,43 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createAiMetrics } from '@observatory/exporter-postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
+import { makeEvent } from '../../exporter-postgres/test/make-event.ts';
 import { expandPromQL, loadDashboard, promQueries } from './dashboard.ts';
 import { promtool, promtoolAvailable } from './stack-files.ts';
 
 /**
- * Metric names the service exposes (issue 3, "exactly these names", and the exporter health counters),
- * plus what Prometheus and the Collector expose themselves. A typo in a dashboard metric name is valid
- * PromQL that silently shows "No data", so names are checked here as well as syntax.
+ * Every metric name and its labels as the service exposes them, read from a real exposition after a few
+ * events (a success with every token type, a failure, a fallback, an unpriced call), plus what Prometheus
+ * and the Collector expose themselves. A typo in a dashboard metric or label name is valid PromQL that
+ * silently shows "No data", so names are checked here as well as syntax.
  */
-const knownMetrics = new Set([
-  'ai_inference_requests_total',
-  'ai_inference_errors_total',
-  'ai_inference_fallbacks_total',
-  'ai_inference_latency_seconds_bucket',
-  'ai_inference_latency_seconds_sum',
-  'ai_inference_latency_seconds_count',
-  'ai_cost_usd_total',
-  'ai_unpriced_events_total',
-  'observatory_exporter_queue_depth',
-  'observatory_exporter_spilled_events_total',
-  'observatory_exporter_dropped_events_total',
-  'observatory_exporter_errors_total',
-  'observatory_exporter_events_written_total',
-  'up',
-  'otelcol_exporter_send_failed_spans_total',
-]);
+async function exposedSeries(): Promise<Map<string, Set<string>>> {
+  const metrics = createAiMetrics();
+  metrics.recordEvents([
+    makeEvent({ cached_input_tokens: 10, reasoning_tokens: 5 }),
+    makeEvent({ success: false, error_code: 'timeout' }),
+    makeEvent({ fallback_used: true, fallback_model: 'gpt-4o-mini' }),
+    makeEvent({ cost_usd: null, cost_source: 'unpriced' }),
+  ]);
+  const text = await metrics.render();
+  await metrics.shutdown();
+  const series = new Map<string, Set<string>>([
+    ['up', new Set(['job', 'instance'])],
+    ['otelcol_exporter_send_failed_spans_total', new Set(['exporter'])],
+  ]);
+  for (const m of text.matchAll(/^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{([^}]*)\})? /gm)) {
+    // Prometheus adds the target labels to every series it scrapes.
+    const labels = series.get(m[1]!) ?? new Set<string>(['job', 'instance']);
+    for (const l of (m[2] ?? '').matchAll(/(\w+)="/g)) labels.add(l[1]!);
+    series.set(m[1]!, labels);
+  }
+  return series;
+}
 
-/** Labels each AI metric carries; a dashboard filter on any other label can never match. */
-const aiMetricLabels: Record<string, string[]> = {
-  ai_inference_requests_total: ['org_id', 'model_name'],
-  ai_inference_errors_total: ['org_id', 'model_name', 'error_code'],
-  ai_inference_fallbacks_total: ['org_id', 'fallback_model'],
-  ai_inference_latency_seconds_bucket: ['org_id', 'model_name', 'le'],
-  ai_cost_usd_total: ['org_id'],
-  ai_unpriced_events_total: ['org_id', 'model_name'],
-};
+const exposed = await exposedSeries();
 
 const promqlFunctionsAndKeywords = new Set([
   'sum',
@@ -68,8 +68,11 @@ const allSelected = { org_id: '.*', model_name: '.*' };
 
 /** Metric names in an expression: identifiers that are neither functions, keywords nor label names. */
 function metricNames(expr: string): string[] {
-  // Label matchers and durations hold no metric names: blank them before picking identifiers.
-  const skeleton = expr.replace(/\{[^}]*\}/g, '{}').replace(/\[[^\]]*\]/g, '[]');
+  // Label matchers, grouping clauses and durations hold no metric names: blank them before picking identifiers.
+  const skeleton = expr
+    .replace(/\{[^}]*\}/g, '{}')
+    .replace(/\b(by|without|on|ignoring)\s*\([^)]*\)/g, '$1()')
+    .replace(/\[[^\]]*\]/g, '[]');
   return [...skeleton.matchAll(/[a-zA-Z_:][a-zA-Z0-9_:]*/g)]
     .map((m) => m[0])
     .filter(
@@ -99,6 +102,9 @@ describe('dashboard PromQL', () => {
       'Exporter queue depth',
       'Spilled, dropped and failed writes',
       'Ingest rate',
+      'Token usage per minute',
+      'Tokens per call (p50, p95)',
+      'Tokens by model',
     ]) {
       expect(titles, title).toContain(title);
     }
@@ -106,17 +112,36 @@ describe('dashboard PromQL', () => {
 
   it('uses only metric names the stack exposes', () => {
     for (const q of queries) {
-      for (const name of metricNames(q.text)) expect(knownMetrics, `${q.panel}: ${q.text}`).toContain(name);
+      for (const name of metricNames(q.text)) {
+        expect([...exposed.keys()], `${q.panel}: ${q.text}`).toContain(name);
+      }
     }
   });
 
-  it('filters every AI metric by the org variable, and by model only where the metric has that label', () => {
+  it('filters and groups every AI metric by labels it has, always by the org variable', () => {
     for (const q of queries) {
-      for (const m of q.text.matchAll(/(ai_[a-z_]+)\{([^}]*)\}/g)) {
+      for (const m of q.text.matchAll(/\b((?:gen_)?ai_[a-z_]+)\{([^}]*)\}/g)) {
         const [, metric, matchers] = m as unknown as [string, string, string];
-        const labels = [...matchers.matchAll(/([a-z_]+)\s*=~?/g)].map((l) => l[1]!);
+        const labels = [...matchers.matchAll(/([a-z_]+)\s*(?:=~|!~|!=|=)/g)].map((l) => l[1]!);
         expect(labels, `${q.panel}: ${metric}`).toContain('org_id');
-        for (const label of labels) expect(aiMetricLabels[metric], `${q.panel}: ${metric}`).toContain(label);
+        for (const label of labels)
+          expect([...exposed.get(metric)!], `${q.panel}: ${metric}`).toContain(label);
+        // The model variable holds model_name values; the GenAI series carry them as gen_ai_request_model.
+        if (q.text.includes('$model_name')) {
+          const modelLabel = metric.startsWith('gen_ai_') ? 'gen_ai_request_model' : 'model_name';
+          if (exposed.get(metric)!.has(modelLabel))
+            expect(labels, `${q.panel}: ${metric}`).toContain(modelLabel);
+        }
+      }
+      for (const m of q.text.matchAll(/\bby \(([^)]*)\)/g)) {
+        const grouped = m[1]!.split(',').map((l) => l.trim());
+        const metricsInQuery = metricNames(q.text).filter((n) => exposed.has(n));
+        for (const label of grouped) {
+          expect(
+            metricsInQuery.some((metric) => exposed.get(metric)!.has(label)),
+            `${q.panel}: no metric of ${q.text} has the label ${label}`,
+          ).toBe(true);
+        }
       }
     }
   });

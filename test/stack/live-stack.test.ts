@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { freePort, type RunningServe, runCli, startServe } from '../../test-support/cli.ts';
 import { createTestDatabase } from '../../test-support/database.ts';
+import { until } from '../../test-support/until.ts';
 import { expandPromQL, loadDashboard, promQueries } from './dashboard.ts';
 
 /**
@@ -57,6 +58,8 @@ function aiSpan(model: string, outcome: 'ok' | 'error' | 'fallback') {
   };
 }
 
+const SPANS_PER_BURST = 27;
+
 async function sendTraffic(baseUrl: string, ingestKey: string) {
   const spans = [
     ...Array.from({ length: 20 }, () => aiSpan('gpt-4o', 'ok')),
@@ -64,6 +67,7 @@ async function sendTraffic(baseUrl: string, ingestKey: string) {
     ...Array.from({ length: 2 }, () => aiSpan('gpt-4o', 'fallback')),
     ...Array.from({ length: 2 }, () => aiSpan('in-house-unpriced-7b', 'ok')),
   ];
+  expect(spans).toHaveLength(SPANS_PER_BURST);
   const body = {
     resourceSpans: [
       {
@@ -131,11 +135,22 @@ describe('dashboard against a real Prometheus scraping a real service', () => {
       { stdio: 'ignore' },
     );
 
-    // Two bursts a few scrapes apart, so rate() and increase() have two samples that differ.
-    await sendTraffic(serve.baseUrl, ingestKey);
-    await new Promise((r) => setTimeout(r, 4_000));
-    await sendTraffic(serve.baseUrl, ingestKey);
-    await new Promise((r) => setTimeout(r, 4_000));
+    // Two bursts, each waited for until Prometheus has scraped it, so rate() and increase() have two samples
+    // that differ.
+    for (const burst of [1, 2]) {
+      await sendTraffic(serve.baseUrl, ingestKey);
+      await until(
+        `Prometheus to scrape burst ${burst}`,
+        async () => {
+          const scraped = await query(prometheusUrl, 'sum(ai_inference_requests_total)').catch(
+            () => undefined,
+          );
+          const value = (scraped?.data.result[0] as { value?: [number, string] } | undefined)?.value?.[1];
+          return Number(value) >= burst * SPANS_PER_BURST;
+        },
+        { timeoutMs: 60_000, intervalMs: 250 },
+      );
+    }
   }, 120_000);
 
   afterAll(async () => {

@@ -34,6 +34,7 @@ describe('the example service and the demo', () => {
       defaultOrgId: 'demo',
       prices: loadPriceTable(),
       receivedAt: new Date(),
+      pseudonymKey: 'test-pseudonym-key',
     });
     const answeredBy = events.map((e) => e.model_version ?? e.model_name);
     for (const model of Object.values(MODELS)) {

@@ -6,7 +6,8 @@ import { type AiEvent, AiEventSchema } from '../event.ts';
 import { hexIdSchema } from '../hex-id.ts';
 import { normaliseErrorCode } from './error-codes.ts';
 import { eventId } from './event-id.ts';
-import { scrubJson, scrubText } from './scrub.ts';
+import { type PseudonymKey, protectIdentifiers } from './identifiers.ts';
+import { scrubJson, scrubToLength } from './scrub.ts';
 
 /** Fields a service sends exactly as the event stores them; optional here, where null and absent mean the same. */
 const AS_STORED = {
@@ -34,7 +35,7 @@ const AS_STORED = {
 
 // A day: a longer call is a clock error, not a measurement.
 const MAX_DURATION_MS = 86_400_000;
-const event = AiEventSchema.shape;
+const stored = AiEventSchema.shape;
 
 /**
  * One model call as sent to `POST /api/telemetry/events` by a service that does not use OpenTelemetry. The event's
@@ -48,21 +49,21 @@ export const EventEnvelopeSchema = AiEventSchema.pick({
 })
   .partial(AS_STORED)
   .extend({
-    id: event.id.optional(),
+    id: stored.id.optional(),
     /** Checked against the key's org; the key's org is stamped either way. */
-    org_id: event.org_id.optional(),
+    org_id: stored.org_id.optional(),
     /** Either case, lower-cased as stored. */
     trace_id: hexIdSchema(16).optional(),
     span_id: hexIdSchema(8).optional(),
     parent_span_id: hexIdSchema(8).optional(),
-    latency_ms: event.latency_ms.max(MAX_DURATION_MS),
-    compute_ms: event.compute_ms.unwrap().max(MAX_DURATION_MS).optional(),
+    latency_ms: stored.latency_ms.max(MAX_DURATION_MS),
+    compute_ms: stored.compute_ms.unwrap().max(MAX_DURATION_MS).optional(),
     /** A cost the service knows, as a number or the event's decimal string; otherwise computed from the prices. */
-    cost_usd: z.union([z.number().min(0), event.cost_usd.unwrap().transform(Number)]).optional(),
+    cost_usd: z.union([z.number().min(0), stored.cost_usd.unwrap().transform(Number)]).optional(),
     /** Longer than stored: it is scrubbed first, then cut to the stored length. */
     error_message: z.string().max(100_000).optional(),
-    fallback_used: event.fallback_used.default(false),
-    consent: event.consent.default(false),
+    fallback_used: stored.fallback_used.default(false),
+    consent: stored.consent.default(false),
     created_at: z.iso.datetime({ offset: true }).transform((v) => new Date(v)),
   })
   .strict();
@@ -71,7 +72,7 @@ export type EventEnvelope = z.infer<typeof EventEnvelopeSchema>;
 
 export function eventFromEnvelope(
   input: EventEnvelope,
-  context: { orgId: string; prices: PriceTable; receivedAt: Date },
+  context: { orgId: string; prices: PriceTable; receivedAt: Date; pseudonymKey: PseudonymKey },
 ): AiEvent {
   const startMs = input.created_at.getTime();
   const cost = computeCost(
@@ -87,7 +88,7 @@ export function eventFromEnvelope(
     },
     context.prices,
   );
-  return {
+  const event: AiEvent = {
     // Without an id, a span identity still makes a resend idempotent.
     id:
       input.id ??
@@ -120,9 +121,10 @@ export function eventFromEnvelope(
     cost_source: cost.cost_source,
     success: input.success,
     error_code: input.success ? null : normaliseErrorCode(input.error_code ?? undefined),
+    // Cut to the stored length before any pattern runs.
     error_message:
       !input.success && input.error_message
-        ? scrubText(input.error_message).slice(0, event.error_message.unwrap().maxLength ?? undefined)
+        ? scrubToLength(input.error_message, stored.error_message.unwrap().maxLength ?? 0)
         : null,
     fallback_used: input.fallback_used,
     fallback_reason: input.fallback_reason ?? null,
@@ -133,4 +135,5 @@ export function eventFromEnvelope(
     created_at: input.created_at,
     received_at: context.receivedAt,
   };
+  return protectIdentifiers(event, context.pseudonymKey);
 }

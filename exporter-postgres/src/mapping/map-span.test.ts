@@ -10,6 +10,7 @@ const options = {
   defaultOrgId: 'default',
   prices: loadPriceTable(),
   receivedAt: new Date('2026-11-01T12:00:05Z'),
+  pseudonymKey: 'test-pseudonym-key',
 };
 
 function map(attributes: Attributes, extra: Parameters<typeof makeSpan>[0] = {}): AiEvent {

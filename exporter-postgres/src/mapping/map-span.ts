@@ -7,7 +7,8 @@ import { isStoredHexId } from '../hex-id.ts';
 import type { Attributes, AttributeValue, SpanInput } from '../span.ts';
 import { normaliseErrorCode } from './error-codes.ts';
 import { eventId } from './event-id.ts';
-import { scrubJson, scrubText } from './scrub.ts';
+import { type PseudonymKey, protectIdentifiers } from './identifiers.ts';
+import { cutText, scrubJson, scrubToLength } from './scrub.ts';
 
 export interface MapOptions {
   /** The org of the ingest key that delivered the span: it wins over whatever the span claims. */
@@ -16,6 +17,8 @@ export interface MapOptions {
   defaultOrgId: string;
   prices: PriceTable;
   receivedAt: Date;
+  /** The per-deployment secret that turns a personal `user_id` into a stable pseudonym. */
+  pseudonymKey: PseudonymKey;
 }
 
 const MAX_TEXT = 1024;
@@ -34,7 +37,7 @@ function first(attrs: Attributes, keys: readonly string[]): AttributeValue | und
 function text(attrs: Attributes, keys: readonly string[], max = MAX_TEXT): string | null {
   const value = first(attrs, keys);
   if (value === undefined || typeof value === 'object') return null;
-  return String(value).slice(0, max);
+  return cutText(String(value), max);
 }
 
 function number(attrs: Attributes, keys: readonly string[]): number | null {
@@ -131,9 +134,11 @@ function providerOf(attrs: Attributes, kind: Convention): string | null {
 
 function errorMessage(span: SpanInput): string | null {
   const exception = span.events.find((e) => e.name === 'exception');
+  // Cut to the stored length before any pattern runs: an upstream message can be megabytes long.
   const message =
-    span.status.message || (exception && text(exception.attributes, ['exception.message'], 10_000));
-  return message ? scrubText(message).slice(0, MAX_ERROR_MESSAGE) : null;
+    span.status.message ||
+    (exception && text(exception.attributes, ['exception.message'], MAX_ERROR_MESSAGE));
+  return message ? scrubToLength(message, MAX_ERROR_MESSAGE) : null;
 }
 
 function orgOf(attrs: Attributes, span: SpanInput, options: MapOptions): string {
@@ -216,7 +221,7 @@ export function mapSpan(span: SpanInput, options: MapOptions): AiEvent | undefin
   const exceptionType = span.events.find((e) => e.name === 'exception')?.attributes['exception.type'];
   const httpStatus = number(attrs, ['http.response.status_code', 'http.status_code']);
 
-  return {
+  const event: AiEvent = {
     id: eventId(span.traceId, span.spanId, startMs),
     org_id: orgId,
     client_id: text(attrs, [Obs.CLIENT_ID], MAX_ID),
@@ -267,6 +272,7 @@ export function mapSpan(span: SpanInput, options: MapOptions): AiEvent | undefin
     created_at: createdAt,
     received_at: options.receivedAt,
   };
+  return protectIdentifiers(event, options.pseudonymKey);
 }
 
 const USAGE_FIELDS = ['input_tokens', 'output_tokens', 'cached_input_tokens', 'reasoning_tokens'] as const;
@@ -281,27 +287,32 @@ export function mapSpans(spans: readonly SpanInput[], options: MapOptions): AiEv
     const event = mapSpan(span, options);
     if (event) events.set(span.spanId, event);
   }
-  const nested = new Set<string>();
-  for (const [spanId, event] of events) {
-    let outer: AiEvent | undefined;
-    // Bounded: a malformed batch may contain a parent cycle.
-    let depth = 0;
-    for (
-      let parent = event.parent_span_id;
-      parent && depth++ < 32;
-      parent = events.get(parent)?.parent_span_id ?? null
-    ) {
-      const candidate = events.get(parent);
-      if (!candidate || candidate.trace_id !== event.trace_id) break;
-      outer = candidate;
-    }
-    if (!outer) continue;
-    for (const field of USAGE_FIELDS) outer[field] ??= event[field];
-    if (outer.cost_source === 'unpriced' && event.cost_source !== 'unpriced') {
-      outer.cost_usd = event.cost_usd;
-      outer.cost_source = event.cost_source;
-    }
-    nested.add(spanId);
+  return [...events.values()].filter((event) => !foldIntoOuterCall(event, events));
+}
+
+/**
+ * One step of `mapSpans`' folding, apart so a large batch can be mapped in slices and still folded whole: when
+ * `event` is nested in another model call of `batch` (events by span id), its usage goes to the outermost one and
+ * the answer is true (it is no event of its own).
+ */
+export function foldIntoOuterCall(event: AiEvent, batch: ReadonlyMap<string, AiEvent>): boolean {
+  let outer: AiEvent | undefined;
+  // Bounded: a malformed batch may contain a parent cycle.
+  let depth = 0;
+  for (
+    let parent = event.parent_span_id;
+    parent && depth++ < 32;
+    parent = batch.get(parent)?.parent_span_id ?? null
+  ) {
+    const candidate = batch.get(parent);
+    if (!candidate || candidate.trace_id !== event.trace_id) break;
+    outer = candidate;
   }
-  return [...events].filter(([spanId]) => !nested.has(spanId)).map(([, event]) => event);
+  if (!outer) return false;
+  for (const field of USAGE_FIELDS) outer[field] ??= event[field];
+  if (outer.cost_source === 'unpriced' && event.cost_source !== 'unpriced') {
+    outer.cost_usd = event.cost_usd;
+    outer.cost_source = event.cost_source;
+  }
+  return true;
 }

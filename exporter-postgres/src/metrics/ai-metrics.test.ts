@@ -64,3 +64,149 @@ describe('AI metrics labels', () => {
     ]);
   });
 });
+
+interface Sample {
+  labels: Record<string, string>;
+  value: number;
+}
+
+/** Every sample of one series name in the exposition, e.g. `gen_ai_client_token_usage_bucket`. */
+async function samplesOf(name: string): Promise<Sample[]> {
+  const text = await metrics.render();
+  return [...text.matchAll(new RegExp(`^${name}\\{([^}]*)\\} (\\S+)$`, 'gm'))].map((m) => ({
+    labels: Object.fromEntries([...m[1]!.matchAll(/(\w+)="([^"]*)"/g)].map((l) => [l[1]!, l[2]!])),
+    value: Number(m[2]),
+  }));
+}
+
+/** The value of the sample with exactly these labels, undefined when there is none. */
+async function sampleValue(name: string, labels: Record<string, string>): Promise<number | undefined> {
+  const key = JSON.stringify(Object.entries(labels).sort());
+  const sample = (await samplesOf(name)).find((s) => JSON.stringify(Object.entries(s.labels).sort()) === key);
+  return sample?.value;
+}
+
+describe('OpenTelemetry GenAI client metrics', () => {
+  const chat = {
+    org_id: 'acme',
+    gen_ai_operation_name: 'chat',
+    gen_ai_provider_name: 'openai',
+    gen_ai_request_model: 'gpt-4o',
+  };
+
+  it('exposes gen_ai.client.token.usage as a histogram per token type with the advised buckets', async () => {
+    metrics = createAiMetrics();
+    metrics.recordEvents([
+      makeEvent({ input_tokens: 3, output_tokens: 100 }),
+      makeEvent({ input_tokens: 1000, output_tokens: 64 }),
+      makeEvent({ input_tokens: 70_000_000, output_tokens: null }),
+    ]);
+    const input = { ...chat, gen_ai_token_type: 'input' };
+    const output = { ...chat, gen_ai_token_type: 'output' };
+    expect(await sampleValue('gen_ai_client_token_usage_count', input)).toBe(3);
+    expect(await sampleValue('gen_ai_client_token_usage_sum', input)).toBe(70_001_003);
+    // A call without output tokens records no output sample.
+    expect(await sampleValue('gen_ai_client_token_usage_count', output)).toBe(2);
+    expect(await sampleValue('gen_ai_client_token_usage_sum', output)).toBe(164);
+
+    const buckets = (await samplesOf('gen_ai_client_token_usage_bucket')).filter(
+      (s) => s.labels.gen_ai_token_type === 'input',
+    );
+    expect(buckets.map((b) => b.labels.le)).toEqual([
+      ...['1', '4', '16', '64', '256', '1024', '4096', '16384', '65536', '262144', '1048576'],
+      ...['4194304', '16777216', '67108864', '+Inf'],
+    ]);
+    const cumulative = Object.fromEntries(buckets.map((b) => [b.labels.le, b.value]));
+    expect(cumulative).toMatchObject({ '1': 0, '4': 1, '1024': 2, '67108864': 2, '+Inf': 3 });
+    expect(await sampleValue('gen_ai_client_token_usage_bucket', { ...output, le: '64' })).toBe(1);
+    expect(await sampleValue('gen_ai_client_token_usage_bucket', { ...output, le: '256' })).toBe(2);
+  });
+
+  it('exposes gen_ai.client.operation.duration in seconds, with error.type on failed calls only', async () => {
+    metrics = createAiMetrics();
+    metrics.recordEvents([
+      makeEvent({ latency_ms: 150 }),
+      makeEvent({ latency_ms: 900 }),
+      makeEvent({ latency_ms: 30_000, success: false, error_code: 'timeout' }),
+    ]);
+    const ok = await samplesOf('gen_ai_client_operation_duration_seconds_count');
+    expect(ok.map((s) => s.labels)).toEqual([chat, { ...chat, error_type: 'timeout' }]);
+    expect(await sampleValue('gen_ai_client_operation_duration_seconds_sum', chat)).toBeCloseTo(1.05, 9);
+    expect(ok[0]!.value).toBe(2);
+    expect(ok[1]!.value).toBe(1);
+
+    const buckets = (await samplesOf('gen_ai_client_operation_duration_seconds_bucket')).filter(
+      (s) => !s.labels.error_type,
+    );
+    expect(buckets.map((b) => b.labels.le)).toEqual([
+      ...['0.01', '0.02', '0.04', '0.08', '0.16', '0.32', '0.64', '1.28', '2.56', '5.12', '10.24'],
+      ...['20.48', '40.96', '81.92', '+Inf'],
+    ]);
+    const cumulative = Object.fromEntries(buckets.map((b) => [b.labels.le, b.value]));
+    expect(cumulative).toMatchObject({ '0.08': 0, '0.16': 1, '0.64': 1, '1.28': 2, '+Inf': 2 });
+    // The seed's latency histogram is still there, counting the same calls.
+    expect((await samplesOf('ai_inference_latency_seconds_count')).map((s) => s.value)).toEqual([3]);
+  });
+
+  it('counts tokens by type in ai_tokens_total, per org and model', async () => {
+    metrics = createAiMetrics();
+    metrics.recordEvents([
+      makeEvent({ input_tokens: 1200, output_tokens: 300, cached_input_tokens: 1000, reasoning_tokens: 200 }),
+      makeEvent({ input_tokens: 800, output_tokens: 50, cached_input_tokens: null, reasoning_tokens: null }),
+      makeEvent({ org_id: 'globex', model_name: 'claude-3-5-haiku', input_tokens: 10, output_tokens: 5 }),
+    ]);
+    const acme = { org_id: 'acme', model_name: 'gpt-4o' };
+    expect(await sampleValue('ai_tokens_total', { ...acme, token_type: 'input' })).toBe(2000);
+    expect(await sampleValue('ai_tokens_total', { ...acme, token_type: 'output' })).toBe(350);
+    expect(await sampleValue('ai_tokens_total', { ...acme, token_type: 'cached' })).toBe(1000);
+    expect(await sampleValue('ai_tokens_total', { ...acme, token_type: 'reasoning' })).toBe(200);
+    expect(
+      (await samplesOf('ai_tokens_total')).filter((s) => s.labels.org_id === 'globex').map((s) => s.labels),
+    ).toEqual([
+      { org_id: 'globex', model_name: 'claude-3-5-haiku', token_type: 'input' },
+      { org_id: 'globex', model_name: 'claude-3-5-haiku', token_type: 'output' },
+    ]);
+  });
+
+  it('keeps the GenAI labels bounded and clean: capped models and providers, known operations, no ids', async () => {
+    metrics = createAiMetrics({ maxOrgs: 3, maxModels: 5, maxProviders: 2 });
+    metrics.recordEvents(
+      Array.from({ length: 300 }, (_, i) =>
+        makeEvent({
+          org_id: `org-${i % 10}`,
+          model_name: `model-${i}`,
+          provider: i === 0 ? 'ops@example.com' : `provider-${i}`,
+          operation: i % 3 === 0 ? `free text ${i}` : i % 3 === 1 ? 'embedding' : 'chat',
+          user_id: `user-${i}`,
+          request_id: `req-${i}`,
+          trace_id: i.toString(16).padStart(32, '0'),
+          success: i % 4 !== 0,
+          error_code: i % 4 === 0 ? `surprise-${i}` : null,
+        }),
+      ),
+    );
+    const text = await metrics.render();
+    expect(text).not.toMatch(/user_id|request_id|trace_id|user-|req-|example\.com/);
+    for (const name of [
+      'gen_ai_client_token_usage_count',
+      'gen_ai_client_operation_duration_seconds_count',
+    ]) {
+      const series = await samplesOf(name);
+      const values = (label: string) => new Set(series.map((s) => s.labels[label]));
+      expect(values('org_id'), name).toEqual(new Set(['org-0', 'org-1', 'org-2', 'other']));
+      expect(values('gen_ai_operation_name'), name).toEqual(new Set(['other', 'embeddings', 'chat']));
+      for (const org of values('org_id')) {
+        const ofOrg = series.filter((s) => s.labels.org_id === org);
+        expect(new Set(ofOrg.map((s) => s.labels.gen_ai_request_model)).size, org).toBeLessThanOrEqual(6);
+        // Two providers, `other`, and `redacted` for the email.
+        expect(new Set(ofOrg.map((s) => s.labels.gen_ai_provider_name)).size, org).toBeLessThanOrEqual(4);
+      }
+      expect(values('gen_ai_provider_name')).toContain('redacted');
+      expect(series.length).toBeGreaterThan(10);
+    }
+    const errorTypes = new Set(
+      (await samplesOf('gen_ai_client_operation_duration_seconds_count')).map((s) => s.labels.error_type),
+    );
+    expect(errorTypes).toEqual(new Set([undefined, 'other']));
+  });
+});

@@ -1,9 +1,18 @@
 import type { Counter, Meter } from '@opentelemetry/api';
 import { PrometheusExporter, PrometheusSerializer } from '@opentelemetry/exporter-prometheus';
 import { MeterProvider } from '@opentelemetry/sdk-metrics';
+import { StandardAttributes as Std } from '../attributes.ts';
 import type { AiEvent } from '../event.ts';
 import { ERROR_CODES } from '../mapping/error-codes.ts';
 import type { PipelineHealth } from '../pipeline/pipeline.ts';
+import {
+  GEN_AI_TOKEN_TYPE,
+  GenAiMetrics,
+  GenAiTokenTypes,
+  OPERATION_DURATION_BUCKETS_SECONDS,
+  operationLabel,
+  TOKEN_USAGE_BUCKETS,
+} from './genai-conventions.ts';
 import { LabelCap, LabelCapPerOrg, OVERFLOW_LABEL } from './label-cap.ts';
 
 export interface AiMetricsOptions {
@@ -14,11 +23,18 @@ export interface AiMetricsOptions {
    * `other`; orgs past `maxOrgs` share the budget of the org label `other`.
    */
   maxModels?: number;
+  /** Distinct `gen_ai.provider.name` label values kept per org before that org's other providers become `other`. */
+  maxProviders?: number;
 }
 
-/** Model latency spans 10 ms to 80 s; the GenAI semantic conventions' duration buckets cover exactly that. */
-export const LATENCY_BUCKETS_SECONDS = [
-  0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92,
+/**
+ * @opentelemetry/exporter-prometheus writes metric names without the unit suffix that the OpenTelemetry
+ * Prometheus compatibility rules add, and that the Collector's Prometheus exporter and other SDKs therefore
+ * expose (`gen_ai_client_operation_duration_seconds`); renaming the stream gives /metrics the same name, so
+ * dashboards built on those work here too. The token histogram's `{token}` unit adds no suffix by the same rules.
+ */
+const PROMETHEUS_COMPATIBLE_NAMES = [
+  { instrumentName: GenAiMetrics.OPERATION_DURATION, name: `${GenAiMetrics.OPERATION_DURATION}_seconds` },
 ];
 
 const KNOWN_ERROR_CODES = new Set<string>(ERROR_CODES);
@@ -36,14 +52,19 @@ export interface AiMetrics {
   shutdown(): Promise<void>;
 }
 
-export function createAiMetrics({ maxOrgs = 100, maxModels = 100 }: AiMetricsOptions = {}): AiMetrics {
+export function createAiMetrics({
+  maxOrgs = 100,
+  maxModels = 100,
+  maxProviders = 20,
+}: AiMetricsOptions = {}): AiMetrics {
   const exporter = new PrometheusExporter({ preventServerStart: true });
   const serializer = new PrometheusSerializer(undefined, false, undefined, true, true);
-  const provider = new MeterProvider({ readers: [exporter] });
+  const provider = new MeterProvider({ readers: [exporter], views: PROMETHEUS_COMPATIBLE_NAMES });
   const meter = provider.getMeter('observatory');
   const orgs = new LabelCap(maxOrgs);
   const models = new LabelCapPerOrg(maxModels);
   const fallbackModels = new LabelCapPerOrg(maxModels);
+  const providers = new LabelCapPerOrg(maxProviders);
 
   const requests = meter.createCounter('ai_inference_requests_total', { description: 'Model calls' });
   const errors = meter.createCounter('ai_inference_errors_total', { description: 'Failed model calls' });
@@ -53,9 +74,23 @@ export function createAiMetrics({ maxOrgs = 100, maxModels = 100 }: AiMetricsOpt
   const latency = meter.createHistogram('ai_inference_latency_seconds', {
     description: 'Model call latency',
     unit: 's',
-    advice: { explicitBucketBoundaries: LATENCY_BUCKETS_SECONDS },
+    advice: { explicitBucketBoundaries: OPERATION_DURATION_BUCKETS_SECONDS },
   });
   const cost = meter.createCounter('ai_cost_usd_total', { description: 'Cost of model calls in USD' });
+  const tokens = meter.createCounter('ai_tokens_total', {
+    description:
+      'Tokens of model calls by token_type: input and output, and of those the cached input and the reasoning output',
+  });
+  const tokenUsage = meter.createHistogram(GenAiMetrics.TOKEN_USAGE, {
+    description: 'Number of input and output tokens used per model call',
+    unit: '{token}',
+    advice: { explicitBucketBoundaries: TOKEN_USAGE_BUCKETS },
+  });
+  const operationDuration = meter.createHistogram(GenAiMetrics.OPERATION_DURATION, {
+    description: 'GenAI operation duration',
+    unit: 's',
+    advice: { explicitBucketBoundaries: OPERATION_DURATION_BUCKETS_SECONDS },
+  });
   const unpriced = meter.createCounter('ai_unpriced_events_total', {
     description: 'Model calls whose model has no price, so their cost is unknown',
   });
@@ -92,15 +127,36 @@ export function createAiMetrics({ maxOrgs = 100, maxModels = 100 }: AiMetricsOpt
         const org_id = orgs.apply(event.org_id);
         const model_name = models.apply(org_id, event.model_name);
         const series = { org_id, model_name };
+        const code = event.error_code ?? 'unknown';
+        const error_code = KNOWN_ERROR_CODES.has(code) ? code : OVERFLOW_LABEL;
         bump(requests, 'requests', series);
         latency.record(event.latency_ms / 1000, series);
-        if (!event.success) {
-          const code = event.error_code ?? 'unknown';
-          bump(errors, 'errors', {
-            org_id,
-            model_name,
-            error_code: KNOWN_ERROR_CODES.has(code) ? code : OVERFLOW_LABEL,
-          });
+        if (!event.success) bump(errors, 'errors', { org_id, model_name, error_code });
+        for (const [token_type, n] of [
+          ['input', event.input_tokens],
+          ['output', event.output_tokens],
+          ['cached', event.cached_input_tokens],
+          ['reasoning', event.reasoning_tokens],
+        ] as const) {
+          if (n) bump(tokens, 'tokens', { org_id, model_name, token_type }, n);
+        }
+
+        // The GenAI conventions' attributes, with the same bounded values: gen_ai.request.model is model_name.
+        const genAi = {
+          org_id,
+          [Std.OPERATION_NAME]: operationLabel(event.operation),
+          [Std.PROVIDER_NAME]: providers.apply(org_id, event.provider),
+          [Std.REQUEST_MODEL]: model_name,
+        };
+        operationDuration.record(
+          event.latency_ms / 1000,
+          event.success ? genAi : { ...genAi, [Std.ERROR_TYPE]: error_code },
+        );
+        if (event.input_tokens !== null) {
+          tokenUsage.record(event.input_tokens, { ...genAi, [GEN_AI_TOKEN_TYPE]: GenAiTokenTypes.INPUT });
+        }
+        if (event.output_tokens !== null) {
+          tokenUsage.record(event.output_tokens, { ...genAi, [GEN_AI_TOKEN_TYPE]: GenAiTokenTypes.OUTPUT });
         }
         if (event.fallback_used) {
           bump(fallbacks, 'fallbacks', {

@@ -7,7 +7,10 @@ import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BasicTracerProvider, SimpleSpanProcessor, type SpanExporter } from '@opentelemetry/sdk-trace-base';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bulkOtlpProtobuf } from '../../test/otlp-bulk.ts';
 import { decodeOtlpJson, decodeOtlpProtobuf, encodeExportTraceResponse, OtlpDecodeError } from './decode.ts';
+import { TooManySpansError } from './decoded.ts';
+import { nestsDeeperThan } from './json-body.ts';
 import { ExportTraceServiceResponse } from './trace-proto.ts';
 
 let server: Server;
@@ -129,6 +132,47 @@ describe('OTLP/JSON rules', () => {
     expect(decoded.errors.join(' ')).toMatch(/traceId/);
   });
 
+  it('refuses a body that is not an object, or nests deeper than 64 levels, as not a trace request', () => {
+    for (const text of ['[]', '[{"resourceSpans":[]}]', '"resourceSpans"', '42', 'null']) {
+      expect(() => decodeOtlpJson(text)).toThrow(OtlpDecodeError);
+    }
+    const deep = (levels: number) =>
+      body(
+        span({
+          attributes: [
+            {
+              key: 'k',
+              value: JSON.parse(
+                `${'{"arrayValue":{"values":['.repeat(levels)}{"stringValue":"x"}${']}}'.repeat(levels)}`,
+              ),
+            },
+          ],
+        }),
+      );
+    expect(() => decodeOtlpJson(deep(5))).not.toThrow();
+    expect(() => decodeOtlpJson(deep(30))).toThrow(/deeper than 64 levels/);
+    expect(() => decodeOtlpJson(`${'['.repeat(1e6)}${']'.repeat(1e6)}`)).toThrow(/deeper than 64 levels/);
+    // Brackets inside strings are text, not nesting.
+    expect(nestsDeeperThan(`{"a":"${'[{'.repeat(100)}\\"${'['.repeat(100)}"}`, 1)).toBe(false);
+  });
+
+  it('counts the spans of a request, valid or not, and refuses more than maxSpans before decoding any', () => {
+    const three = body(span({}), span({ traceId: 'zz' }), span({}));
+    expect(decodeOtlpJson(three, 3).spans).toHaveLength(2);
+    expect(() => decodeOtlpJson(three, 2)).toThrow(TooManySpansError);
+    const protobuf = bulkOtlpProtobuf(3, 'count');
+    expect(decodeOtlpProtobuf(protobuf, 3).spans).toHaveLength(3);
+    const refused = (() => {
+      try {
+        decodeOtlpProtobuf(protobuf, 2);
+      } catch (err) {
+        return err;
+      }
+    })();
+    expect(refused).toBeInstanceOf(TooManySpansError);
+    expect(refused).toMatchObject({ count: 3, max: 2 });
+  });
+
   it('encodes partial success in both encodings', () => {
     const proto = encodeExportTraceResponse(
       { rejectedSpans: 2, errorMessage: 'bad' },
@@ -148,7 +192,7 @@ describe('decoder fuzzing', () => {
     try {
       fn();
     } catch (err) {
-      expect(err).toBeInstanceOf(OtlpDecodeError);
+      if (!(err instanceof TooManySpansError)) expect(err).toBeInstanceOf(OtlpDecodeError);
     }
   };
 
@@ -159,6 +203,13 @@ describe('decoder fuzzing', () => {
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 2048 }), (bytes) =>
         onlyDecodeErrors(() => decodeOtlpProtobuf(bytes)),
+      ),
+      { numRuns: 2000 },
+    );
+    // Counting spans first walks the same bytes another way: it too must only ever refuse.
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 2048 }), (bytes) =>
+        onlyDecodeErrors(() => decodeOtlpProtobuf(bytes, 1)),
       ),
       { numRuns: 2000 },
     );

@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import { hexIdSchema } from '../hex-id.ts';
 import type { Attributes, AttributeValue, StatusCode } from '../span.ts';
-import { type DecodedSpans, OtlpDecodeError, rejectSpan } from './decoded.ts';
+import { type DecodedSpans, OtlpDecodeError, rejectSpan, TooManySpansError } from './decoded.ts';
+import { JsonBodyError, parseJsonBody } from './json-body.ts';
 import { ExportTraceServiceResponse } from './trace-proto.ts';
 
 export { decodeOtlpProtobuf } from './decode-protobuf.ts';
@@ -64,11 +65,23 @@ const SpanSchema = z.object({
     .default({ code: 0 }),
 });
 
-function toSpanInputs(request: unknown): DecodedSpans {
-  if (!request || typeof request !== 'object')
+function spansIn(resourceSpans: Record<string, unknown>[]): number {
+  let count = 0;
+  for (const rs of resourceSpans) {
+    for (const ss of Array.isArray(rs?.scopeSpans) ? (rs.scopeSpans as Record<string, unknown>[]) : []) {
+      if (Array.isArray(ss?.spans)) count += ss.spans.length;
+    }
+  }
+  return count;
+}
+
+function toSpanInputs(request: unknown, maxSpans: number): DecodedSpans {
+  if (!request || typeof request !== 'object' || Array.isArray(request))
     throw new OtlpDecodeError('Body is not an ExportTraceServiceRequest object');
   const resourceSpans = (request as { resourceSpans?: unknown }).resourceSpans ?? [];
   if (!Array.isArray(resourceSpans)) throw new OtlpDecodeError('resourceSpans must be an array');
+  const count = spansIn(resourceSpans);
+  if (count > maxSpans) throw new TooManySpansError(count, maxSpans);
   const result: DecodedSpans = { spans: [], rejected: 0, errors: [] };
   for (const rs of resourceSpans as Record<string, unknown>[]) {
     const resource = keyValues((rs?.resource as { attributes?: unknown } | undefined)?.attributes);
@@ -108,14 +121,16 @@ function toSpanInputs(request: unknown): DecodedSpans {
   return result;
 }
 
-export function decodeOtlpJson(body: string): DecodedSpans {
+/** Decodes an OTLP/JSON trace request; more than `maxSpans` spans is a TooManySpansError, thrown before any is read. */
+export function decodeOtlpJson(body: Uint8Array | string, maxSpans = Number.POSITIVE_INFINITY): DecodedSpans {
   let object: unknown;
   try {
-    object = JSON.parse(body);
+    object = parseJsonBody(body);
   } catch (err) {
-    throw new OtlpDecodeError(`Body is not JSON: ${(err as Error).message}`);
+    if (err instanceof JsonBodyError) throw new OtlpDecodeError(err.message);
+    throw err;
   }
-  return toSpanInputs(object);
+  return toSpanInputs(object, maxSpans);
 }
 
 export function encodeExportTraceResponse(

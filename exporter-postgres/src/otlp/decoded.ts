@@ -20,3 +20,17 @@ export function rejectSpan(result: DecodedSpans, why: string): void {
   if (result.errors.length < MAX_ERRORS)
     result.errors.push(`span ${result.spans.length + result.rejected}: ${why}`);
 }
+
+/**
+ * The request carries more spans than the receiver takes at once (the ingest queue's size): it can never be
+ * stored whole, so the receiver answers 413 naming the limit instead of a retryable "queue full".
+ */
+export class TooManySpansError extends Error {
+  override name = 'TooManySpansError';
+  constructor(
+    readonly count: number,
+    readonly max: number,
+  ) {
+    super(`The request carries ${count} spans; at most ${max} are taken per request`);
+  }
+}

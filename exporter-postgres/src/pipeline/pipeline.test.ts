@@ -7,7 +7,7 @@ import { createTestDatabase } from '../../../test-support/database.ts';
 import { TcpProxy } from '../../../test-support/tcp-proxy.ts';
 import { makeEvent } from '../../test/make-event.ts';
 import type { AiEvent } from '../event.ts';
-import { EventPipeline, QueueFullError } from './pipeline.ts';
+import { BatchTooLargeError, EventPipeline, QueueFullError } from './pipeline.ts';
 import { createEventWriter } from './writer.ts';
 
 const db = await createTestDatabase();
@@ -158,6 +158,28 @@ describe('event pipeline', () => {
     release();
     expect(await first).toBe('committed');
     expect(await queued).toBe('committed');
+    await pipeline.shutdown();
+  });
+
+  it('refuses a batch larger than the whole queue for good, and writes a large batch in parts of batchSize', async () => {
+    const written: number[] = [];
+    const pipeline = new EventPipeline({
+      writer: {
+        write: async (events: readonly AiEvent[]) => {
+          written.push(events.length);
+          return { kind: 'success' as const, inserted: events.length, rejected: 0 };
+        },
+      },
+      spillDir: await spillDir(),
+      maxQueue: 100,
+      batchSize: 10,
+    });
+    const tooLarge = pipeline.enqueue(Array.from({ length: 101 }, () => makeEvent()));
+    await expect(tooLarge).rejects.toBeInstanceOf(BatchTooLargeError);
+    await expect(tooLarge).rejects.toThrow(/101 events is larger than the event queue \(100\)/);
+    expect(await pipeline.enqueue(Array.from({ length: 95 }, () => makeEvent()))).toBe('committed');
+    expect(written.reduce((a, b) => a + b, 0)).toBe(95);
+    expect(Math.max(...written)).toBeLessThanOrEqual(10);
     await pipeline.shutdown();
   });
 });

@@ -5,6 +5,10 @@ import type { EventWriter } from './writer.ts';
 export class QueueFullError extends Error {
   override name = 'QueueFullError';
 }
+/** A batch larger than the whole queue: it could never be taken, so retrying it is pointless. */
+export class BatchTooLargeError extends Error {
+  override name = 'BatchTooLargeError';
+}
 export class ShutdownError extends Error {
   override name = 'ShutdownError';
 }
@@ -92,6 +96,11 @@ export class EventPipeline {
     return this.queued;
   }
 
+  /** The most events the queue holds, so the most one `enqueue` can ever take. */
+  get capacity(): number {
+    return this.maxQueue;
+  }
+
   /** Replays what an earlier process left in the spill directory, then keeps replaying while anything is spilled. */
   async start(): Promise<void> {
     this.spillPending = (await this.spill.pendingBytes()) > 0;
@@ -101,12 +110,31 @@ export class EventPipeline {
     }, this.replayIntervalMs).unref();
   }
 
-  enqueue(events: AiEvent[]): Promise<Durability> {
-    if (this.closed) return Promise.reject(new ShutdownError('The event pipeline is shut down'));
-    if (events.length === 0) return Promise.resolve('committed');
-    if (this.queued + events.length > this.maxQueue) {
-      return Promise.reject(new QueueFullError(`The event queue is full (${this.queued} events waiting)`));
+  /**
+   * Resolves once every event is durable: 'spilled' when any of them went to the spill file. A batch larger than
+   * `capacity` is refused with BatchTooLargeError, one that does not fit now with QueueFullError; a large batch is
+   * queued as parts of `batchSize`, so no write (nor the work of building it) grows with the batch.
+   */
+  async enqueue(events: AiEvent[]): Promise<Durability> {
+    if (this.closed) throw new ShutdownError('The event pipeline is shut down');
+    if (events.length === 0) return 'committed';
+    if (events.length > this.maxQueue) {
+      throw new BatchTooLargeError(
+        `A batch of ${events.length} events is larger than the event queue (${this.maxQueue}); send smaller batches`,
+      );
     }
+    if (this.queued + events.length > this.maxQueue) {
+      throw new QueueFullError(`The event queue is full (${this.queued} events waiting)`);
+    }
+    const parts: Promise<Durability>[] = [];
+    for (let i = 0; i < events.length; i += this.batchSize) {
+      parts.push(this.push(events.length <= this.batchSize ? events : events.slice(i, i + this.batchSize)));
+    }
+    const outcomes = await Promise.all(parts);
+    return outcomes.includes('spilled') ? 'spilled' : 'committed';
+  }
+
+  private push(events: AiEvent[]): Promise<Durability> {
     return new Promise((resolve, reject) => {
       this.queue.push({ events, resolve, reject });
       this.queued += events.length;

@@ -1,6 +1,5 @@
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { link, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { resolveSecret } from '../secrets.ts';
 
 export interface SignedDownload {
   jobId: string;
@@ -31,26 +30,10 @@ export class DownloadSigner {
   }
 }
 
-const SECRET_FILE = 'signing-secret';
-
 /**
  * The signing secret: OBSERVATORY_SIGNING_SECRET when set, else one generated on first use and kept in
  * `<dataDir>/signing-secret` (mode 0600), so signed URLs survive restarts. Every API instance must share it.
  */
-export async function resolveSigningSecret(envSecret: string | undefined, dataDir: string): Promise<Buffer> {
-  if (envSecret) return Buffer.from(envSecret, 'utf8');
-  const path = join(dataDir, SECRET_FILE);
-  await mkdir(dataDir, { recursive: true });
-  // Written aside and hard-linked into place: the file appears whole or not at all, and when two processes
-  // start together the first link wins and both read the same secret.
-  const candidate = `${path}.${process.pid}.${randomBytes(4).toString('hex')}`;
-  await writeFile(candidate, randomBytes(32).toString('base64url'), { mode: 0o600 });
-  try {
-    await link(candidate, path);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-  } finally {
-    await rm(candidate, { force: true });
-  }
-  return Buffer.from((await readFile(path, 'utf8')).trim(), 'utf8');
+export function resolveSigningSecret(envSecret: string | undefined, dataDir: string): Promise<Buffer> {
+  return resolveSecret(envSecret, dataDir, 'signing-secret');
 }

@@ -5,7 +5,23 @@ import { type Principal, type Role, verifyKey } from '../keys/keys.ts';
 import { SESSION_COOKIE, verifySession } from '../keys/sessions.ts';
 import { ProblemError } from './problem.ts';
 
-export type AuthEnv = { Variables: { principal: Principal } };
+/** What the caller presented: an API key (Bearer) or the console's session token (cookie). */
+export interface Credential {
+  kind: 'key' | 'session';
+  secret: string;
+}
+
+export type AuthEnv = { Variables: { principal: Principal; credential?: Credential } };
+
+/** Turns a presented key or session token into its principal; undefined when unknown, expired or revoked. */
+export interface CredentialVerifier {
+  key(key: string): Promise<Principal | undefined>;
+  session(token: string): Promise<Principal | undefined>;
+}
+
+export function databaseVerifier(pool: pg.Pool): CredentialVerifier {
+  return { key: (key) => verifyKey(pool, key), session: (token) => verifySession(pool, token) };
+}
 
 const BEARER = /^Bearer\s+(\S+)$/i;
 
@@ -14,7 +30,10 @@ const BEARER = /^Bearer\s+(\S+)$/i;
  * missing, unknown, expired or revoked. A cookie-authenticated request that changes anything must also carry
  * `X-Requested-With: observatory`, which a cross-site form cannot send.
  */
-export function requireKey(pool: pg.Pool): MiddlewareHandler<AuthEnv> {
+export function requireKey(
+  pool: pg.Pool,
+  verifier: CredentialVerifier = databaseVerifier(pool),
+): MiddlewareHandler<AuthEnv> {
   return async function requireKeyMiddleware(c, next) {
     const match = BEARER.exec(c.req.header('authorization') ?? '');
     const session = match ? undefined : getCookie(c, SESSION_COOKIE);
@@ -25,9 +44,9 @@ export function requireKey(pool: pg.Pool): MiddlewareHandler<AuthEnv> {
       );
     }
     const principal = match
-      ? await verifyKey(pool, match[1]!)
+      ? await verifier.key(match[1]!)
       : session
-        ? await verifySession(pool, session)
+        ? await verifier.session(session)
         : undefined;
     if (!principal) {
       throw new ProblemError(
@@ -40,6 +59,7 @@ export function requireKey(pool: pg.Pool): MiddlewareHandler<AuthEnv> {
       );
     }
     c.set('principal', principal);
+    c.set('credential', match ? { kind: 'key', secret: match[1]! } : { kind: 'session', secret: session! });
     await next();
   };
 }

@@ -1,15 +1,18 @@
 import { createRoute } from '@hono/zod-openapi';
 import {
-  decodeOtlpJson,
-  decodeOtlpProtobuf,
+  type BodyDecoder,
+  type DecodedSpans,
+  DecoderUnavailableError,
   encodeExportTraceResponse,
   type Ingest,
   OtlpDecodeError,
+  TooManySpansError,
 } from '@observatory/exporter-postgres';
 import type { Context } from 'hono';
 import type pg from 'pg';
 import { requireKey, requireRole } from '../http/auth.ts';
 import { readBody } from '../http/body.ts';
+import type { BodyBudget } from '../http/body-budget.ts';
 import { BEARER, openApiRoutes, PROBLEM_RESPONSES, problems } from '../http/openapi.ts';
 import { ProblemError } from '../http/problem.ts';
 import { storeOrRetryLater } from '../http/store-or-retry.ts';
@@ -23,8 +26,35 @@ function formatOf(c: Context): Format {
   throw new ProblemError(415, 'Content-Type must be application/x-protobuf or application/json');
 }
 
+/** The spans of an OTLP body, or the answer the request gets instead: 400, 413 (too many spans) or 503. */
+async function decodeOrRefuse(
+  decoder: BodyDecoder,
+  body: Buffer,
+  format: Format,
+  maxSpans: number,
+): Promise<DecodedSpans> {
+  try {
+    return await decoder.otlp(body, format, maxSpans);
+  } catch (err) {
+    if (err instanceof OtlpDecodeError) {
+      throw new ProblemError(400, err.message, { errors: [{ field: 'body', message: err.message }] });
+    }
+    if (err instanceof TooManySpansError) {
+      throw new ProblemError(
+        413,
+        `${err.message} (OBSERVATORY_INGEST_QUEUE); send them in smaller requests`,
+        { errors: [{ field: 'resourceSpans', message: `more than ${err.max} spans` }] },
+      );
+    }
+    if (err instanceof DecoderUnavailableError) {
+      throw new ProblemError(503, `${err.message}; retry later`, {}, { 'Retry-After': '1' });
+    }
+    throw err;
+  }
+}
+
 // Plain JSON Schema rather than zod: the body is decoded by the OTLP decoder (protobuf or JSON, gzip or not, size
-// bounded), so no validator of the framework may consume it first.
+// bounded), so no validator of the framework may read it first.
 const PROTOBUF = (message: string) => ({
   type: 'string' as const,
   format: 'binary',
@@ -52,9 +82,20 @@ const OTLP_JSON_RESPONSE = {
 /**
  * `POST /v1/traces`: OTLP/HTTP, protobuf or JSON, gzip or not. A 200 means every accepted span is durable
  * (committed to PostgreSQL or fsync'd to the spill file). Spans that fail validation are refused one by one
- * through `partialSuccess`; the ingest key's org is stamped on every event, whatever the spans claim.
+ * through `partialSuccess`; the ingest key's org is stamped on every event, whatever the spans claim. The body
+ * counts against the shared body budget until the answer; decoding and mapping never hold up the event loop.
  */
-export function otlpRoutes({ pool, ingest }: { pool: pg.Pool; ingest: Pick<Ingest, 'spans'> }) {
+export function otlpRoutes({
+  pool,
+  ingest,
+  budget,
+  decoder,
+}: {
+  pool: pg.Pool;
+  ingest: Pick<Ingest, 'spans' | 'capacity'>;
+  budget: BodyBudget;
+  decoder: BodyDecoder;
+}) {
   const route = createRoute({
     method: 'post',
     path: '/v1/traces',
@@ -87,23 +128,21 @@ export function otlpRoutes({ pool, ingest }: { pool: pg.Pool; ingest: Pick<Inges
 
   return openApiRoutes().openapi(route, async (c) => {
     const format = formatOf(c);
-    const body = await readBody(c);
-    let decoded: ReturnType<typeof decodeOtlpJson>;
+    const hold = budget.hold();
     try {
-      decoded = format === 'protobuf' ? decodeOtlpProtobuf(body) : decodeOtlpJson(body.toString('utf8'));
-    } catch (err) {
-      if (err instanceof OtlpDecodeError) throw new ProblemError(400, err.message);
-      throw err;
+      const decoded = await decodeOrRefuse(decoder, await readBody(c, hold), format, ingest.capacity);
+      const { orgId } = c.get('principal')!;
+      await storeOrRetryLater(() => ingest.spans(decoded.spans, orgId));
+      const partial =
+        decoded.rejected > 0
+          ? { rejectedSpans: decoded.rejected, errorMessage: decoded.errors.join('; ') }
+          : undefined;
+      const response = encodeExportTraceResponse(partial, format);
+      return c.body(typeof response === 'string' ? response : new Uint8Array(response), 200, {
+        'content-type': format === 'protobuf' ? 'application/x-protobuf' : 'application/json',
+      });
+    } finally {
+      hold.release();
     }
-    const { orgId } = c.get('principal')!;
-    await storeOrRetryLater(() => ingest.spans(decoded.spans, orgId));
-    const partial =
-      decoded.rejected > 0
-        ? { rejectedSpans: decoded.rejected, errorMessage: decoded.errors.join('; ') }
-        : undefined;
-    const response = encodeExportTraceResponse(partial, format);
-    return c.body(typeof response === 'string' ? response : new Uint8Array(response), 200, {
-      'content-type': format === 'protobuf' ? 'application/x-protobuf' : 'application/json',
-    });
   });
 }

@@ -3,6 +3,7 @@ import { OrgIdSchema } from '@observatory/exporter-postgres';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import type pg from 'pg';
 import { requireKey, requireRole } from '../http/auth.ts';
+import { clientUsesHttps } from '../http/client-protocol.ts';
 import { BEARER, jsonContent, openApiRoutes, PROBLEM_RESPONSES } from '../http/openapi.ts';
 import { RoleSchema } from '../keys/keys.ts';
 import { createSession, endSession, SESSION_COOKIE, SESSION_TTL_MS } from '../keys/sessions.ts';
@@ -14,9 +15,10 @@ const SessionSchema = z
 /**
  * `POST /api/session` exchanges an API key (Bearer) for an HttpOnly, SameSite=Strict session cookie, so the console
  * keeps no key in page-readable storage and EventSource can authenticate; `DELETE /api/session` signs out. The console
- * only reads and manages, so an ingest key gets no session.
+ * only reads and manages, so an ingest key gets no session. The cookie is `Secure` when the client uses HTTPS, which
+ * behind a TLS-terminating proxy only its X-Forwarded-Proto tells, and only when `trustProxy` says to believe it.
  */
-export function sessionRoutes({ pool }: { pool: pg.Pool }) {
+export function sessionRoutes({ pool, trustProxy = false }: { pool: pg.Pool; trustProxy?: boolean }) {
   const signIn = createRoute({
     method: 'post',
     path: '/api/session',
@@ -53,7 +55,7 @@ export function sessionRoutes({ pool }: { pool: pg.Pool }) {
         sameSite: 'Strict',
         path: '/',
         maxAge: SESSION_TTL_MS / 1000,
-        secure: new URL(c.req.url).protocol === 'https:',
+        secure: clientUsesHttps(c, { trustProxy }),
       });
       return c.json(
         { org_id: principal.orgId, role: principal.role, expires_at: expiresAt.toISOString() },
@@ -63,7 +65,7 @@ export function sessionRoutes({ pool }: { pool: pg.Pool }) {
     .openapi(signOut, async (c) => {
       const token = getCookie(c, SESSION_COOKIE);
       if (token) await endSession(pool, token);
-      deleteCookie(c, SESSION_COOKIE, { path: '/' });
+      deleteCookie(c, SESSION_COOKIE, { path: '/', secure: clientUsesHttps(c, { trustProxy }) });
       return c.body(null, 204);
     });
 }

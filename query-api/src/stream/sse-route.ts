@@ -2,12 +2,17 @@ import { createRoute, z } from '@hono/zod-openapi';
 import { AI_EVENT_COLUMNS, type AiEvent } from '@observatory/exporter-postgres';
 import { streamSSE } from 'hono/streaming';
 import type pg from 'pg';
-import { requireKey, requireRole } from '../http/auth.ts';
-import { BEARER, openApiRoutes, PROBLEM_RESPONSES } from '../http/openapi.ts';
+import { databaseVerifier, requireKey, requireRole } from '../http/auth.ts';
+import { BEARER, openApiRoutes, PROBLEM_RESPONSES, problems } from '../http/openapi.ts';
 import { ProblemError } from '../http/problem.ts';
+import type { Logger } from '../log.ts';
 import { EVENT_ROW_TYPES } from '../query/event-rows.ts';
 import { EVENT_FILTER_FIELDS } from '../query/filters.ts';
+import type { CredentialEnd } from './credential-status.ts';
+import { CredentialWatch } from './credential-watch.ts';
 import type { StreamHub, StreamMessage } from './hub.ts';
+import { sharedVerifier } from './shared-verifier.ts';
+import { StreamCaps } from './stream-caps.ts';
 
 const StreamFiltersSchema = z.object({
   model_name: EVENT_FILTER_FIELDS.model_name,
@@ -23,7 +28,25 @@ export interface StreamOptions {
   maxBuffered?: number;
   /** How far back a reconnecting client is replayed. */
   replayMs?: number;
+  /** Concurrent streams one key may hold in this process. */
+  maxPerKey?: number;
+  /** Concurrent streams one org may hold in this process. */
+  maxPerOrg?: number;
+  /** How often every open stream's key or session is checked for revocation, logout or expiry. */
+  recheckMs?: number;
+  /** A stream ends after this long (less up to a tenth, at random); the client resumes with Last-Event-ID. */
+  maxLifetimeMs?: number;
 }
+
+type StreamEnd = CredentialEnd | 'max_lifetime';
+
+const END_DETAIL: Record<StreamEnd, string> = {
+  key_revoked: 'The API key of this stream was revoked',
+  session_ended: 'The console session of this stream was signed out; sign in again',
+  session_expired: 'The console session of this stream expired; sign in again',
+  max_lifetime:
+    'This stream reached its maximum lifetime; reconnect with Last-Event-ID to resume where it ended',
+};
 
 const COLUMNS = AI_EVENT_COLUMNS.join(', ');
 const REPLAY_LIMIT = 10_000;
@@ -68,12 +91,24 @@ const after = (e: AiEvent, mark: { at: Date; id: string }) =>
  * `GET /api/telemetry/stream`: Server-Sent Events of the caller's org's new events (`telemetry`), alert changes
  * (`alert`), `connected` first and a `heartbeat` now and then. A client reconnecting with `Last-Event-ID` first gets
  * what it missed (bounded by `replayMs`), then live events, with nothing twice. A client too slow to keep up is sent
- * a final `overflow` message and dropped; it never holds up ingestion or other clients.
+ * a final `overflow` message and dropped; it never holds up ingestion or other clients. A key or org past its cap of
+ * open streams gets 429; a stream whose key is revoked or whose session ends, or that reaches its maximum lifetime,
+ * gets a final `closed` message saying why. An idle stream holds no database connection.
  */
 export function streamRoutes(
-  { pool, hub }: { pool: pg.Pool; hub: StreamHub },
-  { heartbeatMs = 20_000, maxBuffered = 1000, replayMs = 600_000 }: StreamOptions = {},
+  { pool, hub, logger }: { pool: pg.Pool; hub: StreamHub; logger?: Logger | undefined },
+  {
+    heartbeatMs = 20_000,
+    maxBuffered = 1000,
+    replayMs = 600_000,
+    maxPerKey = 20,
+    maxPerOrg = 200,
+    recheckMs = 10_000,
+    maxLifetimeMs = 3_600_000,
+  }: StreamOptions = {},
 ) {
+  const caps = new StreamCaps({ maxPerKey, maxPerOrg });
+  const credentials = new CredentialWatch(pool, { recheckMs, logger });
   const route = createRoute({
     method: 'get',
     path: '/api/telemetry/stream',
@@ -81,7 +116,10 @@ export function streamRoutes(
     tags: ['events'],
     summary: 'Server-Sent Events of new events and alert changes; Last-Event-ID resumes',
     security: BEARER,
-    middleware: [requireKey(pool), requireRole('viewer', 'org_admin')],
+    middleware: [
+      requireKey(pool, credentials.verifier(sharedVerifier(databaseVerifier(pool), logger))),
+      requireRole('viewer', 'org_admin'),
+    ],
     request: {
       query: StreamFiltersSchema,
       headers: z.object({
@@ -92,22 +130,36 @@ export function streamRoutes(
       200: {
         description:
           'An endless stream: `connected` first, then `telemetry` (an AiEvent, with an id), `alert` (an alert ' +
-          'change), `heartbeat`, and a final `overflow` when the client is too slow',
+          'change) and `heartbeat` messages; a final `closed` or `overflow` message says why the server ended it',
         content: { 'text/event-stream': { schema: z.string() } },
       },
       ...PROBLEM_RESPONSES,
+      ...problems(429),
     },
   });
 
   return openApiRoutes().openapi(route, (c) => {
     const filters = c.req.valid('query');
-    const { orgId } = c.get('principal')!;
-    const resumeFrom = parseStreamId(c.req.header('last-event-id'));
+    const principal = c.get('principal')!;
+    const { orgId } = principal;
+    const credential = c.get('credential')!;
+    const lastEventId = c.req.header('last-event-id');
+    const resumeFrom = parseStreamId(lastEventId);
+    const release = caps.admit(principal);
 
     const response = streamSSE(c, async (stream) => {
       const queue: StreamMessage[] = [];
       let wake: (() => void) | undefined;
       let overflowed = false;
+      let ended: StreamEnd | undefined;
+      let lastId = resumeFrom && lastEventId;
+      const end = (reason: StreamEnd) => {
+        ended ??= reason;
+        wake?.();
+      };
+      const unwatch = credentials.watch(credential, principal, end);
+      // Up to a tenth earlier at random, so that clients connected together do not all reconnect together.
+      const lifetime = setTimeout(() => end('max_lifetime'), maxLifetimeMs * (1 - Math.random() / 10));
       const unsubscribe = hub.subscribe(orgId, (message) => {
         if (message.kind === 'telemetry' && !matches(message.event, filters)) return;
         if (queue.length >= maxBuffered) overflowed = true;
@@ -130,11 +182,23 @@ export function streamRoutes(
           });
           for (const event of rows) {
             if (!matches(event, filters)) continue;
-            await stream.writeSSE({ event: 'telemetry', id: streamId(event), data: JSON.stringify(event) });
+            lastId = streamId(event);
+            await stream.writeSSE({ event: 'telemetry', id: lastId, data: JSON.stringify(event) });
             mark = { at: event.received_at, id: event.id };
           }
         }
         while (!stream.aborted) {
+          if (ended) {
+            await stream.writeSSE({
+              event: 'closed',
+              data: JSON.stringify({
+                reason: ended,
+                detail: END_DETAIL[ended],
+                last_event_id: lastId ?? null,
+              }),
+            });
+            break;
+          }
           if (overflowed) {
             await stream.writeSSE({
               event: 'overflow',
@@ -148,7 +212,8 @@ export function streamRoutes(
             for (const message of queue.splice(0, queue.length)) {
               if (message.kind === 'alert') text += sseText('alert', message.data);
               else if (!mark || after(message.event, mark)) {
-                text += sseText('telemetry', message.data, streamId(message.event));
+                lastId = streamId(message.event);
+                text += sseText('telemetry', message.data, lastId);
               }
             }
             if (text) await stream.write(text);
@@ -167,7 +232,10 @@ export function streamRoutes(
         }
       } finally {
         clearInterval(heartbeat);
+        clearTimeout(lifetime);
+        unwatch();
         unsubscribe();
+        release();
       }
     });
     return response as never;

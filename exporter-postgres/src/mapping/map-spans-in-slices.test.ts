@@ -1,0 +1,45 @@
+import { describe, expect, it } from 'vitest';
+import { makeSpan } from '../../test/make-span.ts';
+import { loadPriceTable } from '../cost/price-table.ts';
+import { mapSpans } from './map-span.ts';
+import { mapSpansInSlices } from './map-spans-in-slices.ts';
+
+describe('mapSpansInSlices', () => {
+  it('gives the events mapSpans gives, folding nested calls across the whole batch, and lets timers run meanwhile', async () => {
+    const chat = (extra: object = {}) => ({
+      'gen_ai.operation.name': 'chat',
+      'gen_ai.request.model': 'gpt-4o',
+      ...extra,
+    });
+    // Pairs of a wrapper call and the instrumented client call inside it, far apart in the batch so any
+    // slicing of the batch would separate them.
+    const outers = Array.from({ length: 4_000 }, (_, i) =>
+      makeSpan({ traceId: i.toString(16).padStart(32, '0'), attributes: chat() }),
+    );
+    const inners = outers.map((outer) =>
+      makeSpan({
+        traceId: outer.traceId,
+        parentSpanId: outer.spanId,
+        attributes: chat({ 'gen_ai.usage.input_tokens': 100, 'gen_ai.usage.output_tokens': 10 }),
+      }),
+    );
+    const spans = [...outers, ...inners];
+    const options = {
+      orgId: 'acme',
+      defaultOrgId: 'default',
+      prices: loadPriceTable(),
+      receivedAt: new Date(),
+      pseudonymKey: 'test-pseudonym-key',
+    };
+
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 0);
+    const sliced = await mapSpansInSlices(spans, options);
+    clearInterval(timer);
+
+    expect(sliced).toEqual(mapSpans(spans, options));
+    expect(sliced).toHaveLength(4_000);
+    expect(sliced[0]).toMatchObject({ input_tokens: 100, output_tokens: 10 });
+    expect(ticks).toBeGreaterThan(0);
+  });
+});
