@@ -1,6 +1,10 @@
 import { OpenAPIHono, z } from '@hono/zod-openapi';
 import { AiEventSchema } from '@observatory/exporter-postgres';
+import type { MiddlewareHandler } from 'hono';
+import type pg from 'pg';
+import type { Role } from '../keys/keys.ts';
 import type { AppEnv } from './app-env.ts';
+import { requireKey, requireRole } from './auth.ts';
 import { problemFromZod } from './problem.ts';
 
 const WHERE = {
@@ -82,3 +86,11 @@ export function jsonContent<T extends z.ZodType>(schema: T, description: string)
 }
 
 export const BEARER = [{ bearerAuth: [] }];
+
+/**
+ * What a route callable with an API key (or console session) of one of `roles` declares: its security scheme, and
+ * the guards, followed by `then` (a body reader, say).
+ */
+export function keyAccess(pool: pg.Pool, roles: Role[], ...then: MiddlewareHandler[]) {
+  return { security: BEARER, middleware: [requireKey(pool), requireRole(...roles), ...then] };
+}

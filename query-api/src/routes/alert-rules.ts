@@ -6,9 +6,15 @@ import { type AlertRule, type AlertRuleInput, AlertRuleInputSchema } from '../al
 import * as sql from '../alerts/sql.ts';
 import { assertWebhookUrl, WebhookUrlError } from '../alerts/webhook-url.ts';
 import { auditActor, writeAudit } from '../audit.ts';
-import { requireKey, requireRole } from '../http/auth.ts';
 import { jsonBody } from '../http/body.ts';
-import { BEARER, jsonContent, named, openApiRoutes, PROBLEM_RESPONSES, problems } from '../http/openapi.ts';
+import {
+  jsonContent,
+  keyAccess,
+  named,
+  openApiRoutes,
+  PROBLEM_RESPONSES,
+  problems,
+} from '../http/openapi.ts';
 import { ProblemError } from '../http/problem.ts';
 
 const AlertRuleInputJsonSchema = named('AlertRuleInput', AlertRuleInputSchema);
@@ -55,12 +61,11 @@ export function alertRuleRoutes({ pool, allowPrivateWebhooks = false }: AlertRul
     }
   }
 
-  const admin = [requireKey(pool), requireRole('org_admin')];
   const ruleBody = { body: { ...jsonContent(AlertRuleInputJsonSchema, 'The rule'), required: true } };
   const conflict = (name: string) =>
     new ProblemError(409, `A rule named "${name}" already exists in this org`);
   const notFound = (id: string) => new ProblemError(404, `No alert rule ${id} in this org`);
-  const common = { tags: ['alert rules'], security: BEARER };
+  const common = { tags: ['alert rules'] };
 
   const list = createRoute({
     ...common,
@@ -68,7 +73,7 @@ export function alertRuleRoutes({ pool, allowPrivateWebhooks = false }: AlertRul
     path: '/api/telemetry/alert-rules',
     operationId: 'listAlertRules',
     summary: "The org's built-in alert rules (org_admin)",
-    middleware: admin,
+    ...keyAccess(pool, ['org_admin']),
     responses: {
       200: jsonContent(z.object({ rules: z.array(AlertRuleSchema) }), 'The rules'),
       ...PROBLEM_RESPONSES,
@@ -80,7 +85,7 @@ export function alertRuleRoutes({ pool, allowPrivateWebhooks = false }: AlertRul
     path: '/api/telemetry/alert-rules',
     operationId: 'createAlertRule',
     summary: 'Create a built-in alert rule (org_admin)',
-    middleware: [...admin, jsonBody()],
+    ...keyAccess(pool, ['org_admin'], jsonBody()),
     request: ruleBody,
     responses: {
       201: jsonContent(AlertRuleSchema, 'Created'),
@@ -94,7 +99,7 @@ export function alertRuleRoutes({ pool, allowPrivateWebhooks = false }: AlertRul
     path: '/api/telemetry/alert-rules/{rule_id}',
     operationId: 'getAlertRule',
     summary: 'One alert rule (org_admin)',
-    middleware: admin,
+    ...keyAccess(pool, ['org_admin']),
     request: { params: RuleIdParams },
     responses: { 200: jsonContent(AlertRuleSchema, 'The rule'), ...PROBLEM_RESPONSES, ...problems(404) },
   });
@@ -104,7 +109,7 @@ export function alertRuleRoutes({ pool, allowPrivateWebhooks = false }: AlertRul
     path: '/api/telemetry/alert-rules/{rule_id}',
     operationId: 'replaceAlertRule',
     summary: 'Replace an alert rule (org_admin)',
-    middleware: [...admin, jsonBody()],
+    ...keyAccess(pool, ['org_admin'], jsonBody()),
     request: { params: RuleIdParams, ...ruleBody },
     responses: {
       200: jsonContent(AlertRuleSchema, 'Replaced'),
@@ -118,7 +123,7 @@ export function alertRuleRoutes({ pool, allowPrivateWebhooks = false }: AlertRul
     path: '/api/telemetry/alert-rules/{rule_id}',
     operationId: 'deleteAlertRule',
     summary: 'Delete an alert rule (org_admin)',
-    middleware: admin,
+    ...keyAccess(pool, ['org_admin']),
     request: { params: RuleIdParams },
     responses: { 204: { description: 'Deleted' }, ...PROBLEM_RESPONSES, ...problems(404) },
   });

@@ -14,10 +14,17 @@ import {
 import * as sql from '../alerts/sql.ts';
 import { auditActor, writeAudit } from '../audit.ts';
 import { withTransaction } from '../db/transaction.ts';
-import { requireKey, requireRole } from '../http/auth.ts';
 import { requireBearerToken } from '../http/bearer-token.ts';
 import { jsonBody } from '../http/body.ts';
-import { BEARER, jsonContent, named, openApiRoutes, PROBLEM_RESPONSES, problems } from '../http/openapi.ts';
+import {
+  BEARER,
+  jsonContent,
+  keyAccess,
+  named,
+  openApiRoutes,
+  PROBLEM_RESPONSES,
+  problems,
+} from '../http/openapi.ts';
 import { ProblemError } from '../http/problem.ts';
 
 const AlertSchema = z
@@ -117,8 +124,7 @@ export function alertRoutes({ pool, alertmanagerToken, events }: AlertRoutesDeps
     operationId: 'listAlerts',
     tags: ['alerts'],
     summary: "The org's alerts (viewer, org_admin)",
-    security: BEARER,
-    middleware: [requireKey(pool), requireRole('viewer', 'org_admin')],
+    ...keyAccess(pool, ['viewer', 'org_admin']),
     request: { query: ListAlertsQuerySchema },
     responses: {
       200: jsonContent(z.object({ alerts: z.array(AlertSchema) }), 'Alerts, newest first'),
@@ -132,8 +138,7 @@ export function alertRoutes({ pool, alertmanagerToken, events }: AlertRoutesDeps
     operationId: 'acknowledgeAlert',
     tags: ['alerts'],
     summary: 'Acknowledge an alert (org_admin)',
-    security: BEARER,
-    middleware: [requireKey(pool), requireRole('org_admin'), jsonBody()],
+    ...keyAccess(pool, ['org_admin'], jsonBody()),
     request: {
       params: z.object({ alert_id: z.uuid() }),
       body: jsonContent(named('AlertAcknowledgement', AckBodySchema), 'An optional note'),

@@ -1,11 +1,10 @@
 import { Readable } from 'node:stream';
 import { createRoute, z } from '@hono/zod-openapi';
 import type pg from 'pg';
-import { requireKey, requireRole } from '../http/auth.ts';
 import {
   AiEventJsonSchema,
-  BEARER,
   jsonContent,
+  keyAccess,
   openApiRoutes,
   PROBLEM_RESPONSES,
   problems,
@@ -36,8 +35,6 @@ const EventPageSchema = z
   })
   .openapi('EventPage');
 
-const canRead = requireRole('viewer', 'org_admin');
-
 function cursorOf(text: string | undefined): Cursor | undefined {
   if (text === undefined) return undefined;
   const cursor = decodeCursor(text);
@@ -51,8 +48,6 @@ function cursorOf(text: string | undefined): Cursor | undefined {
 
 export function eventRoutes({ pool }: { pool: pg.Pool }) {
   const app = openApiRoutes();
-  app.use('/api/telemetry/events', requireKey(pool));
-  app.use('/api/telemetry/events/*', requireKey(pool));
 
   app.openapi(
     createRoute({
@@ -61,8 +56,7 @@ export function eventRoutes({ pool }: { pool: pg.Pool }) {
       operationId: 'listEvents',
       tags: ['events'],
       summary: "The caller's org's events, newest first",
-      security: BEARER,
-      middleware: [canRead],
+      ...keyAccess(pool, ['viewer', 'org_admin']),
       request: { query: PageQuerySchema },
       responses: {
         200: jsonContent(EventPageSchema, 'One page'),
@@ -84,8 +78,7 @@ export function eventRoutes({ pool }: { pool: pg.Pool }) {
       operationId: 'streamEventsCsv',
       tags: ['events'],
       summary: 'The same events as CSV, streamed from a server-side cursor',
-      security: BEARER,
-      middleware: [canRead],
+      ...keyAccess(pool, ['viewer', 'org_admin']),
       request: { query: StreamQuerySchema },
       responses: {
         200: { description: 'CSV with a header row', content: { 'text/csv': { schema: z.string() } } },
@@ -114,8 +107,7 @@ export function eventRoutes({ pool }: { pool: pg.Pool }) {
       operationId: 'getEvent',
       tags: ['events'],
       summary: 'One event',
-      security: BEARER,
-      middleware: [canRead],
+      ...keyAccess(pool, ['viewer', 'org_admin']),
       request: { params: z.object({ id: z.uuid() }) },
       responses: {
         200: jsonContent(AiEventJsonSchema, 'The event'),

@@ -10,12 +10,11 @@ import { CONTENT_TYPES, fileExtension } from '../exports/encoders.ts';
 import { ExportFormatSchema, type ExportJobRow, ExportStatusSchema } from '../exports/job.ts';
 import type { ExportService } from '../exports/service.ts';
 import * as sql from '../exports/sql.ts';
-import { requireKey, requireRole } from '../http/auth.ts';
 import { jsonBody } from '../http/body.ts';
 import {
   AiEventJsonSchema,
-  BEARER,
   jsonContent,
+  keyAccess,
   openApiRoutes,
   PROBLEM_RESPONSES,
   problems,
@@ -137,8 +136,7 @@ export function exportRoutes({ pool, exports }: ExportRoutesDeps) {
     };
   }
 
-  const admin = [requireKey(pool), requireRole('org_admin')];
-  const common = { tags: ['exports'], security: BEARER };
+  const common = { tags: ['exports'] };
 
   const create = createRoute({
     ...common,
@@ -146,7 +144,7 @@ export function exportRoutes({ pool, exports }: ExportRoutesDeps) {
     path: '/api/telemetry/export',
     operationId: 'createExport',
     summary: 'Start an export job (org_admin)',
-    middleware: [...admin, jsonBody()],
+    ...keyAccess(pool, ['org_admin'], jsonBody()),
     request: { body: { ...jsonContent(CreateExportSchema, 'What to export'), required: true } },
     responses: {
       202: {
@@ -163,7 +161,7 @@ export function exportRoutes({ pool, exports }: ExportRoutesDeps) {
     path: '/api/telemetry/exports',
     operationId: 'listExports',
     summary: "The org's export jobs, newest first (org_admin)",
-    middleware: admin,
+    ...keyAccess(pool, ['org_admin']),
     request: { query: ListQuerySchema },
     responses: {
       200: jsonContent(z.object({ items: z.array(ExportJobSchema) }), 'Jobs, without download URLs'),
@@ -176,7 +174,7 @@ export function exportRoutes({ pool, exports }: ExportRoutesDeps) {
     path: '/api/telemetry/export/{job_id}',
     operationId: 'getExport',
     summary: 'An export job, with a signed download URL once completed (org_admin)',
-    middleware: admin,
+    ...keyAccess(pool, ['org_admin']),
     request: { params: JobIdParams },
     responses: { 200: jsonContent(ExportJobSchema, 'The job'), ...PROBLEM_RESPONSES, ...problems(404) },
   });

@@ -11,10 +11,16 @@ import {
   type JsonItems,
 } from '@observatory/exporter-postgres';
 import type pg from 'pg';
-import { requireKey, requireRole } from '../http/auth.ts';
 import { readBody } from '../http/body.ts';
 import type { BodyBudget } from '../http/body-budget.ts';
-import { BEARER, jsonContent, named, openApiRoutes, PROBLEM_RESPONSES, problems } from '../http/openapi.ts';
+import {
+  jsonContent,
+  keyAccess,
+  named,
+  openApiRoutes,
+  PROBLEM_RESPONSES,
+  problems,
+} from '../http/openapi.ts';
 import { ProblemError } from '../http/problem.ts';
 import { storeOrRetryLater } from '../http/store-or-retry.ts';
 
@@ -85,8 +91,7 @@ export function ingestEventRoutes({
     operationId: 'ingestEvents',
     tags: ['ingest'],
     summary: 'Ingest event envelopes as JSON (one or an array); ingest key',
-    security: BEARER,
-    middleware: [requireKey(pool), requireRole('ingest')],
+    ...keyAccess(pool, ['ingest']),
     request: {
       body: { required: true, content: { 'application/json': { schema: INGEST_BODY } } },
     },

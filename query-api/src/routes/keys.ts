@@ -2,9 +2,8 @@ import { createRoute, z } from '@hono/zod-openapi';
 import { OrgIdSchema } from '@observatory/exporter-postgres';
 import type pg from 'pg';
 import { auditActor, writeAudit } from '../audit.ts';
-import { requireKey, requireRole } from '../http/auth.ts';
 import { jsonBody } from '../http/body.ts';
-import { BEARER, jsonContent, openApiRoutes, PROBLEM_RESPONSES, problems } from '../http/openapi.ts';
+import { jsonContent, keyAccess, openApiRoutes, PROBLEM_RESPONSES, problems } from '../http/openapi.ts';
 import { ProblemError } from '../http/problem.ts';
 import { storableText } from '../http/storable-text.ts';
 import { createKey, listKeys, RoleSchema, revokeKey } from '../keys/keys.ts';
@@ -34,7 +33,6 @@ const CreateKeySchema = z
 /** `POST/GET/DELETE /api/keys`: an org_admin manages its own org's keys; every change is audited. */
 export function keyRoutes({ pool }: { pool: pg.Pool }) {
   const app = openApiRoutes();
-  const admin = [requireKey(pool), requireRole('org_admin')];
 
   app.openapi(
     createRoute({
@@ -43,8 +41,7 @@ export function keyRoutes({ pool }: { pool: pg.Pool }) {
       operationId: 'createKey',
       tags: ['keys'],
       summary: 'Create a key in the caller org; the key is returned once',
-      security: BEARER,
-      middleware: [...admin, jsonBody()],
+      ...keyAccess(pool, ['org_admin'], jsonBody()),
       request: { body: { ...jsonContent(CreateKeySchema, 'The new key'), required: true } },
       responses: {
         201: jsonContent(CreatedKeySchema, 'Created'),
@@ -73,8 +70,7 @@ export function keyRoutes({ pool }: { pool: pg.Pool }) {
       operationId: 'listKeys',
       tags: ['keys'],
       summary: "The caller org's keys (never the keys themselves)",
-      security: BEARER,
-      middleware: admin,
+      ...keyAccess(pool, ['org_admin']),
       responses: {
         200: jsonContent(z.object({ items: z.array(KeyInfoSchema) }), 'Keys'),
         ...PROBLEM_RESPONSES,
@@ -90,8 +86,7 @@ export function keyRoutes({ pool }: { pool: pg.Pool }) {
       operationId: 'revokeKey',
       tags: ['keys'],
       summary: 'Revoke a key of the caller org at once',
-      security: BEARER,
-      middleware: admin,
+      ...keyAccess(pool, ['org_admin']),
       request: { params: z.object({ key_id: z.uuid() }) },
       responses: {
         200: jsonContent(KeyInfoSchema, 'Revoked'),

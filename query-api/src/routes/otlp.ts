@@ -10,10 +10,9 @@ import {
 } from '@observatory/exporter-postgres';
 import type { Context } from 'hono';
 import type pg from 'pg';
-import { requireKey, requireRole } from '../http/auth.ts';
 import { readBody } from '../http/body.ts';
 import type { BodyBudget } from '../http/body-budget.ts';
-import { BEARER, openApiRoutes, PROBLEM_RESPONSES, problems } from '../http/openapi.ts';
+import { keyAccess, openApiRoutes, PROBLEM_RESPONSES, problems } from '../http/openapi.ts';
 import { ProblemError } from '../http/problem.ts';
 import { storeOrRetryLater } from '../http/store-or-retry.ts';
 
@@ -102,8 +101,7 @@ export function otlpRoutes({
     operationId: 'exportTraces',
     tags: ['ingest'],
     summary: 'OTLP/HTTP trace ingest (protobuf or JSON; Content-Encoding gzip or none); ingest key',
-    security: BEARER,
-    middleware: [requireKey(pool), requireRole('ingest')],
+    ...keyAccess(pool, ['ingest']),
     request: {
       body: {
         required: true,

@@ -2,9 +2,8 @@ import { createRoute, z } from '@hono/zod-openapi';
 import { OrgIdSchema } from '@observatory/exporter-postgres';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import type pg from 'pg';
-import { requireKey, requireRole } from '../http/auth.ts';
 import { clientUsesHttps } from '../http/client-protocol.ts';
-import { BEARER, jsonContent, openApiRoutes, PROBLEM_RESPONSES } from '../http/openapi.ts';
+import { jsonContent, keyAccess, openApiRoutes, PROBLEM_RESPONSES } from '../http/openapi.ts';
 import { RoleSchema } from '../keys/keys.ts';
 import { createSession, endSession, SESSION_COOKIE, SESSION_TTL_MS } from '../keys/sessions.ts';
 
@@ -25,8 +24,7 @@ export function sessionRoutes({ pool, trustProxy = false }: { pool: pg.Pool; tru
     operationId: 'createSession',
     tags: ['console'],
     summary: 'Exchange a viewer or org_admin key for an HttpOnly console session cookie',
-    security: BEARER,
-    middleware: [requireKey(pool), requireRole('viewer', 'org_admin')],
+    ...keyAccess(pool, ['viewer', 'org_admin']),
     responses: {
       200: {
         ...jsonContent(SessionSchema, 'Signed in; the session cookie is set'),

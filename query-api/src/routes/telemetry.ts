@@ -1,7 +1,6 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import type pg from 'pg';
-import { requireKey, requireRole } from '../http/auth.ts';
-import { BEARER, jsonContent, openApiRoutes, PROBLEM_RESPONSES } from '../http/openapi.ts';
+import { jsonContent, keyAccess, openApiRoutes, PROBLEM_RESPONSES } from '../http/openapi.ts';
 import { ProblemError } from '../http/problem.ts';
 import { errors, fallbacks, models, overview, RANGES, type Window } from '../query/aggregates-sql.ts';
 
@@ -51,8 +50,7 @@ export function telemetryRoutes({ pool }: { pool: pg.Pool }) {
       operationId: 'getAggregates',
       tags: ['events'],
       summary: 'Aggregates: overview, per model, top errors, fallbacks',
-      security: BEARER,
-      middleware: [requireKey(pool), requireRole('viewer', 'org_admin')],
+      ...keyAccess(pool, ['viewer', 'org_admin']),
       request: { query: AggregateQuerySchema },
       responses: {
         200: jsonContent(AggregateSchema, 'The aggregate'),

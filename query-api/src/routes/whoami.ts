@@ -1,8 +1,7 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { OrgIdSchema } from '@observatory/exporter-postgres';
 import type pg from 'pg';
-import { requireKey, requireRole } from '../http/auth.ts';
-import { BEARER, jsonContent, openApiRoutes, PROBLEM_RESPONSES } from '../http/openapi.ts';
+import { jsonContent, keyAccess, openApiRoutes, PROBLEM_RESPONSES } from '../http/openapi.ts';
 import { RoleSchema } from '../keys/keys.ts';
 
 const WhoamiSchema = z.object({ key_id: z.uuid(), org_id: OrgIdSchema, role: RoleSchema }).openapi('Whoami');
@@ -18,8 +17,7 @@ export function whoamiRoutes({ pool }: { pool: pg.Pool }) {
     operationId: 'whoami',
     tags: ['keys'],
     summary: 'The org and role of the calling key (viewer, org_admin)',
-    security: BEARER,
-    middleware: [requireKey(pool), requireRole('viewer', 'org_admin')],
+    ...keyAccess(pool, ['viewer', 'org_admin']),
     responses: { 200: jsonContent(WhoamiSchema, 'The caller'), ...PROBLEM_RESPONSES },
   });
   return openApiRoutes().openapi(route, (c) => {
