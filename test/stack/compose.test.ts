@@ -12,9 +12,6 @@ import {
   composeVariables,
   existsInRepo,
   loadYaml,
-  notMergedYet,
-  pendingAndAbsent,
-  pendingFromOtherBranches,
   promtool,
   promtoolAvailable,
   readRepoFile,
@@ -121,11 +118,6 @@ describe('docker-compose.yml', () => {
       for (const [name, service] of Object.entries(s)) {
         for (const { source } of (service.volumes ?? []).map(splitVolume)) {
           if (source.startsWith('.')) {
-            if (
-              Object.values(pendingFromOtherBranches).includes(source.slice(2) as never) &&
-              notMergedYet(source)
-            )
-              continue;
             expect(existsInRepo(source), `${file} ${name}: ${source}`).toBe(true);
           } else {
             expect(Object.keys(compose.volumes ?? {}), `${name}: ${source}`).toContain(source);
@@ -142,7 +134,6 @@ describe('docker-compose.yml', () => {
     const ignored = readRepoFile(join(build.context, '.dockerignore')).split('\n');
     for (const m of dockerfile.matchAll(/^COPY (?!--from)(.+) (\S+)$/gm)) {
       for (const source of m[1]!.split(' ')) {
-        if (pendingAndAbsent(source)) continue;
         expect(existsInRepo(join(build.context, source)), `COPY ${source}`).toBe(true);
         expect(ignored, `COPY ${source} is excluded by .dockerignore`).not.toContain(
           source.replace(/\/$/, ''),
@@ -317,24 +308,21 @@ describe('Prometheus configuration', () => {
     for (const glob of prometheus.rule_files) expect(glob.startsWith('/etc/prometheus/alerts/')).toBe(true);
   });
 
-  it.skipIf(notMergedYet(pendingFromOtherBranches.alertsDir))(
-    'finds rule files in alerts/ with its rule_files globs',
-    () => {
-      const files = readdirSync(repoPath('alerts'));
-      const globToRegex = (glob: string) =>
-        new RegExp(`^${glob.split('/').at(-1)!.replaceAll('.', '\\.').replaceAll('*', '[^/]*')}$`);
-      const loaded = files.filter((f) => prometheus.rule_files.some((g) => globToRegex(g).test(f)));
-      expect(loaded.length, `no file in alerts/ matches ${prometheus.rule_files.join(', ')}`).toBeGreaterThan(
-        0,
-      );
-      expect(loaded).not.toContain('alertmanager.yml');
-      for (const file of loaded) {
-        for (const m of readRepoFile(join('alerts', file)).matchAll(/job="([^"]+)"/g)) {
-          expect(job(m[1]!), `${file} refers to scrape job ${m[1]}`).toBeDefined();
-        }
+  it('finds rule files in alerts/ with its rule_files globs', () => {
+    const files = readdirSync(repoPath('alerts'));
+    const globToRegex = (glob: string) =>
+      new RegExp(`^${glob.split('/').at(-1)!.replaceAll('.', '\\.').replaceAll('*', '[^/]*')}$`);
+    const loaded = files.filter((f) => prometheus.rule_files.some((g) => globToRegex(g).test(f)));
+    expect(loaded.length, `no file in alerts/ matches ${prometheus.rule_files.join(', ')}`).toBeGreaterThan(
+      0,
+    );
+    expect(loaded).not.toContain('alertmanager.yml');
+    for (const file of loaded) {
+      for (const m of readRepoFile(join('alerts', file)).matchAll(/job="([^"]+)"/g)) {
+        expect(job(m[1]!), `${file} refers to scrape job ${m[1]}`).toBeDefined();
       }
-    },
-  );
+    }
+  });
 
   it('matches the job names the dashboard filters on', () => {
     const dashboardText = JSON.stringify(loadDashboard());
@@ -423,37 +411,31 @@ describe('the example inference service and Alertmanager in the stack', () => {
     ]);
   });
 
-  it.skipIf(notMergedYet(pendingFromOtherBranches.exampleService))(
-    'runs the example service from a file that exists',
-    () => {
-      expect(existsInRepo(pendingFromOtherBranches.exampleService)).toBe(true);
-    },
-  );
+  it('runs the example service from a file that exists', () => {
+    expect(existsInRepo('examples/inference-service/src/main.ts')).toBe(true);
+  });
 
-  it.skipIf(notMergedYet(pendingFromOtherBranches.alertmanagerConfig))(
-    "delivers Alertmanager's webhook to the Observatory service with the token compose provides",
-    () => {
-      const config = loadYaml<{
-        receivers: {
-          webhook_configs?: {
-            url: string;
-            http_config?: { authorization?: { credentials_file?: string } };
-          }[];
+  it("delivers Alertmanager's webhook to the Observatory service with the token compose provides", () => {
+    const config = loadYaml<{
+      receivers: {
+        webhook_configs?: {
+          url: string;
+          http_config?: { authorization?: { credentials_file?: string } };
         }[];
-      }>(pendingFromOtherBranches.alertmanagerConfig);
-      const webhooks = config.receivers.flatMap((r) => r.webhook_configs ?? []);
-      expect(webhooks.length).toBeGreaterThan(0);
-      for (const hook of webhooks) {
-        const url = new URL(hook.url);
-        expect(url.hostname).toBe('observatory');
-        expect(url.port).toBe(services.observatory!.environment!.PORT);
-        expect(url.pathname).toBe('/api/telemetry/alerts/webhook');
-        const secret = services.alertmanager!.secrets!.find(
-          (s) => s.target === hook.http_config?.authorization?.credentials_file,
-        );
-        expect(secret, 'the webhook token file is the compose secret').toBeDefined();
-        expect(compose.secrets?.[secret!.source]?.environment).toBe('OBSERVATORY_ALERTMANAGER_TOKEN');
-      }
-    },
-  );
+      }[];
+    }>('alerts/alertmanager.yml');
+    const webhooks = config.receivers.flatMap((r) => r.webhook_configs ?? []);
+    expect(webhooks.length).toBeGreaterThan(0);
+    for (const hook of webhooks) {
+      const url = new URL(hook.url);
+      expect(url.hostname).toBe('observatory');
+      expect(url.port).toBe(services.observatory!.environment!.PORT);
+      expect(url.pathname).toBe('/api/telemetry/alerts/webhook');
+      const secret = services.alertmanager!.secrets!.find(
+        (s) => s.target === hook.http_config?.authorization?.credentials_file,
+      );
+      expect(secret, 'the webhook token file is the compose secret').toBeDefined();
+      expect(compose.secrets?.[secret!.source]?.environment).toBe('OBSERVATORY_ALERTMANAGER_TOKEN');
+    }
+  });
 });

@@ -4,6 +4,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { type CollectionTag, parseDocument, YAMLSeq } from 'yaml';
+import { requireTool } from '../../test-support/system-tools.ts';
 
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -32,28 +33,6 @@ export function loadYaml<T = Record<string, unknown>>(path: string): T {
   const problems = [...doc.errors, ...doc.warnings].map((e) => e.message);
   if (problems.length > 0) throw new Error(`${path}: ${problems.join('; ')}`);
   return doc.toJS() as T;
-}
-
-/**
- * Files that other branches are still writing (alerts helper: alertmanager.yml and the rule files;
- * inference-service helper: the example). Checks that need them run once they are merged and say so
- * until then.
- */
-export const pendingFromOtherBranches = {
-  alertsDir: 'alerts',
-  alertmanagerConfig: 'alerts/alertmanager.yml',
-  examplesDir: 'examples',
-  exampleService: 'examples/inference-service/src/main.ts',
-} as const;
-
-export const notMergedYet = (path: string) => !existsInRepo(path);
-
-/** Whether a path belongs to another branch's work that has not been merged here yet. */
-export function pendingAndAbsent(path: string): boolean {
-  const normalised = path.replace(/^\.\//, '').replace(/\/$/, '');
-  return (
-    (Object.values(pendingFromOtherBranches) as string[]).includes(normalised) && notMergedYet(normalised)
-  );
 }
 
 export interface ComposeService {
@@ -129,13 +108,7 @@ export async function promtool(args: string[]): Promise<{ ok: boolean; output: s
   }
 }
 
-/**
- * Whether promtool checks can run: they are skipped (with a message) only outside CI, where the Debian
- * `prometheus` package may be missing; in CI a missing promtool fails the run.
- */
+/** Whether promtool checks run: always in CI (a missing promtool fails there), elsewhere only when installed. */
 export function promtoolAvailable(): boolean {
-  if (findPromtool()) return true;
-  if (process.env.CI) throw new Error('promtool is required in CI: apt-get install prometheus');
-  console.warn('promtool not found: skipping the promtool checks (apt-get install prometheus to run them)');
-  return false;
+  return requireTool('promtool', findPromtool() !== undefined, 'prometheus');
 }

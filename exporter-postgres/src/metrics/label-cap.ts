@@ -1,11 +1,11 @@
-import { scrubText } from '../mapping/scrub.ts';
+import { looksPersonal } from '../mapping/scrub.ts';
 
 export const OVERFLOW_LABEL = 'other';
-/** The label of a value the scrubber would change: an email, key or token is never a label. */
+/** The label of a value that looks personal: an email, key or token is never a label. */
 export const REDACTED_LABEL = 'redacted';
 
 /**
- * Keeps a label's values to a bounded set of values the scrubber leaves alone: the first `max` distinct clean
+ * Keeps a label's values to a bounded set of values that hold nothing personal: the first `max` distinct clean
  * values pass, later new ones become `other`, values holding personal data or secrets become `redacted`, so
  * neither a flood of model names nor a leaked email grows the series or reaches /metrics.
  */
@@ -19,7 +19,7 @@ export class LabelCap {
     if (this.seen.has(v)) return v;
     // Past the cap the value is never shown, so it need not be scrubbed either.
     if (this.seen.size >= this.max) return OVERFLOW_LABEL;
-    if (scrubText(v) !== v) return REDACTED_LABEL;
+    if (looksPersonal(v)) return REDACTED_LABEL;
     this.seen.add(v);
     return v;
   }
