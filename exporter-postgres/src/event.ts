@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { storedHexIdSchema } from './hex-id.ts';
+import { OrgIdSchema } from './org-id.ts';
 
 /**
  * Where `cost_usd` came from: `provided` by the span itself, `computed` from the operator's own prices (an org's
@@ -11,7 +13,7 @@ export type CostSource = z.infer<typeof CostSourceSchema>;
 const id = z.string().min(1).max(256);
 const text = z.string().max(1024);
 const count = z.number().int().min(0).max(2_147_483_647);
-const bytes = z.number().int().min(0);
+const bytes = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 const json = z.record(z.string(), z.unknown());
 
 /**
@@ -20,22 +22,13 @@ const json = z.record(z.string(), z.unknown());
  */
 export const AiEventSchema = z.object({
   id: z.uuid(),
-  org_id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/),
+  org_id: OrgIdSchema,
   client_id: id.nullable(),
   user_id: id.nullable(),
   request_id: id.nullable(),
-  trace_id: z
-    .string()
-    .regex(/^[0-9a-f]{32}$/)
-    .nullable(),
-  span_id: z
-    .string()
-    .regex(/^[0-9a-f]{16}$/)
-    .nullable(),
-  parent_span_id: z
-    .string()
-    .regex(/^[0-9a-f]{16}$/)
-    .nullable(),
+  trace_id: storedHexIdSchema(16).nullable(),
+  span_id: storedHexIdSchema(8).nullable(),
+  parent_span_id: storedHexIdSchema(8).nullable(),
   service_name: text.nullable(),
   endpoint: text.nullable(),
   operation: text.nullable(),

@@ -1,8 +1,17 @@
 import { z } from 'zod';
 
+const hexPattern = (bytes: 8 | 16, flags = '') => new RegExp(`^[0-9a-f]{${bytes * 2}}$`, flags);
+
+/** A trace (16 bytes) or span (8 bytes) id as stored: lower-case hex. */
+export const storedHexIdSchema = (bytes: 8 | 16) =>
+  z.string().regex(hexPattern(bytes), `must be ${bytes * 2} lower-case hex characters`);
+
+/** True when `value` is a trace (16 bytes) or span (8 bytes) id as stored. */
+export const isStoredHexId = (value: string, bytes: 8 | 16): boolean => hexPattern(bytes).test(value);
+
 /** A trace (16 bytes) or span (8 bytes) id as hex, either case accepted, lower-cased as everywhere in Observatory. */
 export const hexIdSchema = (bytes: 8 | 16) =>
   z
     .string()
-    .regex(new RegExp(`^[0-9a-fA-F]{${bytes * 2}}$`), `must be ${bytes * 2} hex characters`)
+    .regex(hexPattern(bytes, 'i'), `must be ${bytes * 2} hex characters`)
     .transform((v) => v.toLowerCase());

@@ -7,11 +7,12 @@ export {
 export { type Cost, computeCost, type Usage, usdToDecimal } from './cost/cost.ts';
 export { type PriceEntry, type PriceFile, PriceFileSchema } from './cost/price-file.ts';
 export { type FoundPrice, loadPriceTable, type PriceQuery, PriceTable } from './cost/price-table.ts';
+export { ADVISORY_LOCKS } from './db/advisory-locks.ts';
 export { type AppliedMigration, MIGRATIONS_DIR, migrate } from './db/migrate.ts';
 export { ensurePartitions } from './db/partitions.ts';
 export { AI_EVENT_COLUMNS, type AiEvent, AiEventSchema, type CostSource, CostSourceSchema } from './event.ts';
 export { PostgresSpanExporter, type PostgresSpanExporterOptions } from './exporter.ts';
-export { hexIdSchema } from './hex-id.ts';
+export { hexIdSchema, isStoredHexId, storedHexIdSchema } from './hex-id.ts';
 export { Ingest, type IngestOptions, type IngestResult } from './ingest.ts';
 export { type EventEnvelope, EventEnvelopeSchema, eventFromEnvelope } from './mapping/envelope.ts';
 export { ERROR_CODES, type ErrorCode, normaliseErrorCode } from './mapping/error-codes.ts';
@@ -25,6 +26,7 @@ export { type MapOptions, mapSpan, mapSpans } from './mapping/map-span.ts';
 export { cutText, looksPersonal, scrubJson, scrubText, scrubToLength } from './mapping/scrub.ts';
 export { type AiMetrics, createAiMetrics } from './metrics/ai-metrics.ts';
 export { OPERATION_DURATION_BUCKETS_SECONDS, TOKEN_USAGE_BUCKETS } from './metrics/genai-conventions.ts';
+export { OrgIdSchema } from './org-id.ts';
 export {
   type DecodedSpans,
   decodeOtlpJson,
@@ -40,6 +42,7 @@ export {
   BatchTooLargeError,
   type Durability,
   EventPipeline,
+  PIPELINE_DEFAULTS,
   QueueFullError,
   ShutdownError,
 } from './pipeline/pipeline.ts';

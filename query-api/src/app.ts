@@ -5,11 +5,11 @@ import type pg from 'pg';
 import type { AlertingOptions } from './alerts/options.ts';
 import { isConnectionError } from './db/connection-errors.ts';
 import type { ExportService } from './exports/service.ts';
-import type { AuthEnv } from './http/auth.ts';
+import type { AppEnv } from './http/app-env.ts';
 import { BodyBudget } from './http/body-budget.ts';
 import { ProblemError, problemResponse } from './http/problem.ts';
 import { readableQuery } from './http/query-text.ts';
-import { type RequestLogEnv, requestLog } from './http/request-log.ts';
+import { requestLog } from './http/request-log.ts';
 import type { Logger } from './log.ts';
 import { alertRuleRoutes } from './routes/alert-rules.ts';
 import { alertRoutes } from './routes/alerts.ts';
@@ -49,20 +49,22 @@ export interface AppDeps {
   trustProxy?: boolean;
 }
 
-export type AppEnv = { Variables: RequestLogEnv['Variables'] & Partial<AuthEnv['Variables']> };
-
 export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   const app = new OpenAPIHono<AppEnv>();
   app.use(requestLog(deps.logger));
   app.use(readableQuery());
-  app.route('/', healthRoutes(deps));
-  app.route('/', whoamiRoutes(deps));
-  app.route('/', alertRoutes(deps));
-  app.route('/', alertRuleRoutes(deps));
-  if (deps.exports) app.route('/', exportRoutes({ pool: deps.pool, exports: deps.exports }));
+  const { pool, alerting = {} } = deps;
+  app.route('/', healthRoutes({ pool }));
+  app.route('/', whoamiRoutes({ pool }));
+  app.route(
+    '/',
+    alertRoutes({ pool, alertmanagerToken: alerting.alertmanagerToken, events: alerting.events }),
+  );
+  app.route('/', alertRuleRoutes({ pool, allowPrivateWebhooks: alerting.allowPrivateWebhooks }));
+  if (deps.exports) app.route('/', exportRoutes({ pool, exports: deps.exports }));
   if (deps.ingest) {
     const bodies = {
-      pool: deps.pool,
+      pool,
       ingest: deps.ingest,
       budget: new BodyBudget(deps.maxBufferedBytes),
       decoder: new BodyDecoder(),
@@ -71,13 +73,11 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
     app.route('/', ingestEventRoutes(bodies));
   }
   if (deps.metrics) app.route('/', metricsRoutes({ metrics: deps.metrics, token: deps.metricsToken }));
-  app.route('/', eventRoutes(deps));
-  app.route('/', telemetryRoutes(deps));
-  app.route('/', keyRoutes(deps));
-  app.route('/', sessionRoutes(deps));
-  if (deps.hub) {
-    app.route('/', streamRoutes({ pool: deps.pool, hub: deps.hub, logger: deps.logger }, deps.stream));
-  }
+  app.route('/', eventRoutes({ pool }));
+  app.route('/', telemetryRoutes({ pool }));
+  app.route('/', keyRoutes({ pool }));
+  app.route('/', sessionRoutes({ pool, trustProxy: deps.trustProxy }));
+  if (deps.hub) app.route('/', streamRoutes({ pool, hub: deps.hub, logger: deps.logger }, deps.stream));
   app.route('/', consoleRoutes(deps.console));
   registerDocs(app);
 

@@ -1,8 +1,7 @@
+import { ADVISORY_LOCKS } from '@observatory/exporter-postgres';
 import type pg from 'pg';
 import { checkout } from './db/checkout.ts';
 import { type CreatedKey, createKey } from './keys/keys.ts';
-
-const BOOTSTRAP_LOCK = 7_246_002;
 
 /**
  * On a database with no org yet, creates the `default` org with one org_admin and one ingest key, so a
@@ -11,7 +10,7 @@ const BOOTSTRAP_LOCK = 7_246_002;
 export async function bootstrapDefaultOrg(pool: pg.Pool): Promise<CreatedKey[] | undefined> {
   const { client, release } = await checkout(pool);
   try {
-    await client.query('SELECT pg_advisory_lock($1)', [BOOTSTRAP_LOCK]);
+    await client.query('SELECT pg_advisory_lock($1)', [ADVISORY_LOCKS.bootstrap]);
     const { rows } = await client.query('SELECT 1 FROM orgs LIMIT 1');
     if (rows.length > 0) return undefined;
     return [
@@ -19,7 +18,7 @@ export async function bootstrapDefaultOrg(pool: pg.Pool): Promise<CreatedKey[] |
       await createKey(pool, { orgId: 'default', role: 'ingest', name: 'bootstrap ingest' }),
     ];
   } finally {
-    await client.query('SELECT pg_advisory_unlock($1)', [BOOTSTRAP_LOCK]).catch(() => undefined);
+    await client.query('SELECT pg_advisory_unlock($1)', [ADVISORY_LOCKS.bootstrap]).catch(() => undefined);
     release();
   }
 }

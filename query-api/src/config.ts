@@ -1,4 +1,6 @@
+import { PIPELINE_DEFAULTS } from '@observatory/exporter-postgres';
 import { z } from 'zod';
+import { BooleanTextSchema } from './boolean-text.ts';
 import { ExportConfigShape } from './exports/config.ts';
 import { DEFAULT_MAX_BUFFERED_BYTES } from './http/body-budget.ts';
 
@@ -11,19 +13,37 @@ export const ConfigSchema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(4318),
   HOST: z.string().default('0.0.0.0'),
   /** True behind a TLS-terminating proxy that sets X-Forwarded-Proto; otherwise any client could send that header. */
-  OBSERVATORY_TRUST_PROXY: z
-    .enum(['true', 'false'])
-    .default('false')
-    .transform((v) => v === 'true'),
+  OBSERVATORY_TRUST_PROXY: BooleanTextSchema.default(false),
   OBSERVATORY_ALERTMANAGER_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
-  OBSERVATORY_ALLOW_PRIVATE_WEBHOOKS: z
-    .enum(['true', 'false'])
-    .default('false')
-    .transform((v) => v === 'true'),
+  OBSERVATORY_ALLOW_PRIVATE_WEBHOOKS: BooleanTextSchema.default(false),
   /** Key of the user_id pseudonyms; when unset, one is generated and kept in OBSERVATORY_DATA_DIR. */
   OBSERVATORY_PSEUDONYM_KEY: z.string().min(32, 'must be at least 32 characters').optional(),
   OBSERVATORY_TRACE_URL_TEMPLATE: z.string().default('http://localhost:16686/trace/{trace_id}'),
-  OBSERVATORY_INGEST_QUEUE: z.coerce.number().int().min(1000).default(100_000),
+  OBSERVATORY_INGEST_QUEUE: z.coerce.number().int().min(1000).default(PIPELINE_DEFAULTS.maxQueue),
+  OBSERVATORY_INGEST_BATCH_SIZE: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(100_000)
+    .default(PIPELINE_DEFAULTS.batchSize),
+  OBSERVATORY_INGEST_FLUSH_MS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(60_000)
+    .default(PIPELINE_DEFAULTS.flushIntervalMs),
+  OBSERVATORY_INGEST_CONCURRENCY: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(64)
+    .default(PIPELINE_DEFAULTS.concurrency),
+  OBSERVATORY_INGEST_MAX_ATTEMPTS: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(100)
+    .default(PIPELINE_DEFAULTS.maxAttempts),
   OBSERVATORY_METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   OBSERVATORY_MAX_BUFFERED_BYTES: z.coerce
     .number()

@@ -387,37 +387,14 @@ describe('API keys routes', () => {
 });
 
 describe('OpenAPI', () => {
-  it('is an OpenAPI 3.1 document listing every route, and /docs serves the reference', async () => {
+  // The document as a whole (validity, every route of a fully configured app) is checked in routes/docs.test.ts.
+  it('documents the event filters, and /docs serves the reference', async () => {
     const doc = (await get('/openapi.json')).body;
-    expect(doc.openapi).toBe('3.1.0');
-    const routes = Object.entries(doc.paths as Record<string, Record<string, unknown>>).flatMap(
-      ([path, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${path}`),
-    );
-    for (const route of [
-      'GET /api/telemetry/events',
-      'GET /api/telemetry/events/stream',
-      'GET /api/telemetry/events/{id}',
-      'GET /api/telemetry',
-      'POST /api/keys',
-      'GET /api/keys',
-      'DELETE /api/keys/{key_id}',
-      'POST /v1/traces',
-      'POST /api/telemetry/events',
-      'POST /api/telemetry/export',
-      'GET /api/telemetry/export/{job_id}',
-      'GET /api/telemetry/exports',
-      'GET /api/telemetry/alerts',
-      'POST /api/telemetry/alerts/{alert_id}/ack',
-      'GET /health',
-      'GET /metrics',
-    ]) {
-      expect(routes).toContain(route);
-    }
     const events = doc.paths['/api/telemetry/events'].get;
     expect(events.parameters.map((p: { name: string }) => p.name)).toEqual(
       expect.arrayContaining(['model_name', 'date_from', 'limit', 'cursor']),
     );
-    expect(doc.components.securitySchemes.bearerAuth).toEqual({ type: 'http', scheme: 'bearer' });
+    expect(doc.components.securitySchemes.bearerAuth).toMatchObject({ type: 'http', scheme: 'bearer' });
     const docs = await app.request('/docs');
     expect(docs.status).toBe(200);
     expect(await docs.text()).toMatch(/openapi\.json/);

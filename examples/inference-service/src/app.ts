@@ -5,6 +5,7 @@ import {
   traceInference,
   withFallback,
 } from '@observatory/instrumentation';
+import { ORG_ID_PATTERN } from '@observatory/semconv';
 import { type Context, Hono } from 'hono';
 import { z } from 'zod';
 import { BehaviourSchema, type Completion, type FakeModel, ModelError, PLANS } from './fake-model.ts';
@@ -18,7 +19,7 @@ export const MODELS = {
 const InferBody = z.object({ prompt: z.string().min(1).max(20_000), simulate: BehaviourSchema.optional() });
 const AnalyzeBody = z.object({ text: z.string().min(1).max(20_000), simulate: BehaviourSchema.optional() });
 // Stand-in for authentication: a real service takes org and user from its verified session or token.
-const Identifier = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/);
+const Identifier = z.string().regex(ORG_ID_PATTERN);
 
 export interface AppOptions {
   model: FakeModel;

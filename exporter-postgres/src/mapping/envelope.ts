@@ -2,67 +2,68 @@ import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { computeCost } from '../cost/cost.ts';
 import type { PriceTable } from '../cost/price-table.ts';
-import type { AiEvent } from '../event.ts';
+import { type AiEvent, AiEventSchema } from '../event.ts';
 import { hexIdSchema } from '../hex-id.ts';
 import { normaliseErrorCode } from './error-codes.ts';
 import { eventId } from './event-id.ts';
 import { type PseudonymKey, protectIdentifiers } from './identifiers.ts';
 import { scrubJson, scrubToLength } from './scrub.ts';
 
-const id = z.string().min(1).max(256);
-const text = z.string().max(1024);
-const tokens = z.number().int().min(0).max(2_147_483_647);
-const bytes = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
-const json = z.record(z.string(), z.unknown());
+/** Fields a service sends exactly as the event stores them; optional here, where null and absent mean the same. */
+const AS_STORED = {
+  client_id: true,
+  user_id: true,
+  request_id: true,
+  service_name: true,
+  endpoint: true,
+  operation: true,
+  provider: true,
+  model_version: true,
+  adapter_id: true,
+  input_tokens: true,
+  output_tokens: true,
+  cached_input_tokens: true,
+  reasoning_tokens: true,
+  input_size_bytes: true,
+  output_size_bytes: true,
+  error_code: true,
+  fallback_reason: true,
+  fallback_model: true,
+  provenance: true,
+  tags: true,
+} as const;
+
+// A day: a longer call is a clock error, not a measurement.
+const MAX_DURATION_MS = 86_400_000;
+const stored = AiEventSchema.shape;
 
 /**
- * One model call as sent to `POST /api/telemetry/events` by a service that does not use OpenTelemetry. The same
- * fields as an event, minus what the service decides: the org (the key's), the cost source and received_at.
+ * One model call as sent to `POST /api/telemetry/events` by a service that does not use OpenTelemetry. The event's
+ * own fields and constraints (derived from `AiEventSchema`, so they cannot drift), minus what the service decides:
+ * the org (the key's), the cost source and received_at. Where the envelope differs it says so below.
  */
-export const EventEnvelopeSchema = z
-  .object({
-    id: z.uuid().optional(),
-    org_id: z.string().optional(),
-    client_id: id.optional(),
-    user_id: id.optional(),
-    request_id: id.optional(),
+export const EventEnvelopeSchema = AiEventSchema.pick({
+  ...AS_STORED,
+  model_name: true,
+  success: true,
+})
+  .partial(AS_STORED)
+  .extend({
+    id: stored.id.optional(),
+    /** Checked against the key's org; the key's org is stamped either way. */
+    org_id: stored.org_id.optional(),
+    /** Either case, lower-cased as stored. */
     trace_id: hexIdSchema(16).optional(),
     span_id: hexIdSchema(8).optional(),
     parent_span_id: hexIdSchema(8).optional(),
-    service_name: text.optional(),
-    endpoint: text.optional(),
-    operation: text.optional(),
-    provider: text.optional(),
-    model_name: z.string().min(1).max(256),
-    model_version: text.optional(),
-    adapter_id: text.optional(),
-    input_tokens: tokens.optional(),
-    output_tokens: tokens.optional(),
-    cached_input_tokens: tokens.optional(),
-    reasoning_tokens: tokens.optional(),
-    input_size_bytes: bytes.optional(),
-    output_size_bytes: bytes.optional(),
-    latency_ms: z.number().min(0).max(86_400_000),
-    compute_ms: z.number().min(0).max(86_400_000).optional(),
-    /** A cost the service knows; otherwise it is computed from the price table. */
-    cost_usd: z
-      .union([
-        z.number().min(0),
-        z
-          .string()
-          .regex(/^\d{1,10}(\.\d+)?$/)
-          .transform(Number),
-      ])
-      .optional(),
-    success: z.boolean(),
-    error_code: text.optional(),
+    latency_ms: stored.latency_ms.max(MAX_DURATION_MS),
+    compute_ms: stored.compute_ms.unwrap().max(MAX_DURATION_MS).optional(),
+    /** A cost the service knows, as a number or the event's decimal string; otherwise computed from the prices. */
+    cost_usd: z.union([z.number().min(0), stored.cost_usd.unwrap().transform(Number)]).optional(),
+    /** Longer than stored: it is scrubbed first, then cut to the stored length. */
     error_message: z.string().max(100_000).optional(),
-    fallback_used: z.boolean().default(false),
-    fallback_reason: text.optional(),
-    fallback_model: z.string().max(256).optional(),
-    provenance: json.optional(),
-    tags: json.optional(),
-    consent: z.boolean().default(false),
+    fallback_used: stored.fallback_used.default(false),
+    consent: stored.consent.default(false),
     created_at: z.iso.datetime({ offset: true }).transform((v) => new Date(v)),
   })
   .strict();
@@ -119,9 +120,12 @@ export function eventFromEnvelope(
     cost_usd: cost.cost_usd,
     cost_source: cost.cost_source,
     success: input.success,
-    error_code: input.success ? null : normaliseErrorCode(input.error_code),
+    error_code: input.success ? null : normaliseErrorCode(input.error_code ?? undefined),
     // Cut to the stored length before any pattern runs.
-    error_message: !input.success && input.error_message ? scrubToLength(input.error_message, 1000) : null,
+    error_message:
+      !input.success && input.error_message
+        ? scrubToLength(input.error_message, stored.error_message.unwrap().maxLength ?? 0)
+        : null,
     fallback_used: input.fallback_used,
     fallback_reason: input.fallback_reason ?? null,
     fallback_model: input.fallback_model ?? null,

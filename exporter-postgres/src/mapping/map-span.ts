@@ -1,7 +1,9 @@
+import { ORG_ID_PATTERN } from '@observatory/semconv';
 import { ObservatoryAttributes as Obs, StandardAttributes as Std } from '../attributes.ts';
 import { computeCost } from '../cost/cost.ts';
 import type { PriceTable } from '../cost/price-table.ts';
 import type { AiEvent } from '../event.ts';
+import { isStoredHexId } from '../hex-id.ts';
 import type { Attributes, AttributeValue, SpanInput } from '../span.ts';
 import { normaliseErrorCode } from './error-codes.ts';
 import { eventId } from './event-id.ts';
@@ -19,7 +21,6 @@ export interface MapOptions {
   pseudonymKey: PseudonymKey;
 }
 
-const ORG_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 const MAX_TEXT = 1024;
 const MAX_ID = 256;
 const MAX_ERROR_MESSAGE = 1000;
@@ -143,7 +144,7 @@ function errorMessage(span: SpanInput): string | null {
 function orgOf(attrs: Attributes, span: SpanInput, options: MapOptions): string {
   if (options.orgId) return options.orgId;
   const claimed = text(attrs, [Obs.ORG_ID]) ?? text(span.resource, [Obs.ORG_ID]);
-  return claimed && ORG_ID.test(claimed) ? claimed : options.defaultOrgId;
+  return claimed && ORG_ID_PATTERN.test(claimed) ? claimed : options.defaultOrgId;
 }
 
 const nanosToMs = (nanos: bigint) => Number(nanos / 1000n) / 1000;
@@ -230,9 +231,9 @@ export function mapSpan(span: SpanInput, options: MapOptions): AiEvent | undefin
       MAX_ID,
     ),
     request_id: text(attrs, [Obs.REQUEST_ID], MAX_ID),
-    trace_id: /^[0-9a-f]{32}$/.test(span.traceId) ? span.traceId : null,
-    span_id: /^[0-9a-f]{16}$/.test(span.spanId) ? span.spanId : null,
-    parent_span_id: span.parentSpanId && /^[0-9a-f]{16}$/.test(span.parentSpanId) ? span.parentSpanId : null,
+    trace_id: isStoredHexId(span.traceId, 16) ? span.traceId : null,
+    span_id: isStoredHexId(span.spanId, 8) ? span.spanId : null,
+    parent_span_id: span.parentSpanId && isStoredHexId(span.parentSpanId, 8) ? span.parentSpanId : null,
     service_name: text(span.resource, [Std.SERVICE_NAME]),
     endpoint: text(attrs, [Obs.ENDPOINT]),
     operation: operationOf(attrs, kind),

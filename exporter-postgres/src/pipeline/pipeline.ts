@@ -21,6 +21,15 @@ export interface PipelineHealth {
   exportError(): void;
 }
 
+/** The tuning a pipeline gets when its options leave it out; the service's settings default to these too. */
+export const PIPELINE_DEFAULTS = {
+  maxQueue: 100_000,
+  batchSize: 5_000,
+  flushIntervalMs: 20,
+  maxAttempts: 3,
+  concurrency: 2,
+} as const;
+
 export interface PipelineOptions {
   writer: EventWriter;
   spillDir: string;
@@ -73,11 +82,11 @@ export class EventPipeline {
 
   constructor(private readonly options: PipelineOptions) {
     this.spill = new SpillFile(options.spillDir);
-    this.maxQueue = options.maxQueue ?? 100_000;
-    this.batchSize = options.batchSize ?? 5_000;
-    this.flushIntervalMs = options.flushIntervalMs ?? 20;
-    this.maxAttempts = options.maxAttempts ?? 3;
-    this.concurrency = options.concurrency ?? 2;
+    this.maxQueue = options.maxQueue ?? PIPELINE_DEFAULTS.maxQueue;
+    this.batchSize = options.batchSize ?? PIPELINE_DEFAULTS.batchSize;
+    this.flushIntervalMs = options.flushIntervalMs ?? PIPELINE_DEFAULTS.flushIntervalMs;
+    this.maxAttempts = options.maxAttempts ?? PIPELINE_DEFAULTS.maxAttempts;
+    this.concurrency = options.concurrency ?? PIPELINE_DEFAULTS.concurrency;
     this.retryBaseMs = options.retryBaseMs ?? 100;
     this.replayIntervalMs = options.replayIntervalMs ?? 2_000;
   }

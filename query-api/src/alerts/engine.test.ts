@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { ADVISORY_LOCKS } from '@observatory/exporter-postgres';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createTestDatabase } from '../../../test-support/database.ts';
 import { ensureOrg } from '../keys/keys.ts';
@@ -197,7 +198,7 @@ describe('built-in rule engine', () => {
     const other = await db.pool.connect();
     try {
       await other.query('BEGIN');
-      await other.query('SELECT pg_advisory_xact_lock(7246007)');
+      await other.query('SELECT pg_advisory_xact_lock($1)', [ADVISORY_LOCKS.alertEngine]);
       expect(await evaluateNow()).toBe(0);
       await other.query('COMMIT');
       expect(await evaluateNow()).toBeGreaterThan(0);

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { ADVISORY_LOCKS } from '@observatory/exporter-postgres';
 import type pg from 'pg';
 import { isConnectionError } from '../db/connection-errors.ts';
 import { backoffMs } from '../db/retry.ts';
@@ -16,8 +17,6 @@ import {
 import type { AlertRule, AlertView, Operator, RuleMetric } from './schema.ts';
 import * as sql from './sql.ts';
 
-// Any fixed number: only the evaluator holding it in a transaction evaluates, so replicas never double-fire.
-const ENGINE_LOCK = 7_246_007;
 const RULES_PER_PASS = 200;
 
 export interface RuleEngineDeps {
@@ -81,9 +80,10 @@ export class RuleEngine {
     const notifications: PendingNotification[] = [];
     const changes: { change: 'opened' | 'resolved'; orgId: string; alert: AlertView }[] = [];
     const evaluated = await withTransaction(this.deps.pool, async (client) => {
+      // Only the evaluator holding the lock in its transaction evaluates, so replicas never double-fire.
       const { rows: lock } = await client.query<{ locked: boolean }>(
         'SELECT pg_try_advisory_xact_lock($1) AS locked',
-        [ENGINE_LOCK],
+        [ADVISORY_LOCKS.alertEngine],
       );
       if (!lock[0]?.locked) return 0;
       const { rows: rules } = await client.query<AlertRule>(sql.claimDueRules(RULES_PER_PASS));

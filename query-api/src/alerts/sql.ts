@@ -1,9 +1,5 @@
+import type { SqlStatement } from '../db/sql-statement.ts';
 import type { AlertmanagerAlert, AlertRuleInput, AlertStatus, Channel } from './schema.ts';
-
-export interface Statement {
-  text: string;
-  values: unknown[];
-}
 
 export const ALERT_COLUMNS = `id, name, source, severity, summary, description, status, labels, started_at, ended_at,
   acknowledged_by, acknowledged_at, rule_id, value, notification_status`;
@@ -15,7 +11,7 @@ const RULE_COLUMNS = `id, org_id, name, metric, model_name, operator, threshold,
  * Firing alerts keep an acknowledgement; resolved ones end. Keyed by fingerprint and start, like Alertmanager.
  * Returns the status before this call (`previous_status`, NULL when new), since Alertmanager repeats itself.
  */
-export function upsertPrometheusAlert(id: string, orgId: string | null, a: AlertmanagerAlert): Statement {
+export function upsertPrometheusAlert(id: string, orgId: string | null, a: AlertmanagerAlert): SqlStatement {
   const ended = a.status === 'resolved' && a.endsAt && !a.endsAt.startsWith('0001') ? a.endsAt : null;
   return {
     text: `WITH previous AS (
@@ -49,14 +45,14 @@ export function upsertPrometheusAlert(id: string, orgId: string | null, a: Alert
   };
 }
 
-export function orgExists(orgId: string): Statement {
+export function orgExists(orgId: string): SqlStatement {
   return { text: 'SELECT 1 FROM orgs WHERE id = $1', values: [orgId] };
 }
 
 export function listAlerts(
   orgId: string,
   filters: { status?: AlertStatus | undefined; severity?: string | undefined; limit: number },
-): Statement {
+): SqlStatement {
   return {
     text: `SELECT ${ALERT_COLUMNS} FROM alerts
            WHERE org_id = $1 AND ($2::text IS NULL OR status = $2) AND ($3::text IS NULL OR severity = $3)
@@ -66,7 +62,7 @@ export function listAlerts(
 }
 
 /** Resolved alerts stay resolved; the first acknowledgement's author and time are kept. */
-export function acknowledgeAlert(alertId: string, orgId: string, keyId: string): Statement {
+export function acknowledgeAlert(alertId: string, orgId: string, keyId: string): SqlStatement {
   return {
     text: `UPDATE alerts SET
              status = CASE WHEN status = 'active' THEN 'acknowledged' ELSE status END,
@@ -84,7 +80,7 @@ export function insertAcknowledgement(
   orgId: string,
   keyId: string,
   note: string | null,
-): Statement {
+): SqlStatement {
   return {
     text: `INSERT INTO alert_acknowledgements (id, alert_id, org_id, acknowledged_by, note)
            VALUES ($1, $2, $3, $4, $5)`,
@@ -108,7 +104,7 @@ function ruleValues(rule: AlertRuleInput): unknown[] {
   ];
 }
 
-export function insertRule(id: string, orgId: string, rule: AlertRuleInput): Statement {
+export function insertRule(id: string, orgId: string, rule: AlertRuleInput): SqlStatement {
   return {
     text: `INSERT INTO alert_rules (id, org_id, name, metric, model_name, operator, threshold, window_seconds,
              interval_seconds, cooldown_seconds, severity, channels, enabled)
@@ -117,7 +113,7 @@ export function insertRule(id: string, orgId: string, rule: AlertRuleInput): Sta
   };
 }
 
-export function updateRule(id: string, orgId: string, rule: AlertRuleInput): Statement {
+export function updateRule(id: string, orgId: string, rule: AlertRuleInput): SqlStatement {
   return {
     text: `UPDATE alert_rules SET name = $3, metric = $4, model_name = $5, operator = $6, threshold = $7,
              window_seconds = $8, interval_seconds = $9, cooldown_seconds = $10, severity = $11, channels = $12,
@@ -127,26 +123,26 @@ export function updateRule(id: string, orgId: string, rule: AlertRuleInput): Sta
   };
 }
 
-export function listRules(orgId: string): Statement {
+export function listRules(orgId: string): SqlStatement {
   return {
     text: `SELECT ${RULE_COLUMNS} FROM alert_rules WHERE org_id = $1 ORDER BY name, id`,
     values: [orgId],
   };
 }
 
-export function getRule(id: string, orgId: string): Statement {
+export function getRule(id: string, orgId: string): SqlStatement {
   return {
     text: `SELECT ${RULE_COLUMNS} FROM alert_rules WHERE id = $1 AND org_id = $2`,
     values: [id, orgId],
   };
 }
 
-export function deleteRule(id: string, orgId: string): Statement {
+export function deleteRule(id: string, orgId: string): SqlStatement {
   return { text: 'DELETE FROM alert_rules WHERE id = $1 AND org_id = $2 RETURNING id', values: [id, orgId] };
 }
 
 /** Rules due now, locked so that a second evaluator (if the advisory lock ever let one in) skips them. */
-export function claimDueRules(limit: number): Statement {
+export function claimDueRules(limit: number): SqlStatement {
   return {
     text: `SELECT ${RULE_COLUMNS} FROM alert_rules WHERE enabled AND next_evaluation_at <= now()
            ORDER BY next_evaluation_at LIMIT $1 FOR UPDATE SKIP LOCKED`,
@@ -158,7 +154,7 @@ export function claimDueRules(limit: number): Statement {
  * Every metric a rule can watch, over one org's events in the window. Rates and p95 are NULL without
  * traffic, so no traffic never fires a rate or latency rule.
  */
-export function measureWindow(orgId: string, modelName: string | null, windowSeconds: number): Statement {
+export function measureWindow(orgId: string, modelName: string | null, windowSeconds: number): SqlStatement {
   return {
     text: `SELECT count(*)::float8 AS request_count,
              (count(*) FILTER (WHERE NOT success))::float8 / nullif(count(*), 0) AS error_rate,
@@ -172,7 +168,7 @@ export function measureWindow(orgId: string, modelName: string | null, windowSec
   };
 }
 
-export function openRuleAlert(ruleId: string): Statement {
+export function openRuleAlert(ruleId: string): SqlStatement {
   return {
     text: `SELECT ${ALERT_COLUMNS} FROM alerts WHERE rule_id = $1 AND status <> 'resolved'
            ORDER BY started_at DESC LIMIT 1`,
@@ -194,7 +190,7 @@ export function insertBuiltinAlert(
   description: string,
   value: number,
   notify: boolean,
-): Statement {
+): SqlStatement {
   return {
     text: `INSERT INTO alerts (id, org_id, source, fingerprint, name, severity, summary, description, status, labels,
              started_at, rule_id, value, notification_status)
@@ -216,7 +212,7 @@ export function insertBuiltinAlert(
   };
 }
 
-export function resolveAlert(alertId: string, value: number | null): Statement {
+export function resolveAlert(alertId: string, value: number | null): SqlStatement {
   return {
     text: `UPDATE alerts SET status = 'resolved', ended_at = now(), value = coalesce($2, value), updated_at = now()
            WHERE id = $1 RETURNING ${ALERT_COLUMNS}`,
@@ -224,11 +220,11 @@ export function resolveAlert(alertId: string, value: number | null): Statement {
   };
 }
 
-export function updateAlertValue(alertId: string, value: number): Statement {
+export function updateAlertValue(alertId: string, value: number): SqlStatement {
   return { text: 'UPDATE alerts SET value = $2, updated_at = now() WHERE id = $1', values: [alertId, value] };
 }
 
-export function recordEvaluation(ruleId: string, value: number | null, fired: boolean): Statement {
+export function recordEvaluation(ruleId: string, value: number | null, fired: boolean): SqlStatement {
   return {
     text: `UPDATE alert_rules SET last_evaluated_at = now(), last_value = $2,
              last_fired_at = CASE WHEN $3 THEN now() ELSE last_fired_at END,
@@ -245,7 +241,7 @@ export function insertNotification(
   channel: Channel,
   event: 'firing' | 'resolved',
   outcome: { ok: boolean; attempts: number; httpStatus: number | null; error: string | null },
-): Statement {
+): SqlStatement {
   return {
     text: `INSERT INTO alert_notifications (id, alert_id, org_id, channel_type, event, status, attempts, http_status, error)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
@@ -263,7 +259,7 @@ export function insertNotification(
   };
 }
 
-export function recordNotificationOutcome(alertId: string, ok: boolean): Statement {
+export function recordNotificationOutcome(alertId: string, ok: boolean): SqlStatement {
   return {
     text: `UPDATE alerts SET notification_status = $2, notified_at = CASE WHEN $2 = 'delivered' THEN now() ELSE notified_at END
            WHERE id = $1`,

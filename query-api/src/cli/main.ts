@@ -1,10 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { type ParseArgsConfig, parseArgs } from 'node:util';
+import { OrgIdSchema } from '@observatory/exporter-postgres';
 import { z } from 'zod';
 import { writeAudit } from '../audit.ts';
 import { type Config, ConfigError, loadConfig } from '../config.ts';
 import { openDatabase } from '../db/database.ts';
-import { createKey, listKeys, OrgIdSchema, RoleSchema, revokeKey } from '../keys/keys.ts';
+import { createKey, listKeys, RoleSchema, revokeKey } from '../keys/keys.ts';
 import { runServe, runWorker } from '../server.ts';
 
 /** Where a command writes: the process's streams, or strings in tests. */

@@ -1,12 +1,12 @@
 import { z } from 'zod';
+import { BooleanTextSchema } from '../boolean-text.ts';
 
-const flag = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
 const positiveInt = z.coerce.number().int().positive();
 
 /** Environment variables of the export jobs; merged into the service's ConfigSchema. */
 export const ExportConfigShape = {
   /** `observatory serve` runs an export worker inside unless this is false. */
-  OBSERVATORY_WORKER: flag.default(true),
+  OBSERVATORY_WORKER: BooleanTextSchema.default(true),
   /** HMAC secret for download URLs; when unset, one is generated and kept in OBSERVATORY_DATA_DIR. */
   OBSERVATORY_SIGNING_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
   OBSERVATORY_EXPORT_STORAGE: z.enum(['local', 's3']).default('local'),

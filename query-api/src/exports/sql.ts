@@ -1,7 +1,6 @@
-import type { SqlFragment } from '../query/filters.ts';
+import { ADVISORY_LOCKS } from '@observatory/exporter-postgres';
+import type { SqlStatement } from '../db/sql-statement.ts';
 import type { ExportFormat } from './job.ts';
-
-export type SqlStatement = SqlFragment;
 
 /** Every statement the export jobs run, as parameterised SQL. Nothing else in exports/ writes SQL. */
 
@@ -15,7 +14,7 @@ export function insertJob(job: {
   format: ExportFormat;
   gzip: boolean;
   filters: Record<string, unknown>;
-}): SqlFragment {
+}): SqlStatement {
   return {
     text: `INSERT INTO exports (id, org_id, created_by, format, gzip, filters)
            VALUES ($1, $2, $3, $4, $5, $6) RETURNING ${COLUMNS}`,
@@ -24,12 +23,15 @@ export function insertJob(job: {
 }
 
 /** Serialises job creation per org for the rate-limit check; run inside the creating transaction. */
-export function lockOrgForCreate(orgId: string): SqlFragment {
-  return { text: "SELECT pg_advisory_xact_lock(hashtext('exports.create:' || $1))", values: [orgId] };
+export function lockOrgForCreate(orgId: string): SqlStatement {
+  return {
+    text: 'SELECT pg_advisory_xact_lock($1, hashtext($2))',
+    values: [ADVISORY_LOCKS.exportCreate, orgId],
+  };
 }
 
 /** How many jobs the org created within the window, and when the oldest of them leaves it. */
-export function recentJobs(orgId: string, windowSeconds: number): SqlFragment {
+export function recentJobs(orgId: string, windowSeconds: number): SqlStatement {
   return {
     text: `SELECT count(*)::int AS count,
                   ceil(extract(epoch FROM min(created_at) + make_interval(secs => $2) - now()))::int AS retry_after
@@ -38,7 +40,7 @@ export function recentJobs(orgId: string, windowSeconds: number): SqlFragment {
   };
 }
 
-export function jobById(id: string, orgId: string): SqlFragment {
+export function jobById(id: string, orgId: string): SqlStatement {
   return { text: `SELECT ${COLUMNS} FROM exports WHERE id = $1 AND org_id = $2`, values: [id, orgId] };
 }
 
@@ -46,7 +48,7 @@ export function jobById(id: string, orgId: string): SqlFragment {
  * The job behind a signed download link, and whether the link still stands: the key that created the job and the
  * key the link was issued to must both still be unrevoked, so revoking either one ends every link it led to.
  */
-export function jobForDownload(id: string, orgId: string, issuedTo: string): SqlFragment {
+export function jobForDownload(id: string, orgId: string, issuedTo: string): SqlStatement {
   return {
     text: `SELECT ${COLUMNS},
              NOT EXISTS (SELECT 1 FROM api_keys k
@@ -57,7 +59,7 @@ export function jobForDownload(id: string, orgId: string, issuedTo: string): Sql
   };
 }
 
-export function jobsOfOrg(orgId: string, limit: number): SqlFragment {
+export function jobsOfOrg(orgId: string, limit: number): SqlStatement {
   return {
     text: `SELECT ${COLUMNS} FROM exports WHERE org_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2`,
     values: [orgId, limit],
@@ -73,7 +75,7 @@ export function claimJobs(
   limit: number,
   leaseSeconds: number,
   maxAttempts: number,
-): SqlFragment {
+): SqlStatement {
   return {
     text: `WITH next AS (
              SELECT id FROM exports
@@ -93,7 +95,7 @@ export function claimJobs(
 }
 
 /** Jobs whose worker died on their last allowed attempt: nobody will claim them again, so they fail. */
-export function failAbandonedJobs(maxAttempts: number, failedTtlSeconds: number): SqlFragment {
+export function failAbandonedJobs(maxAttempts: number, failedTtlSeconds: number): SqlStatement {
   return {
     text: `UPDATE exports
            SET status = 'failed', locked_by = NULL, lease_until = NULL, completed_at = now(),
@@ -106,7 +108,7 @@ export function failAbandonedJobs(maxAttempts: number, failedTtlSeconds: number)
 }
 
 /** Extends the lease; returns no row when the job is no longer this worker's. */
-export function extendLease(id: string, workerId: string, leaseSeconds: number): SqlFragment {
+export function extendLease(id: string, workerId: string, leaseSeconds: number): SqlStatement {
   return {
     text: `UPDATE exports SET lease_until = now() + make_interval(secs => $3)
            WHERE id = $1 AND locked_by = $2 AND status = 'running' RETURNING id`,
@@ -118,7 +120,7 @@ export function completeJob(
   id: string,
   workerId: string,
   result: { storageKey: string; rowCount: number; fileSize: number; ttlSeconds: number },
-): SqlFragment {
+): SqlStatement {
   return {
     text: `UPDATE exports
            SET status = 'completed', storage_key = $3, row_count = $4, file_size = $5, completed_at = now(),
@@ -135,7 +137,7 @@ export function failAttempt(
   error: string,
   maxAttempts: number,
   failedTtlSeconds: number,
-): SqlFragment {
+): SqlStatement {
   return {
     text: `UPDATE exports
            SET status = CASE WHEN attempts >= $4 THEN 'failed' ELSE 'pending' END,
@@ -148,7 +150,7 @@ export function failAttempt(
 }
 
 /** Expired jobs (completed files past their time, failed rows past theirs), oldest first. */
-export function expiredJobs(limit: number): SqlFragment {
+export function expiredJobs(limit: number): SqlStatement {
   return {
     text: `SELECT id, storage_key FROM exports
            WHERE expires_at < now() AND status IN ('completed', 'failed')
@@ -157,12 +159,12 @@ export function expiredJobs(limit: number): SqlFragment {
   };
 }
 
-export function deleteJob(id: string): SqlFragment {
+export function deleteJob(id: string): SqlStatement {
   return { text: 'DELETE FROM exports WHERE id = $1', values: [id] };
 }
 
 /** The rows of one export, newest first like /events, with the job's filters applied. */
-export function exportRows(where: SqlFragment, columns: readonly string[]): SqlFragment {
+export function exportRows(where: SqlStatement, columns: readonly string[]): SqlStatement {
   return {
     text: `SELECT ${columns.join(', ')} FROM ai_events WHERE ${where.text} ORDER BY created_at DESC, id DESC`,
     values: where.values,

@@ -4,6 +4,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type pg from 'pg';
 import { isConnectionError } from '../db/connection-errors.ts';
+import type { SqlStatement } from '../db/sql-statement.ts';
 import type { Logger } from '../log.ts';
 import type { ExportFormat, ExportJobRow, ExportStatus } from './job.ts';
 import { type Loop, startLoop } from './loop.ts';
@@ -178,7 +179,7 @@ export class ExportWorker {
     }
   }
 
-  private async query<R extends pg.QueryResultRow>(statement: sql.SqlStatement): Promise<R[]> {
+  private async query<R extends pg.QueryResultRow>(statement: SqlStatement): Promise<R[]> {
     return (await this.o.pool.query<R>(statement.text, statement.values)).rows;
   }
 }

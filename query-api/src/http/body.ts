@@ -1,6 +1,6 @@
 import { createGunzip } from 'node:zlib';
-import type { Context } from 'hono';
-import type { BodyHold } from './body-budget.ts';
+import type { Context, MiddlewareHandler } from 'hono';
+import { BodyBudget, type BodyHold } from './body-budget.ts';
 import { ProblemError } from './problem.ts';
 
 /** OTLP's recommended limit, applied after decompression. */
@@ -120,3 +120,41 @@ export async function readBody(c: Context, hold: BodyHold, limit = MAX_BODY_BYTE
     throw new ProblemError(400, `Body could not be read: ${(err as Error).message}`);
   }
 }
+
+/** JSON bodies of the management routes are small: filters, rules, keys, Alertmanager's payload. */
+export const MAX_JSON_BYTES = 1024 * 1024;
+
+// Their own budget, apart from ingest's: management calls are few, and never wait behind a burst of spans.
+const jsonBudget = new BodyBudget(64 * MAX_JSON_BYTES);
+
+/**
+ * Reads a JSON body through `readBody` (so the same limits and gzip handling apply) and leaves its text where
+ * Hono's validator reads it, so the route's zod schema validates it through the default hook. An empty body is
+ * `{}`: every JSON route's fields are then named by the schema. Not JSON → 400 naming `body`.
+ */
+export function jsonBody(limit = MAX_JSON_BYTES): MiddlewareHandler {
+  return async function jsonBodyMiddleware(c, next) {
+    if (JSON_TYPE.test(c.req.header('content-type') ?? '')) {
+      const hold = jsonBudget.hold();
+      let text: string;
+      try {
+        text = (await readBody(c, hold, limit)).toString('utf8');
+      } finally {
+        hold.release();
+      }
+      const json = text.trim() === '' ? '{}' : text;
+      try {
+        JSON.parse(json);
+      } catch (err) {
+        throw new ProblemError(400, `Invalid body: not JSON (${(err as Error).message})`, {
+          errors: [{ field: 'body', message: 'not JSON' }],
+        });
+      }
+      // Hono keeps the promise of each body reading here; the validator's `c.req.json()` reads this one.
+      (c.req.bodyCache as { text?: Promise<string> }).text = Promise.resolve(json);
+    }
+    await next();
+  };
+}
+
+const JSON_TYPE = /^application\/([\w.-]+\+)?json\s*(;|$)/i;

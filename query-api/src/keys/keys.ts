@@ -5,10 +5,6 @@ import { z } from 'zod';
 export const RoleSchema = z.enum(['viewer', 'org_admin', 'ingest']);
 export type Role = z.infer<typeof RoleSchema>;
 
-export const OrgIdSchema = z
-  .string()
-  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'must be 1-64 letters, digits, ".", "_" or "-"');
-
 export interface ApiKeyInfo {
   id: string;
   org_id: string;

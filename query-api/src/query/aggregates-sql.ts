@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import type { SqlFragment } from './filters.ts';
+import type { SqlStatement } from '../db/sql-statement.ts';
 
 export const RANGES = {
   '1h': 3_600_000,
@@ -28,7 +28,7 @@ const IN_WINDOW = 'org_id = $1 AND created_at >= $2 AND created_at < $3';
 const windowValues = (w: Window) => [w.orgId, w.from, w.to];
 const rate = (part: string) => `coalesce(${part}::float8 / nullif(count(*), 0), 0)`;
 
-export function overviewTotalsQuery(w: Window): SqlFragment {
+export function overviewTotalsQuery(w: Window): SqlStatement {
   return {
     text: `SELECT count(*)::int AS requests,
         count(*) FILTER (WHERE NOT success)::int AS errors,
@@ -45,7 +45,7 @@ export function overviewTotalsQuery(w: Window): SqlFragment {
   };
 }
 
-export function overviewSeriesQuery(w: Window, bucket: Bucket): SqlFragment {
+export function overviewSeriesQuery(w: Window, bucket: Bucket): SqlStatement {
   return {
     text: `SELECT date_trunc($4, created_at, 'UTC') AS bucket,
         count(*)::int AS requests,
@@ -57,7 +57,7 @@ export function overviewSeriesQuery(w: Window, bucket: Bucket): SqlFragment {
   };
 }
 
-export function modelsQuery(w: Window): SqlFragment {
+export function modelsQuery(w: Window): SqlStatement {
   return {
     text: `SELECT model_name,
         count(*)::int AS calls,
@@ -74,7 +74,7 @@ export function modelsQuery(w: Window): SqlFragment {
   };
 }
 
-export function errorsQuery(w: Window): SqlFragment {
+export function errorsQuery(w: Window): SqlStatement {
   return {
     text: `WITH failed AS (SELECT * FROM ai_events WHERE ${IN_WINDOW} AND NOT success)
       SELECT coalesce(error_code, 'unknown') AS error_code,
@@ -89,7 +89,7 @@ export function errorsQuery(w: Window): SqlFragment {
   };
 }
 
-export function fallbacksQuery(w: Window): SqlFragment {
+export function fallbacksQuery(w: Window): SqlStatement {
   return {
     text: `WITH calls AS (
         SELECT model_name, count(*) AS calls FROM ai_events WHERE ${IN_WINDOW} GROUP BY model_name

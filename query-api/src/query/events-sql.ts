@@ -5,8 +5,9 @@ import type pg from 'pg';
 import QueryStream from 'pg-query-stream';
 import { z } from 'zod';
 import { checkout } from '../db/checkout.ts';
+import type { SqlStatement } from '../db/sql-statement.ts';
 import { EVENT_ROW_TYPES } from './event-rows.ts';
-import { eventWhere, type ScopedFilters, type SqlFragment } from './filters.ts';
+import { eventWhere, type ScopedFilters } from './filters.ts';
 
 const COLUMNS = AI_EVENT_COLUMNS.join(', ');
 
@@ -43,7 +44,7 @@ export function decodeCursor(text: string): Cursor | undefined {
 export function pageQuery(
   filters: ScopedFilters,
   page: { limit: number; offset: number; cursor?: Cursor },
-): SqlFragment {
+): SqlStatement {
   const where = eventWhere(filters);
   const values = [...where.values];
   let text = `SELECT ${COLUMNS} FROM ai_events WHERE ${where.text}`;
@@ -56,7 +57,7 @@ export function pageQuery(
   return { text, values };
 }
 
-export function countQuery(filters: ScopedFilters): SqlFragment {
+export function countQuery(filters: ScopedFilters): SqlStatement {
   const where = eventWhere(filters);
   return {
     text: `SELECT count(*)::bigint AS total FROM ai_events WHERE ${where.text}`,
@@ -64,7 +65,7 @@ export function countQuery(filters: ScopedFilters): SqlFragment {
   };
 }
 
-export function eventByIdQuery(orgId: string, id: string): SqlFragment {
+export function eventByIdQuery(orgId: string, id: string): SqlStatement {
   return { text: `SELECT ${COLUMNS} FROM ai_events WHERE org_id = $1 AND id = $2`, values: [orgId, id] };
 }
 

@@ -1,12 +1,10 @@
 import { hexIdSchema } from '@observatory/exporter-postgres';
 import { z } from 'zod';
+import { BooleanTextSchema } from '../boolean-text.ts';
+import type { SqlStatement } from '../db/sql-statement.ts';
 import { ProblemError } from '../http/problem.ts';
 import { storableText } from '../http/storable-text.ts';
 import type { Principal } from '../keys/keys.ts';
-
-const queryBoolean = z
-  .union([z.boolean(), z.enum(['true', 'false', '1', '0'])])
-  .transform((v) => v === true || v === 'true' || v === '1');
 
 const isoDate = z.iso
   .datetime({ offset: true })
@@ -22,8 +20,8 @@ export const EVENT_FILTER_FIELDS = {
   model_name: shortText.optional(),
   date_from: isoDate.optional(),
   date_to: isoDate.optional(),
-  success: queryBoolean.optional(),
-  fallback_used: queryBoolean.optional(),
+  success: BooleanTextSchema.optional(),
+  fallback_used: BooleanTextSchema.optional(),
   endpoint: shortText.optional(),
   user_id: shortText.optional(),
   request_id: shortText.optional(),
@@ -63,16 +61,11 @@ const EQUALITY_COLUMNS = [
   'error_code',
 ] as const;
 
-export interface SqlFragment {
-  text: string;
-  values: unknown[];
-}
-
 /**
  * The WHERE clause (without the keyword) for `filters`, with parameters numbered from `$1 + offset`.
  * Always starts with `org_id`, so every query uses an index that begins with it.
  */
-export function eventWhere(filters: ScopedFilters, offset = 0): SqlFragment {
+export function eventWhere(filters: ScopedFilters, offset = 0): SqlStatement {
   const values: unknown[] = [filters.org_id];
   const clauses = [`org_id = $${offset + 1}`];
   const add = (sql: (p: string) => string, value: unknown) => {

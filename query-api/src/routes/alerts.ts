@@ -1,41 +1,51 @@
-import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
-import { Hono } from 'hono';
-import { z } from 'zod';
-import type { AlertChange } from '../alerts/events.ts';
+import { randomUUID } from 'node:crypto';
+import { createRoute, z } from '@hono/zod-openapi';
+import type { MiddlewareHandler } from 'hono';
+import type pg from 'pg';
+import type { AlertChange, AlertEvents } from '../alerts/events.ts';
 import {
   AckBodySchema,
   AlertmanagerPayloadSchema,
   type AlertStatus,
+  AlertStatusSchema,
   type AlertView,
   ListAlertsQuerySchema,
 } from '../alerts/schema.ts';
 import * as sql from '../alerts/sql.ts';
-import type { AppDeps, AppEnv } from '../app.ts';
 import { auditActor, writeAudit } from '../audit.ts';
 import { withTransaction } from '../db/transaction.ts';
-import { requireKey, requireRole } from '../http/auth.ts';
-import { ProblemError, problemFromZod } from '../http/problem.ts';
+import { requireBearerToken } from '../http/bearer-token.ts';
+import { jsonBody } from '../http/body.ts';
+import {
+  BEARER,
+  jsonContent,
+  keyAccess,
+  named,
+  openApiRoutes,
+  PROBLEM_RESPONSES,
+  problems,
+} from '../http/openapi.ts';
+import { ProblemError } from '../http/problem.ts';
 
-const BEARER = /^Bearer\s+(\S+)$/i;
-const AlertIdSchema = z.object({ alert_id: z.uuid() });
-
-function sameSecret(given: string, expected: string): boolean {
-  const digest = (s: string) => createHash('sha256').update(s).digest();
-  return timingSafeEqual(digest(given), digest(expected));
-}
-
-/** The parsed JSON body; an empty body counts as `{}` (the ack note is optional). */
-async function jsonBody(req: { text(): Promise<string> }): Promise<unknown> {
-  const text = await req.text();
-  if (text.trim() === '') return {};
-  try {
-    return JSON.parse(text);
-  } catch {
-    throw new ProblemError(400, 'Invalid body: expected JSON', {
-      errors: [{ field: 'body', message: 'not JSON' }],
-    });
-  }
-}
+const AlertSchema = z
+  .object({
+    id: z.uuid(),
+    name: z.string(),
+    source: z.enum(['prometheus', 'builtin']),
+    severity: z.string(),
+    summary: z.string().nullable(),
+    description: z.string().nullable(),
+    status: AlertStatusSchema,
+    labels: z.record(z.string(), z.string()),
+    value: z.number().nullable(),
+    started_at: z.iso.datetime(),
+    ended_at: z.iso.datetime().nullable(),
+    acknowledged_by: z.string().nullable().describe('id of the key that acknowledged it'),
+    acknowledged_at: z.iso.datetime().nullable(),
+    rule_id: z.uuid().nullable(),
+    notification_status: z.enum(['pending', 'delivered', 'failed']).nullable(),
+  })
+  .openapi('Alert');
 
 function toJson(a: AlertView) {
   return {
@@ -57,38 +67,93 @@ function toJson(a: AlertView) {
   };
 }
 
+/** The webhook's own credential: Alertmanager's token, refused outright while none is configured. */
+function requireAlertmanagerToken(token: string | undefined): MiddlewareHandler {
+  if (token) return requireBearerToken(token, 'alertmanager');
+  return async function webhookDisabledMiddleware() {
+    throw new ProblemError(
+      403,
+      'The Alertmanager webhook is disabled; set OBSERVATORY_ALERTMANAGER_TOKEN to enable it',
+    );
+  };
+}
+
+export interface AlertRoutesDeps {
+  pool: pg.Pool;
+  /** Bearer token Alertmanager must send to the webhook; without it the webhook refuses every call. */
+  alertmanagerToken?: string | undefined;
+  /** Receives every alert change; the live stream subscribes here. */
+  events?: AlertEvents | undefined;
+}
+
 /**
  * Alerts of the caller's org, the Alertmanager webhook that feeds Prometheus alerts in, and acknowledgement.
  */
-export function alertRoutes({ pool, alerting = {} }: AppDeps): Hono<AppEnv> {
+export function alertRoutes({ pool, alertmanagerToken, events }: AlertRoutesDeps) {
   const publish = (change: AlertChange, orgId: string | null, alert: AlertView) => {
-    if (orgId) alerting.events?.publish({ change, orgId, alert });
+    if (orgId) events?.publish({ change, orgId, alert });
   };
 
-  return new Hono<AppEnv>()
-    .post('/api/telemetry/alerts/webhook', async (c) => {
-      const expected = alerting.alertmanagerToken;
-      if (!expected) {
-        throw new ProblemError(
-          403,
-          'The Alertmanager webhook is disabled; set OBSERVATORY_ALERTMANAGER_TOKEN to enable it',
-        );
-      }
-      const match = BEARER.exec(c.req.header('authorization') ?? '');
-      if (!match || !sameSecret(match[1]!, expected)) {
-        throw new ProblemError(
-          401,
-          'Send the Alertmanager token as "Authorization: Bearer <token>"',
-          {},
-          {
-            'WWW-Authenticate': 'Bearer',
-          },
-        );
-      }
-      const parsed = AlertmanagerPayloadSchema.safeParse(await jsonBody(c.req));
-      if (!parsed.success) throw problemFromZod(parsed.error, 'body');
+  const webhook = createRoute({
+    method: 'post',
+    path: '/api/telemetry/alerts/webhook',
+    operationId: 'receiveAlertmanagerWebhook',
+    tags: ['alerts'],
+    summary: 'Alertmanager webhook (v4 payload; bearer OBSERVATORY_ALERTMANAGER_TOKEN)',
+    security: BEARER,
+    middleware: [requireAlertmanagerToken(alertmanagerToken), jsonBody()],
+    request: {
+      body: {
+        ...jsonContent(
+          named('AlertmanagerPayload', AlertmanagerPayloadSchema),
+          'Alertmanager webhook payload',
+        ),
+        required: true,
+      },
+    },
+    responses: {
+      200: jsonContent(z.object({ stored: z.number().int() }), 'How many alerts were stored'),
+      ...PROBLEM_RESPONSES,
+      ...problems(413, 415),
+    },
+  });
+
+  const list = createRoute({
+    method: 'get',
+    path: '/api/telemetry/alerts',
+    operationId: 'listAlerts',
+    tags: ['alerts'],
+    summary: "The org's alerts (viewer, org_admin)",
+    ...keyAccess(pool, ['viewer', 'org_admin']),
+    request: { query: ListAlertsQuerySchema },
+    responses: {
+      200: jsonContent(z.object({ alerts: z.array(AlertSchema) }), 'Alerts, newest first'),
+      ...PROBLEM_RESPONSES,
+    },
+  });
+
+  const ack = createRoute({
+    method: 'post',
+    path: '/api/telemetry/alerts/{alert_id}/ack',
+    operationId: 'acknowledgeAlert',
+    tags: ['alerts'],
+    summary: 'Acknowledge an alert (org_admin)',
+    ...keyAccess(pool, ['org_admin'], jsonBody()),
+    request: {
+      params: z.object({ alert_id: z.uuid() }),
+      body: jsonContent(named('AlertAcknowledgement', AckBodySchema), 'An optional note'),
+    },
+    responses: {
+      200: jsonContent(AlertSchema, 'The acknowledged alert'),
+      ...PROBLEM_RESPONSES,
+      ...problems(404, 413, 415),
+    },
+  });
+
+  return openApiRoutes()
+    .openapi(webhook, async (c) => {
       let stored = 0;
-      for (const incoming of parsed.data.alerts) {
+      for (const incoming of c.req.valid('json').alerts) {
         const label = incoming.labels.org_id;
         const orgId = label && (await pool.query(sql.orgExists(label))).rowCount ? label : null;
         const { rows } = await pool.query<AlertView & { previous_status: AlertStatus | null }>(
@@ -99,46 +164,38 @@ export function alertRoutes({ pool, alerting = {} }: AppDeps): Hono<AppEnv> {
         else if (alert.status === 'active' && previous === null) publish('opened', orgId, alert);
         stored++;
       }
-      return c.json({ stored });
+      return c.json({ stored }, 200);
     })
-    .get('/api/telemetry/alerts', requireKey(pool), requireRole('viewer', 'org_admin'), async (c) => {
-      const query = ListAlertsQuerySchema.safeParse(c.req.query());
-      if (!query.success) throw problemFromZod(query.error, 'query');
-      const { rows } = await pool.query<AlertView>(sql.listAlerts(c.get('principal').orgId, query.data));
-      return c.json({ alerts: rows.map(toJson) });
+    .openapi(list, async (c) => {
+      const { rows } = await pool.query<AlertView>(
+        sql.listAlerts(c.get('principal')!.orgId, c.req.valid('query')),
+      );
+      return c.json({ alerts: rows.map(toJson) } as never, 200);
     })
-    .post('/api/telemetry/alerts/:alert_id/ack', requireKey(pool), requireRole('org_admin'), async (c) => {
-      const params = AlertIdSchema.safeParse(c.req.param());
-      if (!params.success) throw problemFromZod(params.error, 'param');
-      const body = AckBodySchema.safeParse(await jsonBody(c.req));
-      if (!body.success) throw problemFromZod(body.error, 'body');
-      const principal = c.get('principal');
+    .openapi(ack, async (c) => {
+      const { alert_id } = c.req.valid('param');
+      const { note } = c.req.valid('json');
+      const principal = c.get('principal')!;
       const alert = await withTransaction(pool, async (client) => {
         const { rows } = await client.query<AlertView>(
-          sql.acknowledgeAlert(params.data.alert_id, principal.orgId, principal.keyId),
+          sql.acknowledgeAlert(alert_id, principal.orgId, principal.keyId),
         );
         const acked = rows[0];
         if (acked) {
           await client.query(
-            sql.insertAcknowledgement(
-              randomUUID(),
-              acked.id,
-              principal.orgId,
-              principal.keyId,
-              body.data.note ?? null,
-            ),
+            sql.insertAcknowledgement(randomUUID(), acked.id, principal.orgId, principal.keyId, note ?? null),
           );
           await writeAudit(client, {
             ...auditActor(c, principal),
             action: 'alert.ack',
             target: acked.id,
-            details: { name: acked.name, status: acked.status, note: body.data.note !== undefined },
+            details: { name: acked.name, status: acked.status, note: note !== undefined },
           });
         }
         return acked;
       });
-      if (!alert) throw new ProblemError(404, `No alert ${params.data.alert_id} in this org`);
+      if (!alert) throw new ProblemError(404, `No alert ${alert_id} in this org`);
       publish('acknowledged', principal.orgId, alert);
-      return c.json(toJson(alert));
+      return c.json(toJson(alert) as never, 200);
     });
 }

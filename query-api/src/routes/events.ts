@@ -1,9 +1,14 @@
 import { Readable } from 'node:stream';
-import { createRoute } from '@hono/zod-openapi';
+import { createRoute, z } from '@hono/zod-openapi';
 import type pg from 'pg';
-import { z } from 'zod';
-import { requireKey, requireRole } from '../http/auth.ts';
-import { AiEventJsonSchema, BEARER, openApiRoutes, PROBLEM_RESPONSES } from '../http/openapi.ts';
+import {
+  AiEventJsonSchema,
+  jsonContent,
+  keyAccess,
+  openApiRoutes,
+  PROBLEM_RESPONSES,
+  problems,
+} from '../http/openapi.ts';
 import { ProblemError } from '../http/problem.ts';
 import { eventCsvStream } from '../query/csv.ts';
 import { type Cursor, decodeCursor, getEvent, listEvents, streamEvents } from '../query/events-sql.ts';
@@ -22,7 +27,13 @@ const StreamQuerySchema = z
   .object({ ...EVENT_FILTER_FIELDS, limit: z.coerce.number().int().min(1).max(100_000).default(1000) })
   .refine(datesInOrder, DATES_OUT_OF_ORDER);
 
-const canRead = requireRole('viewer', 'org_admin');
+const EventPageSchema = z
+  .object({
+    total: z.number().int(),
+    items: z.array(AiEventJsonSchema),
+    next_cursor: z.string().nullable(),
+  })
+  .openapi('EventPage');
 
 function cursorOf(text: string | undefined): Cursor | undefined {
   if (text === undefined) return undefined;
@@ -37,30 +48,18 @@ function cursorOf(text: string | undefined): Cursor | undefined {
 
 export function eventRoutes({ pool }: { pool: pg.Pool }) {
   const app = openApiRoutes();
-  app.use('/api/telemetry/events', requireKey(pool));
-  app.use('/api/telemetry/events/*', requireKey(pool));
 
   app.openapi(
     createRoute({
       method: 'get',
       path: '/api/telemetry/events',
+      operationId: 'listEvents',
+      tags: ['events'],
       summary: "The caller's org's events, newest first",
-      security: BEARER,
-      middleware: [canRead],
+      ...keyAccess(pool, ['viewer', 'org_admin']),
       request: { query: PageQuerySchema },
       responses: {
-        200: {
-          description: 'One page',
-          content: {
-            'application/json': {
-              schema: z.object({
-                total: z.number().int(),
-                items: z.array(AiEventJsonSchema),
-                next_cursor: z.string().nullable(),
-              }),
-            },
-          },
-        },
+        200: jsonContent(EventPageSchema, 'One page'),
         ...PROBLEM_RESPONSES,
       },
     }),
@@ -76,9 +75,10 @@ export function eventRoutes({ pool }: { pool: pg.Pool }) {
     createRoute({
       method: 'get',
       path: '/api/telemetry/events/stream',
+      operationId: 'streamEventsCsv',
+      tags: ['events'],
       summary: 'The same events as CSV, streamed from a server-side cursor',
-      security: BEARER,
-      middleware: [canRead],
+      ...keyAccess(pool, ['viewer', 'org_admin']),
       request: { query: StreamQuerySchema },
       responses: {
         200: { description: 'CSV with a header row', content: { 'text/csv': { schema: z.string() } } },
@@ -104,14 +104,15 @@ export function eventRoutes({ pool }: { pool: pg.Pool }) {
     createRoute({
       method: 'get',
       path: '/api/telemetry/events/{id}',
+      operationId: 'getEvent',
+      tags: ['events'],
       summary: 'One event',
-      security: BEARER,
-      middleware: [canRead],
+      ...keyAccess(pool, ['viewer', 'org_admin']),
       request: { params: z.object({ id: z.uuid() }) },
       responses: {
-        200: { description: 'The event', content: { 'application/json': { schema: AiEventJsonSchema } } },
-        404: { description: 'No such event in this org' },
+        200: jsonContent(AiEventJsonSchema, 'The event'),
         ...PROBLEM_RESPONSES,
+        ...problems(404),
       },
     }),
     async (c) => {

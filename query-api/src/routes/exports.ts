@@ -1,39 +1,68 @@
 import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { type Context, Hono } from 'hono';
+import { createRoute, z } from '@hono/zod-openapi';
+import type { Context } from 'hono';
 import type pg from 'pg';
-import { z } from 'zod';
-import type { AppEnv } from '../app.ts';
 import { auditActor, clientIp, writeAudit } from '../audit.ts';
+import type { SqlStatement } from '../db/sql-statement.ts';
 import { withTransaction } from '../db/transaction.ts';
 import { CONTENT_TYPES, fileExtension } from '../exports/encoders.ts';
-import { ExportFormatSchema, type ExportJobRow } from '../exports/job.ts';
+import { ExportFormatSchema, type ExportJobRow, ExportStatusSchema } from '../exports/job.ts';
 import type { ExportService } from '../exports/service.ts';
 import * as sql from '../exports/sql.ts';
-import { requireKey, requireRole } from '../http/auth.ts';
-import { ProblemError, problemFromZod } from '../http/problem.ts';
+import { jsonBody } from '../http/body.ts';
+import {
+  AiEventJsonSchema,
+  jsonContent,
+  keyAccess,
+  openApiRoutes,
+  PROBLEM_RESPONSES,
+  problems,
+} from '../http/openapi.ts';
+import { ProblemError } from '../http/problem.ts';
 import { EventFiltersSchema, scopeFilters } from '../query/filters.ts';
 
-const CreateExportSchema = z.strictObject({
-  filters: EventFiltersSchema.default({}),
-  format: ExportFormatSchema,
-  gzip: z.boolean().default(true),
-});
+const CreateExportSchema = z
+  .strictObject({
+    filters: EventFiltersSchema.default({}),
+    format: ExportFormatSchema,
+    gzip: z.boolean().default(true),
+  })
+  .openapi('ExportRequest');
 
-const JobIdSchema = z.object({ job_id: z.uuid() });
+const ExportJobSchema = z
+  .object({
+    job_id: z.uuid(),
+    status: ExportStatusSchema,
+    format: ExportFormatSchema,
+    gzip: z.boolean(),
+    filters: z.record(z.string(), z.unknown()).describe('The filters, scoped to the caller org'),
+    row_count: z.number().int().nullable(),
+    file_size: z.number().int().nullable(),
+    attempts: z.number().int(),
+    created_at: z.iso.datetime(),
+    started_at: z.iso.datetime().nullable(),
+    completed_at: z.iso.datetime().nullable(),
+    error: z.string().nullable(),
+    download_url: z.url().nullable().describe('Signed and short-lived; only when fetching one completed job'),
+    expires_at: z.iso.datetime().nullable().describe('When download_url stops working'),
+    file_expires_at: z.iso.datetime().nullable().describe('When the cleanup pass removes the file'),
+  })
+  .openapi('ExportJob');
+
+const JobIdParams = z.object({ job_id: z.uuid() });
 const ListQuerySchema = z.object({ limit: z.coerce.number().int().min(1).max(200).default(50) });
+/**
+ * The signed link's parts, loosely typed: the signature covers them all, so a link missing or altering any of them
+ * is answered like a forged one (403), not as a malformed request.
+ */
+const signedPart = z.string().max(128).optional();
 const DownloadQuerySchema = z.object({
-  org: z.string().min(1).max(64),
-  key: z.uuid(),
-  expires: z.coerce.number().int().positive(),
-  signature: z.string().min(1).max(128),
+  org: signedPart,
+  key: signedPart,
+  expires: signedPart.describe('Unix seconds'),
+  signature: signedPart,
 });
-
-function parse<T>(schema: z.ZodType<T>, value: unknown, where: 'query' | 'body' | 'param'): T {
-  const result = schema.safeParse(value);
-  if (!result.success) throw problemFromZod(result.error, where);
-  return result.data;
-}
 
 function fileName(job: ExportJobRow): string {
   return `observatory-export-${job.id}.${fileExtension(job.format, job.gzip)}`;
@@ -50,9 +79,9 @@ export interface ExportRoutesDeps {
  * Export jobs: created and inspected with an org_admin key; the file is fetched from a signed, short-lived
  * URL that is itself the credential, so a browser can follow it.
  */
-export function exportRoutes({ pool, exports }: ExportRoutesDeps): Hono<AppEnv> {
+export function exportRoutes({ pool, exports }: ExportRoutesDeps) {
   const query = async <R extends pg.QueryResultRow>(
-    statement: sql.SqlStatement,
+    statement: SqlStatement,
     db: pg.Pool | pg.PoolClient = pool,
   ) => (await db.query<R>(statement.text, statement.values)).rows;
 
@@ -107,17 +136,73 @@ export function exportRoutes({ pool, exports }: ExportRoutesDeps): Hono<AppEnv> 
     };
   }
 
-  const admin = [requireKey(pool), requireRole('org_admin')] as const;
+  const common = { tags: ['exports'] };
 
-  return new Hono<AppEnv>()
-    .post('/api/telemetry/export', ...admin, async (c) => {
-      const principal = c.get('principal');
-      const raw = await c.req.json().catch(() => {
-        throw new ProblemError(400, 'The request body must be a JSON object', {
-          errors: [{ field: 'body', message: 'invalid JSON' }],
-        });
-      });
-      const body = parse(CreateExportSchema, raw, 'body');
+  const create = createRoute({
+    ...common,
+    method: 'post',
+    path: '/api/telemetry/export',
+    operationId: 'createExport',
+    summary: 'Start an export job (org_admin)',
+    ...keyAccess(pool, ['org_admin'], jsonBody()),
+    request: { body: { ...jsonContent(CreateExportSchema, 'What to export'), required: true } },
+    responses: {
+      202: {
+        ...jsonContent(ExportJobSchema.pick({ job_id: true, status: true }), 'Queued'),
+        headers: { Location: { schema: { type: 'string' }, description: 'The job' } },
+      },
+      ...PROBLEM_RESPONSES,
+      ...problems(413, 415, 429),
+    },
+  });
+  const list = createRoute({
+    ...common,
+    method: 'get',
+    path: '/api/telemetry/exports',
+    operationId: 'listExports',
+    summary: "The org's export jobs, newest first (org_admin)",
+    ...keyAccess(pool, ['org_admin']),
+    request: { query: ListQuerySchema },
+    responses: {
+      200: jsonContent(z.object({ items: z.array(ExportJobSchema) }), 'Jobs, without download URLs'),
+      ...PROBLEM_RESPONSES,
+    },
+  });
+  const get = createRoute({
+    ...common,
+    method: 'get',
+    path: '/api/telemetry/export/{job_id}',
+    operationId: 'getExport',
+    summary: 'An export job, with a signed download URL once completed (org_admin)',
+    ...keyAccess(pool, ['org_admin']),
+    request: { params: JobIdParams },
+    responses: { 200: jsonContent(ExportJobSchema, 'The job'), ...PROBLEM_RESPONSES, ...problems(404) },
+  });
+  const download = createRoute({
+    method: 'get',
+    path: '/api/telemetry/export/{job_id}/download',
+    operationId: 'downloadExport',
+    tags: ['exports'],
+    summary: 'Download an export file; the signed URL is the credential',
+    request: { params: JobIdParams, query: DownloadQuerySchema },
+    responses: {
+      200: {
+        description: 'The file (gzip when the job asked for it)',
+        content: {
+          'application/gzip': { schema: z.string().openapi({ format: 'binary' }) },
+          'text/csv': { schema: z.string() },
+          'application/json': { schema: z.array(AiEventJsonSchema) },
+          'application/x-ndjson': { schema: z.string() },
+        },
+      },
+      ...problems(400, 403, 404),
+    },
+  });
+
+  return openApiRoutes()
+    .openapi(create, async (c) => {
+      const principal = c.get('principal')!;
+      const body = c.req.valid('json');
       const filters = scopeFilters(body.filters, principal);
       const job = await withTransaction(pool, async (client) => {
         await query(sql.lockOrgForCreate(principal.orgId), client);
@@ -158,32 +243,31 @@ export function exportRoutes({ pool, exports }: ExportRoutesDeps): Hono<AppEnv> 
       c.header('Location', `/api/telemetry/export/${job.id}`);
       return c.json({ job_id: job.id, status: job.status }, 202);
     })
-    .get('/api/telemetry/exports', ...admin, async (c) => {
-      const { limit } = parse(ListQuerySchema, c.req.query(), 'query');
-      const principal = c.get('principal');
+    .openapi(list, async (c) => {
+      const { limit } = c.req.valid('query');
+      const principal = c.get('principal')!;
       const jobs = await query<ExportJobRow>(sql.jobsOfOrg(principal.orgId, limit));
       // No download URLs here: handing one out is audited, so it happens per job, on request.
-      return c.json({ items: await Promise.all(jobs.map((job) => present(c, job))) });
+      return c.json({ items: await Promise.all(jobs.map((job) => present(c, job))) } as never, 200);
     })
-    .get('/api/telemetry/export/:job_id', ...admin, async (c) => {
-      const { job_id } = parse(JobIdSchema, c.req.param(), 'param');
-      const principal = c.get('principal');
+    .openapi(get, async (c) => {
+      const { job_id } = c.req.valid('param');
+      const principal = c.get('principal')!;
       const [job] = await query<ExportJobRow>(sql.jobById(job_id, principal.orgId));
       if (!job) throw new ProblemError(404, `No export job ${job_id}`);
-      return c.json(await present(c, job, principal.keyId));
+      return c.json((await present(c, job, principal.keyId)) as never, 200);
     })
-    .get('/api/telemetry/export/:job_id/download', async (c) => {
-      const { job_id } = parse(JobIdSchema, c.req.param(), 'param');
-      const signed = DownloadQuerySchema.safeParse(c.req.query());
+    .openapi(download, async (c) => {
+      const { job_id } = c.req.valid('param');
+      const { org, key, expires, signature } = c.req.valid('query');
       const valid =
-        signed.success &&
-        exports.signer.verify(
-          { jobId: job_id, orgId: signed.data.org, keyId: signed.data.key, expires: signed.data.expires },
-          signed.data.signature,
-        );
+        org !== undefined &&
+        key !== undefined &&
+        expires !== undefined &&
+        signature !== undefined &&
+        exports.signer.verify({ jobId: job_id, orgId: org, keyId: key, expires: Number(expires) }, signature);
       if (!valid)
         throw new ProblemError(403, 'The download link is invalid or has expired; request a new one');
-      const { org, key } = signed.data;
       const [job] = await query<ExportJobRow & { keys_active: boolean }>(
         sql.jobForDownload(job_id, org, key),
       );
@@ -205,13 +289,11 @@ export function exportRoutes({ pool, exports }: ExportRoutesDeps): Hono<AppEnv> 
         target: job.id,
         ip: clientIp(c),
       });
-      return new Response(Readable.toWeb(Readable.from(file)) as ReadableStream, {
-        headers: {
-          'content-type': job.gzip ? 'application/gzip' : CONTENT_TYPES[job.format],
-          'content-disposition': `attachment; filename="${fileName(job)}"`,
-          ...(job.file_size ? { 'content-length': String(job.file_size) } : {}),
-          'cache-control': 'private, no-store',
-        },
+      return c.body(Readable.toWeb(Readable.from(file)) as ReadableStream, 200, {
+        'content-type': job.gzip ? 'application/gzip' : CONTENT_TYPES[job.format],
+        'content-disposition': `attachment; filename="${fileName(job)}"`,
+        ...(job.file_size ? { 'content-length': String(job.file_size) } : {}),
+        'cache-control': 'private, no-store',
       });
     });
 }

@@ -1,11 +1,32 @@
-import { Hono } from 'hono';
-import type { AppDeps, AppEnv } from '../app.ts';
+import { createRoute, z } from '@hono/zod-openapi';
+import type pg from 'pg';
 import { retryOnConnectionLoss } from '../db/retry.ts';
+import { jsonContent, openApiRoutes } from '../http/openapi.ts';
 
 const HEALTH_TIMEOUT_MS = 2000;
 
-export function healthRoutes({ pool }: AppDeps): Hono<AppEnv> {
-  return new Hono<AppEnv>().get('/health', async (c) => {
+const HealthSchema = z
+  .object({
+    status: z.enum(['ok', 'unavailable']),
+    database: z.enum(['ok', 'unreachable']),
+    error: z.string().optional(),
+  })
+  .openapi('Health');
+
+const route = createRoute({
+  method: 'get',
+  path: '/health',
+  operationId: 'getHealth',
+  tags: ['service'],
+  summary: 'Service and database health',
+  responses: {
+    200: jsonContent(HealthSchema, 'The service and its database are up'),
+    503: jsonContent(HealthSchema, 'The database is unreachable'),
+  },
+});
+
+export function healthRoutes({ pool }: { pool: pg.Pool }) {
+  return openApiRoutes().openapi(route, async (c) => {
     try {
       await Promise.race([
         // A pooled connection the server dropped a moment ago is no verdict on the database: ask once more.
@@ -14,9 +35,12 @@ export function healthRoutes({ pool }: AppDeps): Hono<AppEnv> {
           setTimeout(() => reject(new Error('timed out')), HEALTH_TIMEOUT_MS).unref(),
         ),
       ]);
-      return c.json({ status: 'ok', database: 'ok' });
+      return c.json({ status: 'ok', database: 'ok' } as const, 200);
     } catch (err) {
-      return c.json({ status: 'unavailable', database: 'unreachable', error: (err as Error).message }, 503);
+      return c.json(
+        { status: 'unavailable', database: 'unreachable', error: (err as Error).message } as const,
+        503,
+      );
     }
   });
 }

@@ -1,51 +1,52 @@
-import { createRoute } from '@hono/zod-openapi';
+import { createRoute, z } from '@hono/zod-openapi';
+import { OrgIdSchema } from '@observatory/exporter-postgres';
 import type pg from 'pg';
-import { z } from 'zod';
 import { auditActor, writeAudit } from '../audit.ts';
-import { requireKey, requireRole } from '../http/auth.ts';
-import { BEARER, openApiRoutes, PROBLEM_RESPONSES } from '../http/openapi.ts';
+import { jsonBody } from '../http/body.ts';
+import { jsonContent, keyAccess, openApiRoutes, PROBLEM_RESPONSES, problems } from '../http/openapi.ts';
 import { ProblemError } from '../http/problem.ts';
 import { storableText } from '../http/storable-text.ts';
 import { createKey, listKeys, RoleSchema, revokeKey } from '../keys/keys.ts';
 
-const KeyInfoSchema = z.object({
-  id: z.uuid(),
-  org_id: z.string(),
-  name: z.string(),
-  role: RoleSchema,
-  key_prefix: z.string(),
-  created_at: z.iso.datetime(),
-  last_used_at: z.iso.datetime().nullable(),
-  revoked_at: z.iso.datetime().nullable(),
-});
+const KeyInfoSchema = z
+  .object({
+    id: z.uuid(),
+    org_id: OrgIdSchema,
+    name: z.string(),
+    role: RoleSchema,
+    key_prefix: z.string(),
+    created_at: z.iso.datetime(),
+    last_used_at: z.iso.datetime().nullable(),
+    revoked_at: z.iso.datetime().nullable(),
+  })
+  .openapi('Key');
+
+const CreatedKeySchema = KeyInfoSchema.extend({
+  key: z.string().describe('The key itself: shown once, never stored'),
+}).openapi('CreatedKey');
+
+const CreateKeySchema = z
+  .object({ role: RoleSchema, name: storableText.max(200).optional() })
+  .strict()
+  .openapi('CreateKeyRequest');
 
 /** `POST/GET/DELETE /api/keys`: an org_admin manages its own org's keys; every change is audited. */
 export function keyRoutes({ pool }: { pool: pg.Pool }) {
   const app = openApiRoutes();
-  const admin = [requireKey(pool), requireRole('org_admin')];
 
   app.openapi(
     createRoute({
       method: 'post',
       path: '/api/keys',
+      operationId: 'createKey',
+      tags: ['keys'],
       summary: 'Create a key in the caller org; the key is returned once',
-      security: BEARER,
-      middleware: admin,
-      request: {
-        body: {
-          content: {
-            'application/json': {
-              schema: z.object({ role: RoleSchema, name: storableText.max(200).optional() }).strict(),
-            },
-          },
-        },
-      },
+      ...keyAccess(pool, ['org_admin'], jsonBody()),
+      request: { body: { ...jsonContent(CreateKeySchema, 'The new key'), required: true } },
       responses: {
-        201: {
-          description: 'Created',
-          content: { 'application/json': { schema: KeyInfoSchema.extend({ key: z.string() }) } },
-        },
+        201: jsonContent(CreatedKeySchema, 'Created'),
         ...PROBLEM_RESPONSES,
+        ...problems(413, 415),
       },
     }),
     async (c) => {
@@ -66,14 +67,12 @@ export function keyRoutes({ pool }: { pool: pg.Pool }) {
     createRoute({
       method: 'get',
       path: '/api/keys',
+      operationId: 'listKeys',
+      tags: ['keys'],
       summary: "The caller org's keys (never the keys themselves)",
-      security: BEARER,
-      middleware: admin,
+      ...keyAccess(pool, ['org_admin']),
       responses: {
-        200: {
-          description: 'Keys',
-          content: { 'application/json': { schema: z.object({ items: z.array(KeyInfoSchema) }) } },
-        },
+        200: jsonContent(z.object({ items: z.array(KeyInfoSchema) }), 'Keys'),
         ...PROBLEM_RESPONSES,
       },
     }),
@@ -84,14 +83,15 @@ export function keyRoutes({ pool }: { pool: pg.Pool }) {
     createRoute({
       method: 'delete',
       path: '/api/keys/{key_id}',
+      operationId: 'revokeKey',
+      tags: ['keys'],
       summary: 'Revoke a key of the caller org at once',
-      security: BEARER,
-      middleware: admin,
+      ...keyAccess(pool, ['org_admin']),
       request: { params: z.object({ key_id: z.uuid() }) },
       responses: {
-        200: { description: 'Revoked', content: { 'application/json': { schema: KeyInfoSchema } } },
-        404: { description: 'No such key in this org' },
+        200: jsonContent(KeyInfoSchema, 'Revoked'),
         ...PROBLEM_RESPONSES,
+        ...problems(404),
       },
     }),
     async (c) => {

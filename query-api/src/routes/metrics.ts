@@ -1,7 +1,7 @@
+import { createRoute, z } from '@hono/zod-openapi';
 import type { AiMetrics } from '@observatory/exporter-postgres';
-import { Hono } from 'hono';
-import type { AppEnv } from '../app.ts';
 import { requireBearerToken } from '../http/bearer-token.ts';
+import { BEARER, openApiRoutes, problems } from '../http/openapi.ts';
 
 export interface MetricsRouteOptions {
   metrics: AiMetrics;
@@ -10,10 +10,23 @@ export interface MetricsRouteOptions {
 }
 
 /** `GET /metrics`: Prometheus text exposition; labels come from bounded, scrubbed sets only. */
-export function metricsRoutes({ metrics, token }: MetricsRouteOptions): Hono<AppEnv> {
-  const app = new Hono<AppEnv>();
-  if (token) app.use('/metrics', requireBearerToken(token, 'metrics'));
-  return app.get('/metrics', async (c) =>
-    c.body(await metrics.render(), 200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }),
+export function metricsRoutes({ metrics, token }: MetricsRouteOptions) {
+  const route = createRoute({
+    method: 'get',
+    path: '/metrics',
+    operationId: 'getMetrics',
+    tags: ['service'],
+    summary: 'Prometheus metrics (bearer OBSERVATORY_METRICS_TOKEN when set)',
+    ...(token ? { security: BEARER, middleware: [requireBearerToken(token, 'metrics')] } : {}),
+    responses: {
+      200: {
+        description: 'Prometheus text exposition format 0.0.4',
+        content: { 'text/plain': { schema: z.string() } },
+      },
+      ...problems(401),
+    },
+  });
+  return openApiRoutes().openapi(route, async (c) =>
+    c.text(await metrics.render(), 200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }),
   );
 }

@@ -1,3 +1,4 @@
+import { createRoute } from '@hono/zod-openapi';
 import {
   type BodyDecoder,
   type DecodedSpans,
@@ -5,18 +6,15 @@ import {
   encodeExportTraceResponse,
   type Ingest,
   OtlpDecodeError,
-  QueueFullError,
-  ShutdownError,
   TooManySpansError,
 } from '@observatory/exporter-postgres';
 import type { Context } from 'hono';
-import { Hono } from 'hono';
 import type pg from 'pg';
-import type { AppEnv } from '../app.ts';
-import { requireKey, requireRole } from '../http/auth.ts';
 import { readBody } from '../http/body.ts';
 import type { BodyBudget } from '../http/body-budget.ts';
+import { keyAccess, openApiRoutes, PROBLEM_RESPONSES, problems } from '../http/openapi.ts';
 import { ProblemError } from '../http/problem.ts';
+import { storeOrRetryLater } from '../http/store-or-retry.ts';
 
 type Format = 'protobuf' | 'json';
 
@@ -25,27 +23,6 @@ function formatOf(c: Context): Format {
   if (type === 'application/x-protobuf' || type === 'application/protobuf') return 'protobuf';
   if (type === 'application/json') return 'json';
   throw new ProblemError(415, 'Content-Type must be application/x-protobuf or application/json');
-}
-
-/**
- * Stores an ingest batch and maps a full queue to 429 and an unusable database plus spill file to 503, both with
- * Retry-After: the two answers OTLP clients retry.
- */
-export async function storeOrRetryLater<T>(store: () => Promise<T>): Promise<T> {
-  try {
-    return await store();
-  } catch (err) {
-    if (err instanceof QueueFullError) throw new ProblemError(429, err.message, {}, { 'Retry-After': '1' });
-    const problem = new ProblemError(
-      503,
-      'Events could not be stored durably; retry later',
-      {},
-      { 'Retry-After': '5' },
-    );
-    // Shutting down is expected; anything else (the spill file refusing, a bug) is logged with the request.
-    if (!(err instanceof ShutdownError)) problem.cause = err;
-    throw problem;
-  }
 }
 
 /** The spans of an OTLP body, or the answer the request gets instead: 400, 413 (too many spans) or 503. */
@@ -75,6 +52,32 @@ async function decodeOrRefuse(
   }
 }
 
+// Plain JSON Schema rather than zod: the body is decoded by the OTLP decoder (protobuf or JSON, gzip or not, size
+// bounded), so no validator of the framework may read it first.
+const PROTOBUF = (message: string) => ({
+  type: 'string' as const,
+  format: 'binary',
+  description: `opentelemetry.proto.collector.trace.v1.${message}, protobuf-encoded`,
+});
+const OTLP_JSON_REQUEST = {
+  type: 'object' as const,
+  description: 'ExportTraceServiceRequest in OTLP/JSON encoding (ids as hex, enums as numbers)',
+  properties: { resourceSpans: { type: 'array' as const, items: { type: 'object' as const } } },
+};
+const OTLP_JSON_RESPONSE = {
+  type: 'object' as const,
+  description: 'ExportTraceServiceResponse; partialSuccess counts and explains refused spans',
+  properties: {
+    partialSuccess: {
+      type: 'object' as const,
+      properties: {
+        rejectedSpans: { type: 'string' as const, description: 'int64 as a decimal string' },
+        errorMessage: { type: 'string' as const },
+      },
+    },
+  },
+};
+
 /**
  * `POST /v1/traces`: OTLP/HTTP, protobuf or JSON, gzip or not. A 200 means every accepted span is durable
  * (committed to PostgreSQL or fsync'd to the spill file). Spans that fail validation are refused one by one
@@ -88,16 +91,45 @@ export function otlpRoutes({
   decoder,
 }: {
   pool: pg.Pool;
-  ingest: Ingest;
+  ingest: Pick<Ingest, 'spans' | 'capacity'>;
   budget: BodyBudget;
   decoder: BodyDecoder;
-}): Hono<AppEnv> {
-  return new Hono<AppEnv>().post('/v1/traces', requireKey(pool), requireRole('ingest'), async (c) => {
+}) {
+  const route = createRoute({
+    method: 'post',
+    path: '/v1/traces',
+    operationId: 'exportTraces',
+    tags: ['ingest'],
+    summary: 'OTLP/HTTP trace ingest (protobuf or JSON; Content-Encoding gzip or none); ingest key',
+    ...keyAccess(pool, ['ingest']),
+    request: {
+      body: {
+        required: true,
+        content: {
+          'application/x-protobuf': { schema: PROTOBUF('ExportTraceServiceRequest') },
+          'application/json': { schema: OTLP_JSON_REQUEST },
+        },
+      },
+    },
+    responses: {
+      200: {
+        description: 'Every accepted span is stored durably; the body is in the request’s encoding',
+        content: {
+          'application/x-protobuf': { schema: PROTOBUF('ExportTraceServiceResponse') },
+          'application/json': { schema: OTLP_JSON_RESPONSE },
+        },
+      },
+      ...PROBLEM_RESPONSES,
+      ...problems(413, 415, 429, 503),
+    },
+  });
+
+  return openApiRoutes().openapi(route, async (c) => {
     const format = formatOf(c);
     const hold = budget.hold();
     try {
       const decoded = await decodeOrRefuse(decoder, await readBody(c, hold), format, ingest.capacity);
-      const { orgId } = c.get('principal');
+      const { orgId } = c.get('principal')!;
       await storeOrRetryLater(() => ingest.spans(decoded.spans, orgId));
       const partial =
         decoded.rejected > 0

@@ -1,8 +1,6 @@
-import { createRoute } from '@hono/zod-openapi';
+import { createRoute, z } from '@hono/zod-openapi';
 import type pg from 'pg';
-import { z } from 'zod';
-import { requireKey, requireRole } from '../http/auth.ts';
-import { BEARER, openApiRoutes, PROBLEM_RESPONSES } from '../http/openapi.ts';
+import { jsonContent, keyAccess, openApiRoutes, PROBLEM_RESPONSES } from '../http/openapi.ts';
 import { ProblemError } from '../http/problem.ts';
 import { errors, fallbacks, models, overview, RANGES, type Window } from '../query/aggregates-sql.ts';
 
@@ -24,6 +22,19 @@ const AggregateQuerySchema = z
     path: ['date_from'],
   });
 
+const AggregateSchema = z
+  .object({
+    action: z.enum(['overview', 'models', 'errors', 'fallbacks']),
+    date_from: z.iso.datetime(),
+    date_to: z.iso.datetime(),
+    items: z
+      .array(z.record(z.string(), z.unknown()))
+      .optional()
+      .describe('models, errors, fallbacks: one row each'),
+  })
+  .catchall(z.unknown())
+  .openapi('Aggregate', { description: 'overview: its figures as fields; the other actions: `items`' });
+
 const ACTIONS = { overview, models, errors, fallbacks };
 
 /**
@@ -36,15 +47,13 @@ export function telemetryRoutes({ pool }: { pool: pg.Pool }) {
     createRoute({
       method: 'get',
       path: '/api/telemetry',
+      operationId: 'getAggregates',
+      tags: ['events'],
       summary: 'Aggregates: overview, per model, top errors, fallbacks',
-      security: BEARER,
-      middleware: [requireKey(pool), requireRole('viewer', 'org_admin')],
+      ...keyAccess(pool, ['viewer', 'org_admin']),
       request: { query: AggregateQuerySchema },
       responses: {
-        200: {
-          description: 'The aggregate',
-          content: { 'application/json': { schema: z.record(z.string(), z.unknown()) } },
-        },
+        200: jsonContent(AggregateSchema, 'The aggregate'),
         ...PROBLEM_RESPONSES,
       },
     }),

@@ -1,11 +1,10 @@
+import { createRoute, z } from '@hono/zod-openapi';
 import { AI_EVENT_COLUMNS, type AiEvent } from '@observatory/exporter-postgres';
-import { Hono } from 'hono';
 import { streamSSE } from 'hono/streaming';
 import type pg from 'pg';
-import { z } from 'zod';
-import type { AppEnv } from '../app.ts';
 import { databaseVerifier, requireKey, requireRole } from '../http/auth.ts';
-import { ProblemError, problemFromZod } from '../http/problem.ts';
+import { BEARER, openApiRoutes, PROBLEM_RESPONSES, problems } from '../http/openapi.ts';
+import { ProblemError } from '../http/problem.ts';
 import type { Logger } from '../log.ts';
 import { EVENT_ROW_TYPES } from '../query/event-rows.ts';
 import { EVENT_FILTER_FIELDS } from '../query/filters.ts';
@@ -107,115 +106,138 @@ export function streamRoutes(
     recheckMs = 10_000,
     maxLifetimeMs = 3_600_000,
   }: StreamOptions = {},
-): Hono<AppEnv> {
+) {
   const caps = new StreamCaps({ maxPerKey, maxPerOrg });
   const credentials = new CredentialWatch(pool, { recheckMs, logger });
-  return new Hono<AppEnv>().get(
-    '/api/telemetry/stream',
-    requireKey(pool, credentials.verifier(sharedVerifier(databaseVerifier(pool), logger))),
-    requireRole('viewer', 'org_admin'),
-    (c) => {
-      const parsed = StreamFiltersSchema.safeParse(c.req.query());
-      if (!parsed.success) throw problemFromZod(parsed.error);
-      const filters = parsed.data;
-      const principal = c.get('principal')!;
-      const { orgId } = principal;
-      const credential = c.get('credential')!;
-      const lastEventId = c.req.header('last-event-id');
-      const resumeFrom = parseStreamId(lastEventId);
-      const release = caps.admit(principal);
-
-      return streamSSE(c, async (stream) => {
-        const queue: StreamMessage[] = [];
-        let wake: (() => void) | undefined;
-        let overflowed = false;
-        let ended: StreamEnd | undefined;
-        let lastId = resumeFrom && lastEventId;
-        const end = (reason: StreamEnd) => {
-          ended ??= reason;
-          wake?.();
-        };
-        const unwatch = credentials.watch(credential, principal, end);
-        // Up to a tenth earlier at random, so that clients connected together do not all reconnect together.
-        const lifetime = setTimeout(() => end('max_lifetime'), maxLifetimeMs * (1 - Math.random() / 10));
-        const unsubscribe = hub.subscribe(orgId, (message) => {
-          if (message.kind === 'telemetry' && !matches(message.event, filters)) return;
-          if (queue.length >= maxBuffered) overflowed = true;
-          else queue.push(message);
-          wake?.();
-        });
-        const heartbeat = setInterval(() => wake?.(), heartbeatMs);
-        let lastBeat = Date.now();
-        stream.onAbort(() => wake?.());
-        try {
-          await stream.writeSSE({ event: 'connected', data: JSON.stringify({ org_id: orgId, filters }) });
-          let mark = resumeFrom;
-          if (resumeFrom) {
-            const since = new Date(Math.max(resumeFrom.at.getTime(), Date.now() - replayMs));
-            const { rows } = await pool.query<AiEvent>({
-              text: `SELECT ${COLUMNS} FROM ai_events WHERE org_id = $1 AND received_at >= $2
-                     AND (received_at, id) > ($3, $4) ORDER BY received_at, id LIMIT ${REPLAY_LIMIT}`,
-              values: [orgId, since, resumeFrom.at, resumeFrom.id],
-              types: EVENT_ROW_TYPES,
-            });
-            for (const event of rows) {
-              if (!matches(event, filters)) continue;
-              lastId = streamId(event);
-              await stream.writeSSE({ event: 'telemetry', id: lastId, data: JSON.stringify(event) });
-              mark = { at: event.received_at, id: event.id };
-            }
-          }
-          while (!stream.aborted) {
-            if (ended) {
-              await stream.writeSSE({
-                event: 'closed',
-                data: JSON.stringify({
-                  reason: ended,
-                  detail: END_DETAIL[ended],
-                  last_event_id: lastId ?? null,
-                }),
-              });
-              break;
-            }
-            if (overflowed) {
-              await stream.writeSSE({
-                event: 'overflow',
-                data: JSON.stringify({ reason: 'client too slow; reconnect with Last-Event-ID' }),
-              });
-              break;
-            }
-            if (queue.length > 0) {
-              // Everything waiting goes out in one write: one syscall per burst rather than per message.
-              let text = '';
-              for (const message of queue.splice(0, queue.length)) {
-                if (message.kind === 'alert') text += sseText('alert', message.data);
-                else if (!mark || after(message.event, mark)) {
-                  lastId = streamId(message.event);
-                  text += sseText('telemetry', message.data, lastId);
-                }
-              }
-              if (text) await stream.write(text);
-            } else if (Date.now() - lastBeat >= heartbeatMs) {
-              lastBeat = Date.now();
-              await stream.writeSSE({
-                event: 'heartbeat',
-                data: JSON.stringify({ time: new Date().toISOString() }),
-              });
-            } else {
-              await new Promise<void>((resolve) => {
-                wake = resolve;
-              });
-              wake = undefined;
-            }
-          }
-        } finally {
-          clearInterval(heartbeat);
-          clearTimeout(lifetime);
-          unwatch();
-          unsubscribe();
-          release();
-        }
-      });
+  const route = createRoute({
+    method: 'get',
+    path: '/api/telemetry/stream',
+    operationId: 'streamTelemetry',
+    tags: ['events'],
+    summary: 'Server-Sent Events of new events and alert changes; Last-Event-ID resumes',
+    security: BEARER,
+    middleware: [
+      requireKey(pool, credentials.verifier(sharedVerifier(databaseVerifier(pool), logger))),
+      requireRole('viewer', 'org_admin'),
+    ],
+    request: {
+      query: StreamFiltersSchema,
+      headers: z.object({
+        'last-event-id': z.string().optional().describe('The id of the last `telemetry` message received'),
+      }),
     },
-  );
+    responses: {
+      200: {
+        description:
+          'An endless stream: `connected` first, then `telemetry` (an AiEvent, with an id), `alert` (an alert ' +
+          'change) and `heartbeat` messages; a final `closed` or `overflow` message says why the server ended it',
+        content: { 'text/event-stream': { schema: z.string() } },
+      },
+      ...PROBLEM_RESPONSES,
+      ...problems(429),
+    },
+  });
+
+  return openApiRoutes().openapi(route, (c) => {
+    const filters = c.req.valid('query');
+    const principal = c.get('principal')!;
+    const { orgId } = principal;
+    const credential = c.get('credential')!;
+    const lastEventId = c.req.header('last-event-id');
+    const resumeFrom = parseStreamId(lastEventId);
+    const release = caps.admit(principal);
+
+    const response = streamSSE(c, async (stream) => {
+      const queue: StreamMessage[] = [];
+      let wake: (() => void) | undefined;
+      let overflowed = false;
+      let ended: StreamEnd | undefined;
+      let lastId = resumeFrom && lastEventId;
+      const end = (reason: StreamEnd) => {
+        ended ??= reason;
+        wake?.();
+      };
+      const unwatch = credentials.watch(credential, principal, end);
+      // Up to a tenth earlier at random, so that clients connected together do not all reconnect together.
+      const lifetime = setTimeout(() => end('max_lifetime'), maxLifetimeMs * (1 - Math.random() / 10));
+      const unsubscribe = hub.subscribe(orgId, (message) => {
+        if (message.kind === 'telemetry' && !matches(message.event, filters)) return;
+        if (queue.length >= maxBuffered) overflowed = true;
+        else queue.push(message);
+        wake?.();
+      });
+      const heartbeat = setInterval(() => wake?.(), heartbeatMs);
+      let lastBeat = Date.now();
+      stream.onAbort(() => wake?.());
+      try {
+        await stream.writeSSE({ event: 'connected', data: JSON.stringify({ org_id: orgId, filters }) });
+        let mark = resumeFrom;
+        if (resumeFrom) {
+          const since = new Date(Math.max(resumeFrom.at.getTime(), Date.now() - replayMs));
+          const { rows } = await pool.query<AiEvent>({
+            text: `SELECT ${COLUMNS} FROM ai_events WHERE org_id = $1 AND received_at >= $2
+                     AND (received_at, id) > ($3, $4) ORDER BY received_at, id LIMIT ${REPLAY_LIMIT}`,
+            values: [orgId, since, resumeFrom.at, resumeFrom.id],
+            types: EVENT_ROW_TYPES,
+          });
+          for (const event of rows) {
+            if (!matches(event, filters)) continue;
+            lastId = streamId(event);
+            await stream.writeSSE({ event: 'telemetry', id: lastId, data: JSON.stringify(event) });
+            mark = { at: event.received_at, id: event.id };
+          }
+        }
+        while (!stream.aborted) {
+          if (ended) {
+            await stream.writeSSE({
+              event: 'closed',
+              data: JSON.stringify({
+                reason: ended,
+                detail: END_DETAIL[ended],
+                last_event_id: lastId ?? null,
+              }),
+            });
+            break;
+          }
+          if (overflowed) {
+            await stream.writeSSE({
+              event: 'overflow',
+              data: JSON.stringify({ reason: 'client too slow; reconnect with Last-Event-ID' }),
+            });
+            break;
+          }
+          if (queue.length > 0) {
+            // Everything waiting goes out in one write: one syscall per burst rather than per message.
+            let text = '';
+            for (const message of queue.splice(0, queue.length)) {
+              if (message.kind === 'alert') text += sseText('alert', message.data);
+              else if (!mark || after(message.event, mark)) {
+                lastId = streamId(message.event);
+                text += sseText('telemetry', message.data, lastId);
+              }
+            }
+            if (text) await stream.write(text);
+          } else if (Date.now() - lastBeat >= heartbeatMs) {
+            lastBeat = Date.now();
+            await stream.writeSSE({
+              event: 'heartbeat',
+              data: JSON.stringify({ time: new Date().toISOString() }),
+            });
+          } else {
+            await new Promise<void>((resolve) => {
+              wake = resolve;
+            });
+            wake = undefined;
+          }
+        }
+      } finally {
+        clearInterval(heartbeat);
+        clearTimeout(lifetime);
+        unwatch();
+        unsubscribe();
+        release();
+      }
+    });
+    return response as never;
+  });
 }
