@@ -3,12 +3,13 @@
 
 -- True when `id` has the UUIDv7 layout the service writes (exporter-postgres/src/mapping/event-id.ts) and its
 -- 48-bit timestamp is the row's created_at to the millisecond: such a row is found by the primary key from the id
--- alone. IMMUTABLE holds: the epoch of a timestamptz does not depend on the session's time zone.
+-- alone. Built from immutable operators only and not STRICT, so PostgreSQL inlines it: the partial index below
+-- then costs an expression per inserted row, not a function call.
 CREATE OR REPLACE FUNCTION ai_event_id_matches_time(id uuid, created_at timestamptz) RETURNS boolean
-LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
   SELECT get_byte(uuid_send(id), 6) >> 4 = 7
      AND ('x' || encode(substring(uuid_send(id) FROM 1 FOR 6), 'hex'))::bit(48)::bigint
-         = floor(extract(epoch FROM created_at) * 1000)::bigint
+         = floor(extract(epoch FROM created_at - 'epoch'::timestamptz) * 1000)::bigint
 $$;
 
 -- The other rows (ids a client supplied): rare, so this index costs ingest little.
