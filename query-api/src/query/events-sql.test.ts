@@ -12,7 +12,7 @@ import {
 import type { ScopedFilters, SqlFragment } from './filters.ts';
 
 const db = await createTestDatabase();
-const ROWS = 30_000;
+const ROWS = 20_000;
 const org = (filters: Partial<ScopedFilters> = {}): ScopedFilters => ({ org_id: 'acme', ...filters });
 const page = { limit: 100, offset: 0 };
 
@@ -39,7 +39,7 @@ beforeAll(async () => {
   await db.pool.query('ANALYZE ai_events');
   const { rows } = await db.pool.query(
     `SELECT tableoid::regclass::text AS partition, id, created_at, trace_id, request_id, user_id FROM ai_events
-      WHERE org_id = 'acme' AND ai_event_id_matches_time(id, created_at) ORDER BY created_at LIMIT 1 OFFSET 12345`,
+      WHERE org_id = 'acme' AND ai_event_id_matches_time(id, created_at) ORDER BY created_at LIMIT 1 OFFSET 8765`,
   );
   partition = rows[0].partition;
   sample = rows[0];
