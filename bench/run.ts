@@ -6,13 +6,14 @@ import { readdir } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
-const only = process.argv.slice(2);
+// `npm run bench -- query-api ingest` or `BENCH_ONLY=query,ingest npm run bench`: those benchmarks alone (by name prefix).
+const only = process.env.BENCH_ONLY ? process.env.BENCH_ONLY.split(',') : process.argv.slice(2);
 const files = (await readdir(here))
   .filter((f) => f.endsWith('.ts') && f !== 'run.ts' && !f.startsWith('_'))
   .sort();
 for (const file of files) {
   const name = file.replace(/\.ts$/, '');
-  if (only.length && !only.includes(name)) continue;
+  if (only.length && !only.some((prefix) => name.startsWith(prefix.trim()))) continue;
   console.log(`\n=== ${name} ===`);
   // Each benchmark module exports one `run…Bench()` function that prints its own figures.
   const module = (await import(`./${file}`)) as Record<string, unknown>;

@@ -64,6 +64,7 @@ describe('GET /api/telemetry/events', () => {
     const { status, body } = await get('/api/telemetry/events?limit=5');
     expect(status).toBe(200);
     expect(body.total).toBe(60);
+    expect(body.total_is_estimate).toBe(false);
     expect(body.items.map((e: AiEvent) => e.id)).toEqual(
       byNewest(acme)
         .slice(0, 5)
@@ -133,6 +134,7 @@ describe('GET /api/telemetry/events', () => {
       ['limit=99999', 'limit'],
       ['date_from=yesterday', 'date_from'],
       ['offset=-1', 'offset'],
+      ['offset=10001', 'offset'],
       ['success=maybe', 'success'],
       ['trace_id=xyz', 'trace_id'],
       ['cursor=bm9wZQ', 'cursor'],

@@ -6,6 +6,8 @@ import QueryStream from 'pg-query-stream';
 import { z } from 'zod';
 import { checkout } from '../db/checkout.ts';
 import type { SqlStatement } from '../db/sql-statement.ts';
+import { withTransaction } from '../db/transaction.ts';
+import { eventIdMillis } from './event-id-time.ts';
 import { EVENT_ROW_TYPES } from './event-rows.ts';
 import { eventWhere, type ScopedFilters } from './filters.ts';
 
@@ -57,22 +59,72 @@ export function pageQuery(
   return { text, values };
 }
 
-export function countQuery(filters: ScopedFilters): SqlStatement {
+/** `total` is exact up to this many matches; past it, the planner's estimate (`total_is_estimate`). */
+export const TOTAL_COUNT_CAP = 1000;
+
+/** Counts at most `cap + 1` matches, so the cost of a count stays bounded however many events the org holds. */
+export function cappedCountQuery(filters: ScopedFilters, cap = TOTAL_COUNT_CAP): SqlStatement {
   const where = eventWhere(filters);
   return {
-    text: `SELECT count(*)::bigint AS total FROM ai_events WHERE ${where.text}`,
-    values: where.values,
+    text: `SELECT count(*)::int AS total FROM (SELECT 1 FROM ai_events WHERE ${where.text} LIMIT $${where.values.length + 1}) AS capped`,
+    values: [...where.values, cap + 1],
   };
 }
 
+/** The planner's row estimate for the filters: a plan, not a scan. */
+export function estimateQuery(filters: ScopedFilters): SqlStatement {
+  const where = eventWhere(filters);
+  return { text: `EXPLAIN (FORMAT JSON) SELECT 1 FROM ai_events WHERE ${where.text}`, values: where.values };
+}
+
+/**
+ * One event by id, through two indexed paths that between them hold every row: an id with the service's UUIDv7
+ * layout names its `created_at` (the primary key finds it within that millisecond), and any row whose id does not
+ * match its time (an id a client supplied) is in the partial index `ai_events_foreign_id_idx`.
+ */
 export function eventByIdQuery(orgId: string, id: string): SqlStatement {
-  return { text: `SELECT ${COLUMNS} FROM ai_events WHERE org_id = $1 AND id = $2`, values: [orgId, id] };
+  const foreign = `SELECT ${COLUMNS} FROM ai_events WHERE org_id = $1 AND id = $2 AND NOT ai_event_id_matches_time(id, created_at)`;
+  const ms = eventIdMillis(id);
+  if (ms === undefined) return { text: foreign, values: [orgId, id] };
+  return {
+    text: `(SELECT ${COLUMNS} FROM ai_events WHERE org_id = $1 AND id = $2 AND created_at >= $3 AND created_at < $4) UNION ALL (${foreign}) LIMIT 1`,
+    values: [orgId, id, new Date(ms), new Date(ms + 1)],
+  };
 }
 
 export interface EventPage {
   total: number;
+  total_is_estimate: boolean;
   items: AiEvent[];
   next_cursor: string | null;
+}
+
+/** Longest a page's count may run before `total` falls back to the estimate; the page itself runs beside it. */
+export const COUNT_TIME_BUDGET_MS = 25;
+
+const QUERY_CANCELED = '57014';
+
+async function countEvents(
+  pool: pg.Pool,
+  filters: ScopedFilters,
+): Promise<Pick<EventPage, 'total' | 'total_is_estimate'>> {
+  let counted: number | undefined;
+  try {
+    // Filters no index serves (a rare endpoint) make even a capped count scan far: bound it by time as well.
+    counted = await withTransaction(pool, async (client) => {
+      await client.query(`SET LOCAL statement_timeout = ${COUNT_TIME_BUDGET_MS}`);
+      return (await client.query<{ total: number }>(cappedCountQuery(filters))).rows[0]!.total;
+    });
+  } catch (err) {
+    if ((err as { code?: unknown }).code !== QUERY_CANCELED) throw err;
+  }
+  if (counted !== undefined && counted <= TOTAL_COUNT_CAP)
+    return { total: counted, total_is_estimate: false };
+  const plan = (
+    await pool.query<{ 'QUERY PLAN': [{ Plan: { 'Plan Rows': number } }] }>(estimateQuery(filters))
+  ).rows[0]!['QUERY PLAN'][0].Plan['Plan Rows'];
+  // A count that finished past the cap is a floor the estimate must not undercut.
+  return { total: Math.max(counted ?? 0, Math.round(plan)), total_is_estimate: true };
 }
 
 export async function listEvents(
@@ -81,15 +133,14 @@ export async function listEvents(
   page: { limit: number; offset: number; cursor?: Cursor },
 ): Promise<EventPage> {
   const list = pageQuery(filters, page);
-  const count = countQuery(filters);
   const [rows, total] = await Promise.all([
     pool.query<AiEvent>({ text: list.text, values: list.values, types: EVENT_ROW_TYPES }),
-    pool.query<{ total: string }>(count),
+    countEvents(pool, filters),
   ]);
   const items = rows.rows;
   const last = items.at(-1);
   return {
-    total: Number(total.rows[0]!.total),
+    ...total,
     items,
     next_cursor: last && items.length === page.limit ? encodeCursor(last) : null,
   };

@@ -11,14 +11,30 @@ import {
 } from '../http/openapi.ts';
 import { ProblemError } from '../http/problem.ts';
 import { eventCsvStream } from '../query/csv.ts';
-import { type Cursor, decodeCursor, getEvent, listEvents, streamEvents } from '../query/events-sql.ts';
+import {
+  type Cursor,
+  decodeCursor,
+  getEvent,
+  listEvents,
+  streamEvents,
+  TOTAL_COUNT_CAP,
+} from '../query/events-sql.ts';
 import { DATES_OUT_OF_ORDER, datesInOrder, EVENT_FILTER_FIELDS, scopeFilters } from '../query/filters.ts';
+
+/** An offset makes the database read and drop every row before the page; cursors cost the same at any depth. */
+const MAX_OFFSET = 10_000;
 
 const PageQuerySchema = z
   .object({
     ...EVENT_FILTER_FIELDS,
     limit: z.coerce.number().int().min(1).max(1000).default(100),
-    offset: z.coerce.number().int().min(0).max(1_000_000).default(0),
+    offset: z.coerce
+      .number()
+      .int()
+      .min(0)
+      .max(MAX_OFFSET)
+      .default(0)
+      .describe(`at most ${MAX_OFFSET}; deeper pages by cursor`),
     cursor: z.string().max(200).optional().describe('next_cursor of the previous page, for deep pages'),
   })
   .refine(datesInOrder, DATES_OUT_OF_ORDER);
@@ -30,6 +46,9 @@ const StreamQuerySchema = z
 const EventPageSchema = z
   .object({
     total: z.number().int(),
+    total_is_estimate: z
+      .boolean()
+      .describe(`true past ${TOTAL_COUNT_CAP} matches: total is then the planner's estimate`),
     items: z.array(AiEventJsonSchema),
     next_cursor: z.string().nullable(),
   })
