@@ -67,15 +67,6 @@ export function connectSse(url: string, headers: Record<string, string>): SseCli
   };
 }
 
-/** Waits until `check` holds, polling; fails with `what` after `ms`. */
-export async function until(check: () => boolean, what: string, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 export interface RawStream {
   /** The HTTP status, once the status line arrived. */
   status(): number | undefined;

@@ -7,6 +7,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningServe, startServe } from '../../test-support/cli.ts';
 import { createTestDatabase } from '../../test-support/database.ts';
+import { until } from '../../test-support/until.ts';
 import { createKey } from '../src/keys/keys.ts';
 
 const db = await createTestDatabase();
@@ -232,16 +233,6 @@ function openStream(url: string, headers: Record<string, string>) {
   };
 }
 
-async function until<T>(check: () => Promise<T | undefined> | T | undefined, what: string, ms = 20_000) {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 function leaks(haystack: string, needles: Iterable<string>): string[] {
   return [...needles].filter((needle) => haystack.includes(needle));
 }
@@ -249,7 +240,7 @@ function leaks(haystack: string, needles: Iterable<string>): string[] {
 describe('personal data sent in every text field never comes out again', () => {
   it('not in rows, CSV, an export file, the live stream, /metrics or the log', async () => {
     const stream = openStream(`${serve.baseUrl}/api/telemetry/stream`, authorised(adminKey));
-    await until(() => (stream.text().includes('event: connected') ? true : undefined), 'the stream');
+    await until('the stream', () => (stream.text().includes('event: connected') ? true : undefined));
     const needles = new Set<string>();
     let sent = 0;
     try {
@@ -285,18 +276,17 @@ describe('personal data sent in every text field never comes out again', () => {
       });
       expect(created.status).toBe(202);
       const { job_id } = (await created.json()) as { job_id: string };
-      const downloadUrl = await until(async () => {
+      const downloadUrl = await until('the export job', async () => {
         const job = (await (
           await fetch(`${serve.baseUrl}/api/telemetry/export/${job_id}`, { headers: authorised(adminKey) })
         ).json()) as { download_url: string | null };
         return job.download_url ?? undefined;
-      }, 'the export job');
+      });
       const exported = await (await fetch(downloadUrl)).text();
       expect(exported.trim().split('\n')).toHaveLength(sent);
 
-      await until(
-        () => (stream.text().split('event: telemetry').length - 1 >= sent ? true : undefined),
-        'every event on the live stream',
+      await until('every event on the live stream', () =>
+        stream.text().split('event: telemetry').length - 1 >= sent ? true : undefined,
       );
       const metrics = await (await fetch(`${serve.baseUrl}/metrics`)).text();
       expect(metrics).toContain('ai_inference_requests_total');

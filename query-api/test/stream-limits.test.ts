@@ -7,13 +7,8 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { makeEvent } from '../../exporter-postgres/test/make-event.ts';
 import { createTestDatabase } from '../../test-support/database.ts';
 import { insertEvents } from '../../test-support/insert-events.ts';
-import {
-  connectSse,
-  openRawStream,
-  type RawStream,
-  type SseClient,
-  until,
-} from '../../test-support/sse-client.ts';
+import { connectSse, openRawStream, type RawStream, type SseClient } from '../../test-support/sse-client.ts';
+import { until } from '../../test-support/until.ts';
 import { createApp } from '../src/app.ts';
 import { createKey, revokeKey } from '../src/keys/keys.ts';
 import { sessionTokenHash } from '../src/keys/sessions.ts';
@@ -109,9 +104,9 @@ describe('live stream limits', () => {
     const onExpired = open(a, { cookie: expiring.cookie });
     const onKept = open(a, bearer(viewer));
     const all = [onRevoked, onSignedOut, onExpired, onKept];
-    await until(() => all.every(connected), 'four connected streams');
+    await until('four connected streams', () => all.every(connected));
     await ingest([next({ org_id: 'acme', request_id: 'before' })]);
-    await until(() => all.every((c) => c.data('telemetry').length === 1), 'the first event on every stream');
+    await until('the first event on every stream', () => all.every((c) => c.data('telemetry').length === 1));
 
     const changed = Date.now();
     await revokeKey(db.pool, doomed.id);
@@ -122,7 +117,9 @@ describe('live stream limits', () => {
     );
     const ending = [onRevoked, onSignedOut, onExpired];
     // At most one interval after the change, plus generous room for a loaded machine.
-    await until(() => ending.every((c) => c.ended()), 'the three streams ended', 10 * recheckMs);
+    await until('the three streams ended', () => ending.every((c) => c.ended()), {
+      timeoutMs: 10 * recheckMs,
+    });
     expect(Date.now() - changed).toBeLessThan(10 * recheckMs);
     expect(ending.map((c) => c.messages.at(-1)!.event)).toEqual(['closed', 'closed', 'closed']);
     expect(ending.map((c) => c.data<Closed>('closed')[0]!.reason)).toEqual([
@@ -132,12 +129,12 @@ describe('live stream limits', () => {
     ]);
 
     await ingest([next({ org_id: 'acme', request_id: 'after' })]);
-    await until(() => onKept.data('telemetry').length === 2, 'the second event on the stream still allowed');
+    await until('the second event on the stream still allowed', () => onKept.data('telemetry').length === 2);
     for (const c of ending) expect(c.data<AiEvent>('telemetry').map((e) => e.request_id)).toEqual(['before']);
     expect(onKept.ended()).toBe(false);
 
     const again = [open(a, bearer(doomed.key)), open(a, { cookie: signedOut.cookie })];
-    await until(() => again.every(answered), 'answers to the revoked credentials');
+    await until('answers to the revoked credentials', () => again.every(answered));
     expect(again.map((c) => c.messages[0]!.event)).toEqual(['http-401', 'http-401']);
     await onKept.close();
   });
@@ -149,15 +146,15 @@ describe('live stream limits', () => {
     const elsewhere = (await createKey(db.pool, { orgId: 'umbrella', role: 'viewer' })).key;
 
     const firstTwo = [open(a, bearer(first)), open(a, bearer(first))];
-    await until(() => firstTwo.every(connected), 'two streams of the first key');
+    await until('two streams of the first key', () => firstTwo.every(connected));
     const overKey = open(a, bearer(first));
     const ofSecond = open(a, bearer(second));
-    await until(() => answered(overKey) && connected(ofSecond), 'the third stream of the key and one more');
+    await until('the third stream of the key and one more', () => answered(overKey) && connected(ofSecond));
     const overOrg = open(a, bearer(second));
     const otherOrg = open(a, bearer(elsewhere));
     await until(
-      () => answered(overOrg) && connected(otherOrg),
       'the fourth stream of the org and another org',
+      () => answered(overOrg) && connected(otherOrg),
     );
 
     for (const [refused, cap] of [
@@ -176,7 +173,7 @@ describe('live stream limits', () => {
     let replacement = open(a, bearer(first));
     // The server frees the slot once it notices the client went away; until then the cap still counts it.
     for (const deadline = Date.now() + 5000; ; ) {
-      await until(() => answered(replacement), 'an answer to the replacement stream');
+      await until('an answer to the replacement stream', () => answered(replacement));
       if (connected(replacement) || Date.now() > deadline) break;
       replacement = open(a, bearer(first));
     }
@@ -188,10 +185,10 @@ describe('live stream limits', () => {
     const a = await replica({ maxLifetimeMs });
     const opened = Date.now();
     const stream = open(a, bearer(viewer), '?model_name=lifetime');
-    await until(() => connected(stream), 'connected');
+    await until('connected', () => connected(stream));
     await ingest([next({ org_id: 'acme', model_name: 'lifetime', request_id: 'seen' })]);
-    await until(() => stream.data('telemetry').length === 1, 'the first event');
-    await until(() => stream.ended(), 'the end of the stream', 10 * maxLifetimeMs);
+    await until('the first event', () => stream.data('telemetry').length === 1);
+    await until('the end of the stream', () => stream.ended(), { timeoutMs: 10 * maxLifetimeMs });
     expect(Date.now() - opened).toBeGreaterThanOrEqual(0.9 * maxLifetimeMs);
     const closed = stream.data<Closed>('closed');
     expect(closed).toHaveLength(1);
@@ -205,7 +202,7 @@ describe('live stream limits', () => {
       { ...bearer(viewer), 'last-event-id': closed[0]!.last_event_id! },
       '?model_name=lifetime',
     );
-    await until(() => resumed.data('telemetry').length >= 1, 'the replay after reconnecting');
+    await until('the replay after reconnecting', () => resumed.data('telemetry').length >= 1);
     expect(resumed.data<AiEvent>('telemetry').map((e) => e.request_id)).toEqual(['missed']);
     await resumed.close();
   });
@@ -231,7 +228,7 @@ describe('live stream limits', () => {
     const flooder = (await createKey(db.pool, { orgId: 'flood', role: 'viewer' })).key;
     const neighbour = (await createKey(db.pool, { orgId: 'neighbour', role: 'viewer' })).key;
     const other = open(a, bearer(neighbour));
-    await until(() => connected(other), 'the other org connected');
+    await until('the other org connected', () => connected(other));
 
     // /health over one kept-alive connection opened before the flood: the listen backlog the flood fills would
     // otherwise delay the probe's own connect, which is not what a user of an open connection sees.
@@ -266,12 +263,16 @@ describe('live stream limits', () => {
     })();
     const joining = open(a, bearer(neighbour));
     await ingest([next({ org_id: 'neighbour', request_id: 'neighbour-event' })]);
-    await until(() => other.data('telemetry').length === 1, 'the other org event during the flood', 30_000);
+    await until('the other org event during the flood', () => other.data('telemetry').length === 1, {
+      timeoutMs: 30_000,
+    });
     await opening;
     floods.push(...flood);
-    await until(answeredAll, 'an answer to every stream of the flood', 30_000);
+    await until('an answer to every stream of the flood', answeredAll, { timeoutMs: 30_000 });
     await probe;
-    await until(() => connected(joining), 'a stream of the other org opened during the flood', 30_000);
+    await until('a stream of the other org opened during the flood', () => connected(joining), {
+      timeoutMs: 30_000,
+    });
 
     const statuses = new Map<number, number>();
     for (const s of flood) statuses.set(s.status()!, (statuses.get(s.status()!) ?? 0) + 1);
@@ -286,20 +287,20 @@ describe('live stream limits', () => {
     await ingest([next({ org_id: 'flood', request_id: 'flood-event' })]);
     const admitted = flood.filter((s) => s.status() === 200);
     await until(
-      () => admitted.every((s) => s.text().includes('flood-event')),
       'the event on every admitted stream',
-      15_000,
+      () => admitted.every((s) => s.text().includes('flood-event')),
+      { timeoutMs: 15_000 },
     );
     expect(other.data<AiEvent>('telemetry').map((e) => e.request_id)).toEqual(['neighbour-event']);
     await joining.close();
 
     // Idle streams hold no connection, and their credentials are re-checked in one query per interval.
-    await until(() => pool.idleCount === pool.totalCount && pool.waitingCount === 0, 'every connection idle');
+    await until('every connection idle', () => pool.idleCount === pool.totalCount && pool.waitingCount === 0);
     const query = vi.spyOn(pool, 'query');
     const statusQueries = () =>
       query.mock.calls.filter(([q]) => typeof q === 'string' && q.includes('FROM sessions')).length;
     const watching = Date.now();
-    await until(() => statusQueries() >= 3, 'three re-checks', 20 * recheckMs);
+    await until('three re-checks', () => statusQueries() >= 3, { timeoutMs: 20 * recheckMs });
     expect(Date.now() - watching).toBeGreaterThanOrEqual(2 * recheckMs * 0.9);
     expect(statusQueries()).toBe(3);
     query.mockRestore();

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeEvent } from '../../exporter-postgres/test/make-event.ts';
 import { createTestDatabase } from '../../test-support/database.ts';
 import { insertEvents } from '../../test-support/insert-events.ts';
+import { connectSse } from '../../test-support/sse-client.ts';
 import { until } from '../../test-support/until.ts';
 import { createApp } from '../src/app.ts';
 import { createKey } from '../src/keys/keys.ts';
@@ -48,52 +49,10 @@ afterAll(async () => {
   }
 });
 
-interface SseMessage {
-  event: string;
-  id?: string;
-  data: string;
-}
-
-/** A minimal SSE client on fetch, collecting messages until closed. */
+/** The shared SSE client, with the telemetry events parsed. */
 function connect(url: string, headers: Record<string, string>) {
-  const controller = new AbortController();
-  const messages: SseMessage[] = [];
-  const done = (async () => {
-    const res = await fetch(url, { headers, signal: controller.signal });
-    if (res.status !== 200) {
-      messages.push({ event: `http-${res.status}`, data: await res.text() });
-      return;
-    }
-    const decoder = new TextDecoder();
-    let buffer = '';
-    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-      buffer += decoder.decode(chunk, { stream: true });
-      let end = buffer.indexOf('\n\n');
-      while (end >= 0) {
-        const block = buffer.slice(0, end);
-        buffer = buffer.slice(end + 2);
-        const message: SseMessage = { event: 'message', data: '' };
-        for (const line of block.split('\n')) {
-          const [field, ...rest] = line.split(': ');
-          const value = rest.join(': ');
-          if (field === 'event') message.event = value;
-          if (field === 'id') message.id = value;
-          if (field === 'data') message.data += value;
-        }
-        messages.push(message);
-        end = buffer.indexOf('\n\n');
-      }
-    }
-  })().catch(() => undefined);
-  return {
-    messages,
-    telemetry: () =>
-      messages.filter((m) => m.event === 'telemetry').map((m) => JSON.parse(m.data) as AiEvent),
-    close: async () => {
-      controller.abort();
-      await done;
-    },
-  };
+  const client = connectSse(url, headers);
+  return { ...client, telemetry: () => client.data<AiEvent>('telemetry') };
 }
 
 /** What the ingest pipeline does on commit: rows first, then the notification. */
