@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { medianMs } from '../../test-support/median-ms.ts';
 import { cutText, looksPersonal, scrubJson, scrubText, scrubToLength } from './scrub.ts';
 
 describe('scrubText', () => {
@@ -122,18 +123,6 @@ describe('scrubJson', () => {
     });
   });
 });
-
-/** Median of several timed runs: one slow run on a shared machine says nothing about the algorithm. */
-function medianMs(run: () => void, times = 9): number {
-  run();
-  const samples: number[] = [];
-  for (let i = 0; i < times; i++) {
-    const started = performance.now();
-    run();
-    samples.push(performance.now() - started);
-  }
-  return samples.sort((a, b) => a - b)[Math.floor(times / 2)] as number;
-}
 
 const STORED = 1024;
 // The longest error message JSON ingest accepts; OTLP accepts whatever fits the body.

@@ -1,5 +1,6 @@
 import { createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
+import { medianMs } from '../../../test-support/median-ms.ts';
 import { makeSpan } from '../../test/make-span.ts';
 import { ObservatoryAttributes as Obs } from '../attributes.ts';
 import { loadPriceTable } from '../cost/price-table.ts';
@@ -147,17 +148,6 @@ describe('identifiers in the JSON envelope', () => {
     expect(eventFromEnvelope(envelope({ user_id: 'user-42' }), context).user_id).toBe('user-42');
   });
 });
-
-function medianMs(run: () => void, times = 9): number {
-  run();
-  const samples: number[] = [];
-  for (let i = 0; i < times; i++) {
-    const started = performance.now();
-    run();
-    samples.push(performance.now() - started);
-  }
-  return samples.sort((a, b) => a - b)[Math.floor(times / 2)] as number;
-}
 
 describe('a pathological error message', () => {
   const message = 'a.'.repeat(50_000);
