@@ -61,7 +61,9 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
     alertRoutes({ pool, alertmanagerToken: alerting.alertmanagerToken, events: alerting.events }),
   );
   app.route('/', alertRuleRoutes({ pool, allowPrivateWebhooks: alerting.allowPrivateWebhooks }));
-  if (deps.exports) app.route('/', exportRoutes({ pool, exports: deps.exports }));
+  if (deps.exports) {
+    app.route('/', exportRoutes({ pool, exports: deps.exports, trustProxy: deps.trustProxy }));
+  }
   if (deps.ingest) {
     const bodies = {
       pool,

@@ -188,6 +188,18 @@ describe('export access', () => {
     completed = await waitForJob(keys.admin, job_id);
   });
 
+  it('keep the https scheme behind a trusted TLS proxy, and only then', async () => {
+    const linkFrom = async (trustProxy: boolean) => {
+      const proxied = createApp({ pool: db.pool, logger, exports: service, trustProxy });
+      const res = await proxied.request(`/api/telemetry/export/${completed.job_id}`, {
+        headers: { authorization: `Bearer ${keys.admin}`, 'x-forwarded-proto': 'https' },
+      });
+      return new URL((await read(res)).download_url);
+    };
+    expect((await linkFrom(true)).protocol).toBe('https:');
+    expect((await linkFrom(false)).protocol).toBe('http:');
+  });
+
   it('refuse forged, altered and expired download URLs with 403', async () => {
     const url = new URL(completed.download_url);
     const altered = (name: string, value: string) => {

@@ -11,6 +11,7 @@ import { ExportFormatSchema, type ExportJobRow, ExportStatusSchema } from '../ex
 import type { ExportService } from '../exports/service.ts';
 import * as sql from '../exports/sql.ts';
 import { jsonBody } from '../http/body.ts';
+import { clientUsesHttps } from '../http/client-protocol.ts';
 import {
   AiEventJsonSchema,
   jsonContent,
@@ -73,13 +74,15 @@ const iso = (d: Date | null) => d?.toISOString() ?? null;
 export interface ExportRoutesDeps {
   pool: pg.Pool;
   exports: ExportService;
+  /** Behind a TLS-terminating proxy, download links keep the scheme the client used (OBSERVATORY_TRUST_PROXY). */
+  trustProxy?: boolean;
 }
 
 /**
  * Export jobs: created and inspected with an org_admin key; the file is fetched from a signed, short-lived
  * URL that is itself the credential, so a browser can follow it.
  */
-export function exportRoutes({ pool, exports }: ExportRoutesDeps) {
+export function exportRoutes({ pool, exports, trustProxy = false }: ExportRoutesDeps) {
   const query = async <R extends pg.QueryResultRow>(
     statement: SqlStatement,
     db: pg.Pool | pg.PoolClient = pool,
@@ -102,6 +105,7 @@ export function exportRoutes({ pool, exports }: ExportRoutesDeps) {
     }
     const signature = exports.signer.sign({ jobId: job.id, orgId: job.org_id, keyId, expires });
     const url = new URL(`/api/telemetry/export/${job.id}/download`, c.req.url);
+    if (clientUsesHttps(c, { trustProxy })) url.protocol = 'https:';
     url.search = new URLSearchParams({
       org: job.org_id,
       key: keyId,
