@@ -191,8 +191,18 @@ function activity() {
       status.textContent = 'live';
     });
     source.addEventListener('error', () => {
+      // EventSource gives up (CLOSED) after a 401: the key was revoked or the session ended.
+      const ended = source.readyState === EventSource.CLOSED;
       status.className = 'status-dot disconnected';
-      status.textContent = 'reconnecting';
+      status.textContent = ended ? 'stream closed: sign in again' : 'reconnecting';
+    });
+    // A stream past its lifetime reconnects by itself with Last-Event-ID; a revoked key or ended session does not.
+    source.addEventListener('closed', (m) => {
+      const { reason } = JSON.parse(m.data);
+      if (reason === 'max_lifetime') return;
+      source.close();
+      status.className = 'status-dot disconnected';
+      status.textContent = 'stream closed: sign in again';
     });
     source.addEventListener('telemetry', (m) => {
       const event = JSON.parse(m.data);

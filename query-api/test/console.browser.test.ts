@@ -44,6 +44,7 @@ describe.runIf(runs)('web console in a real browser', () => {
     serve = await startServe({
       DATABASE_URL: db.url,
       OBSERVATORY_DATA_DIR: await mkdtemp(join(tmpdir(), 'observatory-console-')),
+      OBSERVATORY_STREAM_RECHECK_MS: '500',
     });
     await mkdir(ARTIFACTS, { recursive: true });
     browser = await chromium.launch({
@@ -169,5 +170,26 @@ describe.runIf(runs)('web console in a real browser', () => {
     expect(csv.split('\n')[0]).toContain('model_name');
     expect(csv).toContain('gpt-4o-mini');
     await page.screenshot({ path: join(ARTIFACTS, '6-exports.png') });
+  });
+
+  it('says the live feed closed when its key is revoked, instead of reconnecting forever', async () => {
+    const created = await runCli(['keys', 'create', '--org', 'acme', '--role', 'viewer'], {
+      DATABASE_URL: db.url,
+    });
+    const viewerKey = lastLine(created.stdout);
+    const keyId = /key (\S+) for org/.exec(created.stdout)![1]!;
+    const viewerPage = await browser.newPage();
+    try {
+      await viewerPage.goto(serve.baseUrl);
+      await viewerPage.getByLabel('API key').fill(viewerKey);
+      await viewerPage.getByRole('button', { name: 'Sign in' }).click();
+      await expect.poll(() => viewerPage.locator('#conn').textContent()).toBe('live');
+      expect((await runCli(['keys', 'revoke', keyId], { DATABASE_URL: db.url })).code).toBe(0);
+      await expect
+        .poll(() => viewerPage.locator('#conn').textContent(), { timeout: 10_000 })
+        .toBe('stream closed: sign in again');
+    } finally {
+      await viewerPage.close();
+    }
   });
 });
