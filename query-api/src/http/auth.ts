@@ -3,6 +3,7 @@ import { getCookie } from 'hono/cookie';
 import type pg from 'pg';
 import { type Principal, type Role, verifyKey } from '../keys/keys.ts';
 import { SESSION_COOKIE, verifySession } from '../keys/sessions.ts';
+import { bearerToken } from './bearer-token.ts';
 import { ProblemError } from './problem.ts';
 
 /** What the caller presented: an API key (Bearer) or the console's session token (cookie). */
@@ -23,8 +24,6 @@ export function databaseVerifier(pool: pg.Pool): CredentialVerifier {
   return { key: (key) => verifyKey(pool, key), session: (token) => verifySession(pool, token) };
 }
 
-const BEARER = /^Bearer\s+(\S+)$/i;
-
 /**
  * Resolves `Authorization: Bearer <key>` — or, for the console, its session cookie — to the org and role; 401 when
  * missing, unknown, expired or revoked. A cookie-authenticated request that changes anything must also carry
@@ -35,23 +34,20 @@ export function requireKey(
   verifier: CredentialVerifier = databaseVerifier(pool),
 ): MiddlewareHandler<AuthEnv> {
   return async function requireKeyMiddleware(c, next) {
-    const match = BEARER.exec(c.req.header('authorization') ?? '');
-    const session = match ? undefined : getCookie(c, SESSION_COOKIE);
+    const key = bearerToken(c.req.header('authorization'));
+    const session = key === undefined ? getCookie(c, SESSION_COOKIE) : undefined;
     if (session && c.req.method !== 'GET' && c.req.header('x-requested-with') !== 'observatory') {
       throw new ProblemError(
         403,
         'Requests made with the session cookie need "X-Requested-With: observatory"',
       );
     }
-    const principal = match
-      ? await verifier.key(match[1]!)
-      : session
-        ? await verifier.session(session)
-        : undefined;
+    const principal =
+      key !== undefined ? await verifier.key(key) : session ? await verifier.session(session) : undefined;
     if (!principal) {
       throw new ProblemError(
         401,
-        match || session
+        key !== undefined || session
           ? 'The API key or session is unknown, expired or revoked'
           : 'Send an API key as "Authorization: Bearer <key>"',
         {},
@@ -59,7 +55,10 @@ export function requireKey(
       );
     }
     c.set('principal', principal);
-    c.set('credential', match ? { kind: 'key', secret: match[1]! } : { kind: 'session', secret: session! });
+    c.set(
+      'credential',
+      key !== undefined ? { kind: 'key', secret: key } : { kind: 'session', secret: session! },
+    );
     await next();
   };
 }

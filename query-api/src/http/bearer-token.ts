@@ -2,7 +2,10 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { MiddlewareHandler } from 'hono';
 import { ProblemError } from './problem.ts';
 
-const BEARER = /^Bearer\s+(\S+)$/i;
+/** The token of an `Authorization: Bearer <token>` header, or undefined. */
+export function bearerToken(authorization: string | undefined): string | undefined {
+  return /^Bearer\s+(\S+)$/i.exec(authorization ?? '')?.[1];
+}
 
 /** Compares in constant time; hashing both first keeps the expected secret's length out of the timing too. */
 export function sameSecret(given: string, expected: string): boolean {
@@ -16,11 +19,13 @@ export function sameSecret(given: string, expected: string): boolean {
  */
 export function requireBearerToken(token: string, realm: string): MiddlewareHandler {
   return async function requireBearerTokenMiddleware(c, next) {
-    const match = BEARER.exec(c.req.header('authorization') ?? '');
-    if (!match || !sameSecret(match[1]!, token)) {
+    const given = bearerToken(c.req.header('authorization'));
+    if (given === undefined || !sameSecret(given, token)) {
       throw new ProblemError(
         401,
-        match ? `The ${realm} token is wrong` : `Send the ${realm} token as "Authorization: Bearer <token>"`,
+        given !== undefined
+          ? `The ${realm} token is wrong`
+          : `Send the ${realm} token as "Authorization: Bearer <token>"`,
         {},
         { 'WWW-Authenticate': `Bearer realm="${realm}"` },
       );

@@ -117,7 +117,7 @@ export function streamRoutes(
     summary: 'Server-Sent Events of new events and alert changes; Last-Event-ID resumes',
     security: BEARER,
     middleware: [
-      requireKey(pool, credentials.verifier(sharedVerifier(databaseVerifier(pool), logger))),
+      requireKey(pool, credentials.verifier(sharedVerifier(databaseVerifier(pool)))),
       requireRole('viewer', 'org_admin'),
     ],
     request: {
