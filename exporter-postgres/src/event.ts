@@ -44,6 +44,8 @@ export const AiEventSchema = z.object({
   output_size_bytes: bytes.nullable(),
   latency_ms: z.number().min(0),
   compute_ms: z.number().min(0).nullable(),
+  /** Time to first token or chunk of a streamed response; null when the call did not stream or did not say. */
+  ttft_ms: z.number().min(0).nullable(),
   /** Decimal string, exact (numeric in PostgreSQL); null when unpriced. */
   cost_usd: z
     .string()

@@ -27,6 +27,7 @@ export function makeEvent(partial: Partial<AiEvent> = {}): AiEvent {
     output_size_bytes: null,
     latency_ms: 120,
     compute_ms: null,
+    ttft_ms: null,
     cost_usd: '0.00045',
     cost_source: 'computed',
     success: true,

@@ -58,6 +58,7 @@ export const EventEnvelopeSchema = AiEventSchema.pick({
     parent_span_id: hexIdSchema(8).optional(),
     latency_ms: stored.latency_ms.max(MAX_DURATION_MS),
     compute_ms: stored.compute_ms.unwrap().max(MAX_DURATION_MS).optional(),
+    ttft_ms: stored.ttft_ms.unwrap().max(MAX_DURATION_MS).optional(),
     /** A cost the service knows, as a number or the event's decimal string; otherwise computed from the prices. */
     cost_usd: z.union([z.number().min(0), stored.cost_usd.unwrap().transform(Number)]).optional(),
     /** Longer than stored: it is scrubbed first, then cut to the stored length. */
@@ -117,6 +118,7 @@ export function eventFromEnvelope(
     output_size_bytes: input.output_size_bytes ?? null,
     latency_ms: input.latency_ms,
     compute_ms: input.compute_ms ?? null,
+    ttft_ms: input.ttft_ms ?? null,
     cost_usd: cost.cost_usd,
     cost_source: cost.cost_source,
     success: input.success,

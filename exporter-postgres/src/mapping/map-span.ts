@@ -251,6 +251,7 @@ export function mapSpan(span: SpanInput, options: MapOptions): AiEvent | undefin
     output_size_bytes: count(attrs, [Obs.OUTPUT_SIZE_BYTES]),
     latency_ms: Math.max(0, nanosToMs(span.endTimeUnixNano - span.startTimeUnixNano)),
     compute_ms: number(attrs, [Obs.COMPUTE_MS]),
+    ttft_ms: null,
     cost_usd: cost.cost_usd,
     cost_source: cost.cost_source,
     success: !failed,

@@ -30,6 +30,7 @@ const COLUMN_TYPES: Record<keyof AiEvent, string> = {
   output_size_bytes: 'int8',
   latency_ms: 'float8',
   compute_ms: 'float8',
+  ttft_ms: 'float8',
   cost_usd: 'numeric',
   cost_source: 'text',
   success: 'bool',
