@@ -46,6 +46,27 @@ export {
   QueueFullError,
   ShutdownError,
 } from './pipeline/pipeline.ts';
-export { createEventWriter, type EventWriter, type WriteResult } from './pipeline/writer.ts';
+export {
+  createEventWriter,
+  createRowWriter,
+  type EventWriter,
+  type RowWriter,
+  type WriteResult,
+} from './pipeline/writer.ts';
 export { forEachInSlices } from './slices.ts';
 export { type AttributeValue, fromReadableSpan, type SpanInput } from './span.ts';
+export { type DecodedLogs, type LogInput } from './logs/log-input.ts';
+export { LogIngest, type LogIngestOptions, type LogIngestResult } from './logs/log-ingest.ts';
+export {
+  LOG_ROW_COLUMNS,
+  type LogRow,
+  LogRowSchema,
+  MAX_LOG_BODY,
+  STRUCTURED_LOGS_TABLE,
+} from './logs/log-row.ts';
+export { mapLog } from './logs/map-log.ts';
+export {
+  decodeOtlpLogsJson,
+  decodeOtlpLogsProtobuf,
+  encodeExportLogsResponse,
+} from './otlp/decode-logs.ts';
