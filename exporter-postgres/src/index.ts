@@ -14,6 +14,16 @@ export { AI_EVENT_COLUMNS, type AiEvent, AiEventSchema, type CostSource, CostSou
 export { PostgresSpanExporter, type PostgresSpanExporterOptions } from './exporter.ts';
 export { hexIdSchema, isStoredHexId, storedHexIdSchema } from './hex-id.ts';
 export { Ingest, type IngestOptions, type IngestResult } from './ingest.ts';
+export { LogIngest, type LogIngestOptions, type LogIngestResult } from './logs/log-ingest.ts';
+export type { DecodedLogs, LogInput } from './logs/log-input.ts';
+export {
+  LOG_ROW_COLUMNS,
+  type LogRow,
+  LogRowSchema,
+  MAX_LOG_BODY,
+  STRUCTURED_LOGS_TABLE,
+} from './logs/log-row.ts';
+export { mapLog } from './logs/map-log.ts';
 export { type EventEnvelope, EventEnvelopeSchema, eventFromEnvelope } from './mapping/envelope.ts';
 export { ERROR_CODES, type ErrorCode, normaliseErrorCode } from './mapping/error-codes.ts';
 export {
@@ -34,6 +44,11 @@ export {
   encodeExportTraceResponse,
   OtlpDecodeError,
 } from './otlp/decode.ts';
+export {
+  decodeOtlpLogsJson,
+  decodeOtlpLogsProtobuf,
+  encodeExportLogsResponse,
+} from './otlp/decode-logs.ts';
 export { BodyDecoder, DecoderUnavailableError } from './otlp/decode-off-thread.ts';
 export type { JsonItems } from './otlp/decode-task.ts';
 export { TooManySpansError } from './otlp/decoded.ts';
@@ -55,18 +70,3 @@ export {
 } from './pipeline/writer.ts';
 export { forEachInSlices } from './slices.ts';
 export { type AttributeValue, fromReadableSpan, type SpanInput } from './span.ts';
-export { type DecodedLogs, type LogInput } from './logs/log-input.ts';
-export { LogIngest, type LogIngestOptions, type LogIngestResult } from './logs/log-ingest.ts';
-export {
-  LOG_ROW_COLUMNS,
-  type LogRow,
-  LogRowSchema,
-  MAX_LOG_BODY,
-  STRUCTURED_LOGS_TABLE,
-} from './logs/log-row.ts';
-export { mapLog } from './logs/map-log.ts';
-export {
-  decodeOtlpLogsJson,
-  decodeOtlpLogsProtobuf,
-  encodeExportLogsResponse,
-} from './otlp/decode-logs.ts';

@@ -12,7 +12,9 @@ export async function ensurePartitions(pool: pg.Pool, now = new Date(), monthsAh
   for (const table of PARTITIONED) {
     for (let i = 0; i <= monthsAhead; i++) {
       const at = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + i, 1));
-      const { rows } = await pool.query<{ name: string }>(`SELECT ${table}_ensure_partition($1) AS name`, [at]);
+      const { rows } = await pool.query<{ name: string }>(`SELECT ${table}_ensure_partition($1) AS name`, [
+        at,
+      ]);
       names.push(rows[0]!.name);
     }
   }

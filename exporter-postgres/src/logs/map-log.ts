@@ -67,10 +67,7 @@ export function mapLog(input: LogInput, orgId: string, receivedAt: Date): LogRow
   const received = BigInt(receivedAt.getTime()) * NANOS_PER_MS;
   const observed = input.observedTimeUnixNano || received;
   const time = input.timeUnixNano || observed;
-  const row: Omit<LogRow, 'id' | 'received_at'> = {
-    org_id: orgId,
-    time: dateOf(time),
-    observed_time: dateOf(observed),
+  const content = {
     severity_number: input.severityNumber,
     severity_text: nameOf(input.severityText),
     service_name: nameOf(input.resource['service.name']),
@@ -80,8 +77,19 @@ export function mapLog(input: LogInput, orgId: string, receivedAt: Date): LogRow
     span_id: input.spanId ?? null,
     attributes: attributesOf(input),
   };
-  // Hashed from the stored (scrubbed) content and the full-precision times: nothing reversible about what was
-  // scrubbed away, and two lines differing only below the millisecond stay apart.
-  const digest = createHash('sha256').update(`${time}:${observed}:${json(row)}`).digest('hex');
-  return { id: eventId(orgId, digest, row.time.getTime()), ...row, received_at: receivedAt };
+  // Hashed from the stored (scrubbed) content and the times as sent (not the receive time standing in for a missing
+  // one): nothing reversible about what was scrubbed away, the same id on every delivery, and two lines differing
+  // only below the millisecond stay apart.
+  const digest = createHash('sha256')
+    .update(`${input.timeUnixNano}:${input.observedTimeUnixNano}:${json(content)}`)
+    .digest('hex');
+  const at = dateOf(time);
+  return {
+    id: eventId(orgId, digest, at.getTime()),
+    org_id: orgId,
+    time: at,
+    observed_time: dateOf(observed),
+    received_at: receivedAt,
+    ...content,
+  };
 }

@@ -1,8 +1,8 @@
 import protobuf from 'protobufjs';
 import { z } from 'zod';
-import { type DecodedLogs, type LogInput, rejectRecord } from '../logs/log-input.ts';
 import { hexIdSchema } from '../hex-id.ts';
-import { anyValue as jsonAnyValue, keyValues as jsonKeyValues, int64 } from './decode.ts';
+import { type DecodedLogs, type LogInput, rejectRecord } from '../logs/log-input.ts';
+import { int64, anyValue as jsonAnyValue, keyValues as jsonKeyValues } from './decode.ts';
 import {
   countAt,
   hex,
@@ -83,10 +83,7 @@ function fromProtobuf(
  * Decodes an OTLP/protobuf logs request. With more than `maxRecords` records it throws TooManySpansError (unit
  * "log records") after only counting them.
  */
-export function decodeOtlpLogsProtobuf(
-  body: Uint8Array,
-  maxRecords = Number.POSITIVE_INFINITY,
-): DecodedLogs {
+export function decodeOtlpLogsProtobuf(body: Uint8Array, maxRecords = Number.POSITIVE_INFINITY): DecodedLogs {
   let request: PbLogsRequest;
   try {
     if (Number.isFinite(maxRecords)) {
@@ -160,13 +157,18 @@ export function decodeOtlpLogsJson(
   if (count > maxRecords) throw new TooManySpansError(count, maxRecords, 'log records');
   const result: DecodedLogs = { records: [], rejected: 0, errors: [] };
   for (const rl of resourceLogs as unknown[]) {
-    const resource = jsonKeyValues((rl as { resource?: { attributes?: unknown } } | null)?.resource?.attributes);
+    const resource = jsonKeyValues(
+      (rl as { resource?: { attributes?: unknown } } | null)?.resource?.attributes,
+    );
     for (const sl of arrayAt(rl, 'scopeLogs')) {
       const scopeName = (sl.scope as { name?: unknown } | undefined)?.name;
       for (const raw of arrayAt(sl, 'logRecords')) {
         const parsed = LogRecordSchema.safeParse(raw);
         if (!parsed.success) {
-          rejectRecord(result, parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join(', '));
+          rejectRecord(
+            result,
+            parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join(', '),
+          );
           continue;
         }
         const record = parsed.data;
@@ -194,7 +196,9 @@ export function decodeOtlpLogsBody(
   format: 'protobuf' | 'json',
   maxRecords = Number.POSITIVE_INFINITY,
 ): DecodedLogs {
-  return format === 'protobuf' ? decodeOtlpLogsProtobuf(body, maxRecords) : decodeOtlpLogsJson(body, maxRecords);
+  return format === 'protobuf'
+    ? decodeOtlpLogsProtobuf(body, maxRecords)
+    : decodeOtlpLogsJson(body, maxRecords);
 }
 
 export function encodeExportLogsResponse(

@@ -1,8 +1,8 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { deserialize } from 'node:v8';
 import { Worker } from 'node:worker_threads';
-import type { SpanInput } from '../span.ts';
 import type { DecodedLogs, LogInput } from '../logs/log-input.ts';
+import type { SpanInput } from '../span.ts';
 import { decodeOtlpLogsBody } from './decode-logs.ts';
 import { type DecodeTask, decodeOtlpBody, type JsonItems, jsonItems } from './decode-task.ts';
 import { type DecodedSpans, OtlpDecodeError, TooManySpansError } from './decoded.ts';
@@ -29,7 +29,16 @@ export interface DecodeRequest {
 
 export type DecodeReply =
   | { id: number; slices: ArrayBuffer[]; rejected: number; errors: string[]; array: boolean }
-  | { id: number; error: { name: string; message: string; count?: number; max?: number; unit?: TooManySpansError['unit'] } };
+  | {
+      id: number;
+      error: {
+        name: string;
+        message: string;
+        count?: number;
+        max?: number;
+        unit?: TooManySpansError['unit'];
+      };
+    };
 
 /** The decoding thread stopped (it crashed or ran out of memory) while a body was being decoded: retry later. */
 export class DecoderUnavailableError extends Error {

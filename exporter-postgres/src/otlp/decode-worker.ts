@@ -1,7 +1,7 @@
 import { serialize } from 'node:v8';
 import { parentPort } from 'node:worker_threads';
-import type { DecodeReply, DecodeRequest } from './decode-off-thread.ts';
 import { decodeOtlpLogsBody } from './decode-logs.ts';
+import type { DecodeReply, DecodeRequest } from './decode-off-thread.ts';
 import { decodeOtlpBody, jsonItems } from './decode-task.ts';
 import { TooManySpansError } from './decoded.ts';
 

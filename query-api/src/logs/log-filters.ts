@@ -59,7 +59,12 @@ export function logWhere(orgId: string, filters: LogFilters): SqlStatement {
 
 /** True when `row` passes `filters` (the live stream's check; text search by words, as the index does it). */
 export function logMatches(
-  row: { severity_number: number; service_name: string | null; trace_id: string | null; span_id: string | null },
+  row: {
+    severity_number: number;
+    service_name: string | null;
+    trace_id: string | null;
+    span_id: string | null;
+  },
   filters: Omit<LogFilters, 'q' | 'date_from' | 'date_to'>,
 ): boolean {
   if (filters.min_severity !== undefined && row.severity_number < filters.min_severity) return false;
