@@ -18,6 +18,7 @@ import { createExportService, createExportWorker } from './exports/service.ts';
 import type { ExportWorker } from './exports/worker.ts';
 import { createLogger } from './log.ts';
 import { resolvePseudonymKey } from './secrets.ts';
+import { startSelfTracing } from './self-tracing.ts';
 import { StreamHub } from './stream/hub.ts';
 import { publishAlert, publishCommitted, publishLogs } from './stream/publish.ts';
 
@@ -57,6 +58,8 @@ function stopSignal(): Promise<string> {
  */
 export async function runServe(config: Config): Promise<void> {
   const logger = createLogger(config.LOG_LEVEL);
+  const selfTracing = startSelfTracing();
+  if (selfTracing) logger.info({ endpoint: selfTracing.endpoint }, 'exporting Observatory’s own traces');
   // Before the database starts, so that an unreadable or invalid price file stops start-up with nothing to undo.
   const prices = loadPriceTable(config.OBSERVATORY_PRICES_FILE);
   const pseudonymKey = await resolvePseudonymKey(
@@ -161,6 +164,7 @@ export async function runServe(config: Config): Promise<void> {
     await logs.shutdown();
     await hub.stop();
     await db.close();
+    await selfTracing?.shutdown();
     throw err;
   }
   const address = server.address();
@@ -189,6 +193,7 @@ export async function runServe(config: Config): Promise<void> {
   await logs.shutdown();
   await hub.stop();
   await metrics.shutdown();
+  await selfTracing?.shutdown();
   await db.close();
   logger.info('stopped');
 }
