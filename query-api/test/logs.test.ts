@@ -209,7 +209,7 @@ describe('POST /v1/logs answers', () => {
       ]),
     );
     for (let i = 0; i < 3; i++) expect((await post(body)).status).toBe(200);
-    expect(await post(gzipSync(body), { 'content-encoding': 'gzip' }).then((r) => r.status)).toBe(200);
+    expect((await post(gzipSync(body), { 'content-encoding': 'gzip' })).status).toBe(200);
     const { rows } = await db.pool.query(`SELECT body FROM structured_logs WHERE body LIKE 'redelivered%'`);
     expect(rows.map((r) => r.body).sort()).toEqual(['redelivered one', 'redelivered two']);
   });
