@@ -17,14 +17,19 @@ import fc from 'fast-check';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase } from '../../test-support/database.ts';
+import { connectSse } from '../../test-support/sse-client.ts';
+import { until } from '../../test-support/until.ts';
 import { createApp } from '../src/app.ts';
 import { createKey } from '../src/keys/keys.ts';
+import { StreamHub } from '../src/stream/hub.ts';
+import { publishLogs } from '../src/stream/publish.ts';
 
 const db = await createTestDatabase();
 const logger = pino({ level: 'silent' });
 let spillDir: string;
 let ingest: Ingest;
 let logs: LogIngest;
+let hub: StreamHub;
 let app: ReturnType<typeof createApp>;
 let server: Server;
 let baseUrl: string;
@@ -35,10 +40,17 @@ let otherViewerKey: string;
 beforeAll(async () => {
   spillDir = await mkdtemp(join(tmpdir(), 'observatory-logs-'));
   ingest = new Ingest({ pool: db.pool, spillDir: join(spillDir, 'events'), flushIntervalMs: 10 });
-  logs = new LogIngest({ pool: db.pool, spillDir: join(spillDir, 'logs'), flushIntervalMs: 10 });
+  logs = new LogIngest({
+    pool: db.pool,
+    spillDir: join(spillDir, 'logs'),
+    flushIntervalMs: 10,
+    onCommitted: (rows) => void publishLogs(db.pool, rows),
+  });
   await ingest.start();
   await logs.start();
-  app = createApp({ pool: db.pool, logger, ingest, logs });
+  hub = new StreamHub(db.url, db.pool);
+  await hub.start();
+  app = createApp({ pool: db.pool, logger, ingest, logs, hub });
   server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }) as Server;
   await new Promise((r) => server.once('listening', r));
   baseUrl = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
@@ -51,6 +63,7 @@ afterAll(async () => {
   await new Promise((r) => server.close(r));
   await ingest.shutdown();
   await logs.shutdown();
+  await hub.stop();
   await rm(spillDir, { recursive: true, force: true });
 });
 
@@ -332,5 +345,35 @@ describe('GET /api/telemetry/logs', () => {
       expect(status, query).toBe(400);
       expect(JSON.stringify(body.errors), query).toContain(field);
     }
+  });
+});
+
+describe('log lines on the live stream', () => {
+  it('sends new lines as `log` messages to streams that asked for them, with their filters, in their org only', async () => {
+    const stream = (query: string, key = viewerKey) =>
+      connectSse(`${baseUrl}/api/telemetry/stream?${query}`, { authorization: `Bearer ${key}` });
+    const tail = stream('logs=true&min_severity=warn&q=payment');
+    const everything = stream('logs=true');
+    const noLogs = stream('');
+    const otherOrg = stream('logs=true', otherViewerKey);
+    const clients = [tail, everything, noLogs, otherOrg];
+    await until('every stream connected', () => clients.every((c) => c.data('connected').length === 1));
+
+    const lines = [
+      { severityNumber: 13, body: { stringValue: 'payment declined for order 7' } },
+      { severityNumber: 9, body: { stringValue: 'payment accepted for order 8' } },
+      { severityNumber: 17, body: { stringValue: 'inventory service unreachable' } },
+    ];
+    expect((await post(JSON.stringify(logsRequest(lines, 'live-api')))).status).toBe(200);
+    await until('three live lines', () => everything.data('log').length >= 3);
+    const bodies = (c: typeof tail) => c.data<{ body: string }>('log').map((l) => l.body);
+    expect(bodies(everything).sort()).toEqual(lines.map((l) => l.body.stringValue).sort());
+    expect(bodies(tail)).toEqual(['payment declined for order 7']);
+    expect(everything.data<{ service_name: string }>('log')[0]!.service_name).toBe('live-api');
+    // Streams that did not ask, or belong to another org, got none: the hub hands a notification's lines to every
+    // subscriber at once, so by now they would have had theirs.
+    expect(noLogs.data('log')).toEqual([]);
+    expect(otherOrg.data('log')).toEqual([]);
+    await Promise.all(clients.map((c) => c.close()));
   });
 });

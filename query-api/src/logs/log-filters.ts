@@ -1,4 +1,4 @@
-import { hexIdSchema } from '@observatory/exporter-postgres';
+import { hexIdSchema, type LogRow } from '@observatory/exporter-postgres';
 import { z } from 'zod';
 import type { SqlStatement } from '../db/sql-statement.ts';
 import { storableText } from '../http/storable-text.ts';
@@ -31,7 +31,7 @@ export const LOG_FILTER_FIELDS = {
     .min(1)
     .max(256)
     .optional()
-    .describe('text search in the body: words (all must occur), "a phrase", -excluded, or'),
+    .describe('text search in the body: words (all must occur), "a phrase", -word to exclude'),
 };
 
 export const LogFiltersSchema = z.object(LOG_FILTER_FIELDS);
@@ -57,19 +57,43 @@ export function logWhere(orgId: string, filters: LogFilters): SqlStatement {
   return { text: clauses.join(' AND '), values };
 }
 
-/** True when `row` passes `filters` (the live stream's check; text search by words, as the index does it). */
+const words = (text: string) =>
+  text
+    .toLowerCase()
+    .split(/[^\p{L}\p{N}_]+/u)
+    .filter(Boolean);
+
+function containsRun(haystack: string[], run: string[]): boolean {
+  if (run.length === 0) return true;
+  for (let i = 0; i + run.length <= haystack.length; i++) {
+    if (run.every((w, j) => haystack[i + j] === w)) return true;
+  }
+  return false;
+}
+
+/**
+ * Whether `body` matches a search as `q` reads it (words, "phrases", -excluded words), for live lines that never
+ * meet the database's full-text search: words split as the `simple` configuration splits plain text.
+ */
+export function textMatches(body: string, q: string): boolean {
+  const tokens = words(body);
+  for (const [, phrase, word] of q.matchAll(/"([^"]*)"|(\S+)/g)) {
+    const excluded = word?.startsWith('-') && word.length > 1;
+    const run = words(phrase ?? (excluded ? word!.slice(1) : word!));
+    if (containsRun(tokens, run) === Boolean(excluded)) return false;
+  }
+  return true;
+}
+
+/** True when a live log line passes `filters` (time filters do not apply to lines arriving now). */
 export function logMatches(
-  row: {
-    severity_number: number;
-    service_name: string | null;
-    trace_id: string | null;
-    span_id: string | null;
-  },
-  filters: Omit<LogFilters, 'q' | 'date_from' | 'date_to'>,
+  row: Pick<LogRow, 'severity_number' | 'service_name' | 'trace_id' | 'span_id' | 'body'>,
+  filters: Omit<LogFilters, 'date_from' | 'date_to'>,
 ): boolean {
   if (filters.min_severity !== undefined && row.severity_number < filters.min_severity) return false;
   if (filters.service !== undefined && row.service_name !== filters.service) return false;
   if (filters.trace_id !== undefined && row.trace_id !== filters.trace_id) return false;
   if (filters.span_id !== undefined && row.span_id !== filters.span_id) return false;
+  if (filters.q !== undefined && !textMatches(row.body, filters.q)) return false;
   return true;
 }
