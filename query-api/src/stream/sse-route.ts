@@ -21,6 +21,9 @@ const StreamFiltersSchema = z.object({
   endpoint: EVENT_FILTER_FIELDS.endpoint,
   success: EVENT_FILTER_FIELDS.success,
   fallback_used: EVENT_FILTER_FIELDS.fallback_used,
+  telemetry: BooleanTextSchema.optional().describe(
+    'false: no `telemetry` messages (a log tail); default true',
+  ),
   logs: BooleanTextSchema.optional().describe(
     'true: `log` messages too (new log lines), filtered by the fields below',
   ),
@@ -174,7 +177,11 @@ export function streamRoutes(
       const unsubscribe = hub.subscribe(
         orgId,
         (message) => {
-          if (message.kind === 'telemetry' && !matches(message.event, filters)) return;
+          if (
+            message.kind === 'telemetry' &&
+            (filters.telemetry === false || !matches(message.event, filters))
+          )
+            return;
           if (message.kind === 'log' && !logMatches(message.row, filters)) return;
           // Log lines count against the same buffer: a flood of them drops a slow client as events would.
           if (queue.length >= maxBuffered) overflowed = true;
@@ -189,7 +196,7 @@ export function streamRoutes(
       try {
         await stream.writeSSE({ event: 'connected', data: JSON.stringify({ org_id: orgId, filters }) });
         let mark = resumeFrom;
-        if (resumeFrom) {
+        if (resumeFrom && filters.telemetry !== false) {
           const since = new Date(Math.max(resumeFrom.at.getTime(), Date.now() - replayMs));
           const { rows } = await pool.query<AiEvent>({
             text: `SELECT ${COLUMNS} FROM ai_events WHERE org_id = $1 AND received_at >= $2
