@@ -335,6 +335,19 @@ describe('GET /api/telemetry/logs', () => {
     );
     expect(window.map((l) => l.body)).toEqual(['paged line 4', 'paged line 3', 'paged line 2']);
 
+    // Text search: words in any case and inside longer ones, phrases as written, exclusions; LIKE's wildcards are
+    // taken literally.
+    const search = async (q: string) =>
+      (await logsOf(`service=pager&q=${encodeURIComponent(q)}`)).map((l) => l.body);
+    expect(await search('PAGED "line 4"')).toEqual(['paged line 4']);
+    expect(await search('aged -line')).toEqual([]);
+    expect(await search('line -"line 1" -"line 2" -"line 3" -"line 4" -"line 5"')).toEqual([
+      'paged line 6',
+      'paged line 0',
+    ]);
+    expect(await search('line_')).toEqual([]);
+    expect(await search('%')).toEqual([]);
+
     for (const [query, field] of [
       ['min_severity=loud', 'min_severity'],
       ['trace_id=nothex', 'trace_id'],

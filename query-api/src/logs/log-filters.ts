@@ -31,7 +31,9 @@ export const LOG_FILTER_FIELDS = {
     .min(1)
     .max(256)
     .optional()
-    .describe('text search in the body: words (all must occur), "a phrase", -word to exclude'),
+    .describe(
+      'text in the body, any case: each word must occur (also inside a longer one), "a phrase" as written, -word must not',
+    ),
 };
 
 export const LogFiltersSchema = z.object(LOG_FILTER_FIELDS);
@@ -51,38 +53,38 @@ export function logWhere(orgId: string, filters: LogFilters): SqlStatement {
   if (filters.service !== undefined) add((p) => `service_name = ${p}`, filters.service);
   if (filters.trace_id !== undefined) add((p) => `trace_id = ${p}`, filters.trace_id);
   if (filters.span_id !== undefined) add((p) => `span_id = ${p}`, filters.span_id);
-  // The same expression as the GIN index of migration 0021, so the index serves it.
-  if (filters.q !== undefined)
-    add((p) => `to_tsvector('simple', body) @@ websearch_to_tsquery('simple', ${p})`, filters.q);
+  // Substring matches, which the trigram index of migration 0021 serves (terms of three characters or more).
+  if (filters.q !== undefined) {
+    const { include, exclude } = searchTerms(filters.q);
+    for (const term of include) add((p) => `body ILIKE ${p}`, `%${escapeLike(term)}%`);
+    for (const term of exclude) add((p) => `body NOT ILIKE ${p}`, `%${escapeLike(term)}%`);
+  }
   return { text: clauses.join(' AND '), values };
 }
 
-const words = (text: string) =>
-  text
-    .toLowerCase()
-    .split(/[^\p{L}\p{N}_]+/u)
-    .filter(Boolean);
-
-function containsRun(haystack: string[], run: string[]): boolean {
-  if (run.length === 0) return true;
-  for (let i = 0; i + run.length <= haystack.length; i++) {
-    if (run.every((w, j) => haystack[i + j] === w)) return true;
+/** A search's terms: words and "quoted phrases" that must occur, -words (and -"phrases") that must not. */
+export function searchTerms(q: string): { include: string[]; exclude: string[] } {
+  const include: string[] = [];
+  const exclude: string[] = [];
+  for (const [, minus, phrase, word] of q.matchAll(/(-?)"([^"]*)"|(\S+)/g)) {
+    const excluded = minus === '-' || (word !== undefined && word.startsWith('-') && word.length > 1);
+    const term = phrase ?? (excluded ? word!.slice(1) : word!);
+    if (term.trim()) (excluded ? exclude : include).push(term);
   }
-  return false;
+  return { include, exclude };
 }
 
-/**
- * Whether `body` matches a search as `q` reads it (words, "phrases", -excluded words), for live lines that never
- * meet the database's full-text search: words split as the `simple` configuration splits plain text.
- */
+// LIKE's wildcards and its escape character, taken literally.
+const escapeLike = (term: string) => term.replace(/[\\%_]/g, (c) => `\\${c}`);
+
+/** Whether `body` matches a search as the database reads it, for live lines that never meet the query. */
 export function textMatches(body: string, q: string): boolean {
-  const tokens = words(body);
-  for (const [, phrase, word] of q.matchAll(/"([^"]*)"|(\S+)/g)) {
-    const excluded = word?.startsWith('-') && word.length > 1;
-    const run = words(phrase ?? (excluded ? word!.slice(1) : word!));
-    if (containsRun(tokens, run) === Boolean(excluded)) return false;
-  }
-  return true;
+  const text = body.toLowerCase();
+  const { include, exclude } = searchTerms(q);
+  return (
+    include.every((t) => text.includes(t.toLowerCase())) &&
+    !exclude.some((t) => text.includes(t.toLowerCase()))
+  );
 }
 
 /** True when a live log line passes `filters` (time filters do not apply to lines arriving now). */
