@@ -72,6 +72,11 @@ export async function compactRollups(pool: pg.Pool, batch = COMPACT_BATCH): Prom
 async function compactBatch(pool: pg.Pool, family: RollupFamily, batch: number): Promise<number | null> {
   const client = await pool.connect();
   let broken = false;
+  // A connection lost while checked out emits 'error' on the client, not the pool: it fails this batch only.
+  const lost = () => {
+    broken = true;
+  };
+  client.on('error', lost);
   try {
     await client.query('BEGIN');
     try {
@@ -94,5 +99,7 @@ async function compactBatch(pool: pg.Pool, family: RollupFamily, batch: number):
     }
   } finally {
     client.release(broken);
+    // Only after release(), which gives the pool its own listener back: the client is never without one.
+    client.off('error', lost);
   }
 }

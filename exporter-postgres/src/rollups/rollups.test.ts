@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import type pg from 'pg';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { createTestDatabase } from '../../../test-support/database.ts';
+import { until } from '../../../test-support/until.ts';
 import { makeEvent } from '../../test/make-event.ts';
 import type { AiEvent } from '../event.ts';
 import { createEventWriter } from '../pipeline/writer.ts';
@@ -191,5 +192,48 @@ describe('rollups', () => {
     const { rows } = await db.pool.query(
       "SELECT count(*)::int AS n FROM ai_events_200106");
     expect(rows[0].n).toBe(2);
+  });
+
+  const manyStatements = async () => {
+    const events = fc.sample(eventArb, { numRuns: 60, seed: 14 });
+    for (let i = 0; i < events.length; i += 3) await write(events.slice(i, i + 3));
+  };
+
+  it('two compactors at once never count a delta twice', async () => {
+    await manyStatements();
+    const results = await Promise.all([compactRollups(db.pool, 2), compactRollups(db.pool, 2)]);
+    if (results.some((r) => !r.ran)) await compactRollups(db.pool, 2);
+    const { rows } = await db.pool.query('SELECT count(*)::int AS n FROM ai_rollup_delta');
+    expect(rows[0].n).toBe(0);
+    await expectExact(db.pool);
+  });
+
+  it('a connection lost mid-compaction loses nothing and counts nothing twice', async () => {
+    await manyStatements();
+    const blocker = await db.pool.connect();
+    try {
+      // Hold the daily table so the compaction stops after its DELETE of deltas, then cut its connection.
+      await blocker.query('BEGIN');
+      await blocker.query('LOCK TABLE ai_rollup_day IN ACCESS EXCLUSIVE MODE');
+      const compaction = compactRollups(db.pool).then(
+        () => 'finished',
+        (err: Error) => err.message,
+      );
+      const pid = await until('the compaction waiting on the daily table', async () => {
+        const { rows } = await db.pool.query(
+          "SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%DELETE FROM ai_rollup_delta%'",
+        );
+        return rows[0]?.pid as number | undefined;
+      });
+      await db.pool.query('SELECT pg_terminate_backend($1)', [pid]);
+      expect(await compaction).toMatch(/terminat/);
+    } finally {
+      await blocker.query('ROLLBACK');
+      blocker.release();
+    }
+    await expectExact(db.pool);
+    expect((await db.pool.query('SELECT count(*)::int AS n FROM ai_rollup_delta')).rows[0].n).toBeGreaterThan(0);
+    await compactRollups(db.pool);
+    await expectExact(db.pool);
   });
 });
