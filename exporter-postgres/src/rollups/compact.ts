@@ -13,10 +13,11 @@ export const COMPACT_BATCH = 20_000;
  */
 export function compactStatement(f: RollupFamily, limit: number): { text: string; values: unknown[] } {
   const key = ['org_id', 'bucket', ...f.dimensions];
-  const merged = (source: string) => [
-    ...ROLLUP_SUMS.map((c) => `sum(${c})${c === 'cost_usd' ? '' : '::bigint'} AS ${c}`),
-    ...f.maps.map((m) => `obs_counts_merge(array_agg(${m})) AS ${m}`),
-  ].join(', ') + ` FROM ${source}`;
+  const merged = (source: string) =>
+    [
+      ...ROLLUP_SUMS.map((c) => `sum(${c})${c === 'cost_usd' ? '' : '::bigint'} AS ${c}`),
+      ...f.maps.map((m) => `obs_counts_merge(array_agg(${m})) AS ${m}`),
+    ].join(', ') + ` FROM ${source}`;
   const upsert = (table: string) =>
     `ON CONFLICT (${key.join(', ')}) DO UPDATE SET ${[
       ...ROLLUP_SUMS.map((c) => `${c} = ${table}.${c} + excluded.${c}`),

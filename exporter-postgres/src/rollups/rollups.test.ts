@@ -121,16 +121,14 @@ const eventArb = fc
   );
 
 // Batches as the writer sees them: each a slice of the events, some re-delivering earlier ones (same ids).
-const scenarioArb = fc
-  .array(eventArb, { minLength: 1, maxLength: 40 })
-  .chain((events) =>
-    fc.record({
-      events: fc.constant(events),
-      cuts: fc.uniqueArray(fc.integer({ min: 1, max: events.length }), { maxLength: 4 }),
-      redeliver: fc.subarray(events),
-      compactBatch: fc.integer({ min: 1, max: 5 }),
-    }),
-  );
+const scenarioArb = fc.array(eventArb, { minLength: 1, maxLength: 40 }).chain((events) =>
+  fc.record({
+    events: fc.constant(events),
+    cuts: fc.uniqueArray(fc.integer({ min: 1, max: events.length }), { maxLength: 4 }),
+    redeliver: fc.subarray(events),
+    compactBatch: fc.integer({ min: 1, max: 5 }),
+  }),
+);
 
 async function write(events: AiEvent[]) {
   const result = await writer.write(events);
@@ -189,8 +187,7 @@ describe('rollups', () => {
     await write([makeEvent({ created_at: at }), makeEvent({ created_at: at })]);
     await db.pool.query('SELECT ai_events_ensure_partition($1)', [at]);
     await expectExact(db.pool);
-    const { rows } = await db.pool.query(
-      "SELECT count(*)::int AS n FROM ai_events_200106");
+    const { rows } = await db.pool.query('SELECT count(*)::int AS n FROM ai_events_200106');
     expect(rows[0].n).toBe(2);
   });
 
@@ -232,7 +229,9 @@ describe('rollups', () => {
       blocker.release();
     }
     await expectExact(db.pool);
-    expect((await db.pool.query('SELECT count(*)::int AS n FROM ai_rollup_delta')).rows[0].n).toBeGreaterThan(0);
+    expect((await db.pool.query('SELECT count(*)::int AS n FROM ai_rollup_delta')).rows[0].n).toBeGreaterThan(
+      0,
+    );
     await compactRollups(db.pool);
     await expectExact(db.pool);
   });

@@ -307,7 +307,13 @@ function seriesPoint(bucket: Date, f: ReturnType<typeof figures>): SeriesPoint {
   };
 }
 
-export const BREAKDOWN_DIMENSIONS = ['model_name', 'endpoint', 'service_name', 'user_id', 'provider'] as const;
+export const BREAKDOWN_DIMENSIONS = [
+  'model_name',
+  'endpoint',
+  'service_name',
+  'user_id',
+  'provider',
+] as const;
 export type BreakdownDimension = (typeof BREAKDOWN_DIMENSIONS)[number];
 
 function breakdownRow(f: ReturnType<typeof figures>) {

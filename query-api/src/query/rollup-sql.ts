@@ -105,7 +105,8 @@ export function sourceCtes(o: SourceOptions, p: Params): string {
   const f = o.family ?? MAIN_ROLLUP;
   const parts = splitWindow(o.from, o.to, { useDays: o.useDays ?? true });
   const org = p.add(o.orgId);
-  const model = f === MAIN_ROLLUP && o.modelName !== undefined ? ` AND model_name = ${p.add(o.modelName)}` : '';
+  const model =
+    f === MAIN_ROLLUP && o.modelName !== undefined ? ` AND model_name = ${p.add(o.modelName)}` : '';
   const dims = f.dimensions.join(', ');
   const columns = ['bucket', ...f.dimensions, ...ROLLUP_SUMS, ...f.maps].join(', ');
   const compacted = (table: string, ranges: readonly Range[]) =>

@@ -34,7 +34,10 @@ export function startRollupCompactor(deps: {
       .catch((err: unknown) => {
         failures++;
         if (isConnectionError(err))
-          deps.logger.warn({ err: (err as Error).message, failures }, 'rollup compaction: database unavailable');
+          deps.logger.warn(
+            { err: (err as Error).message, failures },
+            'rollup compaction: database unavailable',
+          );
         else deps.logger.error({ err }, 'rollup compaction failed');
       })
       .finally(() => {
