@@ -94,8 +94,8 @@ async function raw(sql: string, from: number, to: number, extra: unknown[] = [])
 }
 
 const expectWithinBound = (actual: number | null, exact: number | null) => {
-  if (exact === null) return expect(actual).toBeNull();
-  expect(Math.abs(actual! - exact)).toBeLessThanOrEqual(RELATIVE_ACCURACY * exact + 1e-9);
+  if (exact === null) expect(actual).toBeNull();
+  else expect(Math.abs(actual! - exact)).toBeLessThanOrEqual(RELATIVE_ACCURACY * exact + 1e-9);
 };
 const sameDecimal = async (a: string, b: string) =>
   expect((await db.pool.query('SELECT $1::numeric = $2::numeric AS eq', [a, b])).rows[0].eq).toBe(true);
@@ -119,8 +119,9 @@ describe.each(WINDOWS)('%s', (_name, from, to) => {
     const { latency, ttft, cost_usd, ...sums } = r;
     expect(body).toMatchObject(sums);
     await sameDecimal(body.cost_usd, cost_usd);
-    ['p50', 'p90', 'p95', 'p99'].forEach((p, i) => expectWithinBound(body.latency_ms[p], latency[i]));
-    ['p50', 'p95'].forEach((p, i) => expectWithinBound(body.ttft_ms[p], ttft?.[i] ?? null));
+    for (const [i, p] of ['p50', 'p90', 'p95', 'p99'].entries())
+      expectWithinBound(body.latency_ms[p], latency[i]);
+    for (const [i, p] of ['p50', 'p95'].entries()) expectWithinBound(body.ttft_ms[p], ttft?.[i] ?? null);
   });
 
   it('models equal raw recomputation', async () => {
@@ -172,7 +173,8 @@ describe.each(WINDOWS)('%s', (_name, from, to) => {
         share: undefined,
       })),
     );
-    errors.forEach((e: { share: number }, i: number) => expect(e.share).toBeCloseTo(expected[i]!.share, 12));
+    for (const [i, e] of (errors as { share: number }[]).entries())
+      expect(e.share).toBeCloseTo(expected[i]!.share, 12);
 
     const fallbacks = (await get(`/api/telemetry?action=fallbacks&${q(from, to)}`)).body.items;
     const expectedFallbacks = await raw(
