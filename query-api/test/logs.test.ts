@@ -345,6 +345,11 @@ describe('GET /api/telemetry/logs', () => {
       'paged line 6',
       'paged line 0',
     ]);
+    // A page filled among the newest rows, and one that needs the index for the rest, read the same.
+    expect((await logsOf('service=pager&q=line&limit=2')).map((l) => l.body)).toEqual([
+      'paged line 6',
+      'paged line 5',
+    ]);
     expect(await search('line_')).toEqual([]);
     expect(await search('%')).toEqual([]);
 

@@ -17,6 +17,12 @@ export interface LogPage {
   next_cursor: string | null;
 }
 
+/**
+ * Rows a text search first reads newest first by the primary key before it asks the trigram index: a common term
+ * fills a page within them at a bounded cost, where the index would fetch every match of the window (or month).
+ */
+export const RECENT_SCAN_ROWS = 20_000;
+
 /** One page of an org's log lines, newest first; keyset on (time, id) so every page costs the same. */
 export async function listLogs(
   pool: pg.Pool,
@@ -26,15 +32,29 @@ export async function listLogs(
 ): Promise<LogPage> {
   const where = logWhere(orgId, filters);
   const values = [...where.values];
-  let text = `SELECT ${LOG_COLUMNS} FROM structured_logs WHERE ${where.text}`;
+  let position = '';
   if (page.cursor) {
     values.push(page.cursor.createdAt, page.cursor.id);
-    text += ` AND (time, id) < ($${values.length - 1}, $${values.length})`;
+    position = ` AND (time, id) < ($${values.length - 1}, $${values.length})`;
   }
   values.push(page.limit);
-  text += ` ORDER BY time DESC, id DESC LIMIT $${values.length}`;
+  const order = ` ORDER BY time DESC, id DESC LIMIT $${values.length}`;
+  const text = `SELECT ${LOG_COLUMNS} FROM structured_logs WHERE ${where.text}${position}${order}`;
+  // The text clauses come last in logWhere: without them the same WHERE is the scope the recent scan reads.
+  const scope = logWhere(orgId, { ...filters, q: undefined }).text;
+  const recent =
+    filters.q === undefined || where.text === scope
+      ? undefined
+      : `SELECT ${LOG_COLUMNS} FROM (SELECT ${LOG_COLUMNS} FROM structured_logs WHERE ${scope}${position}
+           ORDER BY time DESC, id DESC LIMIT ${RECENT_SCAN_ROWS}) recent
+         WHERE ${where.text.slice(scope.length + ' AND '.length)}${order}`;
   const items = await withTransaction(pool, async (client) => {
     await client.query(`SET LOCAL statement_timeout = ${LOG_QUERY_BUDGET_MS}`);
+    if (recent) {
+      // A full page among the newest rows is the newest page of all matches; otherwise the index finds the rest.
+      const found = (await client.query<LogRow>(recent, values)).rows;
+      if (found.length === page.limit) return found;
+    }
     return (await client.query<LogRow>(text, values)).rows;
   }).catch((err: unknown) => {
     if ((err as { code?: unknown }).code !== QUERY_CANCELED) throw err;
