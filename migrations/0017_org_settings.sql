@@ -9,13 +9,15 @@ END;
 $$;
 
 -- The range of an org's events the retention job is archiving or deleting, written before the archive starts and
--- removed once the range is deleted. A run killed midway resumes exactly this range first (same bounds, so the
--- archive's manifest for it is reused, never duplicated) before it starts any other.
+-- removed once the range is deleted (in the same transaction as a partition's DROP). A run killed midway resumes
+-- exactly this range before any other: archived again with the same bounds while `archived_rows` is null (the
+-- archive is idempotent per org and range), only deleted once it is set (never archived again half-deleted).
 CREATE TABLE IF NOT EXISTS retention_pending (
-  org_id      text PRIMARY KEY REFERENCES orgs(id) ON DELETE CASCADE,
-  range_from  timestamptz NOT NULL,
-  range_to    timestamptz NOT NULL CHECK (range_to > range_from),
-  started_at  timestamptz NOT NULL DEFAULT now()
+  org_id         text PRIMARY KEY,
+  range_from     timestamptz NOT NULL,
+  range_to       timestamptz NOT NULL CHECK (range_to > range_from),
+  archived_rows  bigint,
+  started_at     timestamptz NOT NULL DEFAULT now()
 );
 
 -- One row per retention run that finished, with what it did; the daily schedule runs when the newest is a day old.

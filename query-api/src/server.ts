@@ -11,6 +11,7 @@ import { openDatabase } from './db/database.ts';
 import { createExportService, createExportWorker } from './exports/service.ts';
 import type { ExportWorker } from './exports/worker.ts';
 import { createLogger } from './log.ts';
+import { startRetentionSchedule } from './retention/schedule.ts';
 import { resolvePseudonymKey } from './secrets.ts';
 import { StreamHub } from './stream/hub.ts';
 import { publishAlert, publishCommitted } from './stream/publish.ts';
@@ -152,6 +153,8 @@ export async function runServe(config: Config): Promise<void> {
     events: alerting.events,
     delivery: { allowPrivate: alerting.allowPrivateWebhooks },
   });
+  // Every replica looks; the one holding the retention lock runs it, once a day.
+  const retention = startRetentionSchedule({ pool: db.pool, logger });
 
   const signal = await stopSignal();
   logger.info({ signal }, 'draining');
@@ -160,6 +163,7 @@ export async function runServe(config: Config): Promise<void> {
     server.closeIdleConnections();
   });
   clearInterval(partitions);
+  await retention.stop();
   await ruleEngine.stop();
   await worker?.stop();
   await ingest.shutdown();
@@ -169,7 +173,7 @@ export async function runServe(config: Config): Promise<void> {
   logger.info('stopped');
 }
 
-/** `observatory worker`: runs export jobs only, so exports can scale apart from the API. */
+/** `observatory worker`: runs export jobs (and the daily retention run), so they scale apart from the API. */
 export async function runWorker(config: Config): Promise<void> {
   const logger = createLogger(config.LOG_LEVEL);
   const db = await openDatabase(config, { onLog: (line) => logger.debug({ component: 'postgres' }, line) });
@@ -179,8 +183,10 @@ export async function runWorker(config: Config): Promise<void> {
     service: await createExportService(config),
   });
   worker.start();
+  const retention = startRetentionSchedule({ pool: db.pool, logger });
   await stopSignal();
   logger.info('draining export jobs');
+  await retention.stop();
   await worker.stop();
   await db.close();
   logger.info('stopped');
