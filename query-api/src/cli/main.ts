@@ -47,7 +47,9 @@ interface Command {
 /** `key=value` words as a settings change: values are JSON where they parse (`30`, `false`), text otherwise. */
 function settingsPatch(words: string[], command: Command) {
   if (words.length === 0) {
-    throw new ConfigError(`${command.name} needs key=value; usage: observatory ${command.name} ${command.args}`);
+    throw new ConfigError(
+      `${command.name} needs key=value; usage: observatory ${command.name} ${command.args}`,
+    );
   }
   const entries = words.map((word) => {
     const at = word.indexOf('=');

@@ -78,9 +78,10 @@ const removed = (events: AiEvent[], org: Org) =>
     .sort();
 
 async function archivedIds(org: Org): Promise<string[]> {
-  const { rows } = await db.pool.query<{ id: string }>('SELECT id FROM archived WHERE org_id = $1 ORDER BY id', [
-    org,
-  ]);
+  const { rows } = await db.pool.query<{ id: string }>(
+    'SELECT id FROM archived WHERE org_id = $1 ORDER BY id',
+    [org],
+  );
   return rows.map((r) => r.id);
 }
 
@@ -105,7 +106,9 @@ describe('retention run', () => {
 
     expect(report.ran).toBe(true);
     expect(report.partitions_dropped).toContain(oldMonth);
-    expect(await db.pool.query('SELECT to_regclass($1) AS t', [oldMonth])).toMatchObject({ rows: [{ t: null }] });
+    expect(await db.pool.query('SELECT to_regclass($1) AS t', [oldMonth])).toMatchObject({
+      rows: [{ t: null }],
+    });
     for (const org of Object.keys(ORGS) as Org[]) {
       expect(await apiIds(org)).toEqual(kept(events, org));
       const line = report.orgs.find((o) => o.org_id === org)!;
@@ -119,7 +122,9 @@ describe('retention run', () => {
     await setArchive(true);
     const events = await seed([400, 200, 40, 0]);
     const gone = [...removed(events, 'short'), ...removed(events, 'long')];
-    await db.pool.query('CREATE TABLE expected AS SELECT * FROM ai_events WHERE id = ANY($1::uuid[])', [gone]);
+    await db.pool.query('CREATE TABLE expected AS SELECT * FROM ai_events WHERE id = ANY($1::uuid[])', [
+      gone,
+    ]);
 
     const first = await runRetention({ pool: db.pool, archive }, { batchRows: 2, pauseMs: 0 });
     for (const org of Object.keys(ORGS) as Org[]) {
@@ -149,7 +154,12 @@ describe('retention run', () => {
     const events = await seed([200, 40, 0]);
     const report = await runRetention({ pool: db.pool }, { pauseMs: 0 });
     expect(report.notes.join('\n')).toMatch(/short: archive is on but no archive is configured/);
-    expect(await apiIds('short')).toEqual(events.filter((e) => e.org_id === 'short').map((e) => e.id).sort());
+    expect(await apiIds('short')).toEqual(
+      events
+        .filter((e) => e.org_id === 'short')
+        .map((e) => e.id)
+        .sort(),
+    );
   });
 
   it('stopped after its first delete batch, a rerun completes without loss or duplicates', async () => {
@@ -169,7 +179,9 @@ describe('retention run', () => {
         },
       ),
     ).rejects.toBe(stop);
-    const { rows: pending } = await db.pool.query('SELECT org_id, archived_rows::int AS n FROM retention_pending');
+    const { rows: pending } = await db.pool.query(
+      'SELECT org_id, archived_rows::int AS n FROM retention_pending',
+    );
     expect(pending).toEqual([{ org_id: 'short', n: 10 }]);
     expect((await apiIds('short')).length).toBe(17);
 
@@ -243,7 +255,10 @@ describe('retention run', () => {
     );
     const report = await runRetention(
       { pool: db.pool },
-      { pauseMs: 0, tables: [{ table: 'test_rollup', timeColumn: 'bucket', setting: 'rollup_retention_days' }] },
+      {
+        pauseMs: 0,
+        tables: [{ table: 'test_rollup', timeColumn: 'bucket', setting: 'rollup_retention_days' }],
+      },
     );
     expect(report.orgs.find((o) => o.org_id === 'short')?.rollup_rows_deleted).toBe(2);
     expect(report.orgs.find((o) => o.org_id === 'long')?.rollup_rows_deleted).toBe(1);

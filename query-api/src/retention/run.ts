@@ -84,7 +84,10 @@ const isLockTimeout = (err: unknown) => (err as { code?: string }).code === '55P
  * org switched archiving off). One runner at a time across replicas (a session advisory lock); the others return
  * `ran: false` at once.
  */
-export async function runRetention(deps: RetentionDeps, options: RetentionOptions = {}): Promise<RetentionReport> {
+export async function runRetention(
+  deps: RetentionDeps,
+  options: RetentionOptions = {},
+): Promise<RetentionReport> {
   const { client, release } = await checkout(deps.pool);
   let broken = false;
   try {
@@ -230,7 +233,12 @@ class RetentionRun {
    * `archivedRows` set once its archive resolved, so a stopped run resumes it without archiving a half-deleted range.
    * Returns false when the range changed while it was archived and is left for the next run.
    */
-  private async removeRange(orgId: string, from: Date, to: Date, archivedRows: number | null): Promise<boolean> {
+  private async removeRange(
+    orgId: string,
+    from: Date,
+    to: Date,
+    archivedRows: number | null,
+  ): Promise<boolean> {
     const { pool } = this.deps;
     if (!this.canRemove(orgId)) return false;
     await this.lockHeld();

@@ -46,7 +46,8 @@ export function startRetentionSchedule(options: RetentionScheduleOptions): Reten
       if (report.ran) logger.info({ retention: report }, 'retention run finished');
     })()
       .catch((err: unknown) => {
-        if (isConnectionError(err)) logger.warn({ err: (err as Error).message }, 'retention: database unavailable');
+        if (isConnectionError(err))
+          logger.warn({ err: (err as Error).message }, 'retention: database unavailable');
         else logger.error({ err }, 'retention run failed');
       })
       .finally(() => {

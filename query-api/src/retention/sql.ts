@@ -84,7 +84,12 @@ export function deleteEventBatch(
 }
 
 /** Deletes up to `limit` of the org's rows of a registered table older than `before`. */
-export function deleteTableBatch(entry: RetentionTable, orgId: string, before: Date, limit: number): Statement {
+export function deleteTableBatch(
+  entry: RetentionTable,
+  orgId: string,
+  before: Date,
+  limit: number,
+): Statement {
   const t = pg.escapeIdentifier(entry.table);
   const col = pg.escapeIdentifier(entry.timeColumn);
   return {

@@ -2,7 +2,14 @@ import { createRoute } from '@hono/zod-openapi';
 import type pg from 'pg';
 import { auditActor } from '../audit.ts';
 import { jsonBody } from '../http/body.ts';
-import { jsonContent, keyAccess, named, openApiRoutes, PROBLEM_RESPONSES, problems } from '../http/openapi.ts';
+import {
+  jsonContent,
+  keyAccess,
+  named,
+  openApiRoutes,
+  PROBLEM_RESPONSES,
+  problems,
+} from '../http/openapi.ts';
 import { ProblemError } from '../http/problem.ts';
 import { OrgSettingsPatchSchema, OrgSettingsSchema } from '../settings/schema.ts';
 import { readSettings, SettingsError, updateSettings } from '../settings/store.ts';
@@ -47,7 +54,12 @@ export function settingsRoutes({ pool }: { pool: pg.Pool }) {
     .openapi(put, async (c) => {
       const principal = c.get('principal')!;
       try {
-        const after = await updateSettings(pool, principal.orgId, c.req.valid('json'), auditActor(c, principal));
+        const after = await updateSettings(
+          pool,
+          principal.orgId,
+          c.req.valid('json'),
+          auditActor(c, principal),
+        );
         return c.json(after!, 200);
       } catch (err) {
         if (!(err instanceof SettingsError)) throw err;

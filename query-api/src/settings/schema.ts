@@ -16,7 +16,10 @@ export const ORG_SETTINGS_SHAPE = {
 export type SettingName = keyof typeof ORG_SETTINGS_SHAPE;
 
 /** Rules across settings, checked on the merged result of a change. */
-function checkAcross(settings: { retention_days: number; rollup_retention_days: number }, ctx: z.RefinementCtx) {
+function checkAcross(
+  settings: { retention_days: number; rollup_retention_days: number },
+  ctx: z.RefinementCtx,
+) {
   if (settings.rollup_retention_days < settings.retention_days) {
     ctx.addIssue({
       code: 'custom',

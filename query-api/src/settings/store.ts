@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { z } from 'zod';
+import type { z } from 'zod';
 import { type AuditEntry, writeAudit } from '../audit.ts';
 import { withTransaction } from '../db/transaction.ts';
 import { effectiveSettings, type OrgSettings, type OrgSettingsPatch, OrgSettingsSchema } from './schema.ts';
@@ -13,14 +13,19 @@ export class SettingsError extends Error {
 }
 
 /** The org's effective settings, or undefined when there is no such org. */
-export async function readSettings(db: pg.Pool | pg.PoolClient, orgId: string): Promise<OrgSettings | undefined> {
+export async function readSettings(
+  db: pg.Pool | pg.PoolClient,
+  orgId: string,
+): Promise<OrgSettings | undefined> {
   const { rows } = await db.query<{ settings: unknown }>('SELECT settings FROM orgs WHERE id = $1', [orgId]);
   return rows[0] ? effectiveSettings(rows[0].settings) : undefined;
 }
 
 /** Every org's effective settings, for the retention job. */
 export async function readAllSettings(db: pg.Pool | pg.PoolClient): Promise<Map<string, OrgSettings>> {
-  const { rows } = await db.query<{ id: string; settings: unknown }>('SELECT id, settings FROM orgs ORDER BY id');
+  const { rows } = await db.query<{ id: string; settings: unknown }>(
+    'SELECT id, settings FROM orgs ORDER BY id',
+  );
   return new Map(rows.map((r) => [r.id, effectiveSettings(r.settings)]));
 }
 
