@@ -11,4 +11,6 @@ export const ADVISORY_LOCKS = {
   exportCreate: 7_246_004,
   /** Held by the one replica that evaluates alert rules. */
   alertEngine: 7_246_007,
+  /** Per org and archived range (two-key form): one archive run at a time writes a range's files and manifests. */
+  archiveRange: 7_246_153,
 } as const;
