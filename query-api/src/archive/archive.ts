@@ -135,7 +135,7 @@ async function writeParts(
   const dir = join(work, 'parts');
   return withDuckDb({ tempDir: work }, async (db) => {
     await db.run(
-      `COPY (${source}) TO ${literal(dir)} (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE ${rowGroup},
+      `COPY (${source}) TO ${literal(dir)} (FORMAT parquet, ROW_GROUP_SIZE ${rowGroup},
          ROW_GROUPS_PER_FILE ${groupsPerFile}, FILENAME_PATTERN 'part-{i}')`,
     );
     const reader = await db.runAndReadAll(

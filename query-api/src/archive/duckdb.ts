@@ -55,7 +55,7 @@ export interface ParquetCopyOptions {
   rowGroupSize?: number;
 }
 
-/** Writes the rows of `select` to one Parquet file (zstd-compressed, row groups of `rowGroupSize`). */
+/** Writes the rows of `select` to one Parquet file (snappy-compressed, the codec every reader has; row groups of `rowGroupSize`). */
 export async function copyToParquet(
   connection: DuckDBConnection,
   select: string,
@@ -63,6 +63,6 @@ export async function copyToParquet(
   { rowGroupSize = 100_000 }: ParquetCopyOptions = {},
 ): Promise<void> {
   await connection.run(
-    `COPY (${select}) TO ${literal(target)} (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE ${rowGroupSize})`,
+    `COPY (${select}) TO ${literal(target)} (FORMAT parquet, ROW_GROUP_SIZE ${rowGroupSize})`,
   );
 }
