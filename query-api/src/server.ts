@@ -11,6 +11,7 @@ import { openDatabase } from './db/database.ts';
 import { createExportService, createExportWorker } from './exports/service.ts';
 import type { ExportWorker } from './exports/worker.ts';
 import { createLogger } from './log.ts';
+import { archiveRangeFor } from './retention/archive-range.ts';
 import { startRetentionSchedule } from './retention/schedule.ts';
 import { resolvePseudonymKey } from './secrets.ts';
 import { StreamHub } from './stream/hub.ts';
@@ -154,7 +155,11 @@ export async function runServe(config: Config): Promise<void> {
     delivery: { allowPrivate: alerting.allowPrivateWebhooks },
   });
   // Every replica looks; the one holding the retention lock runs it, once a day.
-  const retention = startRetentionSchedule({ pool: db.pool, logger });
+  const retention = startRetentionSchedule({
+    pool: db.pool,
+    logger,
+    archive: await archiveRangeFor(config, db.pool),
+  });
 
   const signal = await stopSignal();
   logger.info({ signal }, 'draining');
@@ -183,7 +188,11 @@ export async function runWorker(config: Config): Promise<void> {
     service: await createExportService(config),
   });
   worker.start();
-  const retention = startRetentionSchedule({ pool: db.pool, logger });
+  const retention = startRetentionSchedule({
+    pool: db.pool,
+    logger,
+    archive: await archiveRangeFor(config, db.pool),
+  });
   await stopSignal();
   logger.info('draining export jobs');
   await retention.stop();

@@ -42,6 +42,9 @@ describe('observatory CLI arguments', () => {
       'settings get',
       'settings set',
       'retention run',
+      'archive list',
+      'archive restore',
+      'archive bigquery-schema',
     ]) {
       expect(all.stdout).toContain(name);
       const one = await cli([...name.split(' '), '--help']);

@@ -2,10 +2,15 @@ import { readFileSync } from 'node:fs';
 import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { OrgIdSchema } from '@observatory/exporter-postgres';
 import { z } from 'zod';
+import { CliDateSchema, manifestLine } from '../archive/cli-format.ts';
+import { bigQuerySchema } from '../archive/columns.ts';
+import { ArchiveManifestSchema, manifestsOverlapping } from '../archive/manifest.ts';
 import { writeAudit } from '../audit.ts';
 import { type Config, ConfigError, loadConfig } from '../config.ts';
 import { openDatabase } from '../db/database.ts';
+import { createArchiveStorage } from '../exports/service.ts';
 import { createKey, listKeys, RoleSchema, revokeKey } from '../keys/keys.ts';
+import { archiveRangeFor } from '../retention/archive-range.ts';
 import { formatReport } from '../retention/format.ts';
 import { runRetention } from '../retention/run.ts';
 import { runServe, runWorker } from '../server.ts';
@@ -197,6 +202,60 @@ const COMMANDS: Command[] = [
     },
   },
   {
+    name: 'archive list',
+    args: '--org <org>',
+    summary:
+      "the org's archive files (Parquet): month, part, range, rows, size, schema version, SHA-256, storage key",
+    options: { org: { type: 'string' } },
+    async run({ values, output, env }) {
+      const orgId = flagValue(OrgIdSchema, values.org, '--org', this);
+      await withDatabase(loadConfig(env), async ({ pool }) => {
+        const { rows } = await pool.query(manifestsOverlapping(orgId));
+        for (const row of rows) output.out(`${manifestLine(ArchiveManifestSchema.parse(row))}\n`);
+        if (rows.length === 0) output.out(`No archive files for org ${orgId}\n`);
+      });
+    },
+  },
+  {
+    name: 'archive restore',
+    args: '--org <org> --from <date> --to <date>',
+    summary:
+      'put archived events with from <= created_at < to back into the database; rows already there are kept, so running it twice adds nothing',
+    options: { org: { type: 'string' }, from: { type: 'string' }, to: { type: 'string' } },
+    async run({ values, output, env }) {
+      const orgId = flagValue(OrgIdSchema, values.org, '--org', this);
+      const from = flagValue(CliDateSchema, values.from, '--from', this);
+      const to = flagValue(CliDateSchema, values.to, '--to', this);
+      if (from >= to) throw new ConfigError('--from must be before --to');
+      const config = loadConfig(env);
+      const storage = await createArchiveStorage(config);
+      // Loaded on use: DuckDB's engine is a native module every other command can do without.
+      const { restoreEvents } = await import('../archive/restore.ts');
+      await withDatabase(config, async ({ pool }) => {
+        const result = await restoreEvents({ pool, storage }, orgId, from, to);
+        await writeAudit(pool, {
+          orgId,
+          actor: 'cli',
+          action: 'archive.restore',
+          details: { from: from.toISOString(), to: to.toISOString(), ...result },
+        });
+        output.out(
+          `Restored ${result.inserted} of ${result.rows} archived events of org ${orgId} from ${result.files} file(s); ${result.rows - result.inserted} were already present\n`,
+        );
+      });
+    },
+  },
+  {
+    name: 'archive bigquery-schema',
+    args: '',
+    summary:
+      'print the BigQuery table schema (JSON) of archive and Parquet export files, for bq load --schema',
+    options: {},
+    async run({ output }) {
+      output.out(`${JSON.stringify(bigQuerySchema(), null, 2)}\n`);
+    },
+  },
+  {
     name: 'settings get',
     args: '--org <org>',
     summary: "the org's settings (retention, archive), one key=value a line",
@@ -239,8 +298,9 @@ const COMMANDS: Command[] = [
     options: { org: { type: 'string' } },
     async run({ values, output, env }) {
       const orgId = values.org === undefined ? undefined : flagValue(OrgIdSchema, values.org, '--org', this);
-      await withDatabase(loadConfig(env), async ({ pool }) => {
-        const report = await runRetention({ pool }, { orgId });
+      const config = loadConfig(env);
+      await withDatabase(config, async ({ pool }) => {
+        const report = await runRetention({ pool, archive: await archiveRangeFor(config, pool) }, { orgId });
         output.out(formatReport(report));
       });
     },

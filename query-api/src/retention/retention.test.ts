@@ -1,3 +1,6 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { AI_EVENT_COLUMNS, type AiEvent } from '@observatory/exporter-postgres';
 import { pino } from 'pino';
 import { beforeEach, describe, expect, it } from 'vitest';
@@ -5,9 +8,13 @@ import { makeEvent } from '../../../exporter-postgres/test/make-event.ts';
 import { createTestDatabase } from '../../../test-support/database.ts';
 import { insertEvents } from '../../../test-support/insert-events.ts';
 import { createApp } from '../app.ts';
+import { restoreEvents } from '../archive/restore.ts';
 import { main } from '../cli/main.ts';
+import { loadConfig } from '../config.ts';
+import { createArchiveStorage } from '../exports/service.ts';
 import { createKey } from '../keys/keys.ts';
 import { updateSettings } from '../settings/store.ts';
+import { archiveRangeFor } from './archive-range.ts';
 import { type ArchiveRange, runRetention } from './run.ts';
 
 const db = await createTestDatabase();
@@ -93,7 +100,7 @@ async function setArchive(on: boolean) {
 }
 
 beforeEach(async () => {
-  await db.pool.query('TRUNCATE ai_events, archived, retention_pending');
+  await db.pool.query('TRUNCATE ai_events, archived, retention_pending, archives');
 });
 
 describe('retention run', () => {
@@ -122,6 +129,7 @@ describe('retention run', () => {
     await setArchive(true);
     const events = await seed([400, 200, 40, 0]);
     const gone = [...removed(events, 'short'), ...removed(events, 'long')];
+    await db.pool.query('DROP TABLE IF EXISTS expected');
     await db.pool.query('CREATE TABLE expected AS SELECT * FROM ai_events WHERE id = ANY($1::uuid[])', [
       gone,
     ]);
@@ -147,6 +155,43 @@ describe('retention run', () => {
     const second = await runRetention({ pool: db.pool, archive }, { pauseMs: 0 });
     expect(second.orgs.every((o) => o.rows_deleted === 0 && o.rows_archived === 0)).toBe(true);
     expect(await archivedIds('short')).toEqual(removed(events, 'short'));
+  });
+
+  it('with the Parquet archive: removed rows are in it row for row, and restoring brings back exactly them', async () => {
+    await setArchive(true);
+    const events = await seed([400, 200, 40, 0]);
+    const gone = [...removed(events, 'short'), ...removed(events, 'long')];
+    await db.pool.query('DROP TABLE IF EXISTS expected');
+    await db.pool.query('CREATE TABLE expected AS SELECT * FROM ai_events WHERE id = ANY($1::uuid[])', [
+      gone,
+    ]);
+    const dataDir = await mkdtemp(join(tmpdir(), 'observatory-retention-'));
+    try {
+      const config = loadConfig({ DATABASE_URL: db.url, OBSERVATORY_DATA_DIR: dataDir });
+      const report = await runRetention(
+        { pool: db.pool, archive: await archiveRangeFor(config, db.pool) },
+        { pauseMs: 0 },
+      );
+      for (const org of Object.keys(ORGS) as Org[]) {
+        expect(await apiIds(org)).toEqual(kept(events, org));
+        expect(report.orgs.find((o) => o.org_id === org)?.rows_archived).toBe(removed(events, org).length);
+      }
+      const storage = await createArchiveStorage(config);
+      for (const org of Object.keys(ORGS) as Org[]) {
+        const result = await restoreEvents({ pool: db.pool, storage }, org, new Date(0), new Date());
+        expect(result.inserted).toBe(removed(events, org).length);
+      }
+      const columns = AI_EVENT_COLUMNS.join(', ');
+      const { rows } = await db.pool.query<{ n: number }>(
+        `SELECT (SELECT count(*) FROM (SELECT ${columns} FROM expected
+                   EXCEPT ALL SELECT ${columns} FROM ai_events WHERE id = ANY($1::uuid[])) a)::int
+              + (SELECT count(*) FROM ai_events WHERE id = ANY($1::uuid[]))::int - $2::int AS n`,
+        [gone, gone.length],
+      );
+      expect(rows[0]!.n).toBe(0);
+    } finally {
+      await rm(dataDir, { recursive: true, force: true });
+    }
   });
 
   it('keeps the events of orgs that archive when no archive is configured, and says so', async () => {
@@ -268,11 +313,13 @@ describe('retention run', () => {
     await setArchive(false);
     await seed([40, 0], 2);
     const out: string[] = [];
+    const dataDir = await mkdtemp(join(tmpdir(), 'observatory-retention-cli-'));
     const code = await main(
       ['retention', 'run', '--org', 'short'],
       { out: (t) => out.push(t), err: (t) => out.push(t) },
-      { DATABASE_URL: db.url, LOG_LEVEL: 'silent' },
+      { DATABASE_URL: db.url, LOG_LEVEL: 'silent', OBSERVATORY_DATA_DIR: dataDir },
     );
+    await rm(dataDir, { recursive: true, force: true });
     expect(code).toBe(0);
     expect(out.join('')).toMatch(
       /^short: 0 rows archived, 2 rows deleted, 0 partitions dropped, 0 rollup rows deleted\nPartitions dropped: none\n$/,
