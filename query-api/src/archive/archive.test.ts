@@ -1,4 +1,4 @@
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { appendFile, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -7,7 +7,7 @@ import { createTestDatabase } from '../../../test-support/database.ts';
 import { seedEvents } from '../../../test-support/export-events.ts';
 import { comparable, readParquetAsText } from '../../../test-support/parquet-reader.ts';
 import { LocalStorage } from '../exports/local-storage.ts';
-import { type ArchiveManifest, archiveEvents } from './archive.ts';
+import { type ArchiveManifest, ArchiveVerificationError, archiveEvents } from './archive.ts';
 import { restoreEvents } from './restore.ts';
 
 const db = await createTestDatabase();
@@ -143,5 +143,20 @@ describe('restoreEvents', () => {
     const { rows } = await db.pool.query('SELECT org_id, count(*)::int AS n FROM ai_events GROUP BY 1');
     // What is left: the restored rows and acme's February rows, which were never deleted.
     expect(rows).toEqual([{ org_id: 'acme', n: expected.length + 10 }]);
+  });
+
+  it('refuses a file that no longer matches its manifest, and archiving refuses to build on it', async () => {
+    const [manifest] = (await db.pool.query("SELECT storage_key FROM archives WHERE org_id = 'beta'")).rows;
+    await appendFile(join(dir, manifest.storage_key), 'tampered');
+    const range = { from: march.from, to: march.to };
+    await expect(restoreEvents(deps, 'beta', range.from, range.to)).rejects.toThrow(ArchiveVerificationError);
+    await expect(restoreEvents(deps, 'beta', range.from, range.to)).rejects.toThrow(
+      /has SHA-256 [0-9a-f]{64}, expected/,
+    );
+    // A late row arrives: archiving merges the earlier file, and must not merge a damaged one.
+    await seedEvents(db.pool, 'beta', 1, new Date('2024-03-07T00:00:00Z'));
+    await expect(archiveEvents(deps, 'beta', range.from, range.to)).rejects.toThrow(ArchiveVerificationError);
+    const { rows } = await db.pool.query("SELECT storage_key FROM archives WHERE org_id = 'beta'");
+    expect(rows).toEqual([manifest]);
   });
 });

@@ -12,7 +12,7 @@ import * as sql from './manifest.ts';
 import { type ArchiveManifest, ArchiveManifestSchema } from './manifest.ts';
 import { type MonthRange, monthRanges, rangeKey } from './months.ts';
 import { removeQuietly } from './parquet-file.ts';
-import { spoolToCsv } from './spool.ts';
+import { spoolRangeToCsv } from './spool.ts';
 import { fetchStored, sha256OfFile } from './stored-file.ts';
 
 export type { ArchiveManifest } from './manifest.ts';
@@ -68,9 +68,7 @@ async function archiveRange(deps: ArchiveDeps, orgId: string, range: MonthRange)
         ArchiveManifestSchema.parse(r),
       );
       const csv = join(work, 'rows.csv');
-      const rows = await spoolToCsv(client, sql.rowsOfRange(COLUMN_NAMES, orgId, range.from, range.to), csv, {
-        signal: deps.signal,
-      });
+      const rows = await spoolRangeToCsv(pool, COLUMN_NAMES, { orgId, ...range }, csv, deps.signal);
       if (rows === 0) return existing;
       const previous: string[] = [];
       for (const manifest of existing) {

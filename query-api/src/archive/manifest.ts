@@ -63,15 +63,6 @@ export function insertManifest(m: ArchiveManifest): SqlStatement {
   };
 }
 
-/** The rows to archive, in time order, columns in `ARCHIVE_COLUMNS` order. */
-export function rowsOfRange(columns: readonly string[], orgId: string, from: Date, to: Date): SqlStatement {
-  return {
-    text: `SELECT ${columns.join(', ')} FROM ai_events
-           WHERE org_id = $1 AND created_at >= $2 AND created_at < $3 ORDER BY created_at, id`,
-    values: [orgId, from, to],
-  };
-}
-
 /** Serialises archiving of one org's range across processes; two-key form, held for the session. */
 export function lockRange(lockId: number, orgId: string, from: Date): SqlStatement {
   return { text: 'SELECT pg_advisory_lock($1, hashtext($2 || $3::text))', values: [lockId, orgId, from] };
