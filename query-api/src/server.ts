@@ -11,6 +11,8 @@ import { openDatabase } from './db/database.ts';
 import { createExportService, createExportWorker } from './exports/service.ts';
 import type { ExportWorker } from './exports/worker.ts';
 import { createLogger } from './log.ts';
+import { archiveRangeFor } from './retention/archive-range.ts';
+import { startRetentionSchedule } from './retention/schedule.ts';
 import { startRollupCompactor } from './rollups/compactor.ts';
 import { resolvePseudonymKey } from './secrets.ts';
 import { StreamHub } from './stream/hub.ts';
@@ -154,6 +156,12 @@ export async function runServe(config: Config): Promise<void> {
     delivery: { allowPrivate: alerting.allowPrivateWebhooks },
   });
   const compactor = startRollupCompactor({ pool: db.pool, logger });
+  // Every replica looks; the one holding the retention lock runs it, once a day.
+  const retention = startRetentionSchedule({
+    pool: db.pool,
+    logger,
+    archive: await archiveRangeFor(config, db.pool),
+  });
 
   const signal = await stopSignal();
   logger.info({ signal }, 'draining');
@@ -162,6 +170,7 @@ export async function runServe(config: Config): Promise<void> {
     server.closeIdleConnections();
   });
   clearInterval(partitions);
+  await retention.stop();
   await ruleEngine.stop();
   await compactor.stop();
   await worker?.stop();
@@ -172,7 +181,10 @@ export async function runServe(config: Config): Promise<void> {
   logger.info('stopped');
 }
 
-/** `observatory worker`: runs export jobs (and the rollup compactor), so exports can scale apart from the API. */
+/**
+ * `observatory worker`: runs export jobs, the rollup compactor and the daily retention run, so they scale apart from
+ * the API.
+ */
 export async function runWorker(config: Config): Promise<void> {
   const logger = createLogger(config.LOG_LEVEL);
   const db = await openDatabase(config, { onLog: (line) => logger.debug({ component: 'postgres' }, line) });
@@ -183,8 +195,14 @@ export async function runWorker(config: Config): Promise<void> {
   });
   worker.start();
   const compactor = startRollupCompactor({ pool: db.pool, logger });
+  const retention = startRetentionSchedule({
+    pool: db.pool,
+    logger,
+    archive: await archiveRangeFor(config, db.pool),
+  });
   await stopSignal();
   logger.info('draining export jobs');
+  await retention.stop();
   await compactor.stop();
   await worker.stop();
   await db.close();

@@ -32,7 +32,20 @@ describe('observatory CLI arguments', () => {
   it('prints help for every command, and the version', async () => {
     const all = await cli(['--help']);
     expect(all.code).toBe(0);
-    for (const name of ['serve', 'worker', 'migrate', 'keys create', 'keys list', 'keys revoke']) {
+    for (const name of [
+      'serve',
+      'worker',
+      'migrate',
+      'keys create',
+      'keys list',
+      'keys revoke',
+      'settings get',
+      'settings set',
+      'retention run',
+      'archive list',
+      'archive restore',
+      'archive bigquery-schema',
+    ]) {
       expect(all.stdout).toContain(name);
       const one = await cli([...name.split(' '), '--help']);
       expect(one.code).toBe(0);
