@@ -11,4 +11,6 @@ export const ADVISORY_LOCKS = {
   exportCreate: 7_246_004,
   /** Held by the one replica that evaluates alert rules. */
   alertEngine: 7_246_007,
+  /** Held by the one replica computing model drift (PSI) for a pass. */
+  drift: 7_246_015,
 } as const;
