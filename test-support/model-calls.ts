@@ -17,8 +17,9 @@ export interface ModelCalls {
   toHoursAgo: number;
 }
 
+// A column's values: the array given, or one value (null included) for every call, or the default when omitted.
 const column = <T>(value: readonly T[] | T | undefined, n: number, fallback: T): T[] =>
-  Array.isArray(value) ? [...value] : new Array<T>(n).fill((value ?? fallback) as T);
+  Array.isArray(value) ? [...value] : new Array<T>(n).fill((value === undefined ? fallback : value) as T);
 
 /** Inserts one `ai_events` row per latency for one org × model, in one statement. */
 export async function insertModelCalls(pool: pg.Pool, calls: ModelCalls): Promise<void> {

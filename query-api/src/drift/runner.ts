@@ -11,7 +11,7 @@ const DAY_MS = 86_400_000;
 export interface DriftOptions {
   /** Days before the current 24 h that make the baseline. */
   baselineDays: number;
-  /** Per statement: one model's quantiles, or its bin counts. A model past it is skipped for this pass. */
+  /** Per statement (one model's quantiles, its bin counts, its upsert): a model past it is skipped for this pass. */
   statementTimeoutMs: number;
   /** Models per org per pass (busiest first is not known without a scan: in name order). */
   maxModelsPerOrg: number;
@@ -82,8 +82,12 @@ export class DriftRunner {
       if (!lock[0]?.locked) return report;
       report.ran = true;
       try {
+        // Every statement of the pass, each model's included, is bounded; the connection goes back to the pool as
+        // it came.
+        await client.query(`SET statement_timeout = ${Math.floor(this.options.statementTimeoutMs)}`);
         await this.pass(client, request, report);
       } finally {
+        await client.query('RESET statement_timeout');
         await client.query('SELECT pg_advisory_unlock($1)', [ADVISORY_LOCKS.drift]);
       }
       return report;
@@ -138,9 +142,9 @@ export class DriftRunner {
     day: string,
     windows: sql.Windows,
   ): Promise<FeatureDrift[]> {
+    // One snapshot for the quantiles and the bins, so a late event cannot land in a bin the edges never saw.
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
     try {
-      await client.query(`SET LOCAL statement_timeout = ${Math.floor(this.options.statementTimeoutMs)}`);
       const { rows: q } = await client.query<Record<DriftFeature, number[] | null>>(
         sql.baselineQuantiles(orgId, model, windows),
       );
