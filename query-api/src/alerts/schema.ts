@@ -48,13 +48,20 @@ export const RuleMetricSchema = z.enum([
   'p95_latency',
   'cost',
   'request_count',
+  'psi_latency',
+  'psi_input_tokens',
+  'psi_output_tokens',
+  'psi_cost',
 ]);
 export type RuleMetric = z.infer<typeof RuleMetricSchema>;
 
 export const OperatorSchema = z.enum(['>', '>=', '<', '<=']);
 export type Operator = z.infer<typeof OperatorSchema>;
 
-/** A built-in rule as an org admin writes it. Rates are fractions (0.05 = 5 %), p95_latency is in ms, cost in USD. */
+/**
+ * A built-in rule as an org admin writes it. Rates are fractions (0.05 = 5 %), p95_latency is in ms, cost in USD.
+ * psi_* metrics read the stored daily drift (see `drift/`): their window is how recent that PSI must be.
+ */
 export const AlertRuleInputSchema = z
   .object({
     name: storableText.trim().min(1).max(200),
