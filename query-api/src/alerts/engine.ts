@@ -4,7 +4,7 @@ import type pg from 'pg';
 import { isConnectionError } from '../db/connection-errors.ts';
 import { backoffMs } from '../db/retry.ts';
 import { withTransaction } from '../db/transaction.ts';
-import type { DriftFeature } from '../drift/psi.ts';
+import type { DriftFeature } from '../drift/schema.ts';
 import { latestPsi } from '../drift/sql.ts';
 import type { Logger } from '../log.ts';
 import type { AlertEvents } from './events.ts';

@@ -1,12 +1,4 @@
-import { z } from 'zod';
-
-/** What drift is measured on, named after the `ai_events` column each one reads. */
-export const DRIFT_FEATURES = ['latency_ms', 'input_tokens', 'output_tokens', 'cost_usd'] as const;
-export const DriftFeatureSchema = z.enum(DRIFT_FEATURES);
-export type DriftFeature = z.infer<typeof DriftFeatureSchema>;
-
-export const DriftReadingSchema = z.enum(['stable', 'moderate', 'significant', 'insufficient_data']);
-export type DriftReading = z.infer<typeof DriftReadingSchema>;
+import type { DriftFeature, DriftReading } from './schema.ts';
 
 /** Bin edges are the baseline's deciles: 9 interior cut points, so at most 10 bins. */
 export const BIN_QUANTILES = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9];

@@ -3,7 +3,8 @@ import type pg from 'pg';
 import { checkout } from '../db/checkout.ts';
 import { isConnectionError } from '../db/connection-errors.ts';
 import type { Logger } from '../log.ts';
-import { DRIFT_FEATURES, type DriftFeature, type FeatureDrift, featureDrift, binEdges } from './psi.ts';
+import { binEdges, type FeatureDrift, featureDrift } from './psi.ts';
+import { DRIFT_FEATURES, type DriftFeature } from './schema.ts';
 import * as sql from './sql.ts';
 
 const DAY_MS = 86_400_000;

@@ -1,5 +1,6 @@
 import type { SqlStatement } from '../db/sql-statement.ts';
-import { BIN_QUANTILES, DRIFT_FEATURES, type DriftFeature, type FeatureDrift } from './psi.ts';
+import { BIN_QUANTILES, type FeatureDrift } from './psi.ts';
+import { DRIFT_FEATURES, type DriftFeature } from './schema.ts';
 
 /**
  * Each feature's value as float8, NULL where it does not apply: calls without token counts, and for cost the

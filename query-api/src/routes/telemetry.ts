@@ -1,7 +1,10 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import type pg from 'pg';
-import { jsonContent, keyAccess, openApiRoutes, PROBLEM_RESPONSES } from '../http/openapi.ts';
+import { readDrift } from '../drift/read.ts';
+import { DriftItemSchema } from '../drift/schema.ts';
+import { jsonContent, keyAccess, named, openApiRoutes, PROBLEM_RESPONSES } from '../http/openapi.ts';
 import { ProblemError } from '../http/problem.ts';
+import { storableText } from '../http/storable-text.ts';
 import { errors, fallbacks, models, overview, RANGES, type Window } from '../query/aggregates-sql.ts';
 
 const isoDate = z.iso
@@ -11,11 +14,12 @@ const isoDate = z.iso
 
 const AggregateQuerySchema = z
   .object({
-    action: z.enum(['overview', 'models', 'errors', 'fallbacks']),
+    action: z.enum(['overview', 'models', 'errors', 'fallbacks', 'drift']),
     range: z.enum(Object.keys(RANGES) as [keyof typeof RANGES, ...(keyof typeof RANGES)[]]).default('24h'),
     date_from: isoDate.optional(),
     date_to: isoDate.optional(),
     org_id: z.string().optional(),
+    model_name: storableText.min(1).max(256).optional().describe('drift: one model only'),
   })
   .refine((q) => !q.date_from || !q.date_to || q.date_from < q.date_to, {
     message: 'must be before date_to',
@@ -35,11 +39,39 @@ const AggregateSchema = z
   .catchall(z.unknown())
   .openapi('Aggregate', { description: 'overview: its figures as fields; the other actions: `items`' });
 
-const ACTIONS = { overview, models, errors, fallbacks };
+const DriftSchema = z
+  .object({
+    action: z.literal('drift'),
+    date_from: z.iso.datetime(),
+    date_to: z.iso.datetime(),
+    items: z.array(named('DriftItem', DriftItemSchema)),
+    note: z.string().optional().describe('why there are no items, when there are none'),
+  })
+  .openapi('Drift', {
+    description:
+      "drift: the latest stored daily PSI of each model × feature computed in the window (the last 24 h against the 7 days before), with both windows' shares per bin",
+  });
+
+const NOT_COMPUTED =
+  'not computed yet: drift is computed once a day per model with calls in the last 24 h (and at start-up); `observatory drift run` computes it now';
+
+type Query = z.infer<typeof AggregateQuerySchema>;
+
+const ACTIONS = {
+  overview,
+  models,
+  errors,
+  fallbacks,
+  drift: async (pool: pg.Pool, w: Window, q: Query) => {
+    const items = await readDrift(pool, { ...w, model: q.model_name ?? null });
+    return items.length ? { items } : { items, note: NOT_COMPUTED };
+  },
+};
 
 /**
  * `GET /api/telemetry?action=…`: aggregates over the caller's org's events in a window (`range` back from now, or
- * `date_from`/`date_to`). Percentiles are exact (`percentile_cont` over the window's rows).
+ * `date_from`/`date_to`). Percentiles are exact (`percentile_cont` over the window's rows). `drift` reads what the
+ * drift runner stored (`drift/runner.ts`) and never computes in the request: one model's PSI reads 8 days of its calls.
  */
 export function telemetryRoutes({ pool }: { pool: pg.Pool }) {
   const app = openApiRoutes();
@@ -49,11 +81,11 @@ export function telemetryRoutes({ pool }: { pool: pg.Pool }) {
       path: '/api/telemetry',
       operationId: 'getAggregates',
       tags: ['events'],
-      summary: 'Aggregates: overview, per model, top errors, fallbacks',
+      summary: 'Aggregates: overview, per model, top errors, fallbacks, drift',
       ...keyAccess(pool, ['viewer', 'org_admin']),
       request: { query: AggregateQuerySchema },
       responses: {
-        200: jsonContent(AggregateSchema, 'The aggregate'),
+        200: jsonContent(z.union([AggregateSchema, DriftSchema]), 'The aggregate'),
         ...PROBLEM_RESPONSES,
       },
     }),
@@ -68,7 +100,7 @@ export function telemetryRoutes({ pool }: { pool: pg.Pool }) {
       const to = query.date_to ?? new Date();
       const from = query.date_from ?? new Date(to.getTime() - RANGES[query.range]);
       const window: Window = { orgId: principal.orgId, from, to };
-      const data = await ACTIONS[query.action](pool, window);
+      const data = await ACTIONS[query.action](pool, window, query);
       return c.json(
         {
           action: query.action,
