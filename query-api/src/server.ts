@@ -8,6 +8,7 @@ import { createApp } from './app.ts';
 import { bootstrapDefaultOrg } from './bootstrap.ts';
 import { type Config, ConfigError } from './config.ts';
 import { openDatabase } from './db/database.ts';
+import { startDriftRunner } from './drift/runner.ts';
 import { createExportService, createExportWorker } from './exports/service.ts';
 import type { ExportWorker } from './exports/worker.ts';
 import { createLogger } from './log.ts';
@@ -46,7 +47,7 @@ function stopSignal(): Promise<string> {
 
 /**
  * `observatory serve`: migrate, then run the write path (ingest pipeline and metrics), the HTTP API, the export
- * worker and the alert rule engine; on SIGTERM/SIGINT stop taking requests, drain what is in flight, flush the
+ * worker, the alert rule engine and the daily drift runner; on SIGTERM/SIGINT stop taking requests, drain what is in flight, flush the
  * pipeline, and close the database. Resolves once everything has stopped.
  */
 export async function runServe(config: Config): Promise<void> {
@@ -152,6 +153,8 @@ export async function runServe(config: Config): Promise<void> {
     events: alerting.events,
     delivery: { allowPrivate: alerting.allowPrivateWebhooks },
   });
+  // Every replica (and `observatory worker`) runs it; the advisory lock lets one of them compute.
+  const drift = startDriftRunner({ pool: db.pool, logger });
 
   const signal = await stopSignal();
   logger.info({ signal }, 'draining');
@@ -160,6 +163,7 @@ export async function runServe(config: Config): Promise<void> {
     server.closeIdleConnections();
   });
   clearInterval(partitions);
+  await drift.stop();
   await ruleEngine.stop();
   await worker?.stop();
   await ingest.shutdown();
@@ -169,7 +173,7 @@ export async function runServe(config: Config): Promise<void> {
   logger.info('stopped');
 }
 
-/** `observatory worker`: runs export jobs only, so exports can scale apart from the API. */
+/** `observatory worker`: runs export jobs and the daily drift computation, so they scale apart from the API. */
 export async function runWorker(config: Config): Promise<void> {
   const logger = createLogger(config.LOG_LEVEL);
   const db = await openDatabase(config, { onLog: (line) => logger.debug({ component: 'postgres' }, line) });
@@ -179,8 +183,10 @@ export async function runWorker(config: Config): Promise<void> {
     service: await createExportService(config),
   });
   worker.start();
+  const drift = startDriftRunner({ pool: db.pool, logger });
   await stopSignal();
   logger.info('draining export jobs');
+  await drift.stop();
   await worker.stop();
   await db.close();
   logger.info('stopped');

@@ -5,7 +5,9 @@ import { z } from 'zod';
 import { writeAudit } from '../audit.ts';
 import { type Config, ConfigError, loadConfig } from '../config.ts';
 import { openDatabase } from '../db/database.ts';
+import { DriftRunner } from '../drift/runner.ts';
 import { createKey, listKeys, RoleSchema, revokeKey } from '../keys/keys.ts';
+import { createLogger } from '../log.ts';
 import { runServe, runWorker } from '../server.ts';
 
 /** Where a command writes: the process's streams, or strings in tests. */
@@ -84,7 +86,7 @@ const COMMANDS: Command[] = [
   {
     name: 'worker',
     args: '',
-    summary: 'run only the export worker, so exports scale apart from the API',
+    summary: 'run only the export worker and the daily drift runner, so they scale apart from the API',
     options: {},
     async run({ env }) {
       await runWorker(loadConfig(env));
@@ -156,6 +158,41 @@ const COMMANDS: Command[] = [
         if (!revoked) throw new ConfigError(`No key with id ${keyId}`);
         await writeAudit(pool, { orgId: revoked.org_id, actor: 'cli', action: 'keys.revoke', target: keyId });
         output.out(`Revoked key ${keyId}\n`);
+      });
+    },
+  },
+  {
+    name: 'drift run',
+    args: '[--org <org>]',
+    summary: "compute today's drift (PSI, last 24 h against the 7 days before) of every model with calls now",
+    options: { org: { type: 'string' } },
+    async run({ values, output, env }) {
+      const orgId = values.org === undefined ? undefined : flagValue(OrgIdSchema, values.org, '--org', this);
+      const config = loadConfig(env);
+      await withDatabase(config, async ({ pool }) => {
+        if (orgId !== undefined) {
+          const { rowCount } = await pool.query('SELECT 1 FROM orgs WHERE id = $1', [orgId]);
+          if (!rowCount) throw new ConfigError(`No org "${orgId}"`);
+        }
+        const started = performance.now();
+        const runner = new DriftRunner({ pool, logger: createLogger(config.LOG_LEVEL) });
+        const report = await runner.run({ orgId, force: true });
+        if (!report.ran) {
+          throw new ConfigError(
+            'Another process is computing drift right now; run this again when it is done',
+          );
+        }
+        for (const { orgId: org, model, features } of report.computed) {
+          const figures = features.map(
+            (f) => `${f.feature} ${f.psi === null ? '-' : f.psi.toFixed(3)} ${f.reading}`,
+          );
+          output.out(`${org}  ${model}  ${figures.join(', ')}\n`);
+        }
+        for (const f of report.failed) output.out(`${f.orgId}  ${f.model}  failed: ${f.error}\n`);
+        const seconds = ((performance.now() - started) / 1000).toFixed(1);
+        output.out(
+          `Computed drift of ${report.computed.length} model(s) in ${seconds} s${report.failed.length ? `; ${report.failed.length} failed` : ''}\n`,
+        );
       });
     },
   },

@@ -139,9 +139,17 @@ describe('drift runner', () => {
       reading: 'insufficient_data',
       current_n: '0',
     });
-    expect(rows['uniform/cost_usd']).toMatchObject({ psi: null, reading: 'insufficient_data', current_n: '0' });
+    expect(rows['uniform/cost_usd']).toMatchObject({
+      psi: null,
+      reading: 'insufficient_data',
+      current_n: '0',
+    });
     expect(rows['uniform/cost_usd']!.baseline_n).toBe('1000');
-    expect(rows['rare/latency_ms']).toMatchObject({ reading: 'insufficient_data', baseline_n: '2', current_n: '1' });
+    expect(rows['rare/latency_ms']).toMatchObject({
+      reading: 'insufficient_data',
+      baseline_n: '2',
+      current_n: '1',
+    });
     expect(Object.keys(rows).some((k) => k.startsWith('retired/'))).toBe(false);
     // Only the org asked for.
     expect(await stored('globex')).toEqual({});
@@ -150,10 +158,14 @@ describe('drift runner', () => {
   it("keeps each org's rows to itself", async () => {
     await runner.run({ orgId: 'globex' });
     const globex = (await stored('globex'))['uniform/latency_ms']!;
-    expect(globex.bin_edges).toEqual([10_000, 20_000, 30_000, 40_000, 50_000, 60_000, 70_000, 80_000, 90_000]);
+    expect(globex.bin_edges).toEqual([
+      10_000, 20_000, 30_000, 40_000, 50_000, 60_000, 70_000, 80_000, 90_000,
+    ]);
     expect([globex.baseline_n, globex.current_n]).toEqual(['1000', '300']);
     // acme's stored figures are what its own rows make, with globex's rows in the table too.
-    const acme = (await runner.run({ orgId: 'acme', force: true })).computed.find((c) => c.model === 'uniform')!;
+    const acme = (await runner.run({ orgId: 'acme', force: true })).computed.find(
+      (c) => c.model === 'uniform',
+    )!;
     const latency = acme.features.find((f) => f.feature === 'latency_ms')!;
     expect(latency.edges).toEqual([100, 200, 300, 400, 500, 600, 700, 800, 900]);
     expect([latency.baselineN, latency.currentN]).toEqual([1000, 200]);

@@ -58,8 +58,7 @@ export interface Windows {
 export function baselineQuantiles(orgId: string, model: string, w: Windows): SqlStatement {
   const columns = DRIFT_FEATURES.map(
     (f) => `percentile_disc($4::float8[]) WITHIN GROUP (ORDER BY ${VALUES[f]}) AS ${f}`,
-  )
-    .join(',\n             ');
+  ).join(',\n             ');
   return {
     text: `SELECT ${columns}
            FROM ai_events
@@ -86,7 +85,9 @@ export function binCounts(
   w: Windows,
   edges: Record<DriftFeature, number[]>,
 ): SqlStatement {
-  const values = DRIFT_FEATURES.map((f, i) => `('${f}', ${VALUES[f]}, $${6 + i}::float8[])`).join(',\n               ');
+  const values = DRIFT_FEATURES.map((f, i) => `('${f}', ${VALUES[f]}, $${6 + i}::float8[])`).join(
+    ',\n               ',
+  );
   return {
     text: `SELECT f.feature, e.created_at >= $4 AS current, width_bucket(f.value, f.edges) AS bin,
              count(*)::float8 AS count
@@ -96,7 +97,14 @@ export function binCounts(
            WHERE e.org_id = $1 AND e.model_name = $2 AND e.created_at >= $3 AND e.created_at < $5
              AND f.value IS NOT NULL
            GROUP BY 1, 2, 3`,
-    values: [orgId, model, w.baselineStart, w.baselineEnd, w.currentEnd, ...DRIFT_FEATURES.map((f) => edges[f])],
+    values: [
+      orgId,
+      model,
+      w.baselineStart,
+      w.baselineEnd,
+      w.currentEnd,
+      ...DRIFT_FEATURES.map((f) => edges[f]),
+    ],
   };
 }
 

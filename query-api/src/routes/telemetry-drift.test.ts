@@ -16,7 +16,13 @@ const globexViewer = await createKey(db.pool, { orgId: 'globex', role: 'viewer' 
 
 const baseline = Array.from({ length: 500 }, (_, i) => 100 + i);
 for (const model of ['gpt-4o', 'claude']) {
-  await insertModelCalls(db.pool, { orgId: 'acme', model, latencies: baseline, fromHoursAgo: 100, toHoursAgo: 30 });
+  await insertModelCalls(db.pool, {
+    orgId: 'acme',
+    model,
+    latencies: baseline,
+    fromHoursAgo: 100,
+    toHoursAgo: 30,
+  });
   await insertModelCalls(db.pool, {
     orgId: 'acme',
     model,
@@ -77,7 +83,9 @@ describe('GET /api/telemetry?action=drift', () => {
   it('narrows to one model', async () => {
     const { body } = await get('/api/telemetry?action=drift&range=7d&model_name=gpt-4o');
     expect(new Set((body.items as DriftItem[]).map((i) => i.model_name))).toEqual(new Set(['gpt-4o']));
-    expect(((await get('/api/telemetry?action=drift&model_name=nope')).body.items as DriftItem[]).length).toBe(0);
+    expect(
+      ((await get('/api/telemetry?action=drift&model_name=nope')).body.items as DriftItem[]).length,
+    ).toBe(0);
   });
 
   it("shows another org nothing of this org's drift", async () => {
