@@ -28,6 +28,8 @@ export interface ModelDrift {
   orgId: string;
   model: string;
   features: FeatureDrift[];
+  /** Wall time of this model's computation. */
+  ms: number;
 }
 
 export interface DriftReport {
@@ -123,8 +125,9 @@ export class DriftRunner {
         if (request.signal?.aborted) return;
         if (done.has(model)) continue;
         try {
+          const started = performance.now();
           const features = await this.computeModel(client, orgId, model, day, windows);
-          report.computed.push({ orgId, model, features });
+          report.computed.push({ orgId, model, features, ms: performance.now() - started });
         } catch (err) {
           // A lost connection ends the pass; anything else (a statement timeout) skips this model only.
           if (isConnectionError(err)) throw err;

@@ -75,9 +75,10 @@ export interface BinCount {
 }
 
 /**
- * Rows per feature × window × bin over both windows in one pass: each call becomes one value per feature, and
- * `width_bucket` numbers the bins 0…k for k edges (bin i holds edges[i-1] ≤ value < edges[i]). A value that is NULL
- * for a feature falls in no bin of it. At most 2 × 4 × 10 groups, however many rows.
+ * Rows per feature × window × bin over both windows in one pass: `width_bucket` numbers the bins 0…k for k edges
+ * (bin i holds edges[i-1] ≤ value < edges[i]), one grouping set per feature counts them, and a value that is NULL
+ * for a feature falls in no bin of it. At most 2 × 4 × 10 groups, however many rows. (Measured against expanding each
+ * row into four with a LATERAL VALUES: grouping sets hash each row once per feature without the per-row join.)
  */
 export function binCounts(
   orgId: string,
@@ -85,18 +86,21 @@ export function binCounts(
   w: Windows,
   edges: Record<DriftFeature, number[]>,
 ): SqlStatement {
-  const values = DRIFT_FEATURES.map((f, i) => `('${f}', ${VALUES[f]}, $${6 + i}::float8[])`).join(
-    ',\n               ',
+  const bins = DRIFT_FEATURES.map((f, i) => `width_bucket(${VALUES[f]}, $${6 + i}::float8[]) AS ${f}`);
+  // GROUPING(…) has a bit per feature, set for those left out of the row's grouping set: one bit clear names it.
+  const named = DRIFT_FEATURES.map(
+    (f, i) => `WHEN ${(2 ** DRIFT_FEATURES.length - 1) ^ (2 ** (DRIFT_FEATURES.length - 1 - i))} THEN '${f}'`,
   );
   return {
-    text: `SELECT f.feature, e.created_at >= $4 AS current, width_bucket(f.value, f.edges) AS bin,
-             count(*)::float8 AS count
-           FROM ai_events e CROSS JOIN LATERAL (VALUES
-               ${values}
-             ) AS f(feature, value, edges)
-           WHERE e.org_id = $1 AND e.model_name = $2 AND e.created_at >= $3 AND e.created_at < $5
-             AND f.value IS NOT NULL
-           GROUP BY 1, 2, 3`,
+    text: `SELECT CASE GROUPING(${DRIFT_FEATURES.join(', ')}) ${named.join(' ')} END AS feature, current,
+             coalesce(${DRIFT_FEATURES.join(', ')}) AS bin, count(*)::float8 AS count
+           FROM (
+             SELECT created_at >= $4 AS current, ${bins.join(',\n               ')}
+             FROM ai_events
+             WHERE org_id = $1 AND model_name = $2 AND created_at >= $3 AND created_at < $5
+           ) binned
+           GROUP BY GROUPING SETS (${DRIFT_FEATURES.map((f) => `(current, ${f})`).join(', ')})
+           HAVING coalesce(${DRIFT_FEATURES.join(', ')}) IS NOT NULL`,
     values: [
       orgId,
       model,
