@@ -24,7 +24,3 @@ CREATE TABLE IF NOT EXISTS model_drift (
 );
 -- The API's "latest within a range" and the runner's "is today done" read by org and time.
 CREATE INDEX IF NOT EXISTS model_drift_org_time_idx ON model_drift (org_id, computed_at DESC);
-
--- Rule metrics are validated where rules are written (RuleMetricSchema); a list here would have to be rewritten by
--- every migration that adds a metric, and the last one applied would drop the others' metrics.
-ALTER TABLE alert_rules DROP CONSTRAINT IF EXISTS alert_rules_metric_check;

@@ -46,6 +46,7 @@ export const RuleMetricSchema = z.enum([
   'error_rate',
   'fallback_rate',
   'p95_latency',
+  'p95_ttft',
   'cost',
   'request_count',
   'psi_latency',
@@ -59,8 +60,9 @@ export const OperatorSchema = z.enum(['>', '>=', '<', '<=']);
 export type Operator = z.infer<typeof OperatorSchema>;
 
 /**
- * A built-in rule as an org admin writes it. Rates are fractions (0.05 = 5 %), p95_latency is in ms, cost in USD.
- * psi_* metrics read the stored daily drift (see `drift/`): their window is how recent that PSI must be.
+ * A built-in rule as an org admin writes it. Rates are fractions (0.05 = 5 %), p95_latency and p95_ttft (time to first
+ * token of streamed calls) are in ms, cost in USD. psi_* metrics read the stored daily drift (see `drift/`): their
+ * window is how recent that PSI must be.
  */
 export const AlertRuleInputSchema = z
   .object({
