@@ -3,9 +3,10 @@ import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { createTestDatabase } from '../../../test-support/database.ts';
 import { insertModelCalls } from '../../../test-support/model-calls.ts';
+import { until } from '../../../test-support/until.ts';
 import { ensureOrg } from '../keys/keys.ts';
 import { createLogger } from '../log.ts';
-import { DriftRunner } from './runner.ts';
+import { DriftRunner, startDriftRunner } from './runner.ts';
 
 const db = await createTestDatabase();
 await ensureOrg(db.pool, 'acme');
@@ -218,5 +219,34 @@ describe('drift runner', () => {
     expect((await impatient.run({ orgId: 'acme', force: true })).computed).toHaveLength(2);
     const { rows } = await db.pool.query<{ statement_timeout: string }>('SHOW statement_timeout');
     expect(rows[0]!.statement_timeout).toBe('0');
+  });
+
+  it('stops without waiting for the model being computed', async () => {
+    await db.pool.query('DELETE FROM model_drift');
+    const other = new pg.Client({ connectionString: db.url });
+    await other.connect();
+    try {
+      // The first model's upsert waits on this lock, and would for ten minutes.
+      await other.query('BEGIN');
+      await other.query('LOCK TABLE model_drift IN SHARE MODE');
+      const running = startDriftRunner({
+        pool: db.pool,
+        logger: createLogger('silent'),
+        options: { statementTimeoutMs: 600_000 },
+      });
+      await until('the runner waiting on model_drift', async () => {
+        const { rows } = await db.pool.query(
+          "SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE 'INSERT INTO model_drift%'",
+        );
+        return rows.length > 0;
+      });
+      await running.stop();
+      await other.query('COMMIT');
+    } finally {
+      await other.end();
+    }
+    // Nothing half-written, and the lock is free for the next runner.
+    expect((await stored('acme'))['uniform/latency_ms']).toBeUndefined();
+    expect((await runner.run({ orgId: 'acme' })).computed).toHaveLength(2);
   });
 });

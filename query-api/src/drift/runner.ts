@@ -66,6 +66,8 @@ export function windowsAt(asOf: Date, baselineDays: number): sql.Windows {
  */
 export class DriftRunner {
   private readonly options: DriftOptions;
+  /** The server process of the connection a pass is running on, so that `cancel()` can interrupt it. */
+  private backendPid: number | undefined;
 
   constructor(
     private readonly deps: { pool: pg.Pool; logger: Logger; options?: Partial<DriftOptions> | undefined },
@@ -84,6 +86,8 @@ export class DriftRunner {
       );
       if (!lock[0]?.locked) return report;
       report.ran = true;
+      const { rows: pid } = await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+      this.backendPid = pid[0]?.pid;
       try {
         // Every statement of the pass, each model's included, is bounded; the connection goes back to the pool as
         // it came.
@@ -98,7 +102,18 @@ export class DriftRunner {
       broken = isConnectionError(err);
       throw err;
     } finally {
+      this.backendPid = undefined;
       release(broken);
+    }
+  }
+
+  /**
+   * Cancels the statement a running pass is waiting for (one model's read can take minutes at scale): that model
+   * fails, and a pass given an aborted `signal` stops before the next one. Nothing happens when no pass is running.
+   */
+  async cancel(): Promise<void> {
+    if (this.backendPid !== undefined) {
+      await this.deps.pool.query('SELECT pg_cancel_backend($1)', [this.backendPid]);
     }
   }
 
@@ -131,6 +146,7 @@ export class DriftRunner {
         } catch (err) {
           // A lost connection ends the pass; anything else (a statement timeout) skips this model only.
           if (isConnectionError(err)) throw err;
+          if (request.signal?.aborted) return;
           const error = (err as Error).message;
           report.failed.push({ orgId, model, error });
           this.deps.logger.warn({ orgId, model, err: error }, 'drift: computing one model failed');
@@ -220,6 +236,8 @@ export function startDriftRunner(deps: {
     async stop() {
       stopping.abort();
       clearTimeout(timer);
+      // A stopping service does not wait for a model's computation to finish.
+      await runner.cancel().catch(() => undefined);
       await pass;
     },
   };
