@@ -12,6 +12,7 @@ import { startDriftRunner } from './drift/runner.ts';
 import { createExportService, createExportWorker } from './exports/service.ts';
 import type { ExportWorker } from './exports/worker.ts';
 import { createLogger } from './log.ts';
+import { startRollupCompactor } from './rollups/compactor.ts';
 import { resolvePseudonymKey } from './secrets.ts';
 import { StreamHub } from './stream/hub.ts';
 import { publishAlert, publishCommitted } from './stream/publish.ts';
@@ -153,6 +154,7 @@ export async function runServe(config: Config): Promise<void> {
     events: alerting.events,
     delivery: { allowPrivate: alerting.allowPrivateWebhooks },
   });
+  const compactor = startRollupCompactor({ pool: db.pool, logger });
   // Every replica (and `observatory worker`) runs it; the advisory lock lets one of them compute.
   const drift = startDriftRunner({ pool: db.pool, logger });
 
@@ -165,6 +167,7 @@ export async function runServe(config: Config): Promise<void> {
   clearInterval(partitions);
   await drift.stop();
   await ruleEngine.stop();
+  await compactor.stop();
   await worker?.stop();
   await ingest.shutdown();
   await hub.stop();
@@ -173,7 +176,10 @@ export async function runServe(config: Config): Promise<void> {
   logger.info('stopped');
 }
 
-/** `observatory worker`: runs export jobs and the daily drift computation, so they scale apart from the API. */
+/**
+ * `observatory worker`: runs export jobs (and the rollup compactor and the daily drift computation), so they scale
+ * apart from the API.
+ */
 export async function runWorker(config: Config): Promise<void> {
   const logger = createLogger(config.LOG_LEVEL);
   const db = await openDatabase(config, { onLog: (line) => logger.debug({ component: 'postgres' }, line) });
@@ -183,10 +189,12 @@ export async function runWorker(config: Config): Promise<void> {
     service: await createExportService(config),
   });
   worker.start();
+  const compactor = startRollupCompactor({ pool: db.pool, logger });
   const drift = startDriftRunner({ pool: db.pool, logger });
   await stopSignal();
   logger.info('draining export jobs');
   await drift.stop();
+  await compactor.stop();
   await worker.stop();
   await db.close();
   logger.info('stopped');

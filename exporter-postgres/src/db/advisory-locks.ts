@@ -13,4 +13,6 @@ export const ADVISORY_LOCKS = {
   alertEngine: 7_246_007,
   /** Held by the one replica computing model drift (PSI) for a pass. */
   drift: 7_246_015,
+  /** Held (per transaction) by the one replica moving rollup deltas into the hourly and daily tables. */
+  rollupCompactor: 7_246_140,
 } as const;
