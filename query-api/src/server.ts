@@ -8,6 +8,7 @@ import { createApp } from './app.ts';
 import { bootstrapDefaultOrg } from './bootstrap.ts';
 import { type Config, ConfigError } from './config.ts';
 import { openDatabase } from './db/database.ts';
+import { startDriftRunner } from './drift/runner.ts';
 import { createExportService, createExportWorker } from './exports/service.ts';
 import type { ExportWorker } from './exports/worker.ts';
 import { createLogger } from './log.ts';
@@ -49,7 +50,7 @@ function stopSignal(): Promise<string> {
 
 /**
  * `observatory serve`: migrate, then run the write path (ingest pipeline and metrics), the HTTP API, the export
- * worker and the alert rule engine; on SIGTERM/SIGINT stop taking requests, drain what is in flight, flush the
+ * worker, the alert rule engine and the daily drift runner; on SIGTERM/SIGINT stop taking requests, drain what is in flight, flush the
  * pipeline, and close the database. Resolves once everything has stopped.
  */
 export async function runServe(config: Config): Promise<void> {
@@ -162,6 +163,8 @@ export async function runServe(config: Config): Promise<void> {
     logger,
     archive: await archiveRangeFor(config, db.pool),
   });
+  // Every replica (and `observatory worker`) runs it; the advisory lock lets one of them compute.
+  const drift = startDriftRunner({ pool: db.pool, logger });
 
   const signal = await stopSignal();
   logger.info({ signal }, 'draining');
@@ -171,6 +174,7 @@ export async function runServe(config: Config): Promise<void> {
   });
   clearInterval(partitions);
   await retention.stop();
+  await drift.stop();
   await ruleEngine.stop();
   await compactor.stop();
   await worker?.stop();
@@ -182,8 +186,8 @@ export async function runServe(config: Config): Promise<void> {
 }
 
 /**
- * `observatory worker`: runs export jobs, the rollup compactor and the daily retention run, so they scale apart from
- * the API.
+ * `observatory worker`: runs export jobs, the rollup compactor, the daily retention run and the daily drift
+ * computation, so they scale apart from the API.
  */
 export async function runWorker(config: Config): Promise<void> {
   const logger = createLogger(config.LOG_LEVEL);
@@ -200,9 +204,11 @@ export async function runWorker(config: Config): Promise<void> {
     logger,
     archive: await archiveRangeFor(config, db.pool),
   });
+  const drift = startDriftRunner({ pool: db.pool, logger });
   await stopSignal();
   logger.info('draining export jobs');
   await retention.stop();
+  await drift.stop();
   await compactor.stop();
   await worker.stop();
   await db.close();

@@ -8,8 +8,10 @@ import { ArchiveManifestSchema, manifestsOverlapping } from '../archive/manifest
 import { writeAudit } from '../audit.ts';
 import { type Config, ConfigError, loadConfig } from '../config.ts';
 import { openDatabase } from '../db/database.ts';
+import { DriftRunner } from '../drift/runner.ts';
 import { createArchiveStorage } from '../exports/service.ts';
 import { createKey, listKeys, RoleSchema, revokeKey } from '../keys/keys.ts';
+import { createLogger } from '../log.ts';
 import { archiveRangeFor } from '../retention/archive-range.ts';
 import { formatReport } from '../retention/format.ts';
 import { runRetention } from '../retention/run.ts';
@@ -302,6 +304,41 @@ const COMMANDS: Command[] = [
       await withDatabase(config, async ({ pool }) => {
         const report = await runRetention({ pool, archive: await archiveRangeFor(config, pool) }, { orgId });
         output.out(formatReport(report));
+      });
+    },
+  },
+  {
+    name: 'drift run',
+    args: '[--org <org>]',
+    summary: "compute today's drift (PSI, last 24 h against the 7 days before) of every model with calls now",
+    options: { org: { type: 'string' } },
+    async run({ values, output, env }) {
+      const orgId = values.org === undefined ? undefined : flagValue(OrgIdSchema, values.org, '--org', this);
+      const config = loadConfig(env);
+      await withDatabase(config, async ({ pool }) => {
+        if (orgId !== undefined) {
+          const { rowCount } = await pool.query('SELECT 1 FROM orgs WHERE id = $1', [orgId]);
+          if (!rowCount) throw new ConfigError(`No org "${orgId}"`);
+        }
+        const started = performance.now();
+        const runner = new DriftRunner({ pool, logger: createLogger(config.LOG_LEVEL) });
+        const report = await runner.run({ orgId, force: true });
+        if (!report.ran) {
+          throw new ConfigError(
+            'Another process is computing drift right now; run this again when it is done',
+          );
+        }
+        for (const { orgId: org, model, features } of report.computed) {
+          const figures = features.map(
+            (f) => `${f.feature} ${f.psi === null ? '-' : f.psi.toFixed(3)} ${f.reading}`,
+          );
+          output.out(`${org}  ${model}  ${figures.join(', ')}\n`);
+        }
+        for (const f of report.failed) output.out(`${f.orgId}  ${f.model}  failed: ${f.error}\n`);
+        const seconds = ((performance.now() - started) / 1000).toFixed(1);
+        output.out(
+          `Computed drift of ${report.computed.length} model(s) in ${seconds} s${report.failed.length ? `; ${report.failed.length} failed` : ''}\n`,
+        );
       });
     },
   },
