@@ -25,6 +25,7 @@ import { metricsRoutes } from './routes/metrics.ts';
 import { otlpRoutes } from './routes/otlp.ts';
 import { otlpLogRoutes } from './routes/otlp-logs.ts';
 import { sessionRoutes } from './routes/session.ts';
+import { settingsRoutes } from './routes/settings.ts';
 import { telemetryRoutes } from './routes/telemetry.ts';
 import { whoamiRoutes } from './routes/whoami.ts';
 import type { StreamHub } from './stream/hub.ts';
@@ -84,6 +85,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   app.route('/', telemetryRoutes({ pool }));
   app.route('/', logRoutes({ pool }));
   app.route('/', keyRoutes({ pool }));
+  app.route('/', settingsRoutes({ pool }));
   app.route('/', sessionRoutes({ pool, trustProxy: deps.trustProxy }));
   if (deps.hub) app.route('/', streamRoutes({ pool, hub: deps.hub, logger: deps.logger }, deps.stream));
   app.route('/', consoleRoutes(deps.console));
