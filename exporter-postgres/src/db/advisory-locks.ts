@@ -11,6 +11,8 @@ export const ADVISORY_LOCKS = {
   exportCreate: 7_246_004,
   /** Held by the one replica that evaluates alert rules. */
   alertEngine: 7_246_007,
+  /** Held (per transaction) by the one replica moving rollup deltas into the hourly and daily tables. */
+  rollupCompactor: 7_246_140,
   /** Per org and archived range (two-key form): one archive run at a time writes a range's files and manifests. */
   archiveRange: 7_246_153,
 } as const;
