@@ -189,6 +189,7 @@ export async function runQueryApiBench(
         50,
       ],
       ['page at the offset cap (offset=10000)', () => `${page}&offset=10000`, 50],
+      ['drift 24h (stored PSI)', () => '/api/telemetry?action=drift&range=24h', 300],
       ['event by id', (i) => `/api/telemetry/events/${pick(samples, i).id}`, 50],
       ['event by id a client supplied', (i) => `/api/telemetry/events/${pick(clientIds, i).id}`, 50],
       ['event by id: not found (404)', () => `/api/telemetry/events/${missingId()}`, 50],
