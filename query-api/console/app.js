@@ -537,9 +537,15 @@ async function ruleEditor() {
   const metric = h(
     'select',
     { id: 'rule-metric' },
-    ...['error_rate', 'fallback_rate', 'p95_latency', 'cost', 'request_count'].map((m) =>
-      h('option', { value: m }, m),
-    ),
+    ...[
+      'error_rate',
+      'fallback_rate',
+      'p95_latency',
+      'p99_latency',
+      'cost',
+      'cost_per_hour',
+      'request_count',
+    ].map((m) => h('option', { value: m }, m)),
   );
   const operator = h(
     'select',

@@ -3,6 +3,7 @@ import { type AiMetrics, BodyDecoder, type Ingest } from '@observatory/exporter-
 import { HTTPException } from 'hono/http-exception';
 import type pg from 'pg';
 import type { AlertingOptions } from './alerts/options.ts';
+import { AuditTrail } from './audit/trail.ts';
 import { isConnectionError } from './db/connection-errors.ts';
 import type { ExportService } from './exports/service.ts';
 import type { AppEnv } from './http/app-env.ts';
@@ -31,6 +32,8 @@ import { type StreamOptions, streamRoutes } from './stream/sse-route.ts';
 export interface AppDeps {
   pool: pg.Pool;
   logger: Logger;
+  /** Writes the audit chains; without one (tests, benchmarks) a trail with a throwaway key. */
+  audit?: AuditTrail;
   alerting?: AlertingOptions | undefined;
   /** Export jobs; their routes are served only when given. */
   exports?: ExportService;
@@ -54,15 +57,16 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   app.use(requestLog(deps.logger));
   app.use(readableQuery());
   const { pool, alerting = {} } = deps;
+  const audit = deps.audit ?? AuditTrail.ephemeral();
   app.route('/', healthRoutes({ pool }));
   app.route('/', whoamiRoutes({ pool }));
   app.route(
     '/',
-    alertRoutes({ pool, alertmanagerToken: alerting.alertmanagerToken, events: alerting.events }),
+    alertRoutes({ pool, audit, alertmanagerToken: alerting.alertmanagerToken, events: alerting.events }),
   );
-  app.route('/', alertRuleRoutes({ pool, allowPrivateWebhooks: alerting.allowPrivateWebhooks }));
+  app.route('/', alertRuleRoutes({ pool, audit, allowPrivateWebhooks: alerting.allowPrivateWebhooks }));
   if (deps.exports) {
-    app.route('/', exportRoutes({ pool, exports: deps.exports, trustProxy: deps.trustProxy }));
+    app.route('/', exportRoutes({ pool, audit, exports: deps.exports, trustProxy: deps.trustProxy }));
   }
   if (deps.ingest) {
     const bodies = {
@@ -77,7 +81,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   if (deps.metrics) app.route('/', metricsRoutes({ metrics: deps.metrics, token: deps.metricsToken }));
   app.route('/', eventRoutes({ pool }));
   app.route('/', telemetryRoutes({ pool }));
-  app.route('/', keyRoutes({ pool }));
+  app.route('/', keyRoutes({ pool, audit }));
   app.route('/', sessionRoutes({ pool, trustProxy: deps.trustProxy }));
   if (deps.hub) app.route('/', streamRoutes({ pool, hub: deps.hub, logger: deps.logger }, deps.stream));
   app.route('/', consoleRoutes(deps.console));

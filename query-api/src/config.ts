@@ -18,6 +18,8 @@ export const ConfigSchema = z.object({
   OBSERVATORY_ALLOW_PRIVATE_WEBHOOKS: BooleanTextSchema.default(false),
   /** Key of the user_id pseudonyms; when unset, one is generated and kept in OBSERVATORY_DATA_DIR. */
   OBSERVATORY_PSEUDONYM_KEY: z.string().min(32, 'must be at least 32 characters').optional(),
+  /** HMAC key of the audit chains; when unset, one is generated and kept in OBSERVATORY_DATA_DIR. */
+  OBSERVATORY_AUDIT_KEY: z.string().min(32, 'must be at least 32 characters').optional(),
   OBSERVATORY_TRACE_URL_TEMPLATE: z.string().default('http://localhost:16686/trace/{trace_id}'),
   OBSERVATORY_INGEST_QUEUE: z.coerce.number().int().min(1000).default(PIPELINE_DEFAULTS.maxQueue),
   OBSERVATORY_INGEST_BATCH_SIZE: z.coerce

@@ -5,13 +5,14 @@ import { createAiMetrics, ensurePartitions, Ingest, loadPriceTable } from '@obse
 import { type RunningRuleEngine, startRuleEngine } from './alerts/engine.ts';
 import { AlertEvents } from './alerts/events.ts';
 import { createApp } from './app.ts';
+import { AuditTrail } from './audit/trail.ts';
 import { bootstrapDefaultOrg } from './bootstrap.ts';
 import { type Config, ConfigError } from './config.ts';
 import { openDatabase } from './db/database.ts';
 import { createExportService, createExportWorker } from './exports/service.ts';
 import type { ExportWorker } from './exports/worker.ts';
 import { createLogger } from './log.ts';
-import { resolvePseudonymKey } from './secrets.ts';
+import { resolveAuditKey, resolvePseudonymKey } from './secrets.ts';
 import { StreamHub } from './stream/hub.ts';
 import { publishAlert, publishCommitted } from './stream/publish.ts';
 
@@ -56,6 +57,9 @@ export async function runServe(config: Config): Promise<void> {
   const pseudonymKey = await resolvePseudonymKey(
     config.OBSERVATORY_PSEUDONYM_KEY,
     config.OBSERVATORY_DATA_DIR,
+  );
+  const audit = new AuditTrail(
+    await resolveAuditKey(config.OBSERVATORY_AUDIT_KEY, config.OBSERVATORY_DATA_DIR),
   );
   const db = await openDatabase(config, {
     adoptOrphan: true,
@@ -116,6 +120,7 @@ export async function runServe(config: Config): Promise<void> {
     const app = createApp({
       pool: db.pool,
       logger,
+      audit,
       alerting,
       exports,
       ingest,

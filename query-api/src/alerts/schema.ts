@@ -48,13 +48,18 @@ export const RuleMetricSchema = z.enum([
   'p95_latency',
   'cost',
   'request_count',
+  'p99_latency',
+  'cost_per_hour',
 ]);
 export type RuleMetric = z.infer<typeof RuleMetricSchema>;
 
 export const OperatorSchema = z.enum(['>', '>=', '<', '<=']);
 export type Operator = z.infer<typeof OperatorSchema>;
 
-/** A built-in rule as an org admin writes it. Rates are fractions (0.05 = 5 %), p95_latency is in ms, cost in USD. */
+/**
+ * A built-in rule as an org admin writes it. Rates are fractions (0.05 = 5 %), p95_latency and p99_latency are in ms,
+ * cost is USD over the window and cost_per_hour that cost scaled to an hour.
+ */
 export const AlertRuleInputSchema = z
   .object({
     name: storableText.trim().min(1).max(200),

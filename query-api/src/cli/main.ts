@@ -2,10 +2,13 @@ import { readFileSync } from 'node:fs';
 import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { OrgIdSchema } from '@observatory/exporter-postgres';
 import { z } from 'zod';
-import { writeAudit } from '../audit.ts';
+import { AuditTrail } from '../audit/trail.ts';
+import { describe, verifyAudit } from '../audit/verify.ts';
 import { type Config, ConfigError, loadConfig } from '../config.ts';
 import { openDatabase } from '../db/database.ts';
+import { withTransaction } from '../db/transaction.ts';
 import { createKey, listKeys, RoleSchema, revokeKey } from '../keys/keys.ts';
+import { resolveAuditKey } from '../secrets.ts';
 import { runServe, runWorker } from '../server.ts';
 
 /** Where a command writes: the process's streams, or strings in tests. */
@@ -54,6 +57,10 @@ function flagValue<T>(schema: z.ZodType<T>, value: unknown, flag: string, comman
     throw new ConfigError(`${flag} is invalid: ${reason} (actual: ${JSON.stringify(value)})`);
   }
   return result.data;
+}
+
+function auditKey(config: Config): Promise<Buffer> {
+  return resolveAuditKey(config.OBSERVATORY_AUDIT_KEY, config.OBSERVATORY_DATA_DIR);
 }
 
 async function withDatabase<T>(
@@ -113,14 +120,19 @@ const COMMANDS: Command[] = [
     async run({ values, output, env }) {
       const orgId = flagValue(OrgIdSchema, values.org, '--org', this);
       const role = flagValue(RoleSchema, values.role, '--role', this);
-      await withDatabase(loadConfig(env), async ({ pool }) => {
-        const key = await createKey(pool, { orgId, role, name: values.name as string | undefined });
-        await writeAudit(pool, {
-          orgId,
-          actor: 'cli',
-          action: 'keys.create',
-          target: key.id,
-          details: { role },
+      const config = loadConfig(env);
+      const audit = new AuditTrail(await auditKey(config));
+      await withDatabase(config, async ({ pool }) => {
+        const key = await withTransaction(pool, async (client) => {
+          const created = await createKey(client, { orgId, role, name: values.name as string | undefined });
+          await audit.append(client, {
+            orgId,
+            actor: 'cli',
+            action: 'keys.create',
+            target: created.id,
+            details: { role },
+          });
+          return created;
         });
         output.out(`Created ${role} key ${key.id} for org ${orgId}. It is shown once:\n${key.key}\n`);
       });
@@ -151,12 +163,47 @@ const COMMANDS: Command[] = [
     positionals: 1,
     async run({ positionals, output, env }) {
       const keyId = flagValue(z.uuid(), positionals[0], '<key_id>', this);
-      await withDatabase(loadConfig(env), async ({ pool }) => {
-        const revoked = await revokeKey(pool, keyId);
+      const config = loadConfig(env);
+      const audit = new AuditTrail(await auditKey(config));
+      await withDatabase(config, async ({ pool }) => {
+        const revoked = await withTransaction(pool, async (client) => {
+          const key = await revokeKey(client, keyId);
+          if (key)
+            await audit.append(client, {
+              orgId: key.org_id,
+              actor: 'cli',
+              action: 'keys.revoke',
+              target: keyId,
+            });
+          return key;
+        });
         if (!revoked) throw new ConfigError(`No key with id ${keyId}`);
-        await writeAudit(pool, { orgId: revoked.org_id, actor: 'cli', action: 'keys.revoke', target: keyId });
         output.out(`Revoked key ${keyId}\n`);
       });
+    },
+  },
+  {
+    name: 'audit verify',
+    args: '[--org <org>]',
+    summary:
+      "check the audit chains (or one org's); names the first row edited, deleted, inserted or reordered",
+    options: { org: { type: 'string' } },
+    async run({ values, output, env }) {
+      const orgId = values.org === undefined ? undefined : flagValue(OrgIdSchema, values.org, '--org', this);
+      const config = loadConfig(env);
+      const key = await auditKey(config);
+      const reports = await withDatabase(config, ({ pool }) => verifyAudit(pool, key, orgId));
+      let failed = 0;
+      for (const r of reports) {
+        const older = r.unchained ? ` (${r.unchained} older rows from before the chains, unprotected)` : '';
+        if (r.problem) failed++;
+        output.out(
+          r.problem
+            ? `${describe(r.chain)}: TAMPERED: ${r.problem.message}\n`
+            : `${describe(r.chain)}: ${r.verified} rows intact${older}\n`,
+        );
+      }
+      if (failed) throw new ConfigError(`audit verify: ${failed} of ${reports.length} chains failed`);
     },
   },
 ];
