@@ -37,6 +37,7 @@ interface StoredRow {
 }
 
 const PAGE = 1000;
+// Ordered by the table's columns, not the text copies the rows are read as (ORDER BY would take those).
 
 /** One chain's rows in order, a page at a time, so a long chain never sits in memory whole. */
 async function* chainRows(db: pg.PoolClient, chain: string): AsyncGenerator<StoredRow> {
@@ -45,7 +46,7 @@ async function* chainRows(db: pg.PoolClient, chain: string): AsyncGenerator<Stor
     const { rows } = await db.query<StoredRow>(
       `SELECT id::text, seq::text, org_id, actor, action, target, ip, details, created_at, prev_hash, hmac
        FROM audit_log WHERE coalesce(org_id, '') = $1 AND seq IS NOT NULL AND (seq, id) > ($2::bigint, $3::bigint)
-       ORDER BY seq, id LIMIT ${PAGE}`,
+       ORDER BY audit_log.seq, audit_log.id LIMIT ${PAGE}`,
       [chain, ...after],
     );
     yield* rows;
@@ -145,7 +146,7 @@ async function verifyChain(db: pg.PoolClient, key: Buffer, chain: string): Promi
     }
     if (!same(row.prev_hash, prev)) {
       const { rows: copies } = await db.query<{ id: string }>(
-        'SELECT id::text FROM audit_log WHERE hmac = $1 AND id <> $2 ORDER BY id LIMIT 1',
+        'SELECT id::text FROM audit_log WHERE hmac = $1 AND id <> $2 ORDER BY audit_log.id LIMIT 1',
         [row.hmac, row.id],
       );
       if (copies[0]) return fail('inserted', row, `${at} was inserted: it copies row ${copies[0].id}`);
