@@ -14,6 +14,7 @@ import { requestLog } from './http/request-log.ts';
 import type { Logger } from './log.ts';
 import { alertRuleRoutes } from './routes/alert-rules.ts';
 import { alertRoutes } from './routes/alerts.ts';
+import { auditRoutes } from './routes/audit.ts';
 import { type ConsoleOptions, consoleRoutes } from './routes/console.ts';
 import { registerDocs } from './routes/docs.ts';
 import { eventRoutes } from './routes/events.ts';
@@ -82,6 +83,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   app.route('/', eventRoutes({ pool }));
   app.route('/', telemetryRoutes({ pool }));
   app.route('/', keyRoutes({ pool, audit }));
+  app.route('/', auditRoutes({ pool }));
   app.route('/', sessionRoutes({ pool, trustProxy: deps.trustProxy }));
   if (deps.hub) app.route('/', streamRoutes({ pool, hub: deps.hub, logger: deps.logger }, deps.stream));
   app.route('/', consoleRoutes(deps.console));
