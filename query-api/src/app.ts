@@ -65,7 +65,15 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
     '/',
     alertRoutes({ pool, audit, alertmanagerToken: alerting.alertmanagerToken, events: alerting.events }),
   );
-  app.route('/', alertRuleRoutes({ pool, audit, allowPrivateWebhooks: alerting.allowPrivateWebhooks }));
+  app.route(
+    '/',
+    alertRuleRoutes({
+      pool,
+      audit,
+      allowPrivateWebhooks: alerting.allowPrivateWebhooks,
+      emailEnabled: alerting.emailEnabled,
+    }),
+  );
   if (deps.exports) {
     app.route('/', exportRoutes({ pool, audit, exports: deps.exports, trustProxy: deps.trustProxy }));
   }

@@ -2,6 +2,7 @@ import type { Server } from 'node:http';
 import { join } from 'node:path';
 import { serve } from '@hono/node-server';
 import { createAiMetrics, ensurePartitions, Ingest, loadPriceTable } from '@observatory/exporter-postgres';
+import { Mailer } from './alerts/email.ts';
 import { type RunningRuleEngine, startRuleEngine } from './alerts/engine.ts';
 import { AlertEvents } from './alerts/events.ts';
 import { createApp } from './app.ts';
@@ -88,9 +89,18 @@ export async function runServe(config: Config): Promise<void> {
     },
   });
   const hub = new StreamHub(db.url, db.pool, logger);
+  const mailer = config.OBSERVATORY_SMTP_URL
+    ? new Mailer({
+        url: config.OBSERVATORY_SMTP_URL,
+        from: config.OBSERVATORY_SMTP_FROM,
+        perOrgPerHour: config.OBSERVATORY_SMTP_RATE_LIMIT,
+        timeoutMs: 10_000,
+      })
+    : undefined;
   const alerting = {
     alertmanagerToken: config.OBSERVATORY_ALERTMANAGER_TOKEN,
     allowPrivateWebhooks: config.OBSERVATORY_ALLOW_PRIVATE_WEBHOOKS,
+    emailEnabled: mailer !== undefined,
     events: new AlertEvents(),
   };
   alerting.events.on('alert', (e) => {
@@ -155,7 +165,11 @@ export async function runServe(config: Config): Promise<void> {
     pool: db.pool,
     logger,
     events: alerting.events,
-    delivery: { allowPrivate: alerting.allowPrivateWebhooks },
+    delivery: {
+      allowPrivate: alerting.allowPrivateWebhooks,
+      mailer,
+      publicUrl: config.OBSERVATORY_PUBLIC_URL,
+    },
   });
 
   const signal = await stopSignal();
@@ -166,6 +180,7 @@ export async function runServe(config: Config): Promise<void> {
   });
   clearInterval(partitions);
   await ruleEngine.stop();
+  mailer?.close();
   await worker?.stop();
   await ingest.shutdown();
   await hub.stop();

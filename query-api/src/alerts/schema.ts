@@ -39,6 +39,12 @@ export const AckBodySchema = z.object({ note: storableText.max(2000).optional() 
 export const ChannelSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('webhook'), url: z.url() }).strict(),
   z.object({ type: z.literal('slack'), url: z.url() }).strict(),
+  z
+    .object({
+      type: z.literal('email'),
+      to: z.array(z.email().max(254)).min(1).max(20),
+    })
+    .strict(),
 ]);
 export type Channel = z.infer<typeof ChannelSchema>;
 

@@ -45,13 +45,29 @@ export interface AlertRuleRoutesDeps {
   audit: AuditTrail;
   /** Lets rule channels point at loopback/private addresses (tests, single-host installs). */
   allowPrivateWebhooks?: boolean | undefined;
+  /** Whether email channels can be delivered (OBSERVATORY_SMTP_URL is set). */
+  emailEnabled?: boolean | undefined;
 }
 
 /** CRUD for the built-in engine's rules of the caller's org (org_admin only). */
-export function alertRuleRoutes({ pool, audit, allowPrivateWebhooks = false }: AlertRuleRoutesDeps) {
-  /** Beyond the schema: each channel's URL must resolve to an address the service may post to. */
+export function alertRuleRoutes({
+  pool,
+  audit,
+  allowPrivateWebhooks = false,
+  emailEnabled = false,
+}: AlertRuleRoutesDeps) {
+  /**
+   * Beyond the schema: each channel's URL must resolve to an address the service may post to, and email needs
+   * an SMTP server to go through.
+   */
   async function assertChannels(rule: AlertRuleInput): Promise<void> {
     for (const [i, channel] of rule.channels.entries()) {
+      if (channel.type === 'email') {
+        if (emailEnabled) continue;
+        const field = `channels.${i}.type`;
+        const message = 'email channels need OBSERVATORY_SMTP_URL to be set on the service';
+        throw new ProblemError(400, `Invalid body: ${field}: ${message}`, { errors: [{ field, message }] });
+      }
       try {
         await assertWebhookUrl(channel.url, allowPrivateWebhooks);
       } catch (err) {
