@@ -138,7 +138,7 @@ describe.runIf(runs)('web console in a real browser', () => {
        VALUES (gen_random_uuid(), 'acme', 'builtin', 'console-test', 'ErrorRateHigh', 'critical', 'error rate above 5 %', 'active', now())`,
     );
     await page.getByRole('button', { name: 'Alerts' }).click();
-    await page.getByRole('button', { name: 'Ack' }).click();
+    await page.getByRole('button', { name: 'Ack', exact: true }).click();
     const acks = async () =>
       (await db.pool.query("SELECT count(*)::int AS n FROM audit_log WHERE action = 'alert.ack'")).rows[0].n;
     await expect.poll(acks).toBe(1);
@@ -163,14 +163,13 @@ describe.runIf(runs)('web console in a real browser', () => {
        VALUES (gen_random_uuid(), 'acme', 'builtin', 'console-link', 'CostHigh', 'warning', 'cost', 'active', now())
        RETURNING id`,
     );
-    // A new tab of the signed-in browser, as a click in an email would open.
-    const tab = await page.context().newPage();
-    await tab.goto(`${serve.baseUrl}/#alerts/${rows[0]!.id}`);
-    const row = tab.locator(`tr[data-alert="${rows[0]!.id}"]`);
+    // Loaded afresh at the link, as a click in an email opens it (a hash change alone would not reload).
+    await page.goto(`${serve.baseUrl}/#alerts/${rows[0]!.id}`);
+    await page.reload();
+    const row = page.locator(`tr[data-alert="${rows[0]!.id}"]`);
     await row.waitFor();
     expect(await row.getAttribute('aria-current')).toBe('true');
-    expect(await tab.locator('nav button[aria-current="page"]').textContent()).toBe('Alerts');
-    await tab.close();
+    expect(await page.locator('nav button[aria-current="page"]').textContent()).toBe('Alerts');
   });
 
   it('shows the audit trail to org admins, filtered by action', async () => {
