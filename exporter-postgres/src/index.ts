@@ -10,7 +10,14 @@ export { type FoundPrice, loadPriceTable, type PriceQuery, PriceTable } from './
 export { ADVISORY_LOCKS } from './db/advisory-locks.ts';
 export { type AppliedMigration, MIGRATIONS_DIR, migrate } from './db/migrate.ts';
 export { ensurePartitions } from './db/partitions.ts';
-export { AI_EVENT_COLUMNS, type AiEvent, AiEventSchema, type CostSource, CostSourceSchema } from './event.ts';
+export {
+  AI_EVENT_COLUMNS,
+  AI_EVENT_PG_TYPES,
+  type AiEvent,
+  AiEventSchema,
+  type CostSource,
+  CostSourceSchema,
+} from './event.ts';
 export { PostgresSpanExporter, type PostgresSpanExporterOptions } from './exporter.ts';
 export { hexIdSchema, isStoredHexId, storedHexIdSchema } from './hex-id.ts';
 export { Ingest, type IngestOptions, type IngestResult } from './ingest.ts';
@@ -47,5 +54,15 @@ export {
   ShutdownError,
 } from './pipeline/pipeline.ts';
 export { createEventWriter, type EventWriter, type WriteResult } from './pipeline/writer.ts';
+export { COMPACT_BATCH, type CompactResult, compactRollups, compactStatement } from './rollups/compact.ts';
+export { SKIP_ROLLUPS_SETTING, skipRollupsInTransaction } from './rollups/skip.ts';
+export {
+  MAIN_ROLLUP,
+  ROLLUP_FAMILIES,
+  ROLLUP_SUMS,
+  ROLLUP_TABLES,
+  type RollupFamily,
+  USER_ROLLUP,
+} from './rollups/tables.ts';
 export { forEachInSlices } from './slices.ts';
 export { type AttributeValue, fromReadableSpan, type SpanInput } from './span.ts';

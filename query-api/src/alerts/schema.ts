@@ -52,10 +52,15 @@ export const RuleMetricSchema = z.enum([
   'error_rate',
   'fallback_rate',
   'p95_latency',
+  'p95_ttft',
   'cost',
   'request_count',
   'p99_latency',
   'cost_per_hour',
+  'psi_latency',
+  'psi_input_tokens',
+  'psi_output_tokens',
+  'psi_cost',
 ]);
 export type RuleMetric = z.infer<typeof RuleMetricSchema>;
 
@@ -63,8 +68,9 @@ export const OperatorSchema = z.enum(['>', '>=', '<', '<=']);
 export type Operator = z.infer<typeof OperatorSchema>;
 
 /**
- * A built-in rule as an org admin writes it. Rates are fractions (0.05 = 5 %), p95_latency and p99_latency are in ms,
- * cost is USD over the window and cost_per_hour that cost scaled to an hour.
+ * A built-in rule as an org admin writes it. Rates are fractions (0.05 = 5 %), p95_latency, p99_latency and p95_ttft
+ * (time to first token of streamed calls) are in ms, cost is USD over the window and cost_per_hour that cost scaled
+ * to an hour. psi_* metrics read the stored daily drift (see `drift/`): their window is how recent that PSI must be.
  */
 export const AlertRuleInputSchema = z
   .object({
