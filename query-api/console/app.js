@@ -113,7 +113,10 @@ async function start() {
     `Org ${state.me.org_id} · ${state.me.role} `,
     h('button', { type: 'button', onclick: signOut }, 'Sign out'),
   );
-  show('activity');
+  nav.querySelector('[data-page="audit"]').hidden = state.me.role !== 'org_admin';
+  // Links from notifications open a page by its hash: #alerts/<alert id>.
+  const [page, id] = location.hash.slice(1).split('/');
+  show(PAGES[page] ? page : 'activity', id);
 }
 
 async function signOut() {
@@ -121,13 +124,14 @@ async function signOut() {
   showSignIn();
 }
 
-function show(page) {
+function show(page, id) {
   for (const b of nav.querySelectorAll('button')) b.toggleAttribute('aria-current', b.dataset.page === page);
   for (const b of nav.querySelectorAll('button'))
     if (b.dataset.page === page) b.setAttribute('aria-current', 'page');
   // Each live page opens its own stream.
   state.source?.close();
-  ({ activity, logs, overview, alerts, exports })[page]();
+  history.replaceState(null, '', `#${page}${id ? `/${id}` : ''}`);
+  PAGES[page](id);
 }
 nav.addEventListener('click', (e) => e.target.dataset?.page && show(e.target.dataset.page));
 
@@ -657,7 +661,7 @@ async function overview() {
   await load();
 }
 
-async function alerts() {
+async function alerts(focusId) {
   const status = h(
     'select',
     { id: 'alert-status', onchange: () => load() },
@@ -697,7 +701,7 @@ async function alerts() {
               ...items.map((a) =>
                 h(
                   'tr',
-                  { 'data-alert': a.id },
+                  { 'data-alert': a.id, 'aria-current': a.id === focusId ? 'true' : undefined },
                   h('td', {}, a.severity),
                   h('td', {}, a.name),
                   h('td', {}, a.summary ?? ''),
@@ -737,6 +741,7 @@ async function alerts() {
     );
   };
   await load();
+  list.querySelector('tr[aria-current]')?.scrollIntoView({ block: 'center' });
   if (state.me.role === 'org_admin') await ruleEditor();
 }
 
@@ -752,8 +757,10 @@ async function ruleEditor() {
       'error_rate',
       'fallback_rate',
       'p95_latency',
+      'p99_latency',
       'p95_ttft',
       'cost',
+      'cost_per_hour',
       'request_count',
       'psi_latency',
       'psi_input_tokens',
@@ -967,3 +974,90 @@ async function exports() {
 
 document.getElementById('signin-form').addEventListener('submit', signIn);
 start();
+
+// Audit (org_admin): the org's audit trail, newest first, with filters; "Older" follows the API's cursor.
+async function audit() {
+  const field = (id, label, attrs) => [h('label', { for: id }, label), h('input', { id, ...attrs })];
+  const rows = h('tbody', { id: 'audit-list' });
+  const more = h('button', { type: 'button', id: 'audit-more', hidden: true }, 'Older');
+  const message = h('p', { role: 'status', id: 'audit-message' });
+  const form = h(
+    'form',
+    {
+      id: 'audit-form',
+      class: 'toolbar',
+      onsubmit: (e) => {
+        e.preventDefault();
+        load();
+      },
+    },
+    ...field('audit-actor', 'Actor', { placeholder: 'key id or cli' }),
+    ...field('audit-action', 'Action', { placeholder: 'e.g. keys.create' }),
+    ...field('audit-from', 'From', { type: 'datetime-local' }),
+    ...field('audit-to', 'To', { type: 'datetime-local' }),
+    h('button', { type: 'submit', class: 'primary' }, 'Filter'),
+  );
+  main.replaceChildren(
+    h('h2', {}, 'Audit'),
+    form,
+    message,
+    h(
+      'table',
+      {},
+      h(
+        'thead',
+        {},
+        h(
+          'tr',
+          {},
+          ...['#', 'Time', 'Actor', 'Action', 'Target', 'Address', 'Details'].map((t) =>
+            h('th', { scope: 'col' }, t),
+          ),
+        ),
+      ),
+      rows,
+    ),
+    more,
+  );
+  let cursor = null;
+  const query = () => {
+    const q = new URLSearchParams({ limit: '50' });
+    const value = (id) => document.getElementById(id).value.trim();
+    if (value('audit-actor')) q.set('actor', value('audit-actor'));
+    if (value('audit-action')) q.set('action', value('audit-action'));
+    if (value('audit-from')) q.set('date_from', new Date(value('audit-from')).toISOString());
+    if (value('audit-to')) q.set('date_to', new Date(value('audit-to')).toISOString());
+    if (cursor) q.set('cursor', cursor);
+    return q;
+  };
+  const load = async (append = false) => {
+    if (!append) cursor = null;
+    try {
+      const page = await api(`/api/audit?${query()}`);
+      const items = page.items.map((r) =>
+        h(
+          'tr',
+          { 'data-audit': r.id },
+          h('td', {}, r.seq ?? '—'),
+          h('td', {}, new Date(r.created_at).toLocaleString()),
+          h('td', {}, r.actor),
+          h('td', {}, r.action),
+          h('td', {}, r.target ?? ''),
+          h('td', {}, r.ip ?? ''),
+          h('td', {}, Object.keys(r.details).length ? JSON.stringify(r.details) : ''),
+        ),
+      );
+      if (append) rows.append(...items);
+      else rows.replaceChildren(...items);
+      message.textContent = rows.children.length ? '' : 'No audit rows match.';
+      cursor = page.next_cursor;
+      more.hidden = !cursor;
+    } catch (err) {
+      message.textContent = err.message;
+    }
+  };
+  more.addEventListener('click', () => load(true));
+  await load();
+}
+
+const PAGES = { activity, logs, overview, alerts, exports, audit };

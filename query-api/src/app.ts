@@ -3,6 +3,7 @@ import { type AiMetrics, BodyDecoder, type Ingest, type LogIngest } from '@obser
 import { HTTPException } from 'hono/http-exception';
 import type pg from 'pg';
 import type { AlertingOptions } from './alerts/options.ts';
+import { AuditTrail } from './audit/trail.ts';
 import { isConnectionError } from './db/connection-errors.ts';
 import type { ExportService } from './exports/service.ts';
 import type { AppEnv } from './http/app-env.ts';
@@ -13,6 +14,7 @@ import { requestLog } from './http/request-log.ts';
 import type { Logger } from './log.ts';
 import { alertRuleRoutes } from './routes/alert-rules.ts';
 import { alertRoutes } from './routes/alerts.ts';
+import { auditRoutes } from './routes/audit.ts';
 import { type ConsoleOptions, consoleRoutes } from './routes/console.ts';
 import { registerDocs } from './routes/docs.ts';
 import { eventRoutes } from './routes/events.ts';
@@ -34,6 +36,8 @@ import { type StreamOptions, streamRoutes } from './stream/sse-route.ts';
 export interface AppDeps {
   pool: pg.Pool;
   logger: Logger;
+  /** Writes the audit chains; without one (tests, benchmarks) a trail with a throwaway key. */
+  audit?: AuditTrail;
   alerting?: AlertingOptions | undefined;
   /** Export jobs; their routes are served only when given. */
   exports?: ExportService;
@@ -59,15 +63,24 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   app.use(requestLog(deps.logger));
   app.use(readableQuery());
   const { pool, alerting = {} } = deps;
+  const audit = deps.audit ?? AuditTrail.ephemeral();
   app.route('/', healthRoutes({ pool }));
   app.route('/', whoamiRoutes({ pool }));
   app.route(
     '/',
-    alertRoutes({ pool, alertmanagerToken: alerting.alertmanagerToken, events: alerting.events }),
+    alertRoutes({ pool, audit, alertmanagerToken: alerting.alertmanagerToken, events: alerting.events }),
   );
-  app.route('/', alertRuleRoutes({ pool, allowPrivateWebhooks: alerting.allowPrivateWebhooks }));
+  app.route(
+    '/',
+    alertRuleRoutes({
+      pool,
+      audit,
+      allowPrivateWebhooks: alerting.allowPrivateWebhooks,
+      emailEnabled: alerting.emailEnabled,
+    }),
+  );
   if (deps.exports) {
-    app.route('/', exportRoutes({ pool, exports: deps.exports, trustProxy: deps.trustProxy }));
+    app.route('/', exportRoutes({ pool, audit, exports: deps.exports, trustProxy: deps.trustProxy }));
   }
   if (deps.ingest) {
     const bodies = {
@@ -84,8 +97,9 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   app.route('/', eventRoutes({ pool }));
   app.route('/', telemetryRoutes({ pool }));
   app.route('/', logRoutes({ pool }));
-  app.route('/', keyRoutes({ pool }));
-  app.route('/', settingsRoutes({ pool }));
+  app.route('/', keyRoutes({ pool, audit }));
+  app.route('/', auditRoutes({ pool }));
+  app.route('/', settingsRoutes({ pool, audit }));
   app.route('/', sessionRoutes({ pool, trustProxy: deps.trustProxy }));
   if (deps.hub) app.route('/', streamRoutes({ pool, hub: deps.hub, logger: deps.logger }, deps.stream));
   app.route('/', consoleRoutes(deps.console));

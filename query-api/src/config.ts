@@ -19,6 +19,17 @@ export const ConfigSchema = z.object({
   OBSERVATORY_ALLOW_PRIVATE_WEBHOOKS: BooleanTextSchema.default(false),
   /** Key of the user_id pseudonyms; when unset, one is generated and kept in OBSERVATORY_DATA_DIR. */
   OBSERVATORY_PSEUDONYM_KEY: z.string().min(32, 'must be at least 32 characters').optional(),
+  /** HMAC key of the audit chains; when unset, one is generated and kept in OBSERVATORY_DATA_DIR. */
+  OBSERVATORY_AUDIT_KEY: z.string().min(32, 'must be at least 32 characters').optional(),
+  /** SMTP server of email alert channels; unset, rules cannot have email channels. */
+  OBSERVATORY_SMTP_URL: z
+    .string()
+    .refine((v) => /^smtps?:\/\/[^/]/.test(v), 'must be an smtp:// or smtps:// URL')
+    .optional(),
+  OBSERVATORY_SMTP_FROM: z.string().min(3).default('Observatory <observatory@localhost>'),
+  OBSERVATORY_SMTP_RATE_LIMIT: z.coerce.number().int().min(1).default(30),
+  /** Where users reach the console; notifications link to their alert there. */
+  OBSERVATORY_PUBLIC_URL: z.url({ protocol: /^https?$/ }).default('http://localhost:4318'),
   OBSERVATORY_TRACE_URL_TEMPLATE: z.string().default('http://localhost:16686/trace/{trace_id}'),
   OBSERVATORY_INGEST_QUEUE: z.coerce.number().int().min(1000).default(PIPELINE_DEFAULTS.maxQueue),
   OBSERVATORY_INGEST_BATCH_SIZE: z.coerce

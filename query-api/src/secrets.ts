@@ -35,3 +35,11 @@ export async function resolveSecret(
 export function resolvePseudonymKey(configured: string | undefined, dataDir: string): Promise<Buffer> {
   return resolveSecret(configured, dataDir, 'pseudonym-key');
 }
+
+/**
+ * The key of the audit chains' HMACs: OBSERVATORY_AUDIT_KEY, else `<dataDir>/audit-key`. Every process that writes
+ * or verifies audit rows of one database needs the same key; a different one makes `audit verify` fail.
+ */
+export function resolveAuditKey(configured: string | undefined, dataDir: string): Promise<Buffer> {
+  return resolveSecret(configured, dataDir, 'audit-key');
+}

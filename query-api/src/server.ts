@@ -8,9 +8,11 @@ import {
   LogIngest,
   loadPriceTable,
 } from '@observatory/exporter-postgres';
+import { Mailer } from './alerts/email.ts';
 import { type RunningRuleEngine, startRuleEngine } from './alerts/engine.ts';
 import { AlertEvents } from './alerts/events.ts';
 import { createApp } from './app.ts';
+import { AuditTrail } from './audit/trail.ts';
 import { bootstrapDefaultOrg } from './bootstrap.ts';
 import { type Config, ConfigError } from './config.ts';
 import { openDatabase } from './db/database.ts';
@@ -21,7 +23,7 @@ import { createLogger } from './log.ts';
 import { archiveRangeFor } from './retention/archive-range.ts';
 import { startRetentionSchedule } from './retention/schedule.ts';
 import { startRollupCompactor } from './rollups/compactor.ts';
-import { resolvePseudonymKey } from './secrets.ts';
+import { resolveAuditKey, resolvePseudonymKey } from './secrets.ts';
 import { startSelfTracing } from './self-tracing.ts';
 import { StreamHub } from './stream/hub.ts';
 import { publishAlert, publishCommitted, publishLogs } from './stream/publish.ts';
@@ -70,6 +72,9 @@ export async function runServe(config: Config): Promise<void> {
     config.OBSERVATORY_PSEUDONYM_KEY,
     config.OBSERVATORY_DATA_DIR,
   );
+  const audit = new AuditTrail(
+    await resolveAuditKey(config.OBSERVATORY_AUDIT_KEY, config.OBSERVATORY_DATA_DIR),
+  );
   const db = await openDatabase(config, {
     adoptOrphan: true,
     onLog: (line) => logger.debug({ component: 'postgres' }, line),
@@ -111,9 +116,18 @@ export async function runServe(config: Config): Promise<void> {
     },
   });
   const hub = new StreamHub(db.url, db.pool, logger);
+  const mailer = config.OBSERVATORY_SMTP_URL
+    ? new Mailer({
+        url: config.OBSERVATORY_SMTP_URL,
+        from: config.OBSERVATORY_SMTP_FROM,
+        perOrgPerHour: config.OBSERVATORY_SMTP_RATE_LIMIT,
+        timeoutMs: 10_000,
+      })
+    : undefined;
   const alerting = {
     alertmanagerToken: config.OBSERVATORY_ALERTMANAGER_TOKEN,
     allowPrivateWebhooks: config.OBSERVATORY_ALLOW_PRIVATE_WEBHOOKS,
+    emailEnabled: mailer !== undefined,
     events: new AlertEvents(),
   };
   alerting.events.on('alert', (e) => {
@@ -144,6 +158,7 @@ export async function runServe(config: Config): Promise<void> {
     const app = createApp({
       pool: db.pool,
       logger,
+      audit,
       alerting,
       exports,
       ingest,
@@ -181,7 +196,11 @@ export async function runServe(config: Config): Promise<void> {
     pool: db.pool,
     logger,
     events: alerting.events,
-    delivery: { allowPrivate: alerting.allowPrivateWebhooks },
+    delivery: {
+      allowPrivate: alerting.allowPrivateWebhooks,
+      mailer,
+      publicUrl: config.OBSERVATORY_PUBLIC_URL,
+    },
   });
   const compactor = startRollupCompactor({ pool: db.pool, logger });
   // Every replica looks; the one holding the retention lock runs it, once a day.
@@ -203,6 +222,7 @@ export async function runServe(config: Config): Promise<void> {
   await retention.stop();
   await drift.stop();
   await ruleEngine.stop();
+  mailer?.close();
   await compactor.stop();
   await worker?.stop();
   await ingest.shutdown();

@@ -41,6 +41,8 @@ describe.runIf(runs)('web console in a real browser', () => {
       (await runCli(['keys', 'create', '--org', 'acme', '--role', 'ingest'], { DATABASE_URL: db.url }))
         .stdout,
     );
+    // The alerts on these pages are the tests' own; acme's default rules would add theirs.
+    await db.pool.query("UPDATE alert_rules SET enabled = false WHERE org_id = 'acme'");
     serve = await startServe({
       DATABASE_URL: db.url,
       OBSERVATORY_DATA_DIR: await mkdtemp(join(tmpdir(), 'observatory-console-')),
@@ -198,7 +200,7 @@ describe.runIf(runs)('web console in a real browser', () => {
        VALUES (gen_random_uuid(), 'acme', 'builtin', 'console-test', 'ErrorRateHigh', 'critical', 'error rate above 5 %', 'active', now())`,
     );
     await page.getByRole('button', { name: 'Alerts' }).click();
-    await page.getByRole('button', { name: 'Ack' }).click();
+    await page.getByRole('button', { name: 'Ack', exact: true }).click();
     const acks = async () =>
       (await db.pool.query("SELECT count(*)::int AS n FROM audit_log WHERE action = 'alert.ack'")).rows[0].n;
     await expect.poll(acks).toBe(1);
@@ -211,10 +213,36 @@ describe.runIf(runs)('web console in a real browser', () => {
     await page.getByRole('button', { name: 'Add rule' }).click();
     await expect.poll(() => page.locator('#rule-list').textContent()).toContain('Errors above 5 %');
     const { rows: rules } = await db.pool.query(
-      "SELECT metric, threshold FROM alert_rules WHERE org_id = 'acme'",
+      "SELECT metric, threshold FROM alert_rules WHERE org_id = 'acme' AND name = 'Errors above 5 %'",
     );
     expect(rules).toEqual([{ metric: 'error_rate', threshold: 0.05 }]);
     await page.screenshot({ path: join(ARTIFACTS, '5-alerts.png'), fullPage: true });
+  });
+
+  it('opens the alert a notification links to', async () => {
+    const { rows } = await db.pool.query<{ id: string }>(
+      `INSERT INTO alerts (id, org_id, source, fingerprint, name, severity, summary, status, started_at)
+       VALUES (gen_random_uuid(), 'acme', 'builtin', 'console-link', 'CostHigh', 'warning', 'cost', 'active', now())
+       RETURNING id`,
+    );
+    // Loaded afresh at the link, as a click in an email opens it (a hash change alone would not reload).
+    await page.goto(`${serve.baseUrl}/#alerts/${rows[0]!.id}`);
+    await page.reload();
+    const row = page.locator(`tr[data-alert="${rows[0]!.id}"]`);
+    await row.waitFor();
+    expect(await row.getAttribute('aria-current')).toBe('true');
+    expect(await page.locator('nav button[aria-current="page"]').textContent()).toBe('Alerts');
+  });
+
+  it('shows the audit trail to org admins, filtered by action', async () => {
+    await page.getByRole('button', { name: 'Audit' }).click();
+    await expect.poll(() => page.locator('#audit-list').textContent()).toContain('alert.ack');
+    expect(await page.locator('#audit-list').textContent()).toContain('keys.create');
+    await page.getByLabel('Action').fill('alert.ack');
+    await page.getByRole('button', { name: 'Filter' }).click();
+    await expect.poll(() => page.locator('#audit-list tr').count()).toBe(1);
+    expect(await page.locator('#audit-list').textContent()).toContain('acknowledged');
+    await page.screenshot({ path: join(ARTIFACTS, '5b-audit.png'), fullPage: true });
   });
 
   it('creates an export, watches it complete and downloads it', async () => {

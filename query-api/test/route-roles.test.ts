@@ -281,6 +281,7 @@ const ROUTES: Record<string, RouteCase> = {
     request: () => ({ path: '/api/keys', init: json('POST', { role: 'viewer' }) }),
   },
   'GET /api/keys': { expected: orgAdmin(200), request: () => ({ path: '/api/keys' }) },
+  'GET /api/audit': { expected: orgAdmin(200), request: () => ({ path: '/api/audit' }) },
   'DELETE /api/keys/:key_id': {
     expected: resourceAdmin(200),
     request: async () => ({ path: `/api/keys/${await newKey()}`, init: { method: 'DELETE' } }),

@@ -2,7 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeEvent } from '../../exporter-postgres/test/make-event.ts';
-import { writeAudit } from '../../query-api/src/audit.ts';
+import { AuditTrail } from '../../query-api/src/audit/trail.ts';
 import { createKey } from '../../query-api/src/keys/keys.ts';
 import { createSession } from '../../query-api/src/keys/sessions.ts';
 import { createTestDatabase } from '../../test-support/database.ts';
@@ -30,7 +30,12 @@ beforeAll(async () => {
   await insertEvents(db.pool, [makeEvent({ org_id: 'acme' }), makeEvent({ org_id: 'globex' })]);
   const key = await createKey(db.pool, { orgId: 'acme', role: 'org_admin' });
   await createSession(db.pool, { keyId: key.id, orgId: 'acme', role: 'org_admin' });
-  await writeAudit(db.pool, { orgId: 'acme', actor: key.id, action: 'keys.create', target: key.id });
+  await AuditTrail.ephemeral().record(db.pool, {
+    orgId: 'acme',
+    actor: key.id,
+    action: 'keys.create',
+    target: key.id,
+  });
   await db.pool.query(
     `INSERT INTO exports (id, org_id, created_by, format, filters) VALUES ($1, 'acme', $2, 'csv', $3)`,
     [randomUUID(), key.id, JSON.stringify({ user_id: 'jane@example.com' })],
@@ -69,6 +74,7 @@ const PRIVATE_TABLES = [
   'api_keys',
   'sessions',
   'audit_log',
+  'audit_chain_heads',
   'alert_rules',
   'alert_notifications',
   'orgs',

@@ -15,6 +15,8 @@ const db = await createTestDatabase();
 await ensureOrg(db.pool, 'acme');
 await ensureOrg(db.pool, 'globex');
 await ensureOrg(db.pool, 'initech');
+// These tests count the alerts of the rules they add; the orgs' default rules are tested on their own.
+await db.pool.query('DELETE FROM alert_rules');
 
 // A webhook receiver that fails its first `failFirst` requests with 500, like a flaky endpoint.
 const received: { path: string; body: Record<string, unknown> }[] = [];
@@ -180,6 +182,9 @@ describe('built-in rule engine', () => {
     const slowP95 = await addRule('globex', { metric: 'p95_latency', threshold: 5000, model_name: 'slow' });
     const fastP95 = await addRule('globex', { metric: 'p95_latency', threshold: 5000, model_name: 'fast' });
     const cost = await addRule('globex', { metric: 'cost', threshold: 30 });
+    const slowP99 = await addRule('globex', { metric: 'p99_latency', threshold: 8000 });
+    const hourly = await addRule('globex', { metric: 'cost_per_hour', threshold: 400 });
+    const hourlyHigh = await addRule('globex', { metric: 'cost_per_hour', threshold: 500 });
     const fallback = await addRule('globex', { metric: 'fallback_rate', threshold: 0.6 });
     const quiet = await addRule('globex', {
       metric: 'request_count',
@@ -198,9 +203,34 @@ describe('built-in rule engine', () => {
     expect(await alertsOf(fastP95)).toEqual([]);
     // 20 calls at 2 USD plus the 50 failing globex calls at 0.01 USD from the first test.
     expect(await alertsOf(cost)).toMatchObject([{ status: 'active', value: 40.5 }]);
+    // Half of globex's calls take 9 s: its p99 is 9 s, while 20 of 90 calls keep its p95 low.
+    expect(await alertsOf(slowP99)).toMatchObject([{ status: 'active', value: 9000 }]);
+    // 40.5 USD in the rule's 5 minutes is 486 USD an hour.
+    expect(await alertsOf(hourly)).toMatchObject([{ status: 'active', value: 486 }]);
+    expect(await alertsOf(hourlyHigh)).toEqual([]);
     expect(await alertsOf(fallback)).toEqual([]);
     expect(await alertsOf(quiet)).toMatchObject([{ status: 'active', value: 0 }]);
     expect(await alertsOf(noTraffic)).toEqual([]);
+  });
+
+  it("fires a new org's default error-rate rule on a burst of failures, and only that one", async () => {
+    await ensureOrg(db.pool, 'hooli');
+    await addEvents('hooli', 40, { success: true });
+    await addEvents('hooli', 10, { success: false });
+    await evaluateNow();
+    const { rows } = await db.pool.query(
+      `SELECT r.name, a.status, a.value, a.severity, a.notification_status FROM alerts a
+       JOIN alert_rules r ON r.id = a.rule_id WHERE a.org_id = 'hooli'`,
+    );
+    expect(rows).toEqual([
+      {
+        name: 'Error rate above 5%',
+        status: 'active',
+        value: 0.2,
+        severity: 'critical',
+        notification_status: null,
+      },
+    ]);
   });
 
   it('watches the p95 time to first token of streamed calls only, and is silent without any', async () => {

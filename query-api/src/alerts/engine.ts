@@ -11,9 +11,8 @@ import type { AlertEvents } from './events.ts';
 import {
   DEFAULT_DELIVERY,
   type DeliveryOptions,
-  deliver,
+  deliverNotification,
   type NotificationEvent,
-  notificationBody,
 } from './notify.ts';
 
 import type { AlertRule, AlertView, Operator, RuleMetric } from './schema.ts';
@@ -179,11 +178,7 @@ export class RuleEngine {
     try {
       const outcomes = await Promise.all(
         rule.channels.map(async (channel) => {
-          const outcome = await deliver(
-            channel,
-            notificationBody(channel, event, alert, orgId),
-            this.delivery,
-          );
+          const outcome = await deliverNotification(channel, { event, alert, orgId }, this.delivery);
           await this.deps.pool.query(
             sql.insertNotification(randomUUID(), alert.id, orgId, channel, event, outcome),
           );

@@ -36,6 +36,7 @@ const options = (o: Partial<DeliveryOptions>): DeliveryOptions => ({
   maxAttempts: 3,
   backoffMs: 1,
   allowPrivate: false,
+  publicUrl: 'http://localhost:4318',
   ...o,
 });
 const body = { event: 'firing' };

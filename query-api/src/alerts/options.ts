@@ -6,6 +6,8 @@ export interface AlertingOptions {
   alertmanagerToken?: string | undefined;
   /** Lets rule channels point at loopback/private addresses (tests, single-host installs). */
   allowPrivateWebhooks?: boolean | undefined;
+  /** Whether email channels can be delivered (OBSERVATORY_SMTP_URL is set). */
+  emailEnabled?: boolean | undefined;
   /** Receives every alert change; the live stream subscribes here. */
   events?: AlertEvents | undefined;
 }

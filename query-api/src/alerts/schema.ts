@@ -39,6 +39,12 @@ export const AckBodySchema = z.object({ note: storableText.max(2000).optional() 
 export const ChannelSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('webhook'), url: z.url() }).strict(),
   z.object({ type: z.literal('slack'), url: z.url() }).strict(),
+  z
+    .object({
+      type: z.literal('email'),
+      to: z.array(z.email().max(254)).min(1).max(20),
+    })
+    .strict(),
 ]);
 export type Channel = z.infer<typeof ChannelSchema>;
 
@@ -49,6 +55,8 @@ export const RuleMetricSchema = z.enum([
   'p95_ttft',
   'cost',
   'request_count',
+  'p99_latency',
+  'cost_per_hour',
   'psi_latency',
   'psi_input_tokens',
   'psi_output_tokens',
@@ -60,9 +68,9 @@ export const OperatorSchema = z.enum(['>', '>=', '<', '<=']);
 export type Operator = z.infer<typeof OperatorSchema>;
 
 /**
- * A built-in rule as an org admin writes it. Rates are fractions (0.05 = 5 %), p95_latency and p95_ttft (time to first
- * token of streamed calls) are in ms, cost in USD. psi_* metrics read the stored daily drift (see `drift/`): their
- * window is how recent that PSI must be.
+ * A built-in rule as an org admin writes it. Rates are fractions (0.05 = 5 %), p95_latency, p99_latency and p95_ttft
+ * (time to first token of streamed calls) are in ms, cost is USD over the window and cost_per_hour that cost scaled
+ * to an hour. psi_* metrics read the stored daily drift (see `drift/`): their window is how recent that PSI must be.
  */
 export const AlertRuleInputSchema = z
   .object({

@@ -162,7 +162,9 @@ export function measureWindow(orgId: string, modelName: string | null, windowSec
              percentile_cont(0.95) WITHIN GROUP (ORDER BY latency_ms) AS p95_latency,
              -- Aggregates skip nulls: streamed calls only, and null (no firing) when none streamed.
              percentile_cont(0.95) WITHIN GROUP (ORDER BY ttft_ms) AS p95_ttft,
-             coalesce(sum(cost_usd), 0)::float8 AS cost
+             coalesce(sum(cost_usd), 0)::float8 AS cost,
+             percentile_cont(0.99) WITHIN GROUP (ORDER BY latency_ms) AS p99_latency,
+             coalesce(sum(cost_usd), 0)::float8 * 3600 / $3 AS cost_per_hour
            FROM ai_events
            WHERE org_id = $1 AND ($2::text IS NULL OR model_name = $2)
              AND created_at > now() - make_interval(secs => $3) AND created_at <= now()`,

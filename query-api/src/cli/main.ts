@@ -5,9 +5,11 @@ import { z } from 'zod';
 import { CliDateSchema, manifestLine } from '../archive/cli-format.ts';
 import { bigQuerySchema } from '../archive/columns.ts';
 import { ArchiveManifestSchema, manifestsOverlapping } from '../archive/manifest.ts';
-import { writeAudit } from '../audit.ts';
+import { AuditTrail } from '../audit/trail.ts';
+import { describe, verifyAudit } from '../audit/verify.ts';
 import { type Config, ConfigError, loadConfig } from '../config.ts';
 import { openDatabase } from '../db/database.ts';
+import { withTransaction } from '../db/transaction.ts';
 import { DriftRunner } from '../drift/runner.ts';
 import { createArchiveStorage } from '../exports/service.ts';
 import { createKey, listKeys, RoleSchema, revokeKey } from '../keys/keys.ts';
@@ -15,6 +17,7 @@ import { createLogger } from '../log.ts';
 import { archiveRangeFor } from '../retention/archive-range.ts';
 import { formatReport } from '../retention/format.ts';
 import { runRetention } from '../retention/run.ts';
+import { resolveAuditKey } from '../secrets.ts';
 import { runServe, runWorker } from '../server.ts';
 import { OrgSettingsPatchSchema } from '../settings/schema.ts';
 import { readSettings, SettingsError, updateSettings } from '../settings/store.ts';
@@ -100,6 +103,10 @@ function flagValue<T>(schema: z.ZodType<T>, value: unknown, flag: string, comman
   return result.data;
 }
 
+function auditKey(config: Config): Promise<Buffer> {
+  return resolveAuditKey(config.OBSERVATORY_AUDIT_KEY, config.OBSERVATORY_DATA_DIR);
+}
+
 async function withDatabase<T>(
   config: Config,
   fn: (db: Awaited<ReturnType<typeof openDatabase>>) => Promise<T>,
@@ -157,14 +164,19 @@ const COMMANDS: Command[] = [
     async run({ values, output, env }) {
       const orgId = flagValue(OrgIdSchema, values.org, '--org', this);
       const role = flagValue(RoleSchema, values.role, '--role', this);
-      await withDatabase(loadConfig(env), async ({ pool }) => {
-        const key = await createKey(pool, { orgId, role, name: values.name as string | undefined });
-        await writeAudit(pool, {
-          orgId,
-          actor: 'cli',
-          action: 'keys.create',
-          target: key.id,
-          details: { role },
+      const config = loadConfig(env);
+      const audit = new AuditTrail(await auditKey(config));
+      await withDatabase(config, async ({ pool }) => {
+        const key = await withTransaction(pool, async (client) => {
+          const created = await createKey(client, { orgId, role, name: values.name as string | undefined });
+          await audit.append(client, {
+            orgId,
+            actor: 'cli',
+            action: 'keys.create',
+            target: created.id,
+            details: { role },
+          });
+          return created;
         });
         output.out(`Created ${role} key ${key.id} for org ${orgId}. It is shown once:\n${key.key}\n`);
       });
@@ -195,10 +207,21 @@ const COMMANDS: Command[] = [
     positionals: 1,
     async run({ positionals, output, env }) {
       const keyId = flagValue(z.uuid(), positionals[0], '<key_id>', this);
-      await withDatabase(loadConfig(env), async ({ pool }) => {
-        const revoked = await revokeKey(pool, keyId);
+      const config = loadConfig(env);
+      const audit = new AuditTrail(await auditKey(config));
+      await withDatabase(config, async ({ pool }) => {
+        const revoked = await withTransaction(pool, async (client) => {
+          const key = await revokeKey(client, keyId);
+          if (key)
+            await audit.append(client, {
+              orgId: key.org_id,
+              actor: 'cli',
+              action: 'keys.revoke',
+              target: keyId,
+            });
+          return key;
+        });
         if (!revoked) throw new ConfigError(`No key with id ${keyId}`);
-        await writeAudit(pool, { orgId: revoked.org_id, actor: 'cli', action: 'keys.revoke', target: keyId });
         output.out(`Revoked key ${keyId}\n`);
       });
     },
@@ -233,9 +256,10 @@ const COMMANDS: Command[] = [
       const storage = await createArchiveStorage(config);
       // Loaded on use: DuckDB's engine is a native module every other command can do without.
       const { restoreEvents } = await import('../archive/restore.ts');
+      const audit = new AuditTrail(await auditKey(config));
       await withDatabase(config, async ({ pool }) => {
         const result = await restoreEvents({ pool, storage }, orgId, from, to);
-        await writeAudit(pool, {
+        await audit.record(pool, {
           orgId,
           actor: 'cli',
           action: 'archive.restore',
@@ -280,10 +304,12 @@ const COMMANDS: Command[] = [
     async run({ values, positionals, output, env }) {
       const orgId = flagValue(OrgIdSchema, values.org, '--org', this);
       const patch = settingsPatch(positionals, this);
-      await withDatabase(loadConfig(env), async ({ pool }) => {
+      const config = loadConfig(env);
+      const audit = new AuditTrail(await auditKey(config));
+      await withDatabase(config, async ({ pool }) => {
         let settings: Awaited<ReturnType<typeof updateSettings>>;
         try {
-          settings = await updateSettings(pool, orgId, patch, { actor: 'cli' });
+          settings = await updateSettings(pool, audit, orgId, patch, { actor: 'cli' });
         } catch (err) {
           if (err instanceof SettingsError) throw new ConfigError(err.message);
           throw err;
@@ -340,6 +366,30 @@ const COMMANDS: Command[] = [
           `Computed drift of ${report.computed.length} model(s) in ${seconds} s${report.failed.length ? `; ${report.failed.length} failed` : ''}\n`,
         );
       });
+    },
+  },
+  {
+    name: 'audit verify',
+    args: '[--org <org>]',
+    summary:
+      "check the audit chains (or one org's); names the first row edited, deleted, inserted or reordered",
+    options: { org: { type: 'string' } },
+    async run({ values, output, env }) {
+      const orgId = values.org === undefined ? undefined : flagValue(OrgIdSchema, values.org, '--org', this);
+      const config = loadConfig(env);
+      const key = await auditKey(config);
+      const reports = await withDatabase(config, ({ pool }) => verifyAudit(pool, key, orgId));
+      let failed = 0;
+      for (const r of reports) {
+        const older = r.unchained ? ` (${r.unchained} older rows from before the chains, unprotected)` : '';
+        if (r.problem) failed++;
+        output.out(
+          r.problem
+            ? `${describe(r.chain)}: TAMPERED: ${r.problem.message}\n`
+            : `${describe(r.chain)}: ${r.verified} rows intact${older}\n`,
+        );
+      }
+      if (failed) throw new ConfigError(`audit verify: ${failed} of ${reports.length} chains failed`);
     },
   },
 ];

@@ -36,17 +36,22 @@ function hashKey(key: string): Buffer {
   return createHash('sha256').update(key).digest();
 }
 
+/** Creates the org if it is new, with its default alert rules (`migrations/0020_default_rules.sql`). */
 export async function ensureOrg(db: pg.Pool | pg.PoolClient, orgId: string): Promise<void> {
-  await db.query('INSERT INTO orgs (id, name) VALUES ($1, $1) ON CONFLICT (id) DO NOTHING', [orgId]);
+  await db.query(
+    `WITH created AS (INSERT INTO orgs (id, name) VALUES ($1, $1) ON CONFLICT (id) DO NOTHING RETURNING id)
+     SELECT observatory_create_default_rules(id) FROM created`,
+    [orgId],
+  );
 }
 
 export async function createKey(
-  pool: pg.Pool,
+  db: pg.Pool | pg.PoolClient,
   input: { orgId: string; role: Role; name?: string | undefined },
 ): Promise<CreatedKey> {
   const key = `${KEY_PREFIX}${randomBytes(24).toString('base64url')}`;
-  await ensureOrg(pool, input.orgId);
-  const { rows } = await pool.query<ApiKeyInfo>(
+  await ensureOrg(db, input.orgId);
+  const { rows } = await db.query<ApiKeyInfo>(
     `INSERT INTO api_keys (id, org_id, name, role, key_prefix, key_hash)
      VALUES ($1, $2, $3, $4, $5, $6) RETURNING ${INFO_COLUMNS}`,
     [randomUUID(), input.orgId, input.name ?? '', input.role, key.slice(0, 12), hashKey(key)],
@@ -64,11 +69,11 @@ export async function listKeys(pool: pg.Pool, orgId: string): Promise<ApiKeyInfo
 
 /** Revokes a key; with `orgId`, only a key of that org. Returns the revoked key, or undefined if none matched. */
 export async function revokeKey(
-  pool: pg.Pool,
+  db: pg.Pool | pg.PoolClient,
   keyId: string,
   orgId?: string,
 ): Promise<ApiKeyInfo | undefined> {
-  const { rows } = await pool.query<ApiKeyInfo>(
+  const { rows } = await db.query<ApiKeyInfo>(
     `UPDATE api_keys SET revoked_at = coalesce(revoked_at, now())
      WHERE id = $1 AND ($2::text IS NULL OR org_id = $2) RETURNING ${INFO_COLUMNS}`,
     [keyId, orgId ?? null],

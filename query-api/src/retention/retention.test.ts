@@ -9,6 +9,7 @@ import { createTestDatabase } from '../../../test-support/database.ts';
 import { insertEvents } from '../../../test-support/insert-events.ts';
 import { createApp } from '../app.ts';
 import { restoreEvents } from '../archive/restore.ts';
+import { AuditTrail } from '../audit/trail.ts';
 import { main } from '../cli/main.ts';
 import { loadConfig } from '../config.ts';
 import { createArchiveStorage } from '../exports/service.ts';
@@ -95,7 +96,13 @@ async function archivedIds(org: Org): Promise<string[]> {
 async function setArchive(on: boolean) {
   for (const org of Object.keys(ORGS) as Org[]) {
     const days = ORGS[org];
-    await updateSettings(db.pool, org, { retention_days: days, archive: on }, { actor: 'cli' });
+    await updateSettings(
+      db.pool,
+      AuditTrail.ephemeral(),
+      org,
+      { retention_days: days, archive: on },
+      { actor: 'cli' },
+    );
   }
 }
 
@@ -293,7 +300,13 @@ describe('retention run', () => {
   it('deletes rows of registered tables past their setting, per org', async () => {
     await setArchive(false);
     await db.pool.query('CREATE TABLE test_rollup (org_id text NOT NULL, bucket timestamptz NOT NULL)');
-    await updateSettings(db.pool, 'short', { rollup_retention_days: 100 }, { actor: 'cli' });
+    await updateSettings(
+      db.pool,
+      AuditTrail.ephemeral(),
+      'short',
+      { rollup_retention_days: 100 },
+      { actor: 'cli' },
+    );
     await db.pool.query(
       `INSERT INTO test_rollup SELECT org, now() - d * interval '1 day'
        FROM unnest(ARRAY['short', 'long']) org, unnest(ARRAY[1, 150, 800]) d`,

@@ -15,6 +15,13 @@ const admin = await createKey(db.pool, { orgId: 'acme', role: 'org_admin' });
 const viewer = await createKey(db.pool, { orgId: 'acme', role: 'viewer' });
 const otherAdmin = await createKey(db.pool, { orgId: 'globex', role: 'org_admin' });
 
+const DEFAULT_RULES = [
+  'Error rate above 5%',
+  'p99 latency above 10 s',
+  'Fallback rate above 10%',
+  'Cost per hour above 100 USD',
+];
+
 interface RuleJson {
   id: string;
   name: string;
@@ -57,9 +64,8 @@ describe('alert rules API', () => {
     const body = await json<RuleJson>(created);
     expect(body).toMatchObject({ ...rule, org_id: 'acme', enabled: true, last_fired_at: null });
 
-    expect((await json<{ rules: RuleJson[] }>(call('GET', '', admin.key))).rules.map((r) => r.id)).toEqual([
-      body.id,
-    ]);
+    const listed = (await json<{ rules: RuleJson[] }>(call('GET', '', admin.key))).rules;
+    expect(listed.filter((r) => !DEFAULT_RULES.includes(r.name)).map((r) => r.id)).toEqual([body.id]);
     expect((await json<RuleJson>(call('GET', `/${body.id}`, admin.key))).name).toBe(rule.name);
 
     const replaced = await call('PUT', `/${body.id}`, admin.key, { ...rule, threshold: 0.1 });
@@ -88,7 +94,23 @@ describe('alert rules API', () => {
     expect((await call('GET', `/${created.id}`, otherAdmin.key)).status).toBe(404);
     expect((await call('PUT', `/${created.id}`, otherAdmin.key, rule)).status).toBe(404);
     expect((await call('DELETE', `/${created.id}`, otherAdmin.key)).status).toBe(404);
-    expect((await json<{ rules: RuleJson[] }>(call('GET', '', otherAdmin.key))).rules).toEqual([]);
+    const theirs = (await json<{ rules: RuleJson[] }>(call('GET', '', otherAdmin.key))).rules;
+    expect(theirs.map((r) => r.name).sort()).toEqual([...DEFAULT_RULES].sort());
+    expect(theirs.every((r) => r.org_id === 'globex')).toBe(true);
+  });
+
+  it('gives every new org the default rules, enabled and without channels, once', async () => {
+    const fresh = await createKey(db.pool, { orgId: 'initech', role: 'org_admin' });
+    await createKey(db.pool, { orgId: 'initech', role: 'viewer' });
+    const { rules } = await json<{ rules: RuleJson[] }>(call('GET', '', fresh.key));
+    expect(
+      rules.map((r) => [r.name, r.metric, r.operator, r.threshold, r.window_seconds, r.enabled, r.channels]),
+    ).toEqual([
+      ['Cost per hour above 100 USD', 'cost_per_hour', '>', 100, 3600, true, []],
+      ['Error rate above 5%', 'error_rate', '>', 0.05, 300, true, []],
+      ['Fallback rate above 10%', 'fallback_rate', '>', 0.1, 1800, true, []],
+      ['p99 latency above 10 s', 'p99_latency', '>', 10000, 600, true, []],
+    ]);
   });
 
   it('rejects invalid rules with problem+json naming the field', async () => {
@@ -96,7 +118,8 @@ describe('alert rules API', () => {
       [{ ...rule, metric: 'tokens' }, 'metric'],
       [{ ...rule, threshold: 'high' }, 'threshold'],
       [{ ...rule, window_seconds: 0 }, 'window_seconds'],
-      [{ ...rule, channels: [{ type: 'email', url: 'https://93.184.216.34/' }] }, 'channels.0.type'],
+      [{ ...rule, channels: [{ type: 'pagerduty', url: 'https://93.184.216.34/' }] }, 'channels.0.type'],
+      [{ ...rule, channels: [{ type: 'email', to: ['not an address'] }] }, 'channels.0.to.0'],
       [{ ...rule, channels: [{ type: 'webhook', url: 'ftp://93.184.216.34/' }] }, 'channels.0.url'],
       [{ ...rule, channels: [{ type: 'webhook', url: 'http://127.0.0.1:8080/' }] }, 'channels.0.url'],
       [{ ...rule, channels: [{ type: 'webhook', url: 'http://169.254.169.254/' }] }, 'channels.0.url'],

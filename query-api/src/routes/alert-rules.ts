@@ -5,7 +5,9 @@ import type pg from 'pg';
 import { type AlertRule, type AlertRuleInput, AlertRuleInputSchema } from '../alerts/schema.ts';
 import * as sql from '../alerts/sql.ts';
 import { assertWebhookUrl, WebhookUrlError } from '../alerts/webhook-url.ts';
-import { auditActor, writeAudit } from '../audit.ts';
+import { auditActor } from '../audit/entry.ts';
+import type { AuditTrail } from '../audit/trail.ts';
+import { withTransaction } from '../db/transaction.ts';
 import { jsonBody } from '../http/body.ts';
 import {
   jsonContent,
@@ -40,15 +42,32 @@ function isUniqueViolation(err: unknown): boolean {
 
 export interface AlertRuleRoutesDeps {
   pool: pg.Pool;
+  audit: AuditTrail;
   /** Lets rule channels point at loopback/private addresses (tests, single-host installs). */
   allowPrivateWebhooks?: boolean | undefined;
+  /** Whether email channels can be delivered (OBSERVATORY_SMTP_URL is set). */
+  emailEnabled?: boolean | undefined;
 }
 
 /** CRUD for the built-in engine's rules of the caller's org (org_admin only). */
-export function alertRuleRoutes({ pool, allowPrivateWebhooks = false }: AlertRuleRoutesDeps) {
-  /** Beyond the schema: each channel's URL must resolve to an address the service may post to. */
+export function alertRuleRoutes({
+  pool,
+  audit,
+  allowPrivateWebhooks = false,
+  emailEnabled = false,
+}: AlertRuleRoutesDeps) {
+  /**
+   * Beyond the schema: each channel's URL must resolve to an address the service may post to, and email needs
+   * an SMTP server to go through.
+   */
   async function assertChannels(rule: AlertRuleInput): Promise<void> {
     for (const [i, channel] of rule.channels.entries()) {
+      if (channel.type === 'email') {
+        if (emailEnabled) continue;
+        const field = `channels.${i}.type`;
+        const message = 'email channels need OBSERVATORY_SMTP_URL to be set on the service';
+        throw new ProblemError(400, `Invalid body: ${field}: ${message}`, { errors: [{ field, message }] });
+      }
       try {
         await assertWebhookUrl(channel.url, allowPrivateWebhooks);
       } catch (err) {
@@ -138,14 +157,17 @@ export function alertRuleRoutes({ pool, allowPrivateWebhooks = false }: AlertRul
       await assertChannels(rule);
       const principal = c.get('principal')!;
       try {
-        const { rows } = await pool.query<AlertRule>(sql.insertRule(randomUUID(), principal.orgId, rule));
-        await writeAudit(pool, {
-          ...auditActor(c, principal),
-          action: 'alert_rule.create',
-          target: rows[0]!.id,
-          details: { name: rule.name, metric: rule.metric },
+        const created = await withTransaction(pool, async (client) => {
+          const { rows } = await client.query<AlertRule>(sql.insertRule(randomUUID(), principal.orgId, rule));
+          await audit.append(client, {
+            ...auditActor(c, principal),
+            action: 'alert_rule.create',
+            target: rows[0]!.id,
+            details: { name: rule.name, metric: rule.metric },
+          });
+          return rows[0]!;
         });
-        return c.json(rows[0]! as never, 201);
+        return c.json(created as never, 201);
       } catch (err) {
         if (isUniqueViolation(err)) throw conflict(rule.name);
         throw err;
@@ -163,15 +185,18 @@ export function alertRuleRoutes({ pool, allowPrivateWebhooks = false }: AlertRul
       await assertChannels(rule);
       const principal = c.get('principal')!;
       try {
-        const { rows } = await pool.query<AlertRule>(sql.updateRule(rule_id, principal.orgId, rule));
-        if (!rows[0]) throw notFound(rule_id);
-        await writeAudit(pool, {
-          ...auditActor(c, principal),
-          action: 'alert_rule.update',
-          target: rule_id,
-          details: { name: rule.name, metric: rule.metric },
+        const updated = await withTransaction(pool, async (client) => {
+          const { rows } = await client.query<AlertRule>(sql.updateRule(rule_id, principal.orgId, rule));
+          if (!rows[0]) throw notFound(rule_id);
+          await audit.append(client, {
+            ...auditActor(c, principal),
+            action: 'alert_rule.update',
+            target: rule_id,
+            details: { name: rule.name, metric: rule.metric },
+          });
+          return rows[0];
         });
-        return c.json(rows[0] as never, 200);
+        return c.json(updated as never, 200);
       } catch (err) {
         if (isUniqueViolation(err)) throw conflict(rule.name);
         throw err;
@@ -180,9 +205,15 @@ export function alertRuleRoutes({ pool, allowPrivateWebhooks = false }: AlertRul
     .openapi(remove, async (c) => {
       const { rule_id } = c.req.valid('param');
       const principal = c.get('principal')!;
-      const { rowCount } = await pool.query(sql.deleteRule(rule_id, principal.orgId));
-      if (!rowCount) throw notFound(rule_id);
-      await writeAudit(pool, { ...auditActor(c, principal), action: 'alert_rule.delete', target: rule_id });
+      await withTransaction(pool, async (client) => {
+        const { rowCount } = await client.query(sql.deleteRule(rule_id, principal.orgId));
+        if (!rowCount) throw notFound(rule_id);
+        await audit.append(client, {
+          ...auditActor(c, principal),
+          action: 'alert_rule.delete',
+          target: rule_id,
+        });
+      });
       return c.body(null, 204);
     });
 }

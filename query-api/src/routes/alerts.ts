@@ -12,7 +12,8 @@ import {
   ListAlertsQuerySchema,
 } from '../alerts/schema.ts';
 import * as sql from '../alerts/sql.ts';
-import { auditActor, writeAudit } from '../audit.ts';
+import { auditActor } from '../audit/entry.ts';
+import type { AuditTrail } from '../audit/trail.ts';
 import { withTransaction } from '../db/transaction.ts';
 import { requireBearerToken } from '../http/bearer-token.ts';
 import { jsonBody } from '../http/body.ts';
@@ -80,6 +81,7 @@ function requireAlertmanagerToken(token: string | undefined): MiddlewareHandler 
 
 export interface AlertRoutesDeps {
   pool: pg.Pool;
+  audit: AuditTrail;
   /** Bearer token Alertmanager must send to the webhook; without it the webhook refuses every call. */
   alertmanagerToken?: string | undefined;
   /** Receives every alert change; the live stream subscribes here. */
@@ -89,7 +91,7 @@ export interface AlertRoutesDeps {
 /**
  * Alerts of the caller's org, the Alertmanager webhook that feeds Prometheus alerts in, and acknowledgement.
  */
-export function alertRoutes({ pool, alertmanagerToken, events }: AlertRoutesDeps) {
+export function alertRoutes({ pool, audit, alertmanagerToken, events }: AlertRoutesDeps) {
   const publish = (change: AlertChange, orgId: string | null, alert: AlertView) => {
     if (orgId) events?.publish({ change, orgId, alert });
   };
@@ -185,7 +187,7 @@ export function alertRoutes({ pool, alertmanagerToken, events }: AlertRoutesDeps
           await client.query(
             sql.insertAcknowledgement(randomUUID(), acked.id, principal.orgId, principal.keyId, note ?? null),
           );
-          await writeAudit(client, {
+          await audit.append(client, {
             ...auditActor(c, principal),
             action: 'alert.ack',
             target: acked.id,

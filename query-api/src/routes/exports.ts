@@ -3,7 +3,8 @@ import { Readable } from 'node:stream';
 import { createRoute, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import type pg from 'pg';
-import { auditActor, clientIp, writeAudit } from '../audit.ts';
+import { auditActor, clientIp } from '../audit/entry.ts';
+import type { AuditTrail } from '../audit/trail.ts';
 import type { SqlStatement } from '../db/sql-statement.ts';
 import { withTransaction } from '../db/transaction.ts';
 import { CONTENT_TYPES, fileExtension } from '../exports/encoders.ts';
@@ -76,6 +77,7 @@ const iso = (d: Date | null) => d?.toISOString() ?? null;
 
 export interface ExportRoutesDeps {
   pool: pg.Pool;
+  audit: AuditTrail;
   exports: ExportService;
   /** Behind a TLS-terminating proxy, download links keep the scheme the client used (OBSERVATORY_TRUST_PROXY). */
   trustProxy?: boolean;
@@ -85,7 +87,7 @@ export interface ExportRoutesDeps {
  * Export jobs: created and inspected with an org_admin key; the file is fetched from a signed, short-lived
  * URL that is itself the credential, so a browser can follow it.
  */
-export function exportRoutes({ pool, exports, trustProxy = false }: ExportRoutesDeps) {
+export function exportRoutes({ pool, audit, exports, trustProxy = false }: ExportRoutesDeps) {
   const query = async <R extends pg.QueryResultRow>(
     statement: SqlStatement,
     db: pg.Pool | pg.PoolClient = pool,
@@ -96,7 +98,7 @@ export function exportRoutes({ pool, exports, trustProxy = false }: ExportRoutes
     if (exports.storage.presignedUrl) {
       // The object store serves the file itself, so the download is audited when its URL is handed out.
       const url = await exports.storage.presignedUrl(job.storage_key!, fileName(job), exports.urlTtlSeconds);
-      await writeAudit(pool, {
+      await audit.record(pool, {
         orgId: job.org_id,
         actor: keyId,
         action: 'export.download',
@@ -239,7 +241,7 @@ export function exportRoutes({ pool, exports, trustProxy = false }: ExportRoutes
           }),
           client,
         )) as [ExportJobRow];
-        await writeAudit(client, {
+        await audit.append(client, {
           ...auditActor(c, principal),
           action: 'export.create',
           target: created.id,
@@ -291,7 +293,7 @@ export function exportRoutes({ pool, exports, trustProxy = false }: ExportRoutes
           ? await exports.storage.open(job.storage_key)
           : undefined;
       if (!job || !file) throw new ProblemError(404, `No export file for job ${job_id}`);
-      await writeAudit(pool, {
+      await audit.record(pool, {
         orgId: org,
         actor: key,
         action: 'export.download',

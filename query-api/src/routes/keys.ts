@@ -1,7 +1,9 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { OrgIdSchema } from '@observatory/exporter-postgres';
 import type pg from 'pg';
-import { auditActor, writeAudit } from '../audit.ts';
+import { auditActor } from '../audit/entry.ts';
+import type { AuditTrail } from '../audit/trail.ts';
+import { withTransaction } from '../db/transaction.ts';
 import { jsonBody } from '../http/body.ts';
 import { jsonContent, keyAccess, openApiRoutes, PROBLEM_RESPONSES, problems } from '../http/openapi.ts';
 import { ProblemError } from '../http/problem.ts';
@@ -31,7 +33,7 @@ const CreateKeySchema = z
   .openapi('CreateKeyRequest');
 
 /** `POST/GET/DELETE /api/keys`: an org_admin manages its own org's keys; every change is audited. */
-export function keyRoutes({ pool }: { pool: pg.Pool }) {
+export function keyRoutes({ pool, audit }: { pool: pg.Pool; audit: AuditTrail }) {
   const app = openApiRoutes();
 
   app.openapi(
@@ -52,12 +54,15 @@ export function keyRoutes({ pool }: { pool: pg.Pool }) {
     async (c) => {
       const principal = c.get('principal')!;
       const body = c.req.valid('json');
-      const created = await createKey(pool, { orgId: principal.orgId, role: body.role, name: body.name });
-      await writeAudit(pool, {
-        ...auditActor(c, principal),
-        action: 'keys.create',
-        target: created.id,
-        details: { role: body.role },
+      const created = await withTransaction(pool, async (client) => {
+        const key = await createKey(client, { orgId: principal.orgId, role: body.role, name: body.name });
+        await audit.append(client, {
+          ...auditActor(c, principal),
+          action: 'keys.create',
+          target: key.id,
+          details: { role: body.role },
+        });
+        return key;
       });
       return c.json(created as never, 201);
     },
@@ -97,9 +102,13 @@ export function keyRoutes({ pool }: { pool: pg.Pool }) {
     async (c) => {
       const principal = c.get('principal')!;
       const { key_id } = c.req.valid('param');
-      const revoked = await revokeKey(pool, key_id, principal.orgId);
+      const revoked = await withTransaction(pool, async (client) => {
+        const key = await revokeKey(client, key_id, principal.orgId);
+        if (key)
+          await audit.append(client, { ...auditActor(c, principal), action: 'keys.revoke', target: key_id });
+        return key;
+      });
       if (!revoked) throw new ProblemError(404, 'No such key in this org');
-      await writeAudit(pool, { ...auditActor(c, principal), action: 'keys.revoke', target: key_id });
       return c.json(revoked as never, 200);
     },
   );

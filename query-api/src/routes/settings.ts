@@ -1,6 +1,7 @@
 import { createRoute } from '@hono/zod-openapi';
 import type pg from 'pg';
-import { auditActor } from '../audit.ts';
+import { auditActor } from '../audit/entry.ts';
+import type { AuditTrail } from '../audit/trail.ts';
 import { jsonBody } from '../http/body.ts';
 import {
   jsonContent,
@@ -22,7 +23,7 @@ const PatchJsonSchema = named(
 );
 
 /** `GET`/`PUT /api/telemetry/settings`: the caller org's settings (read: viewer, org_admin; change: org_admin). */
-export function settingsRoutes({ pool }: { pool: pg.Pool }) {
+export function settingsRoutes({ pool, audit }: { pool: pg.Pool; audit: AuditTrail }) {
   const common = { tags: ['settings'], path: '/api/telemetry/settings' };
   const get = createRoute({
     ...common,
@@ -56,6 +57,7 @@ export function settingsRoutes({ pool }: { pool: pg.Pool }) {
       try {
         const after = await updateSettings(
           pool,
+          audit,
           principal.orgId,
           c.req.valid('json'),
           auditActor(c, principal),

@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import type { z } from 'zod';
-import { type AuditEntry, writeAudit } from '../audit.ts';
+import type { AuditEntry } from '../audit/entry.ts';
+import type { AuditTrail } from '../audit/trail.ts';
 import { withTransaction } from '../db/transaction.ts';
 import { effectiveSettings, type OrgSettings, type OrgSettingsPatch, OrgSettingsSchema } from './schema.ts';
 
@@ -36,6 +37,7 @@ export async function readAllSettings(db: pg.Pool | pg.PoolClient): Promise<Map<
  */
 export async function updateSettings(
   pool: pg.Pool,
+  audit: AuditTrail,
   orgId: string,
   patch: OrgSettingsPatch,
   actor: Omit<AuditEntry, 'orgId' | 'action'>,
@@ -54,7 +56,7 @@ export async function updateSettings(
     const changed = (Object.keys(after) as (keyof OrgSettings)[]).filter((k) => after[k] !== before[k]);
     await client.query('UPDATE orgs SET settings = $2 WHERE id = $1', [orgId, stored]);
     if (changed.length > 0) {
-      await writeAudit(client, {
+      await audit.append(client, {
         ...actor,
         orgId,
         action: 'settings.update',

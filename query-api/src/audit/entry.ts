@@ -1,6 +1,5 @@
 import type { Context } from 'hono';
-import type pg from 'pg';
-import type { Principal } from './keys/keys.ts';
+import type { Principal } from '../keys/keys.ts';
 
 export interface AuditEntry {
   orgId: string | null;
@@ -11,13 +10,6 @@ export interface AuditEntry {
   target?: string | null;
   ip?: string | null;
   details?: Record<string, unknown>;
-}
-
-export async function writeAudit(db: pg.Pool | pg.PoolClient, entry: AuditEntry): Promise<void> {
-  await db.query(
-    'INSERT INTO audit_log (org_id, actor, action, target, ip, details) VALUES ($1, $2, $3, $4, $5, $6)',
-    [entry.orgId, entry.actor, entry.action, entry.target ?? null, entry.ip ?? null, entry.details ?? {}],
-  );
 }
 
 /** The client address of a request served by @hono/node-server. */
