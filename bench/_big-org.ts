@@ -140,10 +140,15 @@ export function* seedLines(slice: SeedSlice): Generator<string> {
 }
 
 /** COPYs the lines into `table` through one connection. */
-export async function copyLines(pool: pg.Pool, table: string, lines: Iterable<string>): Promise<void> {
+export async function copyLines(
+  pool: pg.Pool,
+  table: string,
+  lines: Iterable<string>,
+  columns: readonly string[] = SEED_COLUMNS,
+): Promise<void> {
   const client = await pool.connect();
   try {
-    const sink = client.query(copyFrom(`COPY ${table} (${SEED_COLUMNS.join(', ')}) FROM STDIN`));
+    const sink = client.query(copyFrom(`COPY ${table} (${columns.join(', ')}) FROM STDIN`));
     await pipeline(Readable.from(lines), sink);
   } finally {
     client.release();
