@@ -111,6 +111,11 @@ describe('read paths use an index (EXPLAIN on an analysed table)', () => {
       'ai_events_org_model_time_idx',
     ],
     [
+      "one model's failures",
+      () => pageQuery(org({ model_name: 'model-5', success: false }), page),
+      'ai_events_model_failures_idx',
+    ],
+    [
       "a deep page of one user's events by cursor",
       () =>
         pageQuery(org({ user_id: sample.user_id }), {
