@@ -7,6 +7,7 @@
  */
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { compactRollups } from '@observatory/exporter-postgres';
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 
@@ -155,8 +156,14 @@ export async function copyLines(
   }
 }
 
-/** Bump when `seedLines` changes the rows it makes, so a kept seed made by the old generator is made anew. */
-export const SEED_GENERATOR = 1;
+/**
+ * Bump when the seed changes what it makes (its rows, or what is derived from them such as rollups), so a kept seed
+ * made the old way is made anew. 2: rollups (0014) filled by the insert trigger during the COPY and compacted.
+ */
+export const SEED_GENERATOR = 2;
+
+/** Rows per COPY statement, so each firing of the statement-level rollup trigger aggregates a bounded set. */
+const SLICE_ROWS = 500_000;
 
 export interface SeedMark {
   rows: number;
@@ -189,7 +196,8 @@ async function secondaryIndexes(pool: pg.Pool): Promise<{ name: string; def: str
 
 /**
  * Seeds `rows` big-org events (plus noise orgs) over the last `days` days into an empty, migrated database, in
- * `parallel` time slices COPYed at once, then `VACUUM ANALYZE`s and marks the seed done. Secondary indexes are
+ * time slices COPYed `parallel` at once (the rollup trigger sees each COPY as one insert), compacts the rollups,
+ * `VACUUM ANALYZE`s and marks the seed done. Secondary indexes are
  * dropped for the load and built again after it from their own definitions (many times faster than maintaining
  * them row by row, and whatever indexes later migrations add come back the same). Returns the wall time in seconds.
  */
@@ -199,19 +207,23 @@ export async function seedBigOrg(pool: pg.Pool, rows: number, days = 30, paralle
   const span = days * 86_400_000;
   const indexes = await secondaryIndexes(pool);
   for (const index of indexes) await pool.query(`DROP INDEX ${index.name}`);
+  // Time slices of at most SLICE_ROWS, each its own COPY, taken in turn by `parallel` connections.
+  const slices = Math.max(parallel, Math.ceil(rows / SLICE_ROWS));
+  const slice = (k: number) =>
+    copyLines(
+      pool,
+      'ai_events',
+      seedLines({
+        rows: Math.round(rows / slices),
+        fromMs: now - span + (k * span) / slices,
+        toMs: now - span + ((k + 1) * span) / slices,
+        seed: k + 1,
+      }),
+    );
   await Promise.all(
-    Array.from({ length: parallel }, (_, p) =>
-      copyLines(
-        pool,
-        'ai_events',
-        seedLines({
-          rows: Math.round(rows / parallel),
-          fromMs: now - span + (p * span) / parallel,
-          toMs: now - span + ((p + 1) * span) / parallel,
-          seed: p + 1,
-        }),
-      ),
-    ),
+    Array.from({ length: parallel }, async (_, lane) => {
+      for (let k = lane; k < slices; k += parallel) await slice(k);
+    }),
   );
   const client = await pool.connect();
   try {
@@ -220,8 +232,12 @@ export async function seedBigOrg(pool: pg.Pool, rows: number, days = 30, paralle
   } finally {
     client.release();
   }
+  // What the service's compactor would have done while the events arrived.
+  await compactRollups(pool);
   // Autovacuum would have run after a load this size; index-only scans (counts) need its visibility map.
-  await pool.query('VACUUM ANALYZE ai_events');
+  await pool.query(
+    'VACUUM ANALYZE ai_events, ai_rollup_hour, ai_rollup_day, ai_rollup_user_hour, ai_rollup_user_day',
+  );
   await pool.query(
     'CREATE TABLE bench_seed (rows bigint NOT NULL, generator int NOT NULL, seeded_at timestamptz NOT NULL)',
   );

@@ -108,31 +108,30 @@ export const READ_PATHS: ReadPath[] = [
   ...aggregates('models'),
   ...aggregates('errors'),
   ...aggregates('fallbacks'),
+  // Series and breakdowns read the rollups (0014).
+  ...(['24h', '7d', '30d'] as const).flatMap((range) =>
+    (['1h', '1d'] as const).map((interval) => ({
+      name: `series ${range} / ${interval}`,
+      url: () => `/api/telemetry?action=series&range=${range}&interval=${interval}`,
+      budgetMs: AGGREGATE,
+    })),
+  ),
   {
-    name: 'series 24h / 1h',
-    url: () => '/api/telemetry?action=series&range=24h&interval=1h',
+    name: 'series 30d / 1d, one model',
+    url: () => '/api/telemetry?action=series&range=30d&interval=1d&model_name=model-3',
     budgetMs: AGGREGATE,
   },
-  {
-    name: 'series 7d / 1h',
-    url: () => '/api/telemetry?action=series&range=7d&interval=1h',
+  ...(
+    [
+      ['model_name', '30d'],
+      ['user_id', '30d'],
+      ['endpoint', '7d'],
+    ] as const
+  ).map(([by, range]) => ({
+    name: `breakdown by ${by} ${range}`,
+    url: () => `/api/telemetry?action=breakdown&by=${by}&range=${range}`,
     budgetMs: AGGREGATE,
-  },
-  {
-    name: 'series 30d / 1d',
-    url: () => '/api/telemetry?action=series&range=30d&interval=1d',
-    budgetMs: AGGREGATE,
-  },
-  {
-    name: 'breakdown by model_name 30d',
-    url: () => '/api/telemetry?action=breakdown&by=model_name&range=30d',
-    budgetMs: AGGREGATE,
-  },
-  {
-    name: 'breakdown by user_id 30d',
-    url: () => '/api/telemetry?action=breakdown&by=user_id&range=30d',
-    budgetMs: AGGREGATE,
-  },
+  })),
   {
     name: 'CSV: time to the first 1,000 rows',
     url: () => '/api/telemetry/events/stream?limit=100000',

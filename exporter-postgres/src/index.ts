@@ -47,5 +47,15 @@ export {
   ShutdownError,
 } from './pipeline/pipeline.ts';
 export { createEventWriter, type EventWriter, type WriteResult } from './pipeline/writer.ts';
+export { COMPACT_BATCH, type CompactResult, compactRollups, compactStatement } from './rollups/compact.ts';
+export { SKIP_ROLLUPS_SETTING, skipRollupsInTransaction } from './rollups/skip.ts';
+export {
+  MAIN_ROLLUP,
+  ROLLUP_FAMILIES,
+  ROLLUP_SUMS,
+  ROLLUP_TABLES,
+  type RollupFamily,
+  USER_ROLLUP,
+} from './rollups/tables.ts';
 export { forEachInSlices } from './slices.ts';
 export { type AttributeValue, fromReadableSpan, type SpanInput } from './span.ts';

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { ObservatoryAttributes as O, StandardAttributes as S } from '@observatory/semconv';
 import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import { InMemorySpanExporter, type ReadableSpan, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
@@ -157,6 +158,40 @@ describe('traceInference', () => {
     expect(Object.keys(span.attributes).sort()).toEqual([S.OPERATION_NAME, S.REQUEST_MODEL].sort());
   });
 
+  it('records the first token once, from the call start, in ms and as the GenAI seconds', async () => {
+    // Bounds taken around the calls, so the check holds however slow the machine is.
+    let firstAfter = 0;
+    let firstBefore = 0;
+    const outerStart = performance.now();
+    let innerStart = 0;
+    await traceInference({ operation: 'chat', model: 'gpt-4o' }, async (call) => {
+      innerStart = performance.now();
+      await sleep(20);
+      firstAfter = performance.now();
+      call.recordFirstToken();
+      firstBefore = performance.now();
+      // Every further chunk calls it again: none of these may move the mark.
+      for (let chunk = 0; chunk < 3; chunk++) {
+        await sleep(20);
+        call.recordFirstToken();
+      }
+    });
+    const span = await onlySpan();
+    const ttft = span.attributes[O.TTFT_MS] as number;
+    expect(ttft).toBeGreaterThanOrEqual(firstAfter - innerStart);
+    expect(ttft).toBeLessThanOrEqual(firstBefore - outerStart);
+    expect(span.attributes[S.RESPONSE_TIME_TO_FIRST_CHUNK]).toBeCloseTo(ttft / 1000, 9);
+  });
+
+  it('sets no first-token attribute on a call that did not report one', async () => {
+    await traceInference({ operation: 'chat', model: 'gpt-4o' }, (call) => {
+      call.recordUsage({ outputTokens: 5 });
+    });
+    const span = await onlySpan();
+    expect(span.attributes[O.TTFT_MS]).toBeUndefined();
+    expect(span.attributes[S.RESPONSE_TIME_TO_FIRST_CHUNK]).toBeUndefined();
+  });
+
   it('makes the model-call span the parent of spans started inside it', async () => {
     await traceInference({ operation: 'chat', model: 'outer' }, () =>
       traceInference({ operation: 'embeddings', model: 'inner' }, () => 1),
@@ -226,6 +261,38 @@ describe('withFallback', () => {
     expect(span.attributes[S.ERROR_TYPE]).toBeUndefined();
     expect(span.attributes[S.CACHE_READ_INPUT_TOKENS]).toBeUndefined();
     expect(span.attributes[S.RESPONSE_ID]).toBeUndefined();
+  });
+
+  it("keeps the answering model's first token, measured from the call's start, not the failed primary's", async () => {
+    let primaryStart = 0;
+    let fallbackTokenAfter = 0;
+    await withFallback({
+      ...call,
+      primary: async (c) => {
+        primaryStart = performance.now();
+        c.recordFirstToken();
+        await sleep(20);
+        throw new ProviderError('stream broke', 502);
+      },
+      fallback: async (c) => {
+        fallbackTokenAfter = performance.now();
+        c.recordFirstToken();
+      },
+    });
+    // The call started before the primary did, and the fallback's token came after fallbackTokenAfter.
+    expect((await onlySpan()).attributes[O.TTFT_MS]).toBeGreaterThanOrEqual(
+      fallbackTokenAfter - primaryStart,
+    );
+
+    await withFallback({
+      ...call,
+      primary: async (c) => {
+        c.recordFirstToken();
+        throw new ProviderError('stream broke', 502);
+      },
+      fallback: async () => 'not streamed',
+    });
+    expect((await spans())[1]!.attributes[O.TTFT_MS]).toBeUndefined();
   });
 
   it('does not record a fallback when the primary answers', async () => {

@@ -70,9 +70,17 @@ export interface InferenceCall {
   setOutputSize(bytes: number): void;
   /** Time the model itself computed, where the provider reports it. */
   setComputeMs(ms: number): void;
+  /**
+   * The first token or chunk of a streamed response arrived now. The first call counts; later ones (every further
+   * chunk) are ignored, so it can be called on each chunk.
+   */
+  recordFirstToken(): void;
   setProvenance(provenance: Record<string, unknown>): void;
   setTags(tags: Record<string, unknown>): void;
-  /** The primary model did not answer; `model` did instead. Usage, cost and response id recorded so far are dropped. */
+  /**
+   * The primary model did not answer; `model` did instead. Usage, cost, response id and first token recorded so far
+   * are dropped.
+   */
   recordFallback(reason: FallbackReason, model: string): void;
   /** A normalised error code known better than the error's own type. */
   setErrorCode(code: string): void;
@@ -114,6 +122,9 @@ const PRIMARY_ONLY = [
 class Recorder implements InferenceCall {
   private readonly recorded: Attributes = {};
   private error: unknown = NO_ERROR;
+  // Monotonic, unlike Date.now(): a clock step during the call cannot make the wait negative.
+  private readonly startedAt = performance.now();
+  private firstTokenAt: number | undefined;
 
   constructor(readonly span: Span) {}
 
@@ -157,6 +168,10 @@ class Recorder implements InferenceCall {
     if (isAmount(ms)) this.set(ObservatoryAttributes.COMPUTE_MS, ms);
   }
 
+  recordFirstToken(): void {
+    this.firstTokenAt ??= performance.now();
+  }
+
   setProvenance(provenance: Record<string, unknown>): void {
     this.set(ObservatoryAttributes.PROVENANCE_JSON, toJson(provenance));
   }
@@ -168,6 +183,8 @@ class Recorder implements InferenceCall {
   recordFallback(reason: FallbackReason, model: string): void {
     // The event describes the model that answered: drop what a failed primary recorded before it threw.
     for (const key of PRIMARY_ONLY) delete this.recorded[key];
+    // The wait that counts is for the answering model's first token, still measured from the call's start.
+    this.firstTokenAt = undefined;
     this.set(ObservatoryAttributes.FALLBACK_USED, true);
     this.set(ObservatoryAttributes.FALLBACK_REASON, reason);
     this.set(ObservatoryAttributes.FALLBACK_MODEL, model);
@@ -188,6 +205,11 @@ class Recorder implements InferenceCall {
     if (this.error !== NO_ERROR) {
       this.set(StandardAttributes.ERROR_TYPE, errorType(this.error));
       span.setStatus({ code: SpanStatusCode.ERROR, message: errorSummary(this.error) });
+    }
+    if (this.firstTokenAt !== undefined) {
+      const ms = this.firstTokenAt - this.startedAt;
+      this.set(ObservatoryAttributes.TTFT_MS, ms);
+      this.set(StandardAttributes.RESPONSE_TIME_TO_FIRST_CHUNK, ms / 1000);
     }
     span.setAttributes(this.recorded);
     span.end();

@@ -41,6 +41,11 @@ async function api(path, init = {}) {
 
 const fmtMs = (ms) =>
   ms == null ? '—' : ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${Math.round(ms)} ms`;
+// Generation speed after the first token; only for streamed calls (ttft_ms) that report output tokens.
+const tokensPerSecond = (e) =>
+  e.ttft_ms != null && e.output_tokens != null && e.latency_ms > e.ttft_ms
+    ? e.output_tokens / ((e.latency_ms - e.ttft_ms) / 1000)
+    : null;
 const fmtUsd = (v) => (v == null ? 'unpriced' : `$${Number(v).toFixed(6)}`);
 const pct = (v) => `${(100 * (v ?? 0)).toFixed(1)} %`;
 
@@ -327,6 +332,13 @@ async function inspect(event) {
       ),
     ]),
   );
+  const speed = tokensPerSecond(event);
+  if (speed != null) {
+    fields.append(
+      h('dt', {}, 'output tokens/s (after the first token)'),
+      h('dd', { id: 'tokens-per-second' }, speed.toFixed(1)),
+    );
+  }
   const waterfall = h('div', {
     class: 'waterfall',
     id: 'waterfall',
@@ -348,11 +360,22 @@ async function inspect(event) {
       h(
         'div',
         { class: 'bar', role: 'listitem' },
-        h('span', {
-          class: e.id === event.id ? 'current' : '',
-          style: `left:${(100 * offset) / span}%;width:${Math.max(0.5, (100 * e.latency_ms) / span)}%`,
-        }),
-        h('em', {}, `${e.model_name} +${fmtMs(offset)} (${fmtMs(e.latency_ms)})`),
+        h(
+          'span',
+          {
+            class: e.id === event.id ? 'current' : '',
+            style: `left:${(100 * offset) / span}%;width:${Math.max(0.5, (100 * e.latency_ms) / span)}%`,
+          },
+          // The wait for the first token, shaded inside the call's bar.
+          e.ttft_ms != null && e.latency_ms > 0
+            ? h('i', { class: 'ttft', style: `width:${Math.min(100, (100 * e.ttft_ms) / e.latency_ms)}%` })
+            : '',
+        ),
+        h(
+          'em',
+          {},
+          `${e.model_name} +${fmtMs(offset)} (${fmtMs(e.latency_ms)}${e.ttft_ms != null ? `, first token ${fmtMs(e.ttft_ms)}` : ''})`,
+        ),
       ),
     );
   }
@@ -537,7 +560,7 @@ async function ruleEditor() {
   const metric = h(
     'select',
     { id: 'rule-metric' },
-    ...['error_rate', 'fallback_rate', 'p95_latency', 'cost', 'request_count'].map((m) =>
+    ...['error_rate', 'fallback_rate', 'p95_latency', 'p95_ttft', 'cost', 'request_count'].map((m) =>
       h('option', { value: m }, m),
     ),
   );

@@ -11,6 +11,7 @@ import { openDatabase } from './db/database.ts';
 import { createExportService, createExportWorker } from './exports/service.ts';
 import type { ExportWorker } from './exports/worker.ts';
 import { createLogger } from './log.ts';
+import { startRollupCompactor } from './rollups/compactor.ts';
 import { resolvePseudonymKey } from './secrets.ts';
 import { StreamHub } from './stream/hub.ts';
 import { publishAlert, publishCommitted } from './stream/publish.ts';
@@ -152,6 +153,7 @@ export async function runServe(config: Config): Promise<void> {
     events: alerting.events,
     delivery: { allowPrivate: alerting.allowPrivateWebhooks },
   });
+  const compactor = startRollupCompactor({ pool: db.pool, logger });
 
   const signal = await stopSignal();
   logger.info({ signal }, 'draining');
@@ -161,6 +163,7 @@ export async function runServe(config: Config): Promise<void> {
   });
   clearInterval(partitions);
   await ruleEngine.stop();
+  await compactor.stop();
   await worker?.stop();
   await ingest.shutdown();
   await hub.stop();
@@ -169,7 +172,7 @@ export async function runServe(config: Config): Promise<void> {
   logger.info('stopped');
 }
 
-/** `observatory worker`: runs export jobs only, so exports can scale apart from the API. */
+/** `observatory worker`: runs export jobs (and the rollup compactor), so exports can scale apart from the API. */
 export async function runWorker(config: Config): Promise<void> {
   const logger = createLogger(config.LOG_LEVEL);
   const db = await openDatabase(config, { onLog: (line) => logger.debug({ component: 'postgres' }, line) });
@@ -179,8 +182,10 @@ export async function runWorker(config: Config): Promise<void> {
     service: await createExportService(config),
   });
   worker.start();
+  const compactor = startRollupCompactor({ pool: db.pool, logger });
   await stopSignal();
   logger.info('draining export jobs');
+  await compactor.stop();
   await worker.stop();
   await db.close();
   logger.info('stopped');

@@ -91,6 +91,8 @@ describe.runIf(runs)('web console in a real browser', () => {
         endpoint: 'analyze',
         created_at: new Date(t0).toISOString(),
         latency_ms: 800,
+        // Streamed: 50 tokens in the 600 ms after the first one.
+        ttft_ms: 200,
         success: true,
         input_tokens: 1000,
         output_tokens: 50,
@@ -120,7 +122,14 @@ describe.runIf(runs)('web console in a real browser', () => {
     await page.locator('#waterfall .bar').nth(1).waitFor();
     expect(await page.locator('#waterfall .bar').count()).toBe(2);
     expect(await page.locator('#inspector a').getAttribute('href')).toContain(trace);
+    // The streamed call shows its first token in the waterfall; the other did not stream.
+    expect(await page.locator('#waterfall .bar').first().textContent()).toContain('first token 200 ms');
+    expect(await page.locator('#waterfall .bar i.ttft').count()).toBe(1);
+    expect(await page.locator('#tokens-per-second').count()).toBe(0);
     await page.screenshot({ path: join(ARTIFACTS, '3-inspector.png'), fullPage: true });
+
+    await page.locator('#feed tr', { hasText: 'gpt-4o' }).filter({ hasNotText: 'gpt-4o-mini' }).click();
+    await expect.poll(() => page.locator('#tokens-per-second').textContent()).toBe('83.3');
   });
 
   it('shows the overview aggregates', async () => {

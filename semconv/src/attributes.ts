@@ -27,6 +27,11 @@ export const ObservatoryAttributes = {
   OUTPUT_SIZE_BYTES: 'observatory.output.size_bytes',
   /** number, ms: time the model itself computed, where the provider reports it */
   COMPUTE_MS: 'observatory.compute_ms',
+  /**
+   * number, ms: from the call's start to its first token or chunk, for a streamed response. Milliseconds like the
+   * event's other durations; the GenAI attribute below carries the same in seconds.
+   */
+  TTFT_MS: 'observatory.ttft_ms',
   /** normalised error code when the caller knows it better than `error.type` */
   ERROR_CODE: 'observatory.error.code',
 } as const;
@@ -42,6 +47,8 @@ export const StandardAttributes = {
   OUTPUT_TOKENS: 'gen_ai.usage.output_tokens',
   CACHE_READ_INPUT_TOKENS: 'gen_ai.usage.cache_read.input_tokens',
   REASONING_OUTPUT_TOKENS: 'gen_ai.usage.reasoning.output_tokens',
+  /** number, seconds: time to the first chunk of a streamed response, from when the request was issued */
+  RESPONSE_TIME_TO_FIRST_CHUNK: 'gen_ai.response.time_to_first_chunk',
   USER_ID: 'user.id',
   ERROR_TYPE: 'error.type',
   SERVICE_NAME: 'service.name',

@@ -10,14 +10,14 @@ import { promtool, promtoolAvailable } from './stack-files.ts';
 
 /**
  * Every metric name and its labels as the service exposes them, read from a real exposition after a few
- * events (a success with every token type, a failure, a fallback, an unpriced call), plus what Prometheus
+ * events (a streamed success with every token type, a failure, a fallback, an unpriced call), plus what Prometheus
  * and the Collector expose themselves. A typo in a dashboard metric or label name is valid PromQL that
  * silently shows "No data", so names are checked here as well as syntax.
  */
 async function exposedSeries(): Promise<Map<string, Set<string>>> {
   const metrics = createAiMetrics();
   metrics.recordEvents([
-    makeEvent({ cached_input_tokens: 10, reasoning_tokens: 5 }),
+    makeEvent({ cached_input_tokens: 10, reasoning_tokens: 5, ttft_ms: 120 }),
     makeEvent({ success: false, error_code: 'timeout' }),
     makeEvent({ fallback_used: true, fallback_model: 'gpt-4o-mini' }),
     makeEvent({ cost_usd: null, cost_source: 'unpriced' }),
@@ -105,6 +105,8 @@ describe('dashboard PromQL', () => {
       'Token usage per minute',
       'Tokens per call (p50, p95)',
       'Tokens by model',
+      'Time to first token (p50, p95)',
+      'p95 time to first token by model (5 m)',
     ]) {
       expect(titles, title).toContain(title);
     }

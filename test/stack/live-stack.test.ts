@@ -32,6 +32,8 @@ function aiSpan(model: string, outcome: 'ok' | 'error' | 'fallback') {
     [StandardAttributes.INPUT_TOKENS]: 120,
     [StandardAttributes.OUTPUT_TOKENS]: 40,
   };
+  // Successful calls streamed: their first chunk came 80 ms in.
+  if (outcome === 'ok') attributes[StandardAttributes.RESPONSE_TIME_TO_FIRST_CHUNK] = 0.08;
   if (outcome === 'error') attributes[StandardAttributes.ERROR_TYPE] = 'rate_limited';
   if (outcome === 'fallback') {
     attributes[ObservatoryAttributes.FALLBACK_USED] = true;
@@ -51,7 +53,9 @@ function aiSpan(model: string, outcome: 'ok' | 'error' | 'fallback') {
         typeof value === 'boolean'
           ? { boolValue: value }
           : typeof value === 'number'
-            ? { intValue: String(value) }
+            ? Number.isInteger(value)
+              ? { intValue: String(value) }
+              : { doubleValue: value }
             : { stringValue: value },
     })),
     status: outcome === 'error' ? { code: 2 } : { code: 0 },

@@ -2,7 +2,13 @@ import { once } from 'node:events';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
-import { ObservatoryAttributes as O, StandardAttributes as S } from '@observatory/exporter-postgres';
+import {
+  fromReadableSpan,
+  loadPriceTable,
+  mapSpan,
+  ObservatoryAttributes as O,
+  StandardAttributes as S,
+} from '@observatory/exporter-postgres';
 import { startTelemetry, type Telemetry } from '@observatory/instrumentation';
 import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import { InMemorySpanExporter, type ReadableSpan, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
@@ -139,6 +145,68 @@ describe('example inference service', () => {
     const [call] = (await finishedSpans()).filter(isModelCall);
     expect(call!.status.code).toBe(SpanStatusCode.ERROR);
     expect(call!.attributes).toMatchObject({ [S.ERROR_TYPE]: 'server_error', [O.FALLBACK_USED]: true });
+  });
+
+  /** The events of a server-sent event stream, in order. */
+  async function sseEvents(res: Response): Promise<{ event: string; data: string }[]> {
+    return (await res.text())
+      .split('\n\n')
+      .filter((block) => block.trim() !== '')
+      .map((block) => ({
+        event: /^event: (.*)$/m.exec(block)?.[1] ?? 'message',
+        data: /^data: (.*)$/m.exec(block)?.[1] ?? '',
+      }));
+  }
+
+  /** The event Observatory stores for a model-call span, as the pipeline maps it. */
+  function eventOf(span: ReadableSpan) {
+    const options = {
+      defaultOrgId: 'x',
+      prices: loadPriceTable(),
+      receivedAt: new Date(),
+      pseudonymKey: 'k',
+    };
+    return mapSpan(fromReadableSpan(span), options)!;
+  }
+
+  it('streams an answer as server-sent events and records its time to first token', async () => {
+    const res = await post('/infer/stream', { prompt: 'hello' }, { 'x-org-id': 'acme' });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toContain('text/event-stream');
+    const events = await sseEvents(res);
+    expect(events.map((e) => e.event)).toEqual([...Array<string>(12).fill('chunk'), 'done']);
+    expect(events[0]!.data).toBe('positive');
+    expect(JSON.parse(events.at(-1)!.data)).toEqual({ model: `${MODELS.primary}-2025-01-01` });
+
+    const [call, ...more] = (await finishedSpans()).filter(isModelCall);
+    expect(more).toHaveLength(0);
+    expect(call!.attributes).toMatchObject({ [O.ENDPOINT]: '/infer/stream', [O.ORG_ID]: 'acme' });
+    const event = eventOf(call!);
+    expect(event.ttft_ms).toBeGreaterThan(0);
+    // Eleven more chunks, at least 1 ms apart, came after the first.
+    expect(event.ttft_ms!).toBeLessThan(event.latency_ms);
+    expect(event.output_tokens).toBe(12);
+  });
+
+  it('streams from the fallback when the primary gives no first chunk in time', async () => {
+    const res = await post('/infer/stream', { prompt: 'hello', simulate: 'timeout' });
+    const events = await sseEvents(res);
+    expect(JSON.parse(events.at(-1)!.data)).toEqual({ model: `${MODELS.fallback}-2025-01-01` });
+    const [call] = (await finishedSpans()).filter(isModelCall);
+    expect(call!.attributes).toMatchObject({ [O.FALLBACK_USED]: true, [O.FALLBACK_REASON]: 'timeout' });
+    // The caller waited through the primary's timeout (50 ms here) for the fallback's first chunk.
+    expect(eventOf(call!).ttft_ms).toBeGreaterThanOrEqual(50);
+  });
+
+  it('ends the stream with an error event when no model answers', async () => {
+    const res = await post('/infer/stream', { prompt: 'hello', simulate: 'error' });
+    expect(res.status).toBe(200);
+    const events = await sseEvents(res);
+    expect(events.map((e) => e.event)).toEqual(['error']);
+    expect(JSON.parse(events[0]!.data)).toMatchObject({ title: 'Model call failed' });
+    const [call] = (await finishedSpans()).filter(isModelCall);
+    expect(call!.status.code).toBe(SpanStatusCode.ERROR);
+    expect(eventOf(call!).ttft_ms).toBeNull();
   });
 
   it('rejects an invalid body with a problem naming the field, without calling a model', async () => {

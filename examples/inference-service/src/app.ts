@@ -7,6 +7,7 @@ import {
 } from '@observatory/instrumentation';
 import { ORG_ID_PATTERN } from '@observatory/semconv';
 import { type Context, Hono } from 'hono';
+import { streamSSE } from 'hono/streaming';
 import { z } from 'zod';
 import { BehaviourSchema, type Completion, type FakeModel, ModelError, PLANS } from './fake-model.ts';
 
@@ -57,6 +58,27 @@ function record(call: InferenceCall, input: string, completion: Completion): Com
   return completion;
 }
 
+/**
+ * Runs a streamed model call that must start answering within `ms`; past it, the call is aborted as a timeout. Only
+ * the wait for the first chunk is bounded: a model that has started answering is not replaced mid-answer.
+ */
+async function firstChunkWithin<T>(
+  ms: number,
+  signal: AbortSignal,
+  run: (signal: AbortSignal, firstChunk: () => void) => Promise<T>,
+): Promise<T> {
+  const deadline = new AbortController();
+  const timer = setTimeout(
+    () => deadline.abort(new DOMException(`no first chunk within ${ms} ms`, 'TimeoutError')),
+    ms,
+  );
+  try {
+    return await run(AbortSignal.any([signal, deadline.signal]), () => clearTimeout(timer));
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** The example inference service: every model call traced, org and user set once per request. */
 export function createApp({ model, primaryTimeoutMs }: AppOptions): Hono {
   const app = new Hono();
@@ -87,11 +109,72 @@ export function createApp({ model, primaryTimeoutMs }: AppOptions): Hono {
     });
   };
 
+  const chatStream = (
+    endpoint: string,
+    input: string,
+    simulate: z.infer<typeof BehaviourSchema> | undefined,
+    send: (chunk: string) => Promise<void>,
+    signal: AbortSignal,
+  ) => {
+    const plan = PLANS[model.behaviour(simulate)];
+    const onChunk = (call: InferenceCall) => (chunk: string) => {
+      call.recordFirstToken();
+      return send(chunk);
+    };
+    return withFallback({
+      operation: 'chat',
+      model: MODELS.primary,
+      provider: 'openai',
+      endpoint,
+      fallbackModel: MODELS.fallback,
+      // A client that went away is no reason to ask another model.
+      shouldFallback: () => !signal.aborted,
+      primary: async (call) => {
+        const completion = await firstChunkWithin(primaryTimeoutMs, signal, (bounded, firstChunk) =>
+          model.stream(
+            MODELS.primary,
+            input,
+            plan.primary,
+            (chunk) => {
+              firstChunk();
+              return onChunk(call)(chunk);
+            },
+            bounded,
+          ),
+        );
+        return record(call, input, completion);
+      },
+      fallback: async (call) =>
+        record(call, input, await model.stream(MODELS.fallback, input, plan.fallback, onChunk(call), signal)),
+    });
+  };
+
   app.post('/infer', async (c) => {
     const body = await parseBody(c, InferBody);
     if ('response' in body) return body.response;
     const completion = await chat('/infer', body.data.prompt, body.data.simulate);
     return c.json({ output: completion.text, model: completion.model });
+  });
+
+  // The same call streamed as server-sent events: `chunk` events, then `done` (or `error` when no model answered).
+  app.post('/infer/stream', async (c) => {
+    const body = await parseBody(c, InferBody);
+    if ('response' in body) return body.response;
+    const { prompt, simulate } = body.data;
+    return streamSSE(c, async function streamAnswer(sse) {
+      const gone = new AbortController();
+      sse.onAbort(() => gone.abort());
+      const send = (chunk: string) => sse.writeSSE({ event: 'chunk', data: chunk });
+      try {
+        const completion = await chatStream('/infer/stream', prompt, simulate, send, gone.signal);
+        await sse.writeSSE({ event: 'done', data: JSON.stringify({ model: completion.model }) });
+      } catch (err) {
+        // The status line is long gone: a failure is the stream's last event.
+        if (!(err instanceof ModelError)) throw err;
+        const detail = `${err.code} (status ${err.status})`;
+        await sse.writeSSE({ event: 'error', data: JSON.stringify({ title: 'Model call failed', detail }) });
+      }
+    });
   });
 
   app.post('/analyze', async (c) => {

@@ -77,7 +77,10 @@ function pick<T>(items: readonly T[]): T {
 
 /** One request like a real client's: a user, sometimes a gateway request id, now and then a slow primary. */
 async function sendOne(serviceUrl: string, counts: Map<string, number>): Promise<void> {
-  const analyze = Math.random() < 0.4;
+  const roll = Math.random();
+  const analyze = roll < 0.4;
+  // A quarter of the chat calls stream, so the console and dashboard show time to first token.
+  const path = analyze ? '/analyze' : roll < 0.55 ? '/infer/stream' : '/infer';
   const headers: Record<string, string> = {
     'content-type': 'application/json',
     'x-org-id': 'demo',
@@ -88,7 +91,7 @@ async function sendOne(serviceUrl: string, counts: Map<string, number>): Promise
   const prompt = pick(PROMPTS);
   const simulate = Math.random() < 0.03 ? 'timeout' : undefined;
   const body = analyze ? { text: prompt, simulate } : { prompt, simulate };
-  const outcome = await fetch(`${serviceUrl}${analyze ? '/analyze' : '/infer'}`, {
+  const outcome = await fetch(`${serviceUrl}${path}`, {
     method: 'POST',
     headers,
     body: JSON.stringify(body),

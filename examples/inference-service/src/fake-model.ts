@@ -61,6 +61,36 @@ export class FakeModel {
   }
 
   async complete(model: string, input: string, outcome: Outcome, signal?: AbortSignal): Promise<Completion> {
+    await this.respond(model, outcome, signal);
+    return this.completion(model, input);
+  }
+
+  /**
+   * The same call streamed, as providers stream: errors come before the first chunk, which arrives after the
+   * model's latency; the output's further chunks follow a tenth of that latency apart (at least 1 ms). Resolves to
+   * the whole completion once `onChunk` has had every chunk.
+   */
+  async stream(
+    model: string,
+    input: string,
+    outcome: Outcome,
+    onChunk: (chunk: string) => void | Promise<void>,
+    signal?: AbortSignal,
+  ): Promise<Completion> {
+    await this.respond(model, outcome, signal);
+    const completion = this.completion(model, input);
+    // One chunk per output token: the label, then an ellipsis per further token.
+    const chunks = [completion.text, ...Array<string>(completion.usage.outputTokens - 1).fill(' …')];
+    const gapMs = Math.max(1, this.options.latencyMs / 10);
+    for (const [i, chunk] of chunks.entries()) {
+      if (i > 0) await sleep(gapMs, undefined, { signal });
+      await onChunk(chunk);
+    }
+    return { ...completion, text: chunks.join('') };
+  }
+
+  /** Waits as long as the model takes to answer, or throws the way it fails. */
+  private async respond(model: string, outcome: Outcome, signal: AbortSignal | undefined): Promise<void> {
     if (outcome === 'hang') {
       await sleep(60_000, undefined, { signal });
     }
@@ -69,6 +99,9 @@ export class FakeModel {
     if (outcome === 'rate_limited')
       throw new ModelError(`rate limit reached for ${model}`, 429, 'rate_limit_exceeded');
     if (outcome === 'fail') throw new ModelError(`${model} failed`, 500, 'server_error');
+  }
+
+  private completion(model: string, input: string): Completion {
     this.calls += 1;
     const inputTokens = Math.max(1, Math.ceil(Buffer.byteLength(input) / 4));
     return {

@@ -11,4 +11,6 @@ export const ADVISORY_LOCKS = {
   exportCreate: 7_246_004,
   /** Held by the one replica that evaluates alert rules. */
   alertEngine: 7_246_007,
+  /** Held (per transaction) by the one replica moving rollup deltas into the hourly and daily tables. */
+  rollupCompactor: 7_246_140,
 } as const;

@@ -268,6 +268,72 @@ describe('mapSpan: conventions', () => {
   });
 });
 
+describe('mapSpan: time to first token', () => {
+  const genai = { 'gen_ai.operation.name': 'chat', 'gen_ai.request.model': 'gpt-4o' };
+  const vercel = { 'ai.operationId': 'ai.streamText.doStream', 'ai.model.id': 'gpt-4o' };
+
+  it("reads each convention's attribute in its own unit", () => {
+    // GenAI semantic conventions: seconds.
+    expect(map({ ...genai, 'gen_ai.response.time_to_first_chunk': 0.25 }).ttft_ms).toBe(250);
+    // Our own wrapper: milliseconds, and it wins over the GenAI attribute it sets beside it.
+    expect(
+      map({ ...genai, [Obs.TTFT_MS]: 251.5, 'gen_ai.response.time_to_first_chunk': 0.2515 }).ttft_ms,
+    ).toBe(251.5);
+    // Vercel AI SDK: milliseconds, current and older name (streamText sets both, streamObject the older only).
+    expect(
+      map({ ...vercel, 'ai.response.msToFirstChunk': 412, 'ai.stream.msToFirstChunk': 412 }).ttft_ms,
+    ).toBe(412);
+    expect(
+      map({
+        'ai.operationId': 'ai.streamObject.doStream',
+        'ai.model.id': 'gpt-4o',
+        'ai.stream.msToFirstChunk': 90,
+      }).ttft_ms,
+    ).toBe(90);
+    // OpenInference's Vercel span processor keeps the AI SDK's milliseconds under metadata.
+    expect(
+      map({
+        'openinference.span.kind': 'LLM',
+        'llm.model_name': 'gpt-4o',
+        'metadata.ai.response.msToFirstChunk': 77,
+      }).ttft_ms,
+    ).toBe(77);
+    // OTLP/JSON may carry a double as a string.
+    expect(map({ ...genai, 'gen_ai.response.time_to_first_chunk': '1.5' }).ttft_ms).toBe(1500);
+  });
+
+  it('is null for a call that did not stream, and for negative, day-long or non-numeric values', () => {
+    expect(map(genai).ttft_ms).toBeNull();
+    expect(map({ ...genai, 'gen_ai.response.time_to_first_chunk': -0.1 }).ttft_ms).toBeNull();
+    expect(map({ ...genai, 'gen_ai.response.time_to_first_chunk': 86_401 }).ttft_ms).toBeNull();
+    expect(map({ ...genai, [Obs.TTFT_MS]: 'soon' }).ttft_ms).toBeNull();
+    expect(map({ ...vercel, 'ai.response.msToFirstChunk': Number.POSITIVE_INFINITY }).ttft_ms).toBeNull();
+    // An implausible value does not hide a plausible one from another attribute.
+    expect(map({ ...genai, [Obs.TTFT_MS]: -5, 'gen_ai.response.time_to_first_chunk': 0.3 }).ttft_ms).toBe(
+      300,
+    );
+  });
+
+  it("gives a wrapper the inner call's first token, measured from the wrapper's start", () => {
+    const outer = makeSpan({ attributes: genai });
+    const inner = makeSpan({
+      parentSpanId: outer.spanId,
+      // makeSpan starts each span 1 ms after the previous one.
+      attributes: { ...genai, 'gen_ai.response.time_to_first_chunk': 0.2 },
+    });
+    const [event] = mapSpans([outer, inner], options);
+    expect(event!.span_id).toBe(outer.spanId);
+    expect(event!.ttft_ms).toBe(201);
+
+    const measured = makeSpan({ attributes: { ...genai, [Obs.TTFT_MS]: 150 } });
+    const child = makeSpan({
+      parentSpanId: measured.spanId,
+      attributes: { ...genai, 'gen_ai.response.time_to_first_chunk': 0.4 },
+    });
+    expect(mapSpans([measured, child], options)[0]!.ttft_ms).toBe(150);
+  });
+});
+
 describe('mapSpan: our attributes, errors and privacy', () => {
   it('reads fallback, org, request, endpoint, consent, provenance and tags', () => {
     const e = map({

@@ -149,6 +149,34 @@ function orgOf(attrs: Attributes, span: SpanInput, options: MapOptions): string 
 
 const nanosToMs = (nanos: bigint) => Number(nanos / 1000n) / 1000;
 
+// A day: a longer wait for the first token is a clock or unit error, not a measurement.
+const MAX_TTFT_MS = 86_400_000;
+
+/**
+ * Where each convention puts the time to first token or chunk, and its factor to milliseconds. OpenInference and
+ * OpenLLMetry define no span attribute for it (OpenLLMetry records it only as a metric); OpenInference's Vercel
+ * span processor copies the AI SDK's value under `metadata.`.
+ */
+const TTFT_SOURCES: readonly { key: string; toMs: number }[] = [
+  { key: Obs.TTFT_MS, toMs: 1 },
+  { key: Std.RESPONSE_TIME_TO_FIRST_CHUNK, toMs: 1000 },
+  { key: 'ai.response.msToFirstChunk', toMs: 1 },
+  // The AI SDK's older name, still set beside the current one by streamText and alone by streamObject.
+  { key: 'ai.stream.msToFirstChunk', toMs: 1 },
+  { key: 'metadata.ai.response.msToFirstChunk', toMs: 1 },
+];
+
+/** The first plausible time to first token in ms: a negative or day-long one is no measurement at all. */
+function ttftOf(attrs: Attributes): number | null {
+  for (const { key, toMs } of TTFT_SOURCES) {
+    const value = number(attrs, [key]);
+    if (value === null) continue;
+    const ms = value * toMs;
+    if (ms >= 0 && ms <= MAX_TTFT_MS) return ms;
+  }
+  return null;
+}
+
 /**
  * Maps one finished span to the model call it records, or undefined when it records none. Pure: the same span
  * and options give the same event. Prompt and completion content attributes are never read.
@@ -251,7 +279,7 @@ export function mapSpan(span: SpanInput, options: MapOptions): AiEvent | undefin
     output_size_bytes: count(attrs, [Obs.OUTPUT_SIZE_BYTES]),
     latency_ms: Math.max(0, nanosToMs(span.endTimeUnixNano - span.startTimeUnixNano)),
     compute_ms: number(attrs, [Obs.COMPUTE_MS]),
-    ttft_ms: null,
+    ttft_ms: ttftOf(attrs),
     cost_usd: cost.cost_usd,
     cost_source: cost.cost_source,
     success: !failed,
@@ -311,6 +339,10 @@ export function foldIntoOuterCall(event: AiEvent, batch: ReadonlyMap<string, AiE
   }
   if (!outer) return false;
   for (const field of USAGE_FIELDS) outer[field] ??= event[field];
+  // The wrapper's caller waited from the wrapper's start: shift the inner call's first token onto that clock.
+  if (outer.ttft_ms === null && event.ttft_ms !== null) {
+    outer.ttft_ms = Math.max(0, event.ttft_ms + event.created_at.getTime() - outer.created_at.getTime());
+  }
   if (outer.cost_source === 'unpriced' && event.cost_source !== 'unpriced') {
     outer.cost_usd = event.cost_usd;
     outer.cost_source = event.cost_source;

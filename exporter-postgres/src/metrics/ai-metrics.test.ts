@@ -148,6 +148,30 @@ describe('OpenTelemetry GenAI client metrics', () => {
     expect((await samplesOf('ai_inference_latency_seconds_count')).map((s) => s.value)).toEqual([3]);
   });
 
+  it('exposes gen_ai.client.operation.time_to_first_chunk in seconds, for streamed calls only', async () => {
+    metrics = createAiMetrics();
+    metrics.recordEvents([
+      makeEvent({ ttft_ms: 30, latency_ms: 900 }),
+      makeEvent({ ttft_ms: 250, latency_ms: 2000 }),
+      // Failed after its first chunk: still a first chunk the caller waited for.
+      makeEvent({ ttft_ms: 3000, latency_ms: 4000, success: false, error_code: 'timeout' }),
+      makeEvent({ ttft_ms: null, latency_ms: 700 }),
+    ]);
+    const name = 'gen_ai_client_operation_time_to_first_chunk_seconds';
+    expect((await samplesOf(`${name}_count`)).map((s) => s.labels)).toEqual([chat]);
+    expect(await sampleValue(`${name}_count`, chat)).toBe(3);
+    expect(await sampleValue(`${name}_sum`, chat)).toBeCloseTo(3.28, 9);
+    const buckets = await samplesOf(`${name}_bucket`);
+    expect(buckets.map((b) => b.labels.le)).toEqual([
+      ...['0.01', '0.02', '0.04', '0.08', '0.16', '0.32', '0.64', '1.28', '2.56', '5.12', '10.24'],
+      ...['20.48', '40.96', '81.92', '+Inf'],
+    ]);
+    const cumulative = Object.fromEntries(buckets.map((b) => [b.labels.le, b.value]));
+    expect(cumulative).toMatchObject({ '0.02': 0, '0.04': 1, '0.16': 1, '0.32': 2, '2.56': 2, '5.12': 3 });
+    // Every call, streamed or not, still counts in the duration histogram.
+    expect(await sampleValue('gen_ai_client_operation_duration_seconds_count', chat)).toBe(3);
+  });
+
   it('counts tokens by type in ai_tokens_total, per org and model', async () => {
     metrics = createAiMetrics();
     metrics.recordEvents([
@@ -182,6 +206,7 @@ describe('OpenTelemetry GenAI client metrics', () => {
           trace_id: i.toString(16).padStart(32, '0'),
           success: i % 4 !== 0,
           error_code: i % 4 === 0 ? `surprise-${i}` : null,
+          ttft_ms: 40 + i,
         }),
       ),
     );
@@ -190,6 +215,7 @@ describe('OpenTelemetry GenAI client metrics', () => {
     for (const name of [
       'gen_ai_client_token_usage_count',
       'gen_ai_client_operation_duration_seconds_count',
+      'gen_ai_client_operation_time_to_first_chunk_seconds_count',
     ]) {
       const series = await samplesOf(name);
       const values = (label: string) => new Set(series.map((s) => s.labels[label]));

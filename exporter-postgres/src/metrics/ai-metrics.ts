@@ -33,9 +33,9 @@ export interface AiMetricsOptions {
  * expose (`gen_ai_client_operation_duration_seconds`); renaming the stream gives /metrics the same name, so
  * dashboards built on those work here too. The token histogram's `{token}` unit adds no suffix by the same rules.
  */
-const PROMETHEUS_COMPATIBLE_NAMES = [
-  { instrumentName: GenAiMetrics.OPERATION_DURATION, name: `${GenAiMetrics.OPERATION_DURATION}_seconds` },
-];
+const PROMETHEUS_COMPATIBLE_NAMES = [GenAiMetrics.OPERATION_DURATION, GenAiMetrics.TIME_TO_FIRST_CHUNK].map(
+  (name) => ({ instrumentName: name, name: `${name}_seconds` }),
+);
 
 const KNOWN_ERROR_CODES = new Set<string>(ERROR_CODES);
 
@@ -88,6 +88,11 @@ export function createAiMetrics({
   });
   const operationDuration = meter.createHistogram(GenAiMetrics.OPERATION_DURATION, {
     description: 'GenAI operation duration',
+    unit: 's',
+    advice: { explicitBucketBoundaries: OPERATION_DURATION_BUCKETS_SECONDS },
+  });
+  const timeToFirstChunk = meter.createHistogram(GenAiMetrics.TIME_TO_FIRST_CHUNK, {
+    description: 'Time to receive the first chunk of a streamed response',
     unit: 's',
     advice: { explicitBucketBoundaries: OPERATION_DURATION_BUCKETS_SECONDS },
   });
@@ -152,6 +157,8 @@ export function createAiMetrics({
           event.latency_ms / 1000,
           event.success ? genAi : { ...genAi, [Std.ERROR_TYPE]: error_code },
         );
+        // Streamed calls only, as the conventions say; they define no error.type on this metric.
+        if (event.ttft_ms !== null) timeToFirstChunk.record(event.ttft_ms / 1000, genAi);
         if (event.input_tokens !== null) {
           tokenUsage.record(event.input_tokens, { ...genAi, [GEN_AI_TOKEN_TYPE]: GenAiTokenTypes.INPUT });
         }

@@ -12,6 +12,7 @@ describe('GenAI conventions copied from @opentelemetry/semantic-conventions', ()
   it('match the installed package, so an upgrade that renames them fails here', () => {
     expect(GenAiMetrics.TOKEN_USAGE).toBe(semconv.METRIC_GEN_AI_CLIENT_TOKEN_USAGE);
     expect(GenAiMetrics.OPERATION_DURATION).toBe(semconv.METRIC_GEN_AI_CLIENT_OPERATION_DURATION);
+    expect(GenAiMetrics.TIME_TO_FIRST_CHUNK).toBe(semconv.METRIC_GEN_AI_CLIENT_OPERATION_TIME_TO_FIRST_CHUNK);
     expect(GEN_AI_TOKEN_TYPE).toBe(semconv.ATTR_GEN_AI_TOKEN_TYPE);
     expect(GenAiTokenTypes.INPUT).toBe(semconv.GEN_AI_TOKEN_TYPE_VALUE_INPUT);
     expect(GenAiTokenTypes.OUTPUT).toBe(semconv.GEN_AI_TOKEN_TYPE_VALUE_OUTPUT);

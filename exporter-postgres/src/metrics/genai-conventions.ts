@@ -9,6 +9,8 @@ import { OVERFLOW_LABEL } from './label-cap.ts';
 export const GenAiMetrics = {
   TOKEN_USAGE: 'gen_ai.client.token.usage',
   OPERATION_DURATION: 'gen_ai.client.operation.duration',
+  /** Recorded for streamed calls only, as the conventions say. */
+  TIME_TO_FIRST_CHUNK: 'gen_ai.client.operation.time_to_first_chunk',
 } as const;
 
 export const GEN_AI_TOKEN_TYPE = 'gen_ai.token.type';
@@ -19,7 +21,10 @@ export const TOKEN_USAGE_BUCKETS = [
   1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864,
 ];
 
-/** `gen_ai.client.operation.duration` (seconds): 10 ms doubling to 82 s, the span of model latencies. */
+/**
+ * `gen_ai.client.operation.duration` and `gen_ai.client.operation.time_to_first_chunk` (seconds): 10 ms doubling
+ * to 82 s, the span of model latencies; the conventions advise the same boundaries for both.
+ */
 export const OPERATION_DURATION_BUCKETS_SECONDS = [
   0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92,
 ];

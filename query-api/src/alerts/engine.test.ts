@@ -14,6 +14,7 @@ import * as sql from './sql.ts';
 const db = await createTestDatabase();
 await ensureOrg(db.pool, 'acme');
 await ensureOrg(db.pool, 'globex');
+await ensureOrg(db.pool, 'initech');
 
 // A webhook receiver that fails its first `failFirst` requests with 500, like a flaky endpoint.
 const received: { path: string; body: Record<string, unknown> }[] = [];
@@ -60,15 +61,23 @@ async function addRule(
 async function addEvents(
   orgId: string,
   count: number,
-  fields: { success?: boolean; model?: string; latencyMs?: number; cost?: number; fallback?: boolean } = {},
+  fields: {
+    success?: boolean;
+    model?: string;
+    latencyMs?: number;
+    ttftMs?: number;
+    cost?: number;
+    fallback?: boolean;
+  } = {},
 ) {
   await db.pool.query(
-    `INSERT INTO ai_events (id, org_id, model_name, latency_ms, cost_usd, cost_source, success, fallback_used, created_at)
-     SELECT gen_random_uuid(), $1, $2, $3, $4, 'computed', $5, $6, now() - interval '1 second' FROM generate_series(1, $7)`,
+    `INSERT INTO ai_events (id, org_id, model_name, latency_ms, ttft_ms, cost_usd, cost_source, success, fallback_used, created_at)
+     SELECT gen_random_uuid(), $1, $2, $3, $4, $5, 'computed', $6, $7, now() - interval '1 second' FROM generate_series(1, $8)`,
     [
       orgId,
       fields.model ?? 'gpt-4o',
       fields.latencyMs ?? 100,
+      fields.ttftMs ?? null,
       fields.cost ?? 0.01,
       fields.success ?? true,
       fields.fallback ?? false,
@@ -192,6 +201,32 @@ describe('built-in rule engine', () => {
     expect(await alertsOf(fallback)).toEqual([]);
     expect(await alertsOf(quiet)).toMatchObject([{ status: 'active', value: 0 }]);
     expect(await alertsOf(noTraffic)).toEqual([]);
+  });
+
+  it('watches the p95 time to first token of streamed calls only, and is silent without any', async () => {
+    // Two slow streams among many calls that did not stream: counted as zeros, those would hide them.
+    await addEvents('initech', 2, { model: 'streamer', latencyMs: 4000, ttftMs: 3000 });
+    await addEvents('initech', 40, { model: 'streamer', latencyMs: 50 });
+    // Slow calls whose first tokens came fast.
+    await addEvents('initech', 20, { model: 'quick', latencyMs: 9000, ttftMs: 100 });
+    await addEvents('initech', 20, { model: 'batch', latencyMs: 100 });
+    const slow = await addRule('initech', { metric: 'p95_ttft', threshold: 1000, model_name: 'streamer' });
+    const fast = await addRule('initech', { metric: 'p95_ttft', threshold: 1000, model_name: 'quick' });
+    // Any value would be below 1000 here: only the absence of a value keeps it silent.
+    const none = await addRule('initech', {
+      metric: 'p95_ttft',
+      operator: '<',
+      threshold: 1000,
+      model_name: 'batch',
+    });
+    await evaluateNow();
+    await engine.settled();
+    const [opened] = await alertsOf(slow);
+    expect(opened).toMatchObject({ status: 'active', value: 3000 });
+    expect(opened.summary).toContain('p95_ttft 3000.00');
+    expect(await alertsOf(fast)).toEqual([]);
+    expect(await alertsOf(none)).toEqual([]);
+    await db.pool.query('UPDATE alert_rules SET enabled = false WHERE org_id = $1', ['initech']);
   });
 
   it('evaluates nothing while another replica holds the evaluator lock', async () => {

@@ -46,6 +46,7 @@ export const RuleMetricSchema = z.enum([
   'error_rate',
   'fallback_rate',
   'p95_latency',
+  'p95_ttft',
   'cost',
   'request_count',
 ]);
@@ -54,7 +55,10 @@ export type RuleMetric = z.infer<typeof RuleMetricSchema>;
 export const OperatorSchema = z.enum(['>', '>=', '<', '<=']);
 export type Operator = z.infer<typeof OperatorSchema>;
 
-/** A built-in rule as an org admin writes it. Rates are fractions (0.05 = 5 %), p95_latency is in ms, cost in USD. */
+/**
+ * A built-in rule as an org admin writes it. Rates are fractions (0.05 = 5 %), p95_latency and p95_ttft (time to first
+ * token of streamed calls) are in ms, cost in USD.
+ */
 export const AlertRuleInputSchema = z
   .object({
     name: storableText.trim().min(1).max(200),

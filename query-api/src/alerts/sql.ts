@@ -160,6 +160,8 @@ export function measureWindow(orgId: string, modelName: string | null, windowSec
              (count(*) FILTER (WHERE NOT success))::float8 / nullif(count(*), 0) AS error_rate,
              (count(*) FILTER (WHERE fallback_used))::float8 / nullif(count(*), 0) AS fallback_rate,
              percentile_cont(0.95) WITHIN GROUP (ORDER BY latency_ms) AS p95_latency,
+             -- Aggregates skip nulls: streamed calls only, and null (no firing) when none streamed.
+             percentile_cont(0.95) WITHIN GROUP (ORDER BY ttft_ms) AS p95_ttft,
              coalesce(sum(cost_usd), 0)::float8 AS cost
            FROM ai_events
            WHERE org_id = $1 AND ($2::text IS NULL OR model_name = $2)
