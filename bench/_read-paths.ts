@@ -108,6 +108,7 @@ export const READ_PATHS: ReadPath[] = [
   ...aggregates('models'),
   ...aggregates('errors'),
   ...aggregates('fallbacks'),
+  { name: 'drift 24h (stored PSI)', url: () => '/api/telemetry?action=drift&range=24h', budgetMs: AGGREGATE },
   // Series and breakdowns read the rollups (0014).
   ...(['24h', '7d', '30d'] as const).flatMap((range) =>
     (['1h', '1d'] as const).map((interval) => ({

@@ -10,7 +10,14 @@ export { type FoundPrice, loadPriceTable, type PriceQuery, PriceTable } from './
 export { ADVISORY_LOCKS } from './db/advisory-locks.ts';
 export { type AppliedMigration, MIGRATIONS_DIR, migrate } from './db/migrate.ts';
 export { ensurePartitions } from './db/partitions.ts';
-export { AI_EVENT_COLUMNS, type AiEvent, AiEventSchema, type CostSource, CostSourceSchema } from './event.ts';
+export {
+  AI_EVENT_COLUMNS,
+  AI_EVENT_PG_TYPES,
+  type AiEvent,
+  AiEventSchema,
+  type CostSource,
+  CostSourceSchema,
+} from './event.ts';
 export { PostgresSpanExporter, type PostgresSpanExporterOptions } from './exporter.ts';
 export { hexIdSchema, isStoredHexId, storedHexIdSchema } from './hex-id.ts';
 export { Ingest, type IngestOptions, type IngestResult } from './ingest.ts';

@@ -560,9 +560,18 @@ async function ruleEditor() {
   const metric = h(
     'select',
     { id: 'rule-metric' },
-    ...['error_rate', 'fallback_rate', 'p95_latency', 'p95_ttft', 'cost', 'request_count'].map((m) =>
-      h('option', { value: m }, m),
-    ),
+    ...[
+      'error_rate',
+      'fallback_rate',
+      'p95_latency',
+      'p95_ttft',
+      'cost',
+      'request_count',
+      'psi_latency',
+      'psi_input_tokens',
+      'psi_output_tokens',
+      'psi_cost',
+    ].map((m) => h('option', { value: m }, m)),
   );
   const operator = h(
     'select',

@@ -23,6 +23,7 @@ import { keyRoutes } from './routes/keys.ts';
 import { metricsRoutes } from './routes/metrics.ts';
 import { otlpRoutes } from './routes/otlp.ts';
 import { sessionRoutes } from './routes/session.ts';
+import { settingsRoutes } from './routes/settings.ts';
 import { telemetryRoutes } from './routes/telemetry.ts';
 import { whoamiRoutes } from './routes/whoami.ts';
 import type { StreamHub } from './stream/hub.ts';
@@ -78,6 +79,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   app.route('/', eventRoutes({ pool }));
   app.route('/', telemetryRoutes({ pool }));
   app.route('/', keyRoutes({ pool }));
+  app.route('/', settingsRoutes({ pool }));
   app.route('/', sessionRoutes({ pool, trustProxy: deps.trustProxy }));
   if (deps.hub) app.route('/', streamRoutes({ pool, hub: deps.hub, logger: deps.logger }, deps.stream));
   app.route('/', consoleRoutes(deps.console));

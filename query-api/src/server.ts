@@ -8,9 +8,12 @@ import { createApp } from './app.ts';
 import { bootstrapDefaultOrg } from './bootstrap.ts';
 import { type Config, ConfigError } from './config.ts';
 import { openDatabase } from './db/database.ts';
+import { startDriftRunner } from './drift/runner.ts';
 import { createExportService, createExportWorker } from './exports/service.ts';
 import type { ExportWorker } from './exports/worker.ts';
 import { createLogger } from './log.ts';
+import { archiveRangeFor } from './retention/archive-range.ts';
+import { startRetentionSchedule } from './retention/schedule.ts';
 import { startRollupCompactor } from './rollups/compactor.ts';
 import { resolvePseudonymKey } from './secrets.ts';
 import { StreamHub } from './stream/hub.ts';
@@ -47,7 +50,7 @@ function stopSignal(): Promise<string> {
 
 /**
  * `observatory serve`: migrate, then run the write path (ingest pipeline and metrics), the HTTP API, the export
- * worker and the alert rule engine; on SIGTERM/SIGINT stop taking requests, drain what is in flight, flush the
+ * worker, the alert rule engine and the daily drift runner; on SIGTERM/SIGINT stop taking requests, drain what is in flight, flush the
  * pipeline, and close the database. Resolves once everything has stopped.
  */
 export async function runServe(config: Config): Promise<void> {
@@ -154,6 +157,14 @@ export async function runServe(config: Config): Promise<void> {
     delivery: { allowPrivate: alerting.allowPrivateWebhooks },
   });
   const compactor = startRollupCompactor({ pool: db.pool, logger });
+  // Every replica looks; the one holding the retention lock runs it, once a day.
+  const retention = startRetentionSchedule({
+    pool: db.pool,
+    logger,
+    archive: await archiveRangeFor(config, db.pool),
+  });
+  // Every replica (and `observatory worker`) runs it; the advisory lock lets one of them compute.
+  const drift = startDriftRunner({ pool: db.pool, logger });
 
   const signal = await stopSignal();
   logger.info({ signal }, 'draining');
@@ -162,6 +173,8 @@ export async function runServe(config: Config): Promise<void> {
     server.closeIdleConnections();
   });
   clearInterval(partitions);
+  await retention.stop();
+  await drift.stop();
   await ruleEngine.stop();
   await compactor.stop();
   await worker?.stop();
@@ -172,7 +185,10 @@ export async function runServe(config: Config): Promise<void> {
   logger.info('stopped');
 }
 
-/** `observatory worker`: runs export jobs (and the rollup compactor), so exports can scale apart from the API. */
+/**
+ * `observatory worker`: runs export jobs, the rollup compactor, the daily retention run and the daily drift
+ * computation, so they scale apart from the API.
+ */
 export async function runWorker(config: Config): Promise<void> {
   const logger = createLogger(config.LOG_LEVEL);
   const db = await openDatabase(config, { onLog: (line) => logger.debug({ component: 'postgres' }, line) });
@@ -183,8 +199,16 @@ export async function runWorker(config: Config): Promise<void> {
   });
   worker.start();
   const compactor = startRollupCompactor({ pool: db.pool, logger });
+  const retention = startRetentionSchedule({
+    pool: db.pool,
+    logger,
+    archive: await archiveRangeFor(config, db.pool),
+  });
+  const drift = startDriftRunner({ pool: db.pool, logger });
   await stopSignal();
   logger.info('draining export jobs');
+  await retention.stop();
+  await drift.stop();
   await compactor.stop();
   await worker.stop();
   await db.close();

@@ -215,6 +215,7 @@ const ROUTES: Record<string, RouteCase> = {
   },
   'GET /api/telemetry/alerts': { expected: orgRead, request: () => ({ path: '/api/telemetry/alerts' }) },
   'GET /api/telemetry/stream': { expected: orgRead, request: () => ({ path: '/api/telemetry/stream' }) },
+  'GET /api/telemetry/settings': { expected: orgRead, request: () => ({ path: '/api/telemetry/settings' }) },
 
   // Managing: org_admin of the org.
   'POST /api/telemetry/alerts/:alert_id/ack': {
@@ -261,6 +262,10 @@ const ROUTES: Record<string, RouteCase> = {
   'GET /api/telemetry/export/:job_id': {
     expected: resourceAdmin(200),
     request: async () => ({ path: `/api/telemetry/export/${await newExportJob()}` }),
+  },
+  'PUT /api/telemetry/settings': {
+    expected: orgAdmin(200),
+    request: () => ({ path: '/api/telemetry/settings', init: json('PUT', { archive: true }) }),
   },
   'POST /api/keys': {
     expected: orgAdmin(201),

@@ -1,50 +1,10 @@
 import type pg from 'pg';
-import { AI_EVENT_COLUMNS, type AiEvent } from '../event.ts';
+import { AI_EVENT_COLUMNS, type AiEvent, AI_EVENT_PG_TYPES as COLUMN_TYPES } from '../event.ts';
 
 export type WriteResult =
   | { kind: 'success'; inserted: number; rejected: number }
   | { kind: 'retryable'; error: Error }
   | { kind: 'failure'; error: Error };
-
-const COLUMN_TYPES: Record<keyof AiEvent, string> = {
-  id: 'uuid',
-  org_id: 'text',
-  client_id: 'text',
-  user_id: 'text',
-  request_id: 'text',
-  trace_id: 'text',
-  span_id: 'text',
-  parent_span_id: 'text',
-  service_name: 'text',
-  endpoint: 'text',
-  operation: 'text',
-  provider: 'text',
-  model_name: 'text',
-  model_version: 'text',
-  adapter_id: 'text',
-  input_tokens: 'int4',
-  output_tokens: 'int4',
-  cached_input_tokens: 'int4',
-  reasoning_tokens: 'int4',
-  input_size_bytes: 'int8',
-  output_size_bytes: 'int8',
-  latency_ms: 'float8',
-  compute_ms: 'float8',
-  ttft_ms: 'float8',
-  cost_usd: 'numeric',
-  cost_source: 'text',
-  success: 'bool',
-  error_code: 'text',
-  error_message: 'text',
-  fallback_used: 'bool',
-  fallback_reason: 'text',
-  fallback_model: 'text',
-  provenance: 'jsonb',
-  tags: 'jsonb',
-  consent: 'bool',
-  created_at: 'timestamptz',
-  received_at: 'timestamptz',
-};
 
 // One array parameter per column: no 65,535-parameter ceiling, one statement per batch, and ON CONFLICT makes a
 // re-export of the same span (same deterministic id) a no-op.

@@ -1,7 +1,10 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import type pg from 'pg';
-import { jsonContent, keyAccess, openApiRoutes, PROBLEM_RESPONSES } from '../http/openapi.ts';
+import { readDrift } from '../drift/read.ts';
+import { DriftItemSchema } from '../drift/schema.ts';
+import { jsonContent, keyAccess, named, openApiRoutes, PROBLEM_RESPONSES } from '../http/openapi.ts';
 import { ProblemError } from '../http/problem.ts';
+import { storableText } from '../http/storable-text.ts';
 import {
   BREAKDOWN_DIMENSIONS,
   breakdown,
@@ -24,7 +27,7 @@ const isoDate = z.iso
   .or(z.iso.date())
   .transform((v) => new Date(v));
 
-const ACTION_NAMES = ['overview', 'models', 'errors', 'fallbacks', 'series', 'breakdown'] as const;
+const ACTION_NAMES = ['overview', 'models', 'errors', 'fallbacks', 'series', 'breakdown', 'drift'] as const;
 
 const AggregateQuerySchema = z
   .object({
@@ -37,7 +40,7 @@ const AggregateQuerySchema = z
       .enum(Object.keys(INTERVALS) as [keyof typeof INTERVALS, ...(keyof typeof INTERVALS)[]])
       .default('1h')
       .describe(`series: bucket width; at most ${MAX_SERIES_POINTS} buckets per window`),
-    model_name: z.string().min(1).max(256).optional().describe('series: one model only'),
+    model_name: storableText.min(1).max(256).optional().describe('series, drift: one model only'),
     by: z.enum(BREAKDOWN_DIMENSIONS).optional().describe('breakdown: the dimension (required there)'),
     limit: z.coerce.number().int().min(1).max(100).default(10).describe('breakdown: rows before `others`'),
   })
@@ -63,6 +66,22 @@ const AggregateSchema = z
   .catchall(z.unknown())
   .openapi('Aggregate', { description: 'overview: its figures as fields; the other actions: `items`' });
 
+const DriftSchema = z
+  .object({
+    action: z.literal('drift'),
+    date_from: z.iso.datetime(),
+    date_to: z.iso.datetime(),
+    items: z.array(named('DriftItem', DriftItemSchema)),
+    note: z.string().optional().describe('why there are no items, when there are none'),
+  })
+  .openapi('Drift', {
+    description:
+      "drift: the latest stored daily PSI of each model × feature computed in the window (the last 24 h against the 7 days before), with both windows' shares per bin",
+  });
+
+const NOT_COMPUTED =
+  'not computed yet: drift is computed once a day per model with calls in the last 24 h (and at start-up); `observatory drift run` computes it now';
+
 const MAX_WINDOW_MS = MAX_WINDOW_DAYS * 86_400_000;
 
 /**
@@ -70,6 +89,8 @@ const MAX_WINDOW_MS = MAX_WINDOW_DAYS * 86_400_000;
  * `date_from`/`date_to`, at most MAX_WINDOW_DAYS = 400 days), read from the rollups with raw rows at the ragged edges.
  * Counts, tokens and cost are exact; percentiles come from log-scale histograms, within 2 % of the exact value
  * (exact for 1m/5m series, which read raw rows).
+ * `drift` reads what the drift runner stored (`drift/runner.ts`) and never computes in the request: one model's PSI
+ * reads 8 days of its calls.
  */
 export function telemetryRoutes({ pool }: { pool: pg.Pool }) {
   const app = openApiRoutes();
@@ -79,12 +100,12 @@ export function telemetryRoutes({ pool }: { pool: pg.Pool }) {
       path: '/api/telemetry',
       operationId: 'getAggregates',
       tags: ['events'],
-      summary: 'Aggregates: overview, per model, top errors, fallbacks, time series, breakdowns',
+      summary: 'Aggregates: overview, per model, top errors, fallbacks, time series, breakdowns, drift',
       description: `Counts, tokens and cost (an exact decimal string; \`unpriced_calls\` counts calls without a price) are exact. Percentiles are within ${RELATIVE_ACCURACY * 100} % of the exact \`percentile_cont\` value (latencies under 0.01 ms count as 0), except in 1m/5m series, where they are exact. Windows are at most ${MAX_WINDOW_DAYS} days; a series at most ${MAX_SERIES_POINTS} buckets.`,
       ...keyAccess(pool, ['viewer', 'org_admin']),
       request: { query: AggregateQuerySchema },
       responses: {
-        200: jsonContent(AggregateSchema, 'The aggregate'),
+        200: jsonContent(z.union([AggregateSchema, DriftSchema]), 'The aggregate'),
         ...PROBLEM_RESPONSES,
       },
     }),
@@ -141,5 +162,12 @@ function answer(pool: pg.Pool, window: Window, query: z.infer<typeof AggregateQu
       return series(pool, window, query.interval, query.model_name);
     case 'breakdown':
       return breakdown(pool, window, query.by!, query.limit);
+    case 'drift':
+      return drift(pool, window, query.model_name);
   }
+}
+
+async function drift(pool: pg.Pool, window: Window, model: string | undefined) {
+  const items = await readDrift(pool, { ...window, model: model ?? null });
+  return items.length ? { items } : { items, note: NOT_COMPUTED };
 }
