@@ -103,6 +103,7 @@ async function copyRate(pool: pg.Pool, variant: CopyVariant, lines: string[], ro
 const COPY_ROUNDS = Number(process.env.BENCH_COPY_ROUNDS ?? 3);
 
 async function copyComparison(pool: pg.Pool, rows: number): Promise<void> {
+  if (COPY_ROUNDS < 1) return;
   const { rows: indexes } = await pool.query<{ name: string; def: string }>(
     `SELECT c.relname AS name, pg_get_indexdef(i.indexrelid) AS def
        FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE i.indrelid = 'ai_events'::regclass`,
