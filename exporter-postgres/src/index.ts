@@ -21,6 +21,16 @@ export {
 export { PostgresSpanExporter, type PostgresSpanExporterOptions } from './exporter.ts';
 export { hexIdSchema, isStoredHexId, storedHexIdSchema } from './hex-id.ts';
 export { Ingest, type IngestOptions, type IngestResult } from './ingest.ts';
+export { LogIngest, type LogIngestOptions, type LogIngestResult } from './logs/log-ingest.ts';
+export type { DecodedLogs, LogInput } from './logs/log-input.ts';
+export {
+  LOG_ROW_COLUMNS,
+  type LogRow,
+  LogRowSchema,
+  MAX_LOG_BODY,
+  STRUCTURED_LOGS_TABLE,
+} from './logs/log-row.ts';
+export { mapLog } from './logs/map-log.ts';
 export { type EventEnvelope, EventEnvelopeSchema, eventFromEnvelope } from './mapping/envelope.ts';
 export { ERROR_CODES, type ErrorCode, normaliseErrorCode } from './mapping/error-codes.ts';
 export {
@@ -41,6 +51,11 @@ export {
   encodeExportTraceResponse,
   OtlpDecodeError,
 } from './otlp/decode.ts';
+export {
+  decodeOtlpLogsJson,
+  decodeOtlpLogsProtobuf,
+  encodeExportLogsResponse,
+} from './otlp/decode-logs.ts';
 export { BodyDecoder, DecoderUnavailableError } from './otlp/decode-off-thread.ts';
 export type { JsonItems } from './otlp/decode-task.ts';
 export { TooManySpansError } from './otlp/decoded.ts';
@@ -53,7 +68,13 @@ export {
   QueueFullError,
   ShutdownError,
 } from './pipeline/pipeline.ts';
-export { createEventWriter, type EventWriter, type WriteResult } from './pipeline/writer.ts';
+export {
+  createEventWriter,
+  createRowWriter,
+  type EventWriter,
+  type RowWriter,
+  type WriteResult,
+} from './pipeline/writer.ts';
 export { COMPACT_BATCH, type CompactResult, compactRollups, compactStatement } from './rollups/compact.ts';
 export { SKIP_ROLLUPS_SETTING, skipRollupsInTransaction } from './rollups/skip.ts';
 export {

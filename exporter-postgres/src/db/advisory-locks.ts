@@ -12,7 +12,7 @@ export const ADVISORY_LOCKS = {
   /** Held by the one replica that evaluates alert rules. */
   alertEngine: 7_246_007,
   /** Held by the one replica computing model drift (PSI) for a pass. */
-  drift: 7_246_015,
+  drift: 7_246_016,
   /** Held (per transaction) by the one replica moving rollup deltas into the hourly and daily tables. */
   rollupCompactor: 7_246_140,
   /** Held (session-level) by the one replica running the retention job. */

@@ -7,17 +7,23 @@ export type WriteResult =
   | { kind: 'failure'; error: Error };
 
 // One array parameter per column: no 65,535-parameter ceiling, one statement per batch, and ON CONFLICT makes a
-// re-export of the same span (same deterministic id) a no-op.
-const INSERT_SQL = `INSERT INTO ai_events (${AI_EVENT_COLUMNS.join(', ')})
-SELECT * FROM unnest(${AI_EVENT_COLUMNS.map((c, i) => `$${i + 1}::${COLUMN_TYPES[c]}[]`).join(', ')})
+// re-export of the same row (same deterministic id) a no-op.
+function insertSql<T>(table: string, columns: readonly (keyof T & string)[], types: Record<keyof T, string>) {
+  return `INSERT INTO ${table} (${columns.join(', ')})
+SELECT * FROM unnest(${columns.map((c, i) => `$${i + 1}::${types[c]}[]`).join(', ')})
 ON CONFLICT DO NOTHING`;
+}
 
-function columnArrays(events: readonly AiEvent[]): unknown[][] {
-  return AI_EVENT_COLUMNS.map((column) =>
-    events.map((event) => {
-      const value = event[column];
+function columnArrays<T>(
+  rows: readonly T[],
+  columns: readonly (keyof T & string)[],
+  types: Record<keyof T, string>,
+): unknown[][] {
+  return columns.map((column) =>
+    rows.map((row) => {
+      const value = row[column];
       if (value === null || value === undefined) return null;
-      if (COLUMN_TYPES[column] === 'jsonb') return JSON.stringify(value);
+      if (types[column] === 'jsonb') return JSON.stringify(value);
       if (value instanceof Date) return value.toISOString();
       return value;
     }),
@@ -34,18 +40,32 @@ function isRetryable(err: unknown): boolean {
   return true;
 }
 
-export interface EventWriter {
-  write(events: readonly AiEvent[]): Promise<WriteResult>;
+export interface RowWriter<T> {
+  write(rows: readonly T[]): Promise<WriteResult>;
+}
+
+export type EventWriter = RowWriter<AiEvent>;
+
+/** Writes batches of events idempotently into `ai_events`. */
+export function createEventWriter(pool: pg.Pool): EventWriter {
+  return createRowWriter(pool, 'ai_events', AI_EVENT_COLUMNS, COLUMN_TYPES);
 }
 
 /**
- * Writes batches of events idempotently. A batch PostgreSQL refuses for its data is split until the bad rows are
- * isolated, so one malformed event never costs the others; those rows are reported as `rejected`.
+ * Writes batches of rows idempotently into `table`, a column per key of `types`. A batch PostgreSQL refuses for its
+ * data is split until the bad rows are isolated, so one malformed row never costs the others; those rows are
+ * reported as `rejected`.
  */
-export function createEventWriter(pool: pg.Pool): EventWriter {
-  async function insert(events: readonly AiEvent[]): Promise<WriteResult> {
+export function createRowWriter<T>(
+  pool: pg.Pool,
+  table: string,
+  columns: readonly (keyof T & string)[],
+  types: Record<keyof T, string>,
+): RowWriter<T> {
+  const sql = insertSql(table, columns, types);
+  async function insert(events: readonly T[]): Promise<WriteResult> {
     try {
-      const result = await pool.query(INSERT_SQL, columnArrays(events));
+      const result = await pool.query(sql, columnArrays(events, columns, types));
       return { kind: 'success', inserted: result.rowCount ?? 0, rejected: 0 };
     } catch (err) {
       if (isRetryable(err)) return { kind: 'retryable', error: err as Error };

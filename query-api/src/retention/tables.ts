@@ -1,4 +1,4 @@
-import { ROLLUP_TABLES } from '@observatory/exporter-postgres';
+import { ROLLUP_TABLES, STRUCTURED_LOGS_TABLE } from '@observatory/exporter-postgres';
 import type { SettingName } from '../settings/schema.ts';
 
 /**
@@ -13,11 +13,14 @@ export interface RetentionTable {
 }
 
 /**
- * Every table under a retention setting besides `ai_events`: the hourly and daily rollups (`rollup_retention_days`);
- * decision traces (`trace_retention_days`) and structured logs (`log_retention_days`) join here, one entry each.
+ * Every table under a retention setting besides `ai_events`: the hourly and daily rollups (`rollup_retention_days`)
+ * and structured logs (`log_retention_days`); decision traces (`trace_retention_days`) join here, one entry.
  */
-export const RETENTION_TABLES: readonly RetentionTable[] = ROLLUP_TABLES.map(({ table, timeColumn }) => ({
-  table,
-  timeColumn,
-  setting: 'rollup_retention_days',
-}));
+export const RETENTION_TABLES: readonly RetentionTable[] = [
+  ...ROLLUP_TABLES.map(({ table, timeColumn }) => ({
+    table,
+    timeColumn,
+    setting: 'rollup_retention_days' as const,
+  })),
+  { ...STRUCTURED_LOGS_TABLE, setting: 'log_retention_days' },
+];

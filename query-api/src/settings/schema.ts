@@ -11,6 +11,8 @@ export const ORG_SETTINGS_SHAPE = {
   rollup_retention_days: z.number().int().min(1).max(3650).default(730),
   /** Archive (and read back) rows before the retention job removes them; off means removed unarchived. */
   archive: z.boolean().default(true),
+  /** Days structured logs (`POST /v1/logs`) are kept; removed unarchived, like rollups. */
+  log_retention_days: z.number().int().min(1).max(3650).default(30),
 };
 
 export type SettingName = keyof typeof ORG_SETTINGS_SHAPE;
