@@ -4,32 +4,97 @@ import pg from 'pg';
 
 export const SERVER_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
+function databaseUrl(name: string): string {
+  const url = new URL(SERVER_URL);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+async function onServer(sql: string): Promise<void> {
+  const admin = new pg.Client({ connectionString: SERVER_URL });
+  await admin.connect();
+  try {
+    await admin.query(sql);
+  } finally {
+    await admin.end();
+  }
+}
+
 /** A migrated throwaway database on the benchmark server, dropped by `drop()`. */
 export async function benchDatabase(
   label: string,
 ): Promise<{ pool: pg.Pool; url: string; drop(): Promise<void> }> {
   const name = `obs_bench_${label}_${randomBytes(3).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: SERVER_URL });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  const url = new URL(SERVER_URL);
-  url.pathname = `/${name}`;
-  const pool = new pg.Pool({ connectionString: url.toString(), max: 8 });
+  await onServer(`CREATE DATABASE ${name}`);
+  const url = databaseUrl(name);
+  const pool = new pg.Pool({ connectionString: url, max: 8 });
   pool.on('error', () => undefined);
   await migrate(pool);
   await ensurePartitions(pool);
   return {
     pool,
-    url: url.toString(),
+    url,
     async drop() {
       await pool.end();
-      const client = new pg.Client({ connectionString: SERVER_URL });
-      await client.connect();
-      await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await client.end();
+      await onServer(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
     },
   };
+}
+
+export interface KeptDatabase {
+  pool: pg.Pool;
+  url: string;
+  /** True when the database was (re)created empty by this call. */
+  created: boolean;
+  /** Migrations this call applied to a database that already existed (none when `created`). */
+  newMigrations: string[];
+  close(): Promise<void>;
+}
+
+/**
+ * A database kept between benchmark runs under a fixed `name` (a large seed takes minutes): created when missing
+ * or when `fresh`, otherwise reused and brought up to the current migrations. A migration edited after it was
+ * applied (a branch that changed its own file) cannot be brought up to date: the database is then made anew.
+ */
+export async function keptBenchDatabase(name: string, { fresh = false } = {}): Promise<KeptDatabase> {
+  const exists = async () => {
+    const admin = new pg.Client({ connectionString: SERVER_URL });
+    await admin.connect();
+    try {
+      return (await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [name])).rowCount === 1;
+    } finally {
+      await admin.end();
+    }
+  };
+  const url = databaseUrl(name);
+  const open = () => {
+    const pool = new pg.Pool({ connectionString: url, max: 8 });
+    pool.on('error', () => undefined);
+    return pool;
+  };
+  let created = fresh || !(await exists());
+  let pool: pg.Pool;
+  let newMigrations: string[] = [];
+  if (!created) {
+    pool = open();
+    try {
+      newMigrations = (await migrate(pool)).map((m) => `${m.version}_${m.name}`);
+    } catch (err) {
+      await pool.end();
+      if (!/changed after it was applied/.test((err as Error).message)) throw err;
+      console.log(`${name}: ${(err as Error).message}; making the database anew`);
+      created = true;
+    }
+  }
+  if (created) {
+    await onServer(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    await onServer(`CREATE DATABASE ${name}`);
+    pool = open();
+    await migrate(pool);
+    newMigrations = [];
+  }
+  await ensurePartitions(pool!);
+  return { pool: pool!, url, created, newMigrations, close: () => pool.end() };
 }
 
 /** Samples RSS every 100 ms while `fn` runs; returns its result with the peak. */

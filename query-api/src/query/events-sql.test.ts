@@ -3,6 +3,7 @@ import { eventId } from '../../../exporter-postgres/src/mapping/event-id.ts';
 import { createTestDatabase } from '../../../test-support/database.ts';
 import type { SqlStatement } from '../db/sql-statement.ts';
 import {
+  cappedCountQuery,
   encodeCursor,
   eventByIdQuery,
   getEvent,
@@ -104,6 +105,36 @@ describe('read paths use an index (EXPLAIN on an analysed table)', () => {
     ['failures', () => pageQuery(org({ success: false }), page), 'ai_events_failures_idx'],
     ['an error code', () => pageQuery(org({ error_code: 'timeout' }), page), 'ai_events_error_code_idx'],
     ['fallbacks', () => pageQuery(org({ fallback_used: true }), page), 'ai_events_fallbacks_idx'],
+    [
+      "one model's page",
+      () => pageQuery(org({ model_name: 'model-7' }), page),
+      'ai_events_org_model_time_idx',
+    ],
+    [
+      "one model's failures",
+      () => pageQuery(org({ model_name: 'model-5', success: false }), page),
+      'ai_events_model_failures_idx',
+    ],
+    [
+      "a deep page of one user's events by cursor",
+      () =>
+        pageQuery(org({ user_id: sample.user_id }), {
+          ...page,
+          cursor: { createdAt: sample.created_at, id: sample.id },
+        }),
+      'ai_events_org_user_time_idx',
+    ],
+    // `total` counts up to the cap on the same index as the page, so a selective filter's count never scans the org.
+    [
+      "a user's capped count",
+      () => cappedCountQuery(org({ user_id: sample.user_id })),
+      'ai_events_org_user_time_idx',
+    ],
+    [
+      "a trace's capped count",
+      () => cappedCountQuery(org({ trace_id: sample.trace_id })),
+      'ai_events_org_trace_idx',
+    ],
   ])('%s', async (_name, query, index) => {
     expect(await accessPaths(query())).toEqual([index]);
   });
@@ -149,6 +180,15 @@ describe('read paths answer correctly', () => {
     expect(all.total).toBeGreaterThan(TOTAL_COUNT_CAP);
     // The planner's estimate after ANALYZE: close, not exact.
     expect(Math.abs(all.total - actual) / actual).toBeLessThan(0.2);
+  });
+
+  it("gives a trace's exact total from its page, and counts a trace's deeper pages", async () => {
+    const all = await listEvents(db.pool, org({ trace_id: sample.trace_id }), page);
+    expect(all).toMatchObject({ total: all.items.length, total_is_estimate: false, next_cursor: null });
+    expect(all.items.length).toBeGreaterThan(0);
+    const first = await listEvents(db.pool, org({ trace_id: sample.trace_id }), { limit: 1, offset: 0 });
+    expect(first).toMatchObject({ total: all.items.length, total_is_estimate: false });
+    expect(first.items).toHaveLength(1);
   });
 
   it('a cursor page continues exactly after the previous one', async () => {

@@ -6,7 +6,6 @@ import QueryStream from 'pg-query-stream';
 import { z } from 'zod';
 import { checkout } from '../db/checkout.ts';
 import type { SqlStatement } from '../db/sql-statement.ts';
-import { withTransaction } from '../db/transaction.ts';
 import { eventIdMillis } from './event-id-time.ts';
 import { EVENT_ROW_TYPES } from './event-rows.ts';
 import { eventWhere, type ScopedFilters } from './filters.ts';
@@ -108,24 +107,39 @@ async function countEvents(
   pool: pg.Pool,
   filters: ScopedFilters,
 ): Promise<Pick<EventPage, 'total' | 'total_is_estimate'>> {
-  let counted: number | undefined;
+  const { client, release } = await checkout(pool);
   try {
-    // Filters no index serves (a rare endpoint) make even a capped count scan far: bound it by time as well.
-    counted = await withTransaction(pool, async (client) => {
-      await client.query(`SET LOCAL statement_timeout = ${COUNT_TIME_BUDGET_MS}`);
-      return (await client.query<{ total: number }>(cappedCountQuery(filters))).rows[0]!.total;
-    });
+    // Filters no index serves (a rare endpoint) make even a capped count scan far: bound it by time as well. The
+    // transaction opens and takes the bound in one round trip (a constant text, so no parameters are needed), and
+    // the estimate reuses the connection: round trips, not the count itself, are most of a page's cost.
+    await client.query(`BEGIN; SET LOCAL statement_timeout = ${COUNT_TIME_BUDGET_MS}`);
+    let counted: number | undefined;
+    try {
+      counted = (await client.query<{ total: number }>(cappedCountQuery(filters))).rows[0]!.total;
+    } catch (err) {
+      if ((err as { code?: unknown }).code !== QUERY_CANCELED) throw err;
+    }
+    // Ends the transaction either way (after a cancelled count, COMMIT rolls back).
+    await client.query('COMMIT');
+    if (counted !== undefined && counted <= TOTAL_COUNT_CAP)
+      return { total: counted, total_is_estimate: false };
+    const plan = (
+      await client.query<{ 'QUERY PLAN': [{ Plan: { 'Plan Rows': number } }] }>(estimateQuery(filters))
+    ).rows[0]!['QUERY PLAN'][0].Plan['Plan Rows'];
+    // A count that finished past the cap is a floor the estimate must not undercut.
+    return { total: Math.max(counted ?? 0, Math.round(plan)), total_is_estimate: true };
   } catch (err) {
-    if ((err as { code?: unknown }).code !== QUERY_CANCELED) throw err;
+    // A connection left inside the transaction (or lost) must not go back to the pool.
+    release(true);
+    throw err;
+  } finally {
+    release();
   }
-  if (counted !== undefined && counted <= TOTAL_COUNT_CAP)
-    return { total: counted, total_is_estimate: false };
-  const plan = (
-    await pool.query<{ 'QUERY PLAN': [{ Plan: { 'Plan Rows': number } }] }>(estimateQuery(filters))
-  ).rows[0]!['QUERY PLAN'][0].Plan['Plan Rows'];
-  // A count that finished past the cap is a floor the estimate must not undercut.
-  return { total: Math.max(counted ?? 0, Math.round(plan)), total_is_estimate: true };
 }
+
+/** Filters that match a handful of events (one trace or request): their first page is their whole answer. */
+const isNarrow = (filters: ScopedFilters) =>
+  filters.trace_id !== undefined || filters.request_id !== undefined;
 
 export async function listEvents(
   pool: pg.Pool,
@@ -133,11 +147,25 @@ export async function listEvents(
   page: { limit: number; offset: number; cursor?: Cursor },
 ): Promise<EventPage> {
   const list = pageQuery(filters, page);
-  const [rows, total] = await Promise.all([
-    pool.query<AiEvent>({ text: list.text, values: list.values, types: EVENT_ROW_TYPES }),
-    countEvents(pool, filters),
-  ]);
-  const items = rows.rows;
+  const readPage = async () =>
+    (await pool.query<AiEvent>({ text: list.text, values: list.values, types: EVENT_ROW_TYPES })).rows;
+  // A first page that is not full holds every match: its length is the exact total.
+  const whole = (items: AiEvent[]) => page.offset === 0 && !page.cursor && items.length < page.limit;
+  let items: AiEvent[];
+  let total: Pick<EventPage, 'total' | 'total_is_estimate'>;
+  if (isNarrow(filters)) {
+    // Page first: for a trace or a request it is nearly always whole, and then the count is never run.
+    items = await readPage();
+    total = whole(items)
+      ? { total: items.length, total_is_estimate: false }
+      : await countEvents(pool, filters);
+  } else {
+    [items, total] = await Promise.all([readPage(), countEvents(pool, filters)]);
+    // A count that ran out of time left an estimate, which the page itself may contradict.
+    if (total.total_is_estimate && whole(items)) total = { total: items.length, total_is_estimate: false };
+    else if (total.total_is_estimate)
+      total = { ...total, total: Math.max(total.total, page.offset + items.length) };
+  }
   const last = items.at(-1);
   return {
     ...total,
