@@ -191,6 +191,28 @@ CREATE TRIGGER ai_events_rollup AFTER INSERT ON ai_events
   REFERENCING NEW TABLE AS new_rows
   FOR EACH STATEMENT EXECUTE FUNCTION ai_rollup_capture();
 
+-- Events stored before this migration are counted once, by the same capture function: each partition's rows go
+-- through a temporary table carrying the trigger, one partition at a time. Creating the trigger above locked
+-- ai_events against writes until this migration commits, so every row is counted exactly once: by this backfill if
+-- it was committed before, by the trigger if after. Rollups that already hold anything were filled this way before.
+DO $$
+DECLARE
+  part regclass;
+BEGIN
+  IF EXISTS (SELECT 1 FROM ai_rollup_delta) OR EXISTS (SELECT 1 FROM ai_rollup_hour) THEN
+    RETURN;
+  END IF;
+  CREATE TEMP TABLE ai_rollup_backfill (LIKE ai_events) ON COMMIT DROP;
+  CREATE TRIGGER ai_rollup_backfill AFTER INSERT ON ai_rollup_backfill
+    REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION ai_rollup_capture();
+  FOR part IN SELECT inhrelid::regclass FROM pg_inherits WHERE inhparent = 'ai_events'::regclass LOOP
+    EXECUTE format('INSERT INTO ai_rollup_backfill SELECT * FROM ONLY %s', part);
+    TRUNCATE ai_rollup_backfill;
+  END LOOP;
+END;
+$$;
+
 -- A late partition moves the default partition's rows into it by DELETE and INSERT: those rows are already counted,
 -- so the move runs with the rollup trigger off (the SET clause restores the caller's setting on return).
 ALTER FUNCTION ai_events_ensure_partition(timestamptz) SET observatory.skip_rollups = 'on';

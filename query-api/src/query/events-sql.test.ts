@@ -173,7 +173,7 @@ describe('read paths answer correctly', () => {
   it('counts exactly up to the cap, and estimates beyond it', async () => {
     const few = await listEvents(db.pool, org({ request_id: sample.request_id }), page);
     expect(few).toMatchObject({ total: few.items.length, total_is_estimate: false });
-    const all = await listEvents(db.pool, org(), page);
+    const all = await listEvents(db.pool, org(), page, 30_000);
     const actual = (await db.pool.query("SELECT count(*)::int AS n FROM ai_events WHERE org_id = 'acme'"))
       .rows[0].n;
     expect(all.total_is_estimate).toBe(true);

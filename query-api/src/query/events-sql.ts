@@ -106,13 +106,14 @@ const QUERY_CANCELED = '57014';
 async function countEvents(
   pool: pg.Pool,
   filters: ScopedFilters,
+  budgetMs: number,
 ): Promise<Pick<EventPage, 'total' | 'total_is_estimate'>> {
   const { client, release } = await checkout(pool);
   try {
     // Filters no index serves (a rare endpoint) make even a capped count scan far: bound it by time as well. The
     // transaction opens and takes the bound in one round trip (a constant text, so no parameters are needed), and
     // the estimate reuses the connection: round trips, not the count itself, are most of a page's cost.
-    await client.query(`BEGIN; SET LOCAL statement_timeout = ${COUNT_TIME_BUDGET_MS}`);
+    await client.query(`BEGIN; SET LOCAL statement_timeout = ${Math.round(budgetMs)}`);
     let counted: number | undefined;
     try {
       counted = (await client.query<{ total: number }>(cappedCountQuery(filters))).rows[0]!.total;
@@ -145,6 +146,7 @@ export async function listEvents(
   pool: pg.Pool,
   filters: ScopedFilters,
   page: { limit: number; offset: number; cursor?: Cursor },
+  countBudgetMs: number = COUNT_TIME_BUDGET_MS,
 ): Promise<EventPage> {
   const list = pageQuery(filters, page);
   const readPage = async () =>
@@ -158,9 +160,9 @@ export async function listEvents(
     items = await readPage();
     total = whole(items)
       ? { total: items.length, total_is_estimate: false }
-      : await countEvents(pool, filters);
+      : await countEvents(pool, filters, countBudgetMs);
   } else {
-    [items, total] = await Promise.all([readPage(), countEvents(pool, filters)]);
+    [items, total] = await Promise.all([readPage(), countEvents(pool, filters, countBudgetMs)]);
     // A count that ran out of time left an estimate, which the page itself may contradict.
     if (total.total_is_estimate && whole(items)) total = { total: items.length, total_is_estimate: false };
     else if (total.total_is_estimate)

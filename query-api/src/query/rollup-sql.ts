@@ -145,7 +145,7 @@ export function sourceCtes(o: SourceOptions, p: Params): string {
 }
 
 export interface GroupedOptions extends SourceOptions {
-  /** SQL over `src`'s columns naming the group. */
+  /** SQL over `src`'s columns naming the group; never null (groups are joined by equality). */
   group: string;
   /** ORDER BY over the per-group sums (`g`, `calls`, `cost_usd`, …) that ranks the groups. */
   order: string;
@@ -183,22 +183,33 @@ export function groupedStatement(o: GroupedOptions): { text: string; values: unk
   const rank = `row_number() OVER (ORDER BY ${o.order})`;
   const slot = o.limit === undefined ? rank : `least(${rank}, ${p.add(o.limit + 1)})`;
   const isOthers = o.limit === undefined ? 'false' : `slot > ${p.add(o.limit)}`;
-  const hist = (column: string, tag: string) =>
-    `SELECT r.slot, '${tag}' AS h, e.key, sum(e.value::bigint) AS n
-      FROM src JOIN ranked r ON r.g IS NOT DISTINCT FROM (${o.group})
-      CROSS JOIN LATERAL jsonb_each_text(src.${column}) AS e GROUP BY r.slot, e.key`;
+  // Each group's histogram is merged before it meets the ranking, and the ranking is joined by plain equality (every
+  // group expression is non-null), so both joins hash: a series of 720 hours or a breakdown over thousands of users
+  // stays linear.
+  const groupHist = (column: string, tag: string) =>
+    `SELECT (${o.group}) AS g, '${tag}' AS h, e.key, sum(e.value::bigint) AS n
+      FROM src CROSS JOIN LATERAL jsonb_each_text(src.${column}) AS e GROUP BY 1, 3`;
   return {
     text: `WITH ${ctes},
       per AS (
         SELECT (${o.group}) AS g, ${ROLLUP_SUMS.map((c) => `sum(${c}) AS ${c}`).join(', ')} FROM src GROUP BY 1
       ),
       ranked AS (SELECT per.*, ${slot} AS slot FROM per),
-      hist AS (${hist('latency_hist', 'l')} UNION ALL ${hist('ttft_hist', 't')})
-      SELECT slot, CASE WHEN ${isOthers} THEN NULL ELSE min(g) END AS g,
-        ${ROLLUP_SUMS.map((c) => `sum(${c})::text AS ${c}`).join(', ')}, count(*)::text AS groups,
-        (SELECT jsonb_object_agg(key, n) FROM hist WHERE hist.slot = ranked.slot AND h = 'l') AS latency_hist,
-        (SELECT jsonb_object_agg(key, n) FROM hist WHERE hist.slot = ranked.slot AND h = 't') AS ttft_hist
-      FROM ranked GROUP BY slot ORDER BY slot`,
+      group_hist AS (${groupHist('latency_hist', 'l')} UNION ALL ${groupHist('ttft_hist', 't')}),
+      slot_hist AS (
+        SELECT slot, jsonb_object_agg(key, n) FILTER (WHERE h = 'l') AS latency_hist,
+          jsonb_object_agg(key, n) FILTER (WHERE h = 't') AS ttft_hist
+        FROM (SELECT r.slot, gh.h, gh.key, sum(gh.n) AS n FROM group_hist gh JOIN ranked r ON r.g = gh.g
+              GROUP BY 1, 2, 3) merged
+        GROUP BY slot
+      ),
+      slots AS (
+        SELECT slot, CASE WHEN ${isOthers} THEN NULL ELSE min(g) END AS g,
+          ${ROLLUP_SUMS.map((c) => `sum(${c})::text AS ${c}`).join(', ')}, count(*)::text AS groups
+        FROM ranked GROUP BY slot
+      )
+      SELECT slots.*, slot_hist.latency_hist, slot_hist.ttft_hist
+      FROM slots LEFT JOIN slot_hist USING (slot) ORDER BY slot`,
     values: p.values,
   };
 }

@@ -65,7 +65,7 @@ function cursorOf(text: string | undefined): Cursor | undefined {
   return cursor;
 }
 
-export function eventRoutes({ pool }: { pool: pg.Pool }) {
+export function eventRoutes({ pool, countBudgetMs }: { pool: pg.Pool; countBudgetMs?: number | undefined }) {
   const app = openApiRoutes();
 
   app.openapi(
@@ -85,7 +85,7 @@ export function eventRoutes({ pool }: { pool: pg.Pool }) {
     async (c) => {
       const { limit, offset, cursor, ...filters } = c.req.valid('query');
       const scoped = scopeFilters(filters, c.get('principal')!);
-      const page = await listEvents(pool, scoped, { limit, offset, cursor: cursorOf(cursor) });
+      const page = await listEvents(pool, scoped, { limit, offset, cursor: cursorOf(cursor) }, countBudgetMs);
       return c.json(page as never, 200);
     },
   );
