@@ -8,6 +8,7 @@ import {
   LogIngest,
   loadPriceTable,
 } from '@observatory/exporter-postgres';
+import type pg from 'pg';
 import { Mailer } from './alerts/email.ts';
 import { type RunningRuleEngine, startRuleEngine } from './alerts/engine.ts';
 import { AlertEvents } from './alerts/events.ts';
@@ -19,7 +20,7 @@ import { openDatabase } from './db/database.ts';
 import { startDriftRunner } from './drift/runner.ts';
 import { createExportService, createExportWorker } from './exports/service.ts';
 import type { ExportWorker } from './exports/worker.ts';
-import { createLogger } from './log.ts';
+import { createLogger, type Logger } from './log.ts';
 import { archiveRangeFor } from './retention/archive-range.ts';
 import { startRetentionSchedule } from './retention/schedule.ts';
 import { startRollupCompactor } from './rollups/compactor.ts';
@@ -202,15 +203,7 @@ export async function runServe(config: Config): Promise<void> {
       publicUrl: config.OBSERVATORY_PUBLIC_URL,
     },
   });
-  const compactor = startRollupCompactor({ pool: db.pool, logger });
-  // Every replica looks; the one holding the retention lock runs it, once a day.
-  const retention = startRetentionSchedule({
-    pool: db.pool,
-    logger,
-    archive: await archiveRangeFor(config, db.pool),
-  });
-  // Every replica (and `observatory worker`) runs it; the advisory lock lets one of them compute.
-  const drift = startDriftRunner({ pool: db.pool, logger });
+  const upkeep = await startUpkeep(config, db.pool, logger);
 
   const signal = await stopSignal();
   logger.info({ signal }, 'draining');
@@ -219,11 +212,9 @@ export async function runServe(config: Config): Promise<void> {
     server.closeIdleConnections();
   });
   clearInterval(partitions);
-  await retention.stop();
-  await drift.stop();
+  await upkeep.stop();
   await ruleEngine.stop();
   mailer?.close();
-  await compactor.stop();
   await worker?.stop();
   await ingest.shutdown();
   await logs.shutdown();
@@ -232,6 +223,21 @@ export async function runServe(config: Config): Promise<void> {
   await selfTracing?.shutdown();
   await db.close();
   logger.info('stopped');
+}
+
+/**
+ * The background jobs every `serve` and `worker` runs: the rollup compactor, the daily retention run and the daily
+ * drift computation. Every replica looks; an advisory lock lets one of them work at a time.
+ */
+async function startUpkeep(config: Config, pool: pg.Pool, logger: Logger) {
+  const compactor = startRollupCompactor({ pool, logger });
+  const retention = startRetentionSchedule({ pool, logger, archive: await archiveRangeFor(config, pool) });
+  const drift = startDriftRunner({ pool, logger });
+  return {
+    async stop() {
+      await Promise.all([retention.stop(), drift.stop(), compactor.stop()]);
+    },
+  };
 }
 
 /**
@@ -247,18 +253,10 @@ export async function runWorker(config: Config): Promise<void> {
     service: await createExportService(config),
   });
   worker.start();
-  const compactor = startRollupCompactor({ pool: db.pool, logger });
-  const retention = startRetentionSchedule({
-    pool: db.pool,
-    logger,
-    archive: await archiveRangeFor(config, db.pool),
-  });
-  const drift = startDriftRunner({ pool: db.pool, logger });
+  const upkeep = await startUpkeep(config, db.pool, logger);
   await stopSignal();
   logger.info('draining export jobs');
-  await retention.stop();
-  await drift.stop();
-  await compactor.stop();
+  await upkeep.stop();
   await worker.stop();
   await db.close();
   logger.info('stopped');

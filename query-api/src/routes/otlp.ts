@@ -50,71 +50,82 @@ export async function decodeOrRefuse<T>(decode: () => Promise<T>, field: string)
   }
 }
 
-// Plain JSON Schema rather than zod: the body is decoded by the OTLP decoder (protobuf or JSON, gzip or not, size
-// bounded), so no validator of the framework may read it first.
-const PROTOBUF = (message: string) => ({
-  type: 'string' as const,
-  format: 'binary',
-  description: `opentelemetry.proto.collector.trace.v1.${message}, protobuf-encoded`,
-});
-const OTLP_JSON_REQUEST = {
-  type: 'object' as const,
-  description: 'ExportTraceServiceRequest in OTLP/JSON encoding (ids as hex, enums as numbers)',
-  properties: { resourceSpans: { type: 'array' as const, items: { type: 'object' as const } } },
-};
-const OTLP_JSON_RESPONSE = {
-  type: 'object' as const,
-  description: 'ExportTraceServiceResponse; partialSuccess counts and explains refused spans',
-  properties: {
-    partialSuccess: {
-      type: 'object' as const,
-      properties: {
-        rejectedSpans: { type: 'string' as const, description: 'int64 as a decimal string' },
-        errorMessage: { type: 'string' as const },
-      },
-    },
-  },
-};
+/** One OTLP/HTTP signal's route: its names in the OTLP protos, how its body decodes, where its items go. */
+export interface OtlpSignal<Items> {
+  path: string;
+  operationId: string;
+  summary: string;
+  /** The collector package and message prefix: `trace`/`Trace`, `logs`/`Logs`. */
+  proto: { pkg: string; service: string };
+  /** The top-level list of the request (`resourceSpans`), which a 413 names. */
+  list: string;
+  /** The partialSuccess counter (`rejectedSpans`) and what it counts, for the documentation. */
+  rejected: string;
+  noun: string;
+  decode(body: Uint8Array, format: OtlpFormat): Promise<{ items: Items; rejected: number; errors: string[] }>;
+  store(items: Items, orgId: string): Promise<unknown>;
+  encode(partial: Record<string, number | string> | undefined, format: OtlpFormat): Uint8Array | string;
+}
 
 /**
- * `POST /v1/traces`: OTLP/HTTP, protobuf or JSON, gzip or not. A 200 means every accepted span is durable
- * (committed to PostgreSQL or fsync'd to the spill file). Spans that fail validation are refused one by one
- * through `partialSuccess`; the ingest key's org is stamped on every event, whatever the spans claim. The body
- * counts against the shared body budget until the answer; decoding and mapping never hold up the event loop.
+ * The route of an OTLP/HTTP signal, protobuf or JSON, gzip or not. A 200 means every accepted item is durable
+ * (committed to PostgreSQL or fsync'd to the spill file). Items that fail validation are refused one by one through
+ * `partialSuccess`; the ingest key's org is stamped on every row, whatever the items claim. The body counts against
+ * the shared body budget until the answer; decoding and mapping never hold up the event loop.
  */
-export function otlpRoutes({
-  pool,
-  ingest,
-  budget,
-  decoder,
-}: {
-  pool: pg.Pool;
-  ingest: Pick<Ingest, 'spans' | 'capacity'>;
-  budget: BodyBudget;
-  decoder: BodyDecoder;
-}) {
+export function otlpSignalRoute<Items>(
+  { pool, budget }: { pool: pg.Pool; budget: BodyBudget },
+  signal: OtlpSignal<Items>,
+) {
+  // Plain JSON Schema rather than zod: the body is decoded by the OTLP decoder (protobuf or JSON, gzip or not, size
+  // bounded), so no validator of the framework may read it first.
+  const protobuf = (message: string) => ({
+    type: 'string' as const,
+    format: 'binary',
+    description: `opentelemetry.proto.collector.${signal.proto.pkg}.v1.${signal.proto.service}${message}, protobuf-encoded`,
+  });
   const route = createRoute({
     method: 'post',
-    path: '/v1/traces',
-    operationId: 'exportTraces',
+    path: signal.path,
+    operationId: signal.operationId,
     tags: ['ingest'],
-    summary: 'OTLP/HTTP trace ingest (protobuf or JSON; Content-Encoding gzip or none); ingest key',
+    summary: signal.summary,
     ...keyAccess(pool, ['ingest']),
     request: {
       body: {
         required: true,
         content: {
-          'application/x-protobuf': { schema: PROTOBUF('ExportTraceServiceRequest') },
-          'application/json': { schema: OTLP_JSON_REQUEST },
+          'application/x-protobuf': { schema: protobuf('ServiceRequest') },
+          'application/json': {
+            schema: {
+              type: 'object' as const,
+              description: `Export${signal.proto.service}ServiceRequest in OTLP/JSON encoding (ids as hex, enums as numbers)`,
+              properties: { [signal.list]: { type: 'array' as const, items: { type: 'object' as const } } },
+            },
+          },
         },
       },
     },
     responses: {
       200: {
-        description: 'Every accepted span is stored durably; the body is in the request’s encoding',
+        description: `Every accepted ${signal.noun} is stored durably; the body is in the request’s encoding`,
         content: {
-          'application/x-protobuf': { schema: PROTOBUF('ExportTraceServiceResponse') },
-          'application/json': { schema: OTLP_JSON_RESPONSE },
+          'application/x-protobuf': { schema: protobuf('ServiceResponse') },
+          'application/json': {
+            schema: {
+              type: 'object' as const,
+              description: `Export${signal.proto.service}ServiceResponse; partialSuccess counts and explains refused ${signal.noun}s`,
+              properties: {
+                partialSuccess: {
+                  type: 'object' as const,
+                  properties: {
+                    [signal.rejected]: { type: 'string' as const, description: 'int64 as a decimal string' },
+                    errorMessage: { type: 'string' as const },
+                  },
+                },
+              },
+            },
+          },
         },
       },
       ...PROBLEM_RESPONSES,
@@ -127,17 +138,14 @@ export function otlpRoutes({
     const hold = budget.hold();
     try {
       const body = await readBody(c, hold);
-      const decoded = await decodeOrRefuse(
-        () => decoder.otlp(body, format, ingest.capacity),
-        'resourceSpans',
-      );
+      const decoded = await decodeOrRefuse(() => signal.decode(body, format), signal.list);
       const { orgId } = c.get('principal')!;
-      await storeOrRetryLater(() => ingest.spans(decoded.spans, orgId));
+      await storeOrRetryLater(() => signal.store(decoded.items, orgId));
       const partial =
         decoded.rejected > 0
-          ? { rejectedSpans: decoded.rejected, errorMessage: decoded.errors.join('; ') }
+          ? { [signal.rejected]: decoded.rejected, errorMessage: decoded.errors.join('; ') }
           : undefined;
-      const response = encodeExportTraceResponse(partial, format);
+      const response = signal.encode(partial, format);
       return c.body(typeof response === 'string' ? response : new Uint8Array(response), 200, {
         'content-type': format === 'protobuf' ? 'application/x-protobuf' : 'application/json',
       });
@@ -145,4 +153,40 @@ export function otlpRoutes({
       hold.release();
     }
   });
+}
+
+/** `POST /v1/traces`: OTLP/HTTP traces; model-call spans become events. */
+export function otlpRoutes({
+  pool,
+  ingest,
+  budget,
+  decoder,
+}: {
+  pool: pg.Pool;
+  ingest: Pick<Ingest, 'spans' | 'capacity'>;
+  budget: BodyBudget;
+  decoder: BodyDecoder;
+}) {
+  return otlpSignalRoute(
+    { pool, budget },
+    {
+      path: '/v1/traces',
+      operationId: 'exportTraces',
+      summary: 'OTLP/HTTP trace ingest (protobuf or JSON; Content-Encoding gzip or none); ingest key',
+      proto: { pkg: 'trace', service: 'Trace' },
+      list: 'resourceSpans',
+      rejected: 'rejectedSpans',
+      noun: 'span',
+      decode: async (body, format) => {
+        const { spans, rejected, errors } = await decoder.otlp(body, format, ingest.capacity);
+        return { items: spans, rejected, errors };
+      },
+      store: (spans, orgId) => ingest.spans(spans, orgId),
+      encode: (partial, format) =>
+        encodeExportTraceResponse(
+          partial as { rejectedSpans: number; errorMessage: string } | undefined,
+          format,
+        ),
+    },
+  );
 }
