@@ -25,6 +25,8 @@ export const AiEventSchema = z.object({
   org_id: OrgIdSchema,
   client_id: id.nullable(),
   user_id: id.nullable(),
+  /** The conversation or thread the call belongs to; identifiers holding personal data become pseudonyms. */
+  session_id: id.nullable(),
   request_id: id.nullable(),
   trace_id: storedHexIdSchema(16).nullable(),
   span_id: storedHexIdSchema(8).nullable(),

@@ -4,6 +4,16 @@ export {
   ObservatoryAttributes,
   StandardAttributes,
 } from './attributes.ts';
+export {
+  AI_SPAN_COLUMNS,
+  type AiSpan,
+  AiSpanSchema,
+  isAiSpan,
+  SpanAttributesSchema,
+  type SpanKind,
+  SpanKindSchema,
+  type StoredRow,
+} from './ai-span.ts';
 export { type Cost, computeCost, type Usage, usdToDecimal } from './cost/cost.ts';
 export { type PriceEntry, type PriceFile, PriceFileSchema } from './cost/price-file.ts';
 export { type FoundPrice, loadPriceTable, type PriceQuery, PriceTable } from './cost/price-table.ts';
@@ -19,10 +29,14 @@ export { ERROR_CODES, type ErrorCode, normaliseErrorCode } from './mapping/error
 export {
   type PseudonymKey,
   protectIdentifiers,
+  protectSpanIdentifiers,
   REDACTED,
+  sessionPseudonym,
   userPseudonym,
 } from './mapping/identifiers.ts';
-export { type MapOptions, mapSpan, mapSpans } from './mapping/map-span.ts';
+export { mapAiSpan, spanKindOf } from './mapping/map-ai-span.ts';
+export { type MapOptions, mapBatch, mapSpan, mapSpans } from './mapping/map-span.ts';
+export { SESSION_ID_KEYS, USER_ID_KEYS } from './mapping/span-context.ts';
 export { cutText, looksPersonal, scrubJson, scrubText, scrubToLength } from './mapping/scrub.ts';
 export { type AiMetrics, createAiMetrics } from './metrics/ai-metrics.ts';
 export { OPERATION_DURATION_BUCKETS_SECONDS, TOKEN_USAGE_BUCKETS } from './metrics/genai-conventions.ts';

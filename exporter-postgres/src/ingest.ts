@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type pg from 'pg';
 import { loadPriceTable, type PriceTable } from './cost/price-table.ts';
+import type { AiSpan } from './ai-span.ts';
 import type { AiEvent } from './event.ts';
 import type { PseudonymKey } from './mapping/identifiers.ts';
 import { mapSpansInSlices } from './mapping/map-spans-in-slices.ts';
@@ -30,7 +31,10 @@ export interface IngestOptions extends Omit<PipelineOptions, 'writer' | 'health'
 }
 
 export interface IngestResult {
+  /** Model calls stored. */
   events: number;
+  /** Agent, tool, retriever, chain, … spans stored beside them. */
+  spans: number;
   durability: Durability;
 }
 
@@ -77,22 +81,27 @@ export class Ingest {
    * slices, so a large batch does not hold up the event loop.
    */
   async spans(spans: readonly SpanInput[], orgId?: string): Promise<IngestResult> {
-    const events = await mapSpansInSlices(spans, {
+    const mapped = await mapSpansInSlices(spans, {
       orgId,
       defaultOrgId: this.defaultOrgId,
       prices: this.prices,
       receivedAt: new Date(),
       pseudonymKey: this.pseudonymKey,
     });
-    return this.events(events);
+    return this.store(mapped.events, mapped.spans);
   }
 
-  async events(events: AiEvent[]): Promise<IngestResult> {
-    const durability = await this.pipeline.enqueue(events);
+  events(events: AiEvent[]): Promise<IngestResult> {
+    return this.store(events, []);
+  }
+
+  /** One enqueue for both kinds of row: they share the queue, its batches, retries and spill file. */
+  private async store(events: AiEvent[], spans: AiSpan[]): Promise<IngestResult> {
+    const durability = await this.pipeline.enqueue(spans.length === 0 ? events : [...events, ...spans]);
     const metrics = this.metrics;
     // Counted in runs: a large batch counted at once would hold up the event loop as long as mapping it would.
     if (metrics) await forEachInSlices(runsOf(events, METRICS_RUN), (run) => metrics.recordEvents(run));
-    return { events: events.length, durability };
+    return { events: events.length, spans: spans.length, durability };
   }
 
   flush(): Promise<void> {

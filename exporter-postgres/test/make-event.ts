@@ -8,6 +8,7 @@ export function makeEvent(partial: Partial<AiEvent> = {}): AiEvent {
     org_id: 'acme',
     client_id: null,
     user_id: null,
+    session_id: null,
     request_id: null,
     trace_id: null,
     span_id: null,

@@ -1,3 +1,4 @@
+import { isAiSpan, type StoredRow } from '../ai-span.ts';
 import type { AiEvent } from '../event.ts';
 import { SpillFile } from './spill.ts';
 import type { EventWriter } from './writer.ts';
@@ -43,13 +44,14 @@ export interface PipelineOptions {
   maxAttempts?: number;
   retryBaseMs?: number;
   replayIntervalMs?: number;
+  /** After rows commit, with the model calls among them. */
   onCommitted?: (events: AiEvent[]) => void;
   onError?: (err: Error) => void;
   health?: PipelineHealth;
 }
 
 interface Pending {
-  events: AiEvent[];
+  events: StoredRow[];
   resolve: (outcome: Durability) => void;
   reject: (err: Error) => void;
 }
@@ -115,7 +117,7 @@ export class EventPipeline {
    * `capacity` is refused with BatchTooLargeError, one that does not fit now with QueueFullError; a large batch is
    * queued as parts of `batchSize`, so no write (nor the work of building it) grows with the batch.
    */
-  async enqueue(events: AiEvent[]): Promise<Durability> {
+  async enqueue(events: StoredRow[]): Promise<Durability> {
     if (this.closed) throw new ShutdownError('The event pipeline is shut down');
     if (events.length === 0) return 'committed';
     if (events.length > this.maxQueue) {
@@ -134,7 +136,7 @@ export class EventPipeline {
     return outcomes.includes('spilled') ? 'spilled' : 'committed';
   }
 
-  private push(events: AiEvent[]): Promise<Durability> {
+  private push(events: StoredRow[]): Promise<Durability> {
     return new Promise((resolve, reject) => {
       this.queue.push({ events, resolve, reject });
       this.queued += events.length;
@@ -194,7 +196,7 @@ export class EventPipeline {
   }
 
   /** PostgreSQL with retries, else the spill file; throws only when neither could take the events. */
-  private async store(events: AiEvent[]): Promise<Durability> {
+  private async store(events: StoredRow[]): Promise<Durability> {
     // While older events wait in the spill file, try them first so replay keeps its order.
     if (this.spillPending) await this.replay();
     if (!this.spillPending && (await this.writeWithRetry(events, this.maxAttempts))) return 'committed';
@@ -210,7 +212,7 @@ export class EventPipeline {
     return 'spilled';
   }
 
-  private async writeWithRetry(events: AiEvent[], attempts: number): Promise<boolean> {
+  private async writeWithRetry(events: StoredRow[], attempts: number): Promise<boolean> {
     for (let attempt = 0; attempt < attempts; attempt++) {
       if (attempt > 0) await sleep(this.retryBaseMs * 2 ** (attempt - 1) * (0.5 + Math.random()));
       const result = await this.options.writer.write(events);
@@ -247,9 +249,13 @@ export class EventPipeline {
     return this.replaying;
   }
 
-  private commit(events: AiEvent[]): void {
+  private commit(rows: StoredRow[]): void {
+    const onCommitted = this.options.onCommitted;
+    if (!onCommitted) return;
+    const events = rows.some(isAiSpan) ? (rows.filter((row) => !isAiSpan(row)) as AiEvent[]) : (rows as AiEvent[]);
+    if (events.length === 0) return;
     try {
-      this.options.onCommitted?.(events);
+      onCommitted(events);
     } catch (err) {
       this.report(err as Error);
     }

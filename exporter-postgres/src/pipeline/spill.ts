@@ -1,6 +1,6 @@
 import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { AiEvent } from '../event.ts';
+import type { StoredRow } from '../ai-span.ts';
 
 const DATE_FIELDS = new Set(['created_at', 'received_at']);
 
@@ -35,7 +35,7 @@ export class SpillFile {
   }
 
   /** Durable once this resolves. */
-  append(events: readonly AiEvent[]): Promise<void> {
+  append(events: readonly StoredRow[]): Promise<void> {
     return this.exclusive(async () => {
       await mkdir(this.dir, { recursive: true });
       const handle = await open(this.active, 'a');
@@ -65,7 +65,7 @@ export class SpillFile {
    * Hands every spilled batch, oldest file first, to `write`; a file is deleted once all its batches are written.
    * Stops at the first batch `write` could not store (returns false), keeping that file for the next replay.
    */
-  async replay(write: (events: AiEvent[]) => Promise<boolean>): Promise<boolean> {
+  async replay(write: (events: StoredRow[]) => Promise<boolean>): Promise<boolean> {
     for (const file of await this.files()) {
       let path = join(this.dir, file);
       if (!file.endsWith('.replaying')) {
@@ -80,9 +80,9 @@ export class SpillFile {
       for (let i = 0; i < lines.length; i++) {
         const line = lines[i]!;
         if (!line) continue;
-        let events: AiEvent[];
+        let events: StoredRow[];
         try {
-          events = JSON.parse(line, revive) as AiEvent[];
+          events = JSON.parse(line, revive) as StoredRow[];
         } catch {
           // A line torn by a crash mid-append holds nothing that was acknowledged as durable.
           continue;

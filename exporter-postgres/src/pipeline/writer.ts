@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { AI_SPAN_COLUMNS, type AiSpan, isAiSpan, type StoredRow } from '../ai-span.ts';
 import { AI_EVENT_COLUMNS, type AiEvent } from '../event.ts';
 
 export type WriteResult =
@@ -11,6 +12,7 @@ const COLUMN_TYPES: Record<keyof AiEvent, string> = {
   org_id: 'text',
   client_id: 'text',
   user_id: 'text',
+  session_id: 'text',
   request_id: 'text',
   trace_id: 'text',
   span_id: 'text',
@@ -46,23 +48,55 @@ const COLUMN_TYPES: Record<keyof AiEvent, string> = {
   received_at: 'timestamptz',
 };
 
+const SPAN_COLUMN_TYPES: Record<keyof AiSpan, string> = {
+  id: 'uuid',
+  org_id: 'text',
+  span_kind: 'text',
+  name: 'text',
+  agent_name: 'text',
+  tool_name: 'text',
+  success: 'bool',
+  error_code: 'text',
+  latency_ms: 'float8',
+  trace_id: 'text',
+  span_id: 'text',
+  parent_span_id: 'text',
+  service_name: 'text',
+  endpoint: 'text',
+  user_id: 'text',
+  session_id: 'text',
+  attributes: 'jsonb',
+  created_at: 'timestamptz',
+  received_at: 'timestamptz',
+};
+
+interface Table<Row> {
+  sql: string;
+  arrays(rows: readonly Row[]): unknown[][];
+}
+
 // One array parameter per column: no 65,535-parameter ceiling, one statement per batch, and ON CONFLICT makes a
 // re-export of the same span (same deterministic id) a no-op.
-const INSERT_SQL = `INSERT INTO ai_events (${AI_EVENT_COLUMNS.join(', ')})
-SELECT * FROM unnest(${AI_EVENT_COLUMNS.map((c, i) => `$${i + 1}::${COLUMN_TYPES[c]}[]`).join(', ')})
-ON CONFLICT DO NOTHING`;
-
-function columnArrays(events: readonly AiEvent[]): unknown[][] {
-  return AI_EVENT_COLUMNS.map((column) =>
-    events.map((event) => {
-      const value = event[column];
-      if (value === null || value === undefined) return null;
-      if (COLUMN_TYPES[column] === 'jsonb') return JSON.stringify(value);
-      if (value instanceof Date) return value.toISOString();
-      return value;
-    }),
-  );
+function table<Row>(name: string, columns: readonly (keyof Row & string)[], types: Record<keyof Row, string>): Table<Row> {
+  return {
+    sql: `INSERT INTO ${name} (${columns.join(', ')})
+SELECT * FROM unnest(${columns.map((c, i) => `$${i + 1}::${types[c]}[]`).join(', ')})
+ON CONFLICT DO NOTHING`,
+    arrays: (rows) =>
+      columns.map((column) =>
+        rows.map((row) => {
+          const value = row[column];
+          if (value === null || value === undefined) return null;
+          if (types[column] === 'jsonb') return JSON.stringify(value);
+          if (value instanceof Date) return value.toISOString();
+          return value;
+        }),
+      ),
+  };
 }
+
+const EVENTS = table<AiEvent>('ai_events', AI_EVENT_COLUMNS, COLUMN_TYPES);
+const SPANS = table<AiSpan>('ai_spans', AI_SPAN_COLUMNS, SPAN_COLUMN_TYPES);
 
 // Connection loss, server shutdown, too many connections, serialization failures: worth trying again later.
 const RETRYABLE_SQLSTATE = /^(08|53|57P0|40001|40P01)/;
@@ -75,39 +109,50 @@ function isRetryable(err: unknown): boolean {
 }
 
 export interface EventWriter {
-  write(events: readonly AiEvent[]): Promise<WriteResult>;
+  write(rows: readonly StoredRow[]): Promise<WriteResult>;
+}
+
+const NOTHING: WriteResult = { kind: 'success', inserted: 0, rejected: 0 };
+
+/** Two results as one: a retryable part makes the whole retryable (a retry rewrites the rest as no-ops). */
+function sum(a: WriteResult, b: WriteResult): WriteResult {
+  if (a.kind !== 'success') return a;
+  if (b.kind !== 'success') return b;
+  return { kind: 'success', inserted: a.inserted + b.inserted, rejected: a.rejected + b.rejected };
 }
 
 /**
- * Writes batches of events idempotently. A batch PostgreSQL refuses for its data is split until the bad rows are
- * isolated, so one malformed event never costs the others; those rows are reported as `rejected`.
+ * Writes batches of model calls (`ai_events`) and the spans around them (`ai_spans`) idempotently. A batch
+ * PostgreSQL refuses for its data is split until the bad rows are isolated, so one malformed row never costs the
+ * others; those rows are reported as `rejected`.
  */
 export function createEventWriter(pool: pg.Pool): EventWriter {
-  async function insert(events: readonly AiEvent[]): Promise<WriteResult> {
+  async function insert<Row>(into: Table<Row>, rows: readonly Row[]): Promise<WriteResult> {
+    if (rows.length === 0) return NOTHING;
     try {
-      const result = await pool.query(INSERT_SQL, columnArrays(events));
+      const result = await pool.query(into.sql, into.arrays(rows));
       return { kind: 'success', inserted: result.rowCount ?? 0, rejected: 0 };
     } catch (err) {
       if (isRetryable(err)) return { kind: 'retryable', error: err as Error };
-      if (events.length === 1) return { kind: 'success', inserted: 0, rejected: 1 };
-      const middle = Math.ceil(events.length / 2);
-      const parts = [await insert(events.slice(0, middle)), await insert(events.slice(middle))];
-      const retry = parts.find((p) => p.kind === 'retryable');
-      if (retry) return retry;
-      return parts.reduce<WriteResult>(
-        (sum, p) =>
-          sum.kind === 'success' && p.kind === 'success'
-            ? { kind: 'success', inserted: sum.inserted + p.inserted, rejected: sum.rejected + p.rejected }
-            : sum,
-        { kind: 'success', inserted: 0, rejected: 0 },
-      );
+      if (rows.length === 1) return { kind: 'success', inserted: 0, rejected: 1 };
+      const middle = Math.ceil(rows.length / 2);
+      return sum(await insert(into, rows.slice(0, middle)), await insert(into, rows.slice(middle)));
     }
   }
   return {
-    async write(events) {
-      if (events.length === 0) return { kind: 'success', inserted: 0, rejected: 0 };
+    async write(rows) {
+      if (rows.length === 0) return NOTHING;
       try {
-        return await insert(events);
+        // A model-call-only batch (the common case) is exactly the one statement it always was.
+        if (!rows.some(isAiSpan)) return await insert(EVENTS, rows as readonly AiEvent[]);
+        const events: AiEvent[] = [];
+        const spans: AiSpan[] = [];
+        for (const row of rows) {
+          if (isAiSpan(row)) spans.push(row);
+          else events.push(row);
+        }
+        const written = await insert(EVENTS, events);
+        return written.kind === 'success' ? sum(written, await insert(SPANS, spans)) : written;
       } catch (err) {
         return { kind: 'failure', error: err as Error };
       }
