@@ -8,14 +8,25 @@ import { OrgIdSchema } from './org-id.ts';
  * tree); OpenInference's RERANKER is a `retriever`, OpenLLMetry's `task` a `chain`, the AI SDK's outer
  * `ai.generateText`-like spans (which wrap a model call and its tool calls) a `chain`.
  */
-export const SpanKindSchema = z.enum(['agent', 'tool', 'retriever', 'chain', 'guardrail', 'evaluator', 'workflow']);
+export const SpanKindSchema = z.enum([
+  'agent',
+  'tool',
+  'retriever',
+  'chain',
+  'guardrail',
+  'evaluator',
+  'workflow',
+]);
 export type SpanKind = z.infer<typeof SpanKindSchema>;
 
 const id = z.string().min(1).max(256);
 const text = z.string().max(1024);
 
 /** Attribute values kept on a span row: scalars only, strings cut and scrubbed. */
-export const SpanAttributesSchema = z.record(z.string().max(128), z.union([z.string().max(256), z.number(), z.boolean()]));
+export const SpanAttributesSchema = z.record(
+  z.string().max(128),
+  z.union([z.string().max(256), z.number(), z.boolean()]),
+);
 
 /**
  * One agent, tool, retriever, chain, guardrail, evaluator or workflow span: a row of `ai_spans`. Field names are

@@ -1,10 +1,4 @@
 export {
-  FALLBACK_REASONS,
-  type FallbackReason,
-  ObservatoryAttributes,
-  StandardAttributes,
-} from './attributes.ts';
-export {
   AI_SPAN_COLUMNS,
   type AiSpan,
   AiSpanSchema,
@@ -14,6 +8,12 @@ export {
   SpanKindSchema,
   type StoredRow,
 } from './ai-span.ts';
+export {
+  FALLBACK_REASONS,
+  type FallbackReason,
+  ObservatoryAttributes,
+  StandardAttributes,
+} from './attributes.ts';
 export { type Cost, computeCost, type Usage, usdToDecimal } from './cost/cost.ts';
 export { type PriceEntry, type PriceFile, PriceFileSchema } from './cost/price-file.ts';
 export { type FoundPrice, loadPriceTable, type PriceQuery, PriceTable } from './cost/price-table.ts';
@@ -36,8 +36,8 @@ export {
 } from './mapping/identifiers.ts';
 export { mapAiSpan, spanKindOf } from './mapping/map-ai-span.ts';
 export { type MapOptions, mapBatch, mapSpan, mapSpans } from './mapping/map-span.ts';
-export { SESSION_ID_KEYS, USER_ID_KEYS } from './mapping/span-context.ts';
 export { cutText, looksPersonal, scrubJson, scrubText, scrubToLength } from './mapping/scrub.ts';
+export { SESSION_ID_KEYS, USER_ID_KEYS } from './mapping/span-context.ts';
 export { type AiMetrics, createAiMetrics } from './metrics/ai-metrics.ts';
 export { OPERATION_DURATION_BUCKETS_SECONDS, TOKEN_USAGE_BUCKETS } from './metrics/genai-conventions.ts';
 export { OrgIdSchema } from './org-id.ts';

@@ -85,8 +85,12 @@ export function protectSpanIdentifiers(span: AiSpan, key: PseudonymKey): AiSpan 
 }
 
 /** Replaces a personal user or session id by its pseudonym, in place. */
-function protectPeople<T extends Pick<AiEvent, 'org_id' | 'user_id' | 'session_id'>>(row: T, key: PseudonymKey): T {
-  if (row.user_id !== null && looksPersonal(row.user_id)) row.user_id = userPseudonym(key, row.org_id, row.user_id);
+function protectPeople<T extends Pick<AiEvent, 'org_id' | 'user_id' | 'session_id'>>(
+  row: T,
+  key: PseudonymKey,
+): T {
+  if (row.user_id !== null && looksPersonal(row.user_id))
+    row.user_id = userPseudonym(key, row.org_id, row.user_id);
   if (row.session_id !== null && looksPersonal(row.session_id)) {
     row.session_id = sessionPseudonym(key, row.org_id, row.session_id);
   }

@@ -108,7 +108,11 @@ export interface SpanMapOptions {
  * for any other span. Pure; its usage (an agent or the AI SDK's outer span repeating its children's) is never read,
  * so no figure counts a model call twice.
  */
-export function mapAiSpan(span: SpanInput, options: SpanMapOptions, batch?: BatchContext): AiSpan | undefined {
+export function mapAiSpan(
+  span: SpanInput,
+  options: SpanMapOptions,
+  batch?: BatchContext,
+): AiSpan | undefined {
   const attrs = span.attributes;
   const kind = spanKindOf(attrs);
   if (!kind) return undefined;

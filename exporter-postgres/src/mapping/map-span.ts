@@ -1,7 +1,7 @@
+import type { AiSpan } from '../ai-span.ts';
 import { ObservatoryAttributes as Obs, StandardAttributes as Std } from '../attributes.ts';
 import { computeCost } from '../cost/cost.ts';
 import type { PriceTable } from '../cost/price-table.ts';
-import type { AiSpan } from '../ai-span.ts';
 import type { AiEvent } from '../event.ts';
 import { isStoredHexId } from '../hex-id.ts';
 import type { Attributes, SpanInput } from '../span.ts';
@@ -113,7 +113,6 @@ function errorMessage(span: SpanInput): string | null {
     (exception && text(exception.attributes, ['exception.message'], MAX_ERROR_MESSAGE));
   return message ? scrubToLength(message, MAX_ERROR_MESSAGE) : null;
 }
-
 
 // A day: a longer wait for the first token is a clock or unit error, not a measurement.
 const MAX_TTFT_MS = 86_400_000;
@@ -272,7 +271,10 @@ export function mapSpans(spans: readonly SpanInput[], options: MapOptions): AiEv
  * Maps one export request: its model calls (folded as in `mapSpans`) and the agent, tool, retriever, chain, … spans
  * around them. Each takes the endpoint, user and session it lacks from its nearest ancestor in the batch.
  */
-export function mapBatch(spans: readonly SpanInput[], options: MapOptions): { events: AiEvent[]; spans: AiSpan[] } {
+export function mapBatch(
+  spans: readonly SpanInput[],
+  options: MapOptions,
+): { events: AiEvent[]; spans: AiSpan[] } {
   const batch = new BatchContext();
   for (const span of spans) batch.add(span);
   const events = new Map<string, AiEvent>();

@@ -38,7 +38,10 @@ export function number(attrs: Attributes, keys: readonly string[]): number | nul
 }
 
 /** The span's org: the ingest key's, else the one the span or its resource claims, else the default. */
-export function orgOf(span: SpanInput, options: { orgId?: string | undefined; defaultOrgId: string }): string {
+export function orgOf(
+  span: SpanInput,
+  options: { orgId?: string | undefined; defaultOrgId: string },
+): string {
   if (options.orgId) return options.orgId;
   const claimed = text(span.attributes, [Obs.ORG_ID]) ?? text(span.resource, [Obs.ORG_ID]);
   return claimed && ORG_ID_PATTERN.test(claimed) ? claimed : options.defaultOrgId;

@@ -33,7 +33,11 @@ const SERVER = 2;
 export function ownContext(span: SpanInput): SpanContext {
   const attrs = span.attributes;
   return {
-    endpoint: text(attrs, span.kind === SERVER ? [Obs.ENDPOINT, 'http.route', 'url.path'] : [Obs.ENDPOINT], MAX_TEXT),
+    endpoint: text(
+      attrs,
+      span.kind === SERVER ? [Obs.ENDPOINT, 'http.route', 'url.path'] : [Obs.ENDPOINT],
+      MAX_TEXT,
+    ),
     user_id: text(attrs, USER_ID_KEYS, MAX_ID),
     session_id: text(attrs, SESSION_ID_KEYS, MAX_ID),
   };

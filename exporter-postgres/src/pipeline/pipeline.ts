@@ -252,7 +252,9 @@ export class EventPipeline {
   private commit(rows: StoredRow[]): void {
     const onCommitted = this.options.onCommitted;
     if (!onCommitted) return;
-    const events = rows.some(isAiSpan) ? (rows.filter((row) => !isAiSpan(row)) as AiEvent[]) : (rows as AiEvent[]);
+    const events = rows.some(isAiSpan)
+      ? (rows.filter((row) => !isAiSpan(row)) as AiEvent[])
+      : (rows as AiEvent[]);
     if (events.length === 0) return;
     try {
       onCommitted(events);

@@ -77,7 +77,11 @@ interface Table<Row> {
 
 // One array parameter per column: no 65,535-parameter ceiling, one statement per batch, and ON CONFLICT makes a
 // re-export of the same span (same deterministic id) a no-op.
-function table<Row>(name: string, columns: readonly (keyof Row & string)[], types: Record<keyof Row, string>): Table<Row> {
+function table<Row>(
+  name: string,
+  columns: readonly (keyof Row & string)[],
+  types: Record<keyof Row, string>,
+): Table<Row> {
   return {
     sql: `INSERT INTO ${name} (${columns.join(', ')})
 SELECT * FROM unnest(${columns.map((c, i) => `$${i + 1}::${types[c]}[]`).join(', ')})
