@@ -24,6 +24,7 @@ import { metricsRoutes } from './routes/metrics.ts';
 import { otlpRoutes } from './routes/otlp.ts';
 import { sessionRoutes } from './routes/session.ts';
 import { telemetryRoutes } from './routes/telemetry.ts';
+import { traceRoutes } from './routes/traces.ts';
 import { whoamiRoutes } from './routes/whoami.ts';
 import type { StreamHub } from './stream/hub.ts';
 import { type StreamOptions, streamRoutes } from './stream/sse-route.ts';
@@ -77,6 +78,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   if (deps.metrics) app.route('/', metricsRoutes({ metrics: deps.metrics, token: deps.metricsToken }));
   app.route('/', eventRoutes({ pool }));
   app.route('/', telemetryRoutes({ pool }));
+  app.route('/', traceRoutes({ pool }));
   app.route('/', keyRoutes({ pool }));
   app.route('/', sessionRoutes({ pool, trustProxy: deps.trustProxy }));
   if (deps.hub) app.route('/', streamRoutes({ pool, hub: deps.hub, logger: deps.logger }, deps.stream));
