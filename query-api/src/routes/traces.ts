@@ -158,7 +158,7 @@ const SessionSchema = z
       .describe('its traces in time order, each with the totals of the whole trace'),
     traces_truncated: z.boolean().describe(`true past ${MAX_SESSION_TRACES} traces`),
   })
-  .openapi('Session');
+  .openapi('SessionDetail');
 
 const TraceIdParams = z.object({ trace_id: hexIdSchema(16) });
 const SessionIdParams = z.object({ session_id: shortText });

@@ -87,8 +87,8 @@ export function traceSummariesQuery(orgId: string, traceIds: readonly string[]):
     min(created_at) AS started_at,
     (extract(epoch FROM max(created_at + latency_ms * interval '1 millisecond') - min(created_at)) * 1000)::float8
       AS duration_ms,
-    (array_agg(name ORDER BY created_at, model_call, span_id))[1] AS root_name,
-    (array_agg(service_name ORDER BY created_at, model_call, span_id))[1] AS service_name,
+    (array_agg(name ORDER BY created_at, latency_ms DESC, model_call))[1] AS root_name,
+    (array_agg(service_name ORDER BY created_at, latency_ms DESC, model_call))[1] AS service_name,
     count(*)::int AS spans,
     count(*) FILTER (WHERE model_call)::int AS model_calls,
     coalesce(sum(input_tokens), 0)::int8 AS input_tokens,
@@ -107,15 +107,15 @@ export const MAX_TREE_ROWS = 5000;
 /** Every stored row of one trace, earliest first, at most `MAX_TREE_ROWS + 1` (to tell a cut tree). */
 export function traceRowsQuery(orgId: string, traceId: string): SqlStatement {
   return {
-    text: `SELECT 'model' AS kind, id, span_id, parent_span_id, concat_ws(' ', operation, model_name) AS name,
+    text: `SELECT * FROM (SELECT 'model' AS kind, id, span_id, parent_span_id, concat_ws(' ', operation, model_name) AS name,
     created_at, latency_ms, success, error_code, service_name, endpoint, user_id, session_id, model_name,
     NULL::text AS agent_name, NULL::text AS tool_name, input_tokens, output_tokens, cost_usd::text AS cost_usd
   FROM ai_events WHERE org_id = $1 AND trace_id = $2
 UNION ALL
 SELECT span_kind, id, span_id, parent_span_id, name, created_at, latency_ms, success, error_code, service_name,
     endpoint, user_id, session_id, NULL, agent_name, tool_name, NULL, NULL, NULL
-  FROM ai_spans WHERE org_id = $1 AND trace_id = $2
-ORDER BY created_at, kind <> 'model' DESC, span_id
+  FROM ai_spans WHERE org_id = $1 AND trace_id = $2) AS r
+ORDER BY created_at, kind = 'model', span_id
 LIMIT ${MAX_TREE_ROWS + 1}`,
     values: [orgId, traceId],
   };
