@@ -105,6 +105,10 @@ describe('GET /openapi.json', () => {
       'Key',
       'Session',
       'EventEnvelope',
+      'TracePage',
+      'TraceTree',
+      'SessionPage',
+      'SessionDetail',
     ]) {
       expect(doc.components.schemas, name).toHaveProperty(name);
     }

@@ -239,6 +239,15 @@ export function traceRoutes({ pool }: { pool: pg.Pool }) {
       responses: { 200: jsonContent(SessionSchema, 'The session'), ...PROBLEM_RESPONSES, ...problems(404) },
     }),
     async (c) => {
+      // Hono keeps a segment it cannot decode as sent, which would then be looked up as an id: refuse it instead.
+      const raw = new URL(c.req.url).pathname.split('/').at(-1) ?? '';
+      try {
+        decodeURIComponent(raw);
+      } catch {
+        throw new ProblemError(400, 'session_id: is not valid percent-encoded UTF-8', {
+          errors: [{ field: 'session_id', message: 'is not valid percent-encoded UTF-8' }],
+        });
+      }
       const session = await getSession(pool, c.get('principal')!.orgId, c.req.valid('param').session_id);
       if (!session) throw new ProblemError(404, 'No such session in this org');
       return c.json(session as never, 200);
