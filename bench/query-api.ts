@@ -176,6 +176,15 @@ export async function runQueryApiBench(
         (i) => `/api/telemetry/events?limit=1000&request_id=${pick(samples, i).request_id}`,
         50,
       ],
+      // Traces and sessions read ai_events and ai_spans together (issue 18): a window's rows grouped by trace.
+      ['traces: newest 50 of 24 h', () => '/api/telemetry/traces', 500],
+      [
+        'traces: newest 50 of 1 h',
+        () => `/api/telemetry/traces?date_from=${new Date(Date.now() - 3_600_000).toISOString()}`,
+        100,
+      ],
+      ["traces: one trace's tree", (i) => `/api/telemetry/traces/${pick(samples, i).trace_id}`, 50],
+      ['sessions: newest 50 of 24 h', () => '/api/telemetry/sessions', 100],
     ];
     console.log(`p95 of 20 calls each through the HTTP API (${load()})`);
     const over: string[] = [];
