@@ -92,9 +92,19 @@ const chatAttributes = (input: number, output: number): Attributes => ({
   'gen_ai.usage.output_tokens': output,
 });
 
+type Row = Record<string, unknown>;
+/** The fields of the answers these tests read; each route's full shape is checked by its OpenAPI schema. */
+interface Body extends Row {
+  items: Row[];
+  next_cursor: string | null;
+  spans: Row[];
+  critical_path: string[];
+  errors: { field: string }[];
+}
+
 async function get(path: string, key = keys.viewer) {
   const res = await app.request(path, { headers: { authorization: `Bearer ${key}` } });
-  return { status: res.status, body: (await res.json()) as Record<string, any> };
+  return { status: res.status, body: (await res.json()) as Body };
 }
 
 describe('agent traces', () => {
@@ -174,7 +184,7 @@ describe('agent traces', () => {
   it('lists the trace with its root, duration and totals', async () => {
     const { status, body } = await get('/api/telemetry/traces');
     expect(status).toBe(200);
-    const item = body.items.find((t: { trace_id: string }) => t.trace_id === traceId);
+    const item = body.items.find((t) => t.trace_id === traceId)!;
     expect(item).toMatchObject({
       root_name: 'invoke_agent planner',
       service_name: 'assistant',
@@ -195,7 +205,7 @@ describe('agent traces', () => {
   it('serves the tree with kinds, subtree totals and the critical path', async () => {
     const { status, body } = await get(`/api/telemetry/traces/${traceId.toUpperCase()}`);
     expect(status).toBe(200);
-    const spans = body.spans as Array<Record<string, any>>;
+    const spans = body.spans;
     expect(spans.map((s) => [s.kind, s.depth])).toEqual([
       ['agent', 0],
       ['model', 1],
@@ -228,10 +238,10 @@ describe('agent traces', () => {
   it('refuses a window longer than the maximum and a forged cursor, naming the field', async () => {
     const long = await get('/api/telemetry/traces?date_from=2026-01-01&date_to=2026-03-01');
     expect(long.status).toBe(400);
-    expect(long.body.errors[0].field).toBe('date_from');
+    expect(long.body.errors[0]?.field).toBe('date_from');
     const forged = await get(`/api/telemetry/traces?cursor=${Buffer.from('["x"]').toString('base64url')}`);
     expect(forged.status).toBe(400);
-    expect(forged.body.errors[0].field).toBe('cursor');
+    expect(forged.body.errors[0]?.field).toBe('cursor');
   });
 });
 
@@ -289,12 +299,12 @@ describe('sessions', () => {
         traces_truncated: false,
       });
       expect(Number(detail.body.cost_usd)).toBe(Number(rows[0].cost));
-      const traces = detail.body.items as Array<Record<string, any>>;
+      const traces = detail.body.items;
       expect(traces.map((t) => t.input_tokens)).toEqual([10, 20, 30]);
-      expect(traces.map((t) => t.started_at)).toEqual([...traces.map((t) => t.started_at)].sort());
+      expect(traces.map((t) => t.started_at)).toEqual(traces.map((t) => String(t.started_at)).sort());
 
       const list = await get('/api/telemetry/sessions?user_id=u-1');
-      const listed = list.body.items.find((s: { session_id: string }) => s.session_id === sessionId);
+      const listed = list.body.items.find((s) => s.session_id === sessionId);
       expect(listed).toMatchObject({
         traces: 3,
         model_calls: 3,
@@ -317,12 +327,10 @@ describe('sessions', () => {
       const path = `/api/telemetry/sessions?limit=1${cursor ? `&cursor=${cursor}` : ''}`;
       const page = await get(path);
       expect(page.status).toBe(200);
-      seen.push(...page.body.items.map((s: { session_id: string }) => s.session_id));
+      seen.push(...page.body.items.map((s) => String(s.session_id)));
       cursor = page.body.next_cursor;
     } while (cursor);
-    const all = (await get('/api/telemetry/sessions?limit=200')).body.items.map(
-      (s: { session_id: string }) => s.session_id,
-    );
+    const all = (await get('/api/telemetry/sessions?limit=200')).body.items.map((s) => String(s.session_id));
     expect(seen).toEqual(all);
     expect(new Set(seen).size).toBe(seen.length);
     expect(seen.length).toBeGreaterThanOrEqual(SESSION_CONVENTIONS.length);
