@@ -47,7 +47,7 @@ const ENDPOINTS = [
 const ERROR_CODES = ['timeout', 'rate_limited', 'server_error'];
 
 /** mulberry32: a fast seeded PRNG, so every run makes the same rows. */
-function prng(seed: number): () => number {
+export function prng(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;

@@ -6,7 +6,7 @@
  */
 import { loadavg } from 'node:os';
 import { pathToFileURL } from 'node:url';
-import { ensurePartitions } from '@observatory/exporter-postgres';
+import { compactRollups, ensurePartitions } from '@observatory/exporter-postgres';
 import type pg from 'pg';
 import { pino } from 'pino';
 import { createApp } from '../query-api/src/app.ts';
@@ -24,6 +24,25 @@ function percentiles(samples: number[]): { p50: number; p95: number } {
   const s = [...samples].sort((a, b) => a - b);
   return { p50: s[Math.floor(0.5 * (s.length - 1))]!, p95: s[Math.floor(0.95 * (s.length - 1))]! };
 }
+
+/** Aggregates, series and breakdowns on the rollups (0014), each within 300 ms. */
+const ROLLUP_READ_PATHS: { name: string; path: string }[] = [
+  ...(['24h', '7d', '30d'] as const).flatMap((range) =>
+    (['1h', '1d'] as const).map((interval) => ({
+      name: `series ${range} × ${interval}`,
+      path: `/api/telemetry?action=series&range=${range}&interval=${interval}`,
+    })),
+  ),
+  {
+    name: 'series 30d × 1d, one model',
+    path: '/api/telemetry?action=series&range=30d&interval=1d&model_name=model-3',
+  },
+  { name: 'breakdown by model 30d', path: '/api/telemetry?action=breakdown&by=model_name&range=30d' },
+  { name: 'breakdown by user 30d', path: '/api/telemetry?action=breakdown&by=user_id&range=30d' },
+  { name: 'breakdown by endpoint 7d', path: '/api/telemetry?action=breakdown&by=endpoint&range=7d' },
+  { name: 'overview 30d', path: '/api/telemetry?action=overview&range=30d' },
+  { name: 'fallbacks 30d', path: '/api/telemetry?action=fallbacks&range=30d' },
+];
 
 /** Indexes 0008_read_paths.sql adds, grouped as the COPY comparison shows them. */
 const INDEX_VARIANTS: [string, string[]][] = [
@@ -109,6 +128,13 @@ export async function runQueryApiBench(
     // Autovacuum would have run after a load this size; index-only scans (counts) need its visibility map.
     await db.pool.query('VACUUM ANALYZE ai_events');
     console.log(`VACUUM ANALYZE in ${((performance.now() - t) / 1000).toFixed(0)} s`);
+    t = performance.now();
+    // What the service's compactor would have done while the events arrived.
+    await compactRollups(db.pool);
+    await db.pool.query(
+      'VACUUM ANALYZE ai_rollup_hour, ai_rollup_day, ai_rollup_user_hour, ai_rollup_user_day',
+    );
+    console.log(`rollups compacted in ${((performance.now() - t) / 1000).toFixed(0)} s`);
 
     const app = createApp({ pool: db.pool, logger: pino({ level: 'silent' }) });
     const key = (await createKey(db.pool, { orgId: BIG_ORG, role: 'viewer' })).key;
@@ -163,6 +189,7 @@ export async function runQueryApiBench(
         50,
       ],
       ['page at the offset cap (offset=10000)', () => `${page}&offset=10000`, 50],
+      ['drift 24h (stored PSI)', () => '/api/telemetry?action=drift&range=24h', 300],
       ['event by id', (i) => `/api/telemetry/events/${pick(samples, i).id}`, 50],
       ['event by id a client supplied', (i) => `/api/telemetry/events/${pick(clientIds, i).id}`, 50],
       ['event by id: not found (404)', () => `/api/telemetry/events/${missingId()}`, 50],
@@ -185,6 +212,7 @@ export async function runQueryApiBench(
       ],
       ["traces: one trace's tree", (i) => `/api/telemetry/traces/${pick(samples, i).trace_id}`, 50],
       ['sessions: newest 50 of 24 h', () => '/api/telemetry/sessions', 100],
+      ...ROLLUP_READ_PATHS.map(({ name, path }): [string, () => string, number] => [name, () => path, 300]),
     ];
     console.log(`p95 of 20 calls each through the HTTP API (${load()})`);
     const over: string[] = [];

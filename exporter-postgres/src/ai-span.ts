@@ -60,6 +60,29 @@ export type AiSpan = z.infer<typeof AiSpanSchema>;
 /** Column order used by every writer and reader of `ai_spans`. */
 export const AI_SPAN_COLUMNS = Object.keys(AiSpanSchema.shape) as (keyof AiSpan)[];
 
+/** PostgreSQL type of each `ai_spans` column, for the writer's `unnest` arrays. */
+export const AI_SPAN_PG_TYPES: Record<keyof AiSpan, string> = {
+  id: 'uuid',
+  org_id: 'text',
+  span_kind: 'text',
+  name: 'text',
+  agent_name: 'text',
+  tool_name: 'text',
+  success: 'bool',
+  error_code: 'text',
+  latency_ms: 'float8',
+  trace_id: 'text',
+  span_id: 'text',
+  parent_span_id: 'text',
+  service_name: 'text',
+  endpoint: 'text',
+  user_id: 'text',
+  session_id: 'text',
+  attributes: 'jsonb',
+  created_at: 'timestamptz',
+  received_at: 'timestamptz',
+};
+
 /** What the write pipeline carries: model calls (`ai_events`) and the spans around them (`ai_spans`). */
 export type StoredRow = AiEvent | AiSpan;
 

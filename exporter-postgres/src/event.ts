@@ -72,3 +72,48 @@ export type AiEvent = z.infer<typeof AiEventSchema>;
 
 /** Column order used by every writer and reader of `ai_events`. */
 export const AI_EVENT_COLUMNS = Object.keys(AiEventSchema.shape) as (keyof AiEvent)[];
+
+/**
+ * The PostgreSQL type of each column, as array casts and archive schemas name it. `numeric` is numeric(20, 10) in the
+ * table (exact to 1e-10 dollars, up to 1e10).
+ */
+export const AI_EVENT_PG_TYPES = {
+  id: 'uuid',
+  org_id: 'text',
+  client_id: 'text',
+  user_id: 'text',
+  session_id: 'text',
+  request_id: 'text',
+  trace_id: 'text',
+  span_id: 'text',
+  parent_span_id: 'text',
+  service_name: 'text',
+  endpoint: 'text',
+  operation: 'text',
+  provider: 'text',
+  model_name: 'text',
+  model_version: 'text',
+  adapter_id: 'text',
+  input_tokens: 'int4',
+  output_tokens: 'int4',
+  cached_input_tokens: 'int4',
+  reasoning_tokens: 'int4',
+  input_size_bytes: 'int8',
+  output_size_bytes: 'int8',
+  latency_ms: 'float8',
+  compute_ms: 'float8',
+  ttft_ms: 'float8',
+  cost_usd: 'numeric',
+  cost_source: 'text',
+  success: 'bool',
+  error_code: 'text',
+  error_message: 'text',
+  fallback_used: 'bool',
+  fallback_reason: 'text',
+  fallback_model: 'text',
+  provenance: 'jsonb',
+  tags: 'jsonb',
+  consent: 'bool',
+  created_at: 'timestamptz',
+  received_at: 'timestamptz',
+} as const satisfies Record<keyof AiEvent, string>;

@@ -21,10 +21,27 @@ export { decimalToUnits, unitsToDecimal } from './cost/units.ts';
 export { ADVISORY_LOCKS } from './db/advisory-locks.ts';
 export { type AppliedMigration, MIGRATIONS_DIR, migrate } from './db/migrate.ts';
 export { ensurePartitions } from './db/partitions.ts';
-export { AI_EVENT_COLUMNS, type AiEvent, AiEventSchema, type CostSource, CostSourceSchema } from './event.ts';
+export {
+  AI_EVENT_COLUMNS,
+  AI_EVENT_PG_TYPES,
+  type AiEvent,
+  AiEventSchema,
+  type CostSource,
+  CostSourceSchema,
+} from './event.ts';
 export { PostgresSpanExporter, type PostgresSpanExporterOptions } from './exporter.ts';
 export { hexIdSchema, isStoredHexId, storedHexIdSchema } from './hex-id.ts';
 export { Ingest, type IngestOptions, type IngestResult } from './ingest.ts';
+export { LogIngest, type LogIngestOptions, type LogIngestResult } from './logs/log-ingest.ts';
+export type { DecodedLogs, LogInput } from './logs/log-input.ts';
+export {
+  LOG_ROW_COLUMNS,
+  type LogRow,
+  LogRowSchema,
+  MAX_LOG_BODY,
+  STRUCTURED_LOGS_TABLE,
+} from './logs/log-row.ts';
+export { mapLog } from './logs/map-log.ts';
 export { type EventEnvelope, EventEnvelopeSchema, eventFromEnvelope } from './mapping/envelope.ts';
 export { ERROR_CODES, type ErrorCode, normaliseErrorCode } from './mapping/error-codes.ts';
 export {
@@ -49,6 +66,11 @@ export {
   encodeExportTraceResponse,
   OtlpDecodeError,
 } from './otlp/decode.ts';
+export {
+  decodeOtlpLogsJson,
+  decodeOtlpLogsProtobuf,
+  encodeExportLogsResponse,
+} from './otlp/decode-logs.ts';
 export { BodyDecoder, DecoderUnavailableError } from './otlp/decode-off-thread.ts';
 export type { JsonItems } from './otlp/decode-task.ts';
 export { TooManySpansError } from './otlp/decoded.ts';
@@ -61,6 +83,23 @@ export {
   QueueFullError,
   ShutdownError,
 } from './pipeline/pipeline.ts';
-export { createEventWriter, type EventWriter, type WriteResult } from './pipeline/writer.ts';
+export {
+  createEventWriter,
+  createRowWriter,
+  createStoredRowWriter,
+  type EventWriter,
+  type RowWriter,
+  type WriteResult,
+} from './pipeline/writer.ts';
+export { COMPACT_BATCH, type CompactResult, compactRollups, compactStatement } from './rollups/compact.ts';
+export { SKIP_ROLLUPS_SETTING, skipRollupsInTransaction } from './rollups/skip.ts';
+export {
+  MAIN_ROLLUP,
+  ROLLUP_FAMILIES,
+  ROLLUP_SUMS,
+  ROLLUP_TABLES,
+  type RollupFamily,
+  USER_ROLLUP,
+} from './rollups/tables.ts';
 export { forEachInSlices } from './slices.ts';
 export { type AttributeValue, fromReadableSpan, type SpanInput } from './span.ts';

@@ -1,13 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import type pg from 'pg';
-import type { AiSpan } from './ai-span.ts';
+import { type AiSpan, isAiSpan, type StoredRow } from './ai-span.ts';
 import { loadPriceTable, type PriceTable } from './cost/price-table.ts';
 import type { AiEvent } from './event.ts';
 import type { PseudonymKey } from './mapping/identifiers.ts';
 import { mapSpansInSlices } from './mapping/map-spans-in-slices.ts';
 import type { AiMetrics } from './metrics/ai-metrics.ts';
 import { type Durability, EventPipeline, type PipelineOptions } from './pipeline/pipeline.ts';
-import { createEventWriter } from './pipeline/writer.ts';
+import { createStoredRowWriter } from './pipeline/writer.ts';
 import { forEachInSlices, runsOf } from './slices.ts';
 import type { SpanInput } from './span.ts';
 
@@ -44,7 +44,8 @@ export interface IngestResult {
  * ingest route and the in-process PostgresSpanExporter alike.
  */
 export class Ingest {
-  readonly pipeline: EventPipeline;
+  /** Model calls and the agent, tool, … spans around them share one queue, its batches, retries and spill file. */
+  readonly pipeline: EventPipeline<StoredRow>;
   private readonly prices: PriceTable;
   private readonly metrics: AiMetrics | undefined;
   private readonly defaultOrgId: string;
@@ -55,10 +56,20 @@ export class Ingest {
     this.pseudonymKey = options.pseudonymKey ?? randomBytes(32);
     this.metrics = options.metrics;
     this.defaultOrgId = options.defaultOrgId ?? 'default';
-    this.pipeline = new EventPipeline({
+    const { onCommitted } = options;
+    this.pipeline = new EventPipeline<StoredRow>({
       ...options,
-      writer: createEventWriter(options.pool),
+      writer: createStoredRowWriter(options.pool),
       health: options.metrics?.health,
+      // The live stream follows model calls only.
+      onCommitted:
+        onCommitted &&
+        ((rows) => {
+          const events = rows.some(isAiSpan)
+            ? (rows.filter((row) => !isAiSpan(row)) as AiEvent[])
+            : (rows as AiEvent[]);
+          if (events.length > 0) onCommitted(events);
+        }),
     });
     options.metrics?.observeQueueDepth(() => this.pipeline.depth);
   }

@@ -125,8 +125,9 @@ function show(page) {
   for (const b of nav.querySelectorAll('button')) b.toggleAttribute('aria-current', b.dataset.page === page);
   for (const b of nav.querySelectorAll('button'))
     if (b.dataset.page === page) b.setAttribute('aria-current', 'page');
-  if (page !== 'activity') state.source?.close();
-  ({ activity, overview, alerts, exports })[page]();
+  // Each live page opens its own stream.
+  state.source?.close();
+  ({ activity, logs, overview, alerts, exports })[page]();
 }
 nav.addEventListener('click', (e) => e.target.dataset?.page && show(e.target.dataset.page));
 
@@ -345,12 +346,39 @@ async function inspect(event) {
     role: 'list',
     'aria-label': 'AI calls of this trace',
   });
-  box.replaceChildren(h('h3', {}, `Event ${event.id}`), fields, h('h4', {}, 'Trace'), waterfall);
-  if (!event.trace_id) return waterfall.append('This event has no trace id.');
+  const callLogs = h('ol', { class: 'log-lines', id: 'event-logs', 'aria-label': 'Log lines of this call' });
+  const traceLogs = h('ol', {
+    class: 'log-lines',
+    id: 'trace-logs',
+    'aria-label': 'Other log lines of this trace',
+  });
+  box.replaceChildren(
+    h('h3', {}, `Event ${event.id}`),
+    fields,
+    h('h4', {}, 'Trace'),
+    waterfall,
+    h('h4', {}, 'Logs of this call'),
+    callLogs,
+    h('h4', {}, 'Other logs of the trace'),
+    traceLogs,
+  );
+  if (!event.trace_id) {
+    callLogs.append(h('li', {}, 'This event has no trace id.'));
+    return waterfall.append('This event has no trace id.');
+  }
   // A trace lasts minutes at most: bounding the time keeps this lookup on the (org_id, created_at) index.
   const at = new Date(event.created_at).getTime();
   const window = `date_from=${new Date(at - 3_600_000).toISOString()}&date_to=${new Date(at + 3_600_000).toISOString()}`;
-  const { items } = await api(`/api/telemetry/events?trace_id=${event.trace_id}&${window}&limit=1000`);
+  const [{ items }, lines] = await Promise.all([
+    api(`/api/telemetry/events?trace_id=${event.trace_id}&${window}&limit=1000`),
+    api(`/api/telemetry/logs?trace_id=${event.trace_id}&${window}&limit=500`),
+  ]);
+  // Oldest first, as a story of the call.
+  const ordered = [...lines.items].reverse();
+  const mine = ordered.filter((l) => l.span_id === event.span_id);
+  const others = ordered.filter((l) => l.span_id !== event.span_id);
+  callLogs.append(...(mine.length ? mine.map((l) => logLine(l)) : [h('li', {}, 'No log lines.')]));
+  traceLogs.append(...(others.length ? others.map((l) => logLine(l)) : [h('li', {}, 'No log lines.')]));
   const starts = items.map((e) => new Date(e.created_at).getTime());
   const t0 = Math.min(...starts);
   const span = Math.max(1, ...items.map((e, i) => starts[i] - t0 + e.latency_ms));
@@ -379,6 +407,166 @@ async function inspect(event) {
       ),
     );
   }
+}
+
+const SEVERITY_NAMES = ['', 'TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR', 'FATAL'];
+const severityName = (n) => (n ? SEVERITY_NAMES[Math.ceil(n / 4)] : 'UNSET');
+
+/** One log line as a list item; its trace id jumps to the trace's events (`onTrace`) when given. */
+function logLine(line, onTrace) {
+  const severity = line.severity_text || severityName(line.severity_number);
+  return h(
+    'li',
+    { class: `log-line sev-${severityName(line.severity_number).toLowerCase()}`, 'data-id': line.id },
+    h('time', { datetime: line.time }, new Date(line.time).toLocaleTimeString()),
+    h('span', { class: 'severity' }, severity),
+    h('span', { class: 'service' }, line.service_name ?? ''),
+    h('span', { class: 'body' }, line.body),
+    line.trace_id && onTrace
+      ? h(
+          'button',
+          {
+            type: 'button',
+            class: 'link',
+            onclick: () => onTrace(line),
+            title: 'Show the trace of this line',
+          },
+          `trace ${line.trace_id.slice(0, 8)}…`,
+        )
+      : '',
+  );
+}
+
+// Logs: search history (GET /api/telemetry/logs, newest first, by cursor) and tail new lines live over SSE.
+function logs() {
+  const status = h('span', { class: 'status-dot disconnected', id: 'logs-conn' }, 'not live');
+  const severity = h(
+    'select',
+    { id: 'logs-severity' },
+    ...['', 'debug', 'info', 'warn', 'error', 'fatal'].map((v) => h('option', { value: v }, v || 'any')),
+  );
+  const service = h('input', { id: 'logs-service', placeholder: 'any service' });
+  const text = h('input', { id: 'logs-q', type: 'search', placeholder: 'words, "a phrase", -word' });
+  const trace = h('input', { id: 'logs-trace', placeholder: 'any trace id' });
+  const list = h('ol', { class: 'log-lines', id: 'log-list', 'aria-label': 'Log lines, newest first' });
+  const more = h('button', { type: 'button', id: 'logs-more', hidden: true }, 'Older lines');
+  const error = h('p', { role: 'alert', id: 'logs-error' });
+  const tail = h('button', { type: 'button', id: 'logs-tail', 'aria-pressed': 'false' }, 'Live tail');
+  let cursor = null;
+
+  const filters = () => {
+    const q = new URLSearchParams();
+    if (severity.value) q.set('min_severity', severity.value);
+    if (service.value) q.set('service', service.value);
+    if (text.value) q.set('q', text.value);
+    if (trace.value) q.set('trace_id', trace.value);
+    return q;
+  };
+  const jumpToTrace = async (line) => {
+    // The events of the line's trace around its time; the inspector opens on the call it was logged in.
+    const at = new Date(line.time).getTime();
+    const window = `date_from=${new Date(at - 3_600_000).toISOString()}&date_to=${new Date(at + 3_600_000).toISOString()}`;
+    const { items } = await api(`/api/telemetry/events?trace_id=${line.trace_id}&${window}&limit=1000`);
+    const event = items.find((e) => e.span_id === line.span_id) ?? items[0];
+    const box = document.getElementById('inspector');
+    if (event) return inspect(event);
+    box.replaceChildren(
+      h('h3', {}, `Trace ${line.trace_id}`),
+      h('p', {}, 'No AI call of this trace is stored. '),
+      h(
+        'a',
+        {
+          href: state.config.trace_url_template.replace('{trace_id}', line.trace_id),
+          target: '_blank',
+          rel: 'noopener',
+        },
+        'Open the trace',
+      ),
+    );
+  };
+  const load = async (append) => {
+    error.textContent = '';
+    const q = filters();
+    q.set('limit', '100');
+    if (append && cursor) q.set('cursor', cursor);
+    try {
+      const page = await api(`/api/telemetry/logs?${q}`);
+      const items = page.items.map((l) => logLine(l, jumpToTrace));
+      if (append) list.append(...items);
+      else list.replaceChildren(...items);
+      cursor = page.next_cursor;
+      more.hidden = !cursor;
+    } catch (err) {
+      error.textContent = err.message;
+    }
+  };
+  const stopTail = () => {
+    state.source?.close();
+    state.source = null;
+    tail.setAttribute('aria-pressed', 'false');
+    status.className = 'status-dot disconnected';
+    status.textContent = 'not live';
+  };
+  const startTail = () => {
+    state.source?.close();
+    const q = filters();
+    q.set('logs', 'true');
+    q.set('telemetry', 'false');
+    const source = new EventSource(`/api/telemetry/stream?${q}`);
+    state.source = source;
+    tail.setAttribute('aria-pressed', 'true');
+    source.addEventListener('open', () => {
+      status.className = 'status-dot connected';
+      status.textContent = 'live';
+    });
+    source.addEventListener('error', () => {
+      status.className = 'status-dot disconnected';
+      status.textContent =
+        source.readyState === EventSource.CLOSED ? 'stream closed: sign in again' : 'reconnecting';
+    });
+    source.addEventListener('closed', (m) => {
+      if (JSON.parse(m.data).reason !== 'max_lifetime') stopTail();
+    });
+    source.addEventListener('overflow', () => {
+      status.textContent = 'too many lines: narrow the filters';
+    });
+    source.addEventListener('log', (m) => {
+      list.prepend(logLine(JSON.parse(m.data), jumpToTrace));
+      while (list.children.length > 1000) list.lastChild.remove();
+    });
+  };
+  const search = (e) => {
+    e?.preventDefault();
+    load(false);
+    if (tail.getAttribute('aria-pressed') === 'true') startTail();
+  };
+  more.addEventListener('click', () => load(true));
+  tail.addEventListener('click', () =>
+    tail.getAttribute('aria-pressed') === 'true' ? stopTail() : startTail(),
+  );
+  main.replaceChildren(
+    h('h2', {}, 'Logs'),
+    h(
+      'form',
+      { class: 'toolbar', id: 'logs-form', onsubmit: search },
+      status,
+      tail,
+      h('label', { for: 'logs-severity' }, 'Severity at least'),
+      severity,
+      h('label', { for: 'logs-service' }, 'Service'),
+      service,
+      h('label', { for: 'logs-q' }, 'Text'),
+      text,
+      h('label', { for: 'logs-trace' }, 'Trace'),
+      trace,
+      h('button', { type: 'submit' }, 'Search'),
+    ),
+    error,
+    list,
+    more,
+    h('div', { id: 'inspector' }),
+  );
+  load(false);
 }
 
 async function overview() {
@@ -560,9 +748,18 @@ async function ruleEditor() {
   const metric = h(
     'select',
     { id: 'rule-metric' },
-    ...['error_rate', 'fallback_rate', 'p95_latency', 'p95_ttft', 'cost', 'request_count'].map((m) =>
-      h('option', { value: m }, m),
-    ),
+    ...[
+      'error_rate',
+      'fallback_rate',
+      'p95_latency',
+      'p95_ttft',
+      'cost',
+      'request_count',
+      'psi_latency',
+      'psi_input_tokens',
+      'psi_output_tokens',
+      'psi_cost',
+    ].map((m) => h('option', { value: m }, m)),
   );
   const operator = h(
     'select',

@@ -1,5 +1,5 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
-import { type AiMetrics, BodyDecoder, type Ingest } from '@observatory/exporter-postgres';
+import { type AiMetrics, BodyDecoder, type Ingest, type LogIngest } from '@observatory/exporter-postgres';
 import { HTTPException } from 'hono/http-exception';
 import type pg from 'pg';
 import type { AlertingOptions } from './alerts/options.ts';
@@ -20,9 +20,12 @@ import { exportRoutes } from './routes/exports.ts';
 import { healthRoutes } from './routes/health.ts';
 import { ingestEventRoutes } from './routes/ingest-events.ts';
 import { keyRoutes } from './routes/keys.ts';
+import { logRoutes } from './routes/logs.ts';
 import { metricsRoutes } from './routes/metrics.ts';
 import { otlpRoutes } from './routes/otlp.ts';
+import { otlpLogRoutes } from './routes/otlp-logs.ts';
 import { sessionRoutes } from './routes/session.ts';
+import { settingsRoutes } from './routes/settings.ts';
 import { telemetryRoutes } from './routes/telemetry.ts';
 import { traceRoutes } from './routes/traces.ts';
 import { whoamiRoutes } from './routes/whoami.ts';
@@ -37,6 +40,8 @@ export interface AppDeps {
   exports?: ExportService;
   /** The write path; the OTLP receiver and JSON ingest are served only when given. */
   ingest?: Ingest;
+  /** The log write path; `POST /v1/logs` is served only when given (with `ingest`). */
+  logs?: LogIngest;
   /** Request-body bytes held in memory at once across all requests (OBSERVATORY_MAX_BUFFERED_BYTES). */
   maxBufferedBytes?: number;
   metrics?: AiMetrics;
@@ -73,13 +78,16 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
       decoder: new BodyDecoder(),
     };
     app.route('/', otlpRoutes(bodies));
+    if (deps.logs) app.route('/', otlpLogRoutes({ ...bodies, logs: deps.logs }));
     app.route('/', ingestEventRoutes(bodies));
   }
   if (deps.metrics) app.route('/', metricsRoutes({ metrics: deps.metrics, token: deps.metricsToken }));
   app.route('/', eventRoutes({ pool }));
   app.route('/', telemetryRoutes({ pool }));
   app.route('/', traceRoutes({ pool }));
+  app.route('/', logRoutes({ pool }));
   app.route('/', keyRoutes({ pool }));
+  app.route('/', settingsRoutes({ pool }));
   app.route('/', sessionRoutes({ pool, trustProxy: deps.trustProxy }));
   if (deps.hub) app.route('/', streamRoutes({ pool, hub: deps.hub, logger: deps.logger }, deps.stream));
   app.route('/', consoleRoutes(deps.console));

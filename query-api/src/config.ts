@@ -1,5 +1,6 @@
 import { PIPELINE_DEFAULTS } from '@observatory/exporter-postgres';
 import { z } from 'zod';
+import { ArchiveConfigShape } from './archive/config.ts';
 import { BooleanTextSchema } from './boolean-text.ts';
 import { ExportConfigShape } from './exports/config.ts';
 import { DEFAULT_MAX_BUFFERED_BYTES } from './http/body-budget.ts';
@@ -59,6 +60,7 @@ export const ConfigSchema = z.object({
   OBSERVATORY_STREAM_MAX_LIFETIME_MS: z.coerce.number().int().min(10_000).default(3_600_000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   ...ExportConfigShape,
+  ...ArchiveConfigShape,
 });
 
 export type Config = z.infer<typeof ConfigSchema>;

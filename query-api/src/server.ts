@@ -1,19 +1,30 @@
 import type { Server } from 'node:http';
 import { join } from 'node:path';
 import { serve } from '@hono/node-server';
-import { createAiMetrics, ensurePartitions, Ingest, loadPriceTable } from '@observatory/exporter-postgres';
+import {
+  createAiMetrics,
+  ensurePartitions,
+  Ingest,
+  LogIngest,
+  loadPriceTable,
+} from '@observatory/exporter-postgres';
 import { type RunningRuleEngine, startRuleEngine } from './alerts/engine.ts';
 import { AlertEvents } from './alerts/events.ts';
 import { createApp } from './app.ts';
 import { bootstrapDefaultOrg } from './bootstrap.ts';
 import { type Config, ConfigError } from './config.ts';
 import { openDatabase } from './db/database.ts';
+import { startDriftRunner } from './drift/runner.ts';
 import { createExportService, createExportWorker } from './exports/service.ts';
 import type { ExportWorker } from './exports/worker.ts';
 import { createLogger } from './log.ts';
+import { archiveRangeFor } from './retention/archive-range.ts';
+import { startRetentionSchedule } from './retention/schedule.ts';
+import { startRollupCompactor } from './rollups/compactor.ts';
 import { resolvePseudonymKey } from './secrets.ts';
+import { startSelfTracing } from './self-tracing.ts';
 import { StreamHub } from './stream/hub.ts';
-import { publishAlert, publishCommitted } from './stream/publish.ts';
+import { publishAlert, publishCommitted, publishLogs } from './stream/publish.ts';
 
 // Months ahead are created at start-up; re-checking every few hours keeps a long-running service ahead too.
 const PARTITION_CHECK_MS = 6 * 60 * 60 * 1000;
@@ -46,11 +57,13 @@ function stopSignal(): Promise<string> {
 
 /**
  * `observatory serve`: migrate, then run the write path (ingest pipeline and metrics), the HTTP API, the export
- * worker and the alert rule engine; on SIGTERM/SIGINT stop taking requests, drain what is in flight, flush the
+ * worker, the alert rule engine and the daily drift runner; on SIGTERM/SIGINT stop taking requests, drain what is in flight, flush the
  * pipeline, and close the database. Resolves once everything has stopped.
  */
 export async function runServe(config: Config): Promise<void> {
   const logger = createLogger(config.LOG_LEVEL);
+  const selfTracing = startSelfTracing();
+  if (selfTracing) logger.info({ endpoint: selfTracing.endpoint }, 'exporting Observatory’s own traces');
   // Before the database starts, so that an unreadable or invalid price file stops start-up with nothing to undo.
   const prices = loadPriceTable(config.OBSERVATORY_PRICES_FILE);
   const pseudonymKey = await resolvePseudonymKey(
@@ -83,6 +96,20 @@ export async function runServe(config: Config): Promise<void> {
       );
     },
   });
+  // Log records get a pipeline (and spill directory) of their own: a flood of logs never delays model-call events.
+  const logs = new LogIngest({
+    pool: db.pool,
+    spillDir: join(config.OBSERVATORY_DATA_DIR, 'spill-logs'),
+    maxQueue: config.OBSERVATORY_INGEST_QUEUE,
+    batchSize: config.OBSERVATORY_INGEST_BATCH_SIZE,
+    flushIntervalMs: config.OBSERVATORY_INGEST_FLUSH_MS,
+    concurrency: config.OBSERVATORY_INGEST_CONCURRENCY,
+    maxAttempts: config.OBSERVATORY_INGEST_MAX_ATTEMPTS,
+    onError: (err) => logger.warn({ err: err.message }, 'log ingest pipeline'),
+    onCommitted: (rows) => {
+      publishLogs(db.pool, rows).catch((err) => logger.warn({ err: err.message }, 'live stream log notify'));
+    },
+  });
   const hub = new StreamHub(db.url, db.pool, logger);
   const alerting = {
     alertmanagerToken: config.OBSERVATORY_ALERTMANAGER_TOKEN,
@@ -98,6 +125,7 @@ export async function runServe(config: Config): Promise<void> {
   let worker: ExportWorker | undefined;
   try {
     await ingest.start();
+    await logs.start();
     await hub.start();
     const keys = await bootstrapDefaultOrg(db.pool);
     if (keys) {
@@ -119,6 +147,7 @@ export async function runServe(config: Config): Promise<void> {
       alerting,
       exports,
       ingest,
+      logs,
       maxBufferedBytes: config.OBSERVATORY_MAX_BUFFERED_BYTES,
       metrics,
       metricsToken: config.OBSERVATORY_METRICS_TOKEN,
@@ -136,15 +165,17 @@ export async function runServe(config: Config): Promise<void> {
   } catch (err) {
     await worker?.stop();
     await ingest.shutdown();
+    await logs.shutdown();
     await hub.stop();
     await db.close();
+    await selfTracing?.shutdown();
     throw err;
   }
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.PORT;
   logger.info({ port, database: db.description }, 'observatory listening');
   const partitions = setInterval(() => {
-    ensurePartitions(db.pool).catch((err) => logger.warn({ err }, 'creating ai_events partitions failed'));
+    ensurePartitions(db.pool).catch((err) => logger.warn({ err }, 'creating monthly partitions failed'));
   }, PARTITION_CHECK_MS).unref();
   const ruleEngine: RunningRuleEngine = startRuleEngine({
     pool: db.pool,
@@ -152,6 +183,15 @@ export async function runServe(config: Config): Promise<void> {
     events: alerting.events,
     delivery: { allowPrivate: alerting.allowPrivateWebhooks },
   });
+  const compactor = startRollupCompactor({ pool: db.pool, logger });
+  // Every replica looks; the one holding the retention lock runs it, once a day.
+  const retention = startRetentionSchedule({
+    pool: db.pool,
+    logger,
+    archive: await archiveRangeFor(config, db.pool),
+  });
+  // Every replica (and `observatory worker`) runs it; the advisory lock lets one of them compute.
+  const drift = startDriftRunner({ pool: db.pool, logger });
 
   const signal = await stopSignal();
   logger.info({ signal }, 'draining');
@@ -160,16 +200,24 @@ export async function runServe(config: Config): Promise<void> {
     server.closeIdleConnections();
   });
   clearInterval(partitions);
+  await retention.stop();
+  await drift.stop();
   await ruleEngine.stop();
+  await compactor.stop();
   await worker?.stop();
   await ingest.shutdown();
+  await logs.shutdown();
   await hub.stop();
   await metrics.shutdown();
+  await selfTracing?.shutdown();
   await db.close();
   logger.info('stopped');
 }
 
-/** `observatory worker`: runs export jobs only, so exports can scale apart from the API. */
+/**
+ * `observatory worker`: runs export jobs, the rollup compactor, the daily retention run and the daily drift
+ * computation, so they scale apart from the API.
+ */
 export async function runWorker(config: Config): Promise<void> {
   const logger = createLogger(config.LOG_LEVEL);
   const db = await openDatabase(config, { onLog: (line) => logger.debug({ component: 'postgres' }, line) });
@@ -179,8 +227,18 @@ export async function runWorker(config: Config): Promise<void> {
     service: await createExportService(config),
   });
   worker.start();
+  const compactor = startRollupCompactor({ pool: db.pool, logger });
+  const retention = startRetentionSchedule({
+    pool: db.pool,
+    logger,
+    archive: await archiveRangeFor(config, db.pool),
+  });
+  const drift = startDriftRunner({ pool: db.pool, logger });
   await stopSignal();
   logger.info('draining export jobs');
+  await retention.stop();
+  await drift.stop();
+  await compactor.stop();
   await worker.stop();
   await db.close();
   logger.info('stopped');

@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type RunningServe, runCli, startServe } from '../../test-support/cli.ts';
 import { createTestDatabase } from '../../test-support/database.ts';
+import { insertModelCalls } from '../../test-support/model-calls.ts';
+import { until } from '../../test-support/until.ts';
 
 const db = await createTestDatabase();
 
@@ -40,6 +42,43 @@ describe('observatory CLI against DATABASE_URL', () => {
       const revoked = await runCli(['keys', 'revoke', rows[0].id], { DATABASE_URL: db.url });
       expect(revoked.code).toBe(0);
       expect((await whoami(serve.baseUrl, key)).status).toBe(401);
+    } finally {
+      serve.child.kill('SIGTERM');
+      expect(await serve.exited).toBe(0);
+    }
+  });
+});
+
+describe('observatory serve computes drift', () => {
+  it("at start-up, when today's is missing", async () => {
+    await runCli(['keys', 'create', '--org', 'drifty', '--role', 'viewer'], { DATABASE_URL: db.url });
+    const latencies = Array.from({ length: 200 }, (_, i) => 50 + i);
+    await insertModelCalls(db.pool, {
+      orgId: 'drifty',
+      model: 'm',
+      latencies,
+      fromHoursAgo: 60,
+      toHoursAgo: 30,
+    });
+    await insertModelCalls(db.pool, {
+      orgId: 'drifty',
+      model: 'm',
+      latencies,
+      fromHoursAgo: 10,
+      toHoursAgo: 1,
+    });
+    const serve = await startServe({ DATABASE_URL: db.url });
+    try {
+      const rows = await until('drift rows', async () => {
+        const { rows } = await db.pool.query(
+          "SELECT feature, reading FROM model_drift WHERE org_id = 'drifty' ORDER BY feature",
+        );
+        return rows.length === 4 && rows;
+      });
+      expect(rows.find((r) => r.feature === 'latency_ms')).toEqual({
+        feature: 'latency_ms',
+        reading: 'stable',
+      });
     } finally {
       serve.child.kill('SIGTERM');
       expect(await serve.exited).toBe(0);

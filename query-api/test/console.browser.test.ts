@@ -132,6 +132,59 @@ describe.runIf(runs)('web console in a real browser', () => {
     await expect.poll(() => page.locator('#tokens-per-second').textContent()).toBe('83.3');
   });
 
+  it('shows log lines under their event, and a Logs page with live tail and jump-to-trace', async () => {
+    const trace = 'ab'.repeat(16);
+    const logs = (records: object[]) =>
+      fetch(`${serve.baseUrl}/v1/logs`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${ingestKey}`, 'content-type': 'application/json' },
+        body: JSON.stringify({
+          resourceLogs: [
+            {
+              resource: { attributes: [{ key: 'service.name', value: { stringValue: 'console-api' } }] },
+              scopeLogs: [{ logRecords: records }],
+            },
+          ],
+        }),
+      });
+    const now = BigInt(Date.now()) * 1_000_000n;
+    const res = await logs([
+      {
+        timeUnixNano: `${now}`,
+        severityNumber: 17,
+        body: { stringValue: 'mini timed out' },
+        traceId: trace,
+        spanId: '2'.repeat(16),
+      },
+      {
+        timeUnixNano: `${now + 1n}`,
+        severityNumber: 9,
+        body: { stringValue: 'first call done' },
+        traceId: trace,
+        spanId: '1'.repeat(16),
+      },
+    ]);
+    expect(res.status).toBe(200);
+    await page.getByRole('button', { name: 'Logs', exact: true }).click();
+    await expect.poll(() => page.locator('#log-list').textContent()).toContain('mini timed out');
+    expect(await page.locator('#log-list').textContent()).toContain('first call done');
+
+    // Live tail: a new line appears without searching again.
+    await page.getByRole('button', { name: 'Live tail' }).click();
+    await expect.poll(() => page.locator('#logs-conn').textContent()).toBe('live');
+    expect((await logs([{ severityNumber: 13, body: { stringValue: 'tail sees this' } }])).status).toBe(200);
+    await expect
+      .poll(() => page.locator('#log-list li').first().textContent(), { timeout: 5000 })
+      .toContain('tail sees this');
+
+    // Jump to the trace: the inspector opens on the call the line was logged in, with its lines under it.
+    await page.locator('#log-list li', { hasText: 'mini timed out' }).getByRole('button').click();
+    await expect.poll(() => page.locator('#event-logs').textContent()).toContain('mini timed out');
+    expect(await page.locator('#trace-logs').textContent()).toContain('first call done');
+    expect(await page.locator('#inspector').textContent()).toContain('gpt-4o-mini');
+    await page.screenshot({ path: join(ARTIFACTS, '3b-logs.png'), fullPage: true });
+  });
+
   it('shows the overview aggregates', async () => {
     await page.getByRole('button', { name: 'Overview' }).click();
     await page.locator('#overview-body table').first().waitFor();

@@ -2,7 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createAiMetrics, Ingest } from '@observatory/exporter-postgres';
+import { createAiMetrics, Ingest, LogIngest } from '@observatory/exporter-postgres';
 import { pino } from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
 import { makeEvent } from '../../exporter-postgres/test/make-event.ts';
@@ -28,6 +28,8 @@ const exportDir = await mkdtemp(join(tmpdir(), 'observatory-roles-exports-'));
 const metrics = createAiMetrics({ maxOrgs: 10, maxModels: 10 });
 const ingest = new Ingest({ pool: db.pool, spillDir, metrics, flushIntervalMs: 10 });
 await ingest.start();
+const logs = new LogIngest({ pool: db.pool, spillDir: join(spillDir, 'logs'), flushIntervalMs: 10 });
+await logs.start();
 const hub = new StreamHub(db.url, db.pool);
 await hub.start();
 const ALERTMANAGER_TOKEN = randomBytes(24).toString('hex');
@@ -43,6 +45,7 @@ const app = createApp({
     urlTtlSeconds: 900,
   },
   ingest,
+  logs,
   metrics,
   hub,
 });
@@ -50,6 +53,7 @@ const app = createApp({
 afterAll(async () => {
   await hub.stop();
   await ingest.shutdown();
+  await logs.shutdown();
   await metrics.shutdown();
   await rm(spillDir, { recursive: true, force: true });
   await rm(exportDir, { recursive: true, force: true });
@@ -199,6 +203,10 @@ const ROUTES: Record<string, RouteCase> = {
 
   // Ingest keys write, and only that.
   'POST /v1/traces': { expected: ingestOnly, request: () => ({ path: '/v1/traces', init: otlpJson() }) },
+  'POST /v1/logs': {
+    expected: ingestOnly,
+    request: () => ({ path: '/v1/logs', init: json('POST', { resourceLogs: [{ scopeLogs: [] }] }) }),
+  },
   'POST /api/telemetry/events': {
     expected: ingestOnly,
     request: () => ({ path: '/api/telemetry/events', init: envelope() }),
@@ -207,6 +215,7 @@ const ROUTES: Record<string, RouteCase> = {
   // Reading: viewer and org_admin, always within their own org.
   'GET /api/whoami': { expected: orgRead, request: () => ({ path: '/api/whoami' }) },
   'GET /api/telemetry/events': { expected: orgRead, request: () => ({ path: '/api/telemetry/events' }) },
+  'GET /api/telemetry/logs': { expected: orgRead, request: () => ({ path: '/api/telemetry/logs' }) },
   'GET /api/telemetry/events/stream': {
     expected: orgRead,
     request: () => ({ path: '/api/telemetry/events/stream' }),
@@ -231,6 +240,7 @@ const ROUTES: Record<string, RouteCase> = {
     request: () => ({ path: `/api/telemetry/sessions/${event.session_id}` }),
   },
   'GET /api/telemetry/stream': { expected: orgRead, request: () => ({ path: '/api/telemetry/stream' }) },
+  'GET /api/telemetry/settings': { expected: orgRead, request: () => ({ path: '/api/telemetry/settings' }) },
 
   // Managing: org_admin of the org.
   'POST /api/telemetry/alerts/:alert_id/ack': {
@@ -277,6 +287,10 @@ const ROUTES: Record<string, RouteCase> = {
   'GET /api/telemetry/export/:job_id': {
     expected: resourceAdmin(200),
     request: async () => ({ path: `/api/telemetry/export/${await newExportJob()}` }),
+  },
+  'PUT /api/telemetry/settings': {
+    expected: orgAdmin(200),
+    request: () => ({ path: '/api/telemetry/settings', init: json('PUT', { archive: true }) }),
   },
   'POST /api/keys': {
     expected: orgAdmin(201),

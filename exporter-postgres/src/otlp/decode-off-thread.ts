@@ -1,7 +1,9 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { deserialize } from 'node:v8';
 import { Worker } from 'node:worker_threads';
+import type { DecodedLogs, LogInput } from '../logs/log-input.ts';
 import type { SpanInput } from '../span.ts';
+import { decodeOtlpLogsBody } from './decode-logs.ts';
 import { type DecodeTask, decodeOtlpBody, type JsonItems, jsonItems } from './decode-task.ts';
 import { type DecodedSpans, OtlpDecodeError, TooManySpansError } from './decoded.ts';
 import { JsonBodyError } from './json-body.ts';
@@ -27,7 +29,16 @@ export interface DecodeRequest {
 
 export type DecodeReply =
   | { id: number; slices: ArrayBuffer[]; rejected: number; errors: string[]; array: boolean }
-  | { id: number; error: { name: string; message: string; count?: number; max?: number } };
+  | {
+      id: number;
+      error: {
+        name: string;
+        message: string;
+        count?: number;
+        max?: number;
+        unit?: TooManySpansError['unit'];
+      };
+    };
 
 /** The decoding thread stopped (it crashed or ran out of memory) while a body was being decoded: retry later. */
 export class DecoderUnavailableError extends Error {
@@ -39,8 +50,9 @@ function rebuildError({
   message,
   count,
   max,
+  unit,
 }: Extract<DecodeReply, { error: unknown }>['error']): Error {
-  if (name === 'TooManySpansError') return new TooManySpansError(count ?? 0, max ?? 0);
+  if (name === 'TooManySpansError') return new TooManySpansError(count ?? 0, max ?? 0, unit);
   if (name === 'OtlpDecodeError') return new OtlpDecodeError(message);
   if (name === 'JsonBodyError') return new JsonBodyError(message);
   if (name === 'DecoderUnavailableError') return new DecoderUnavailableError(message);
@@ -73,6 +85,13 @@ export class BodyDecoder {
     if (body.byteLength <= this.inlineMaxBytes) return decodeOtlpBody(body, format, maxSpans);
     const reply = await this.offThread(body, { kind: 'otlp', format, maxSpans });
     return { spans: await collect<SpanInput>(reply.slices), rejected: reply.rejected, errors: reply.errors };
+  }
+
+  /** An OTLP logs request, by the same rules as `otlp` (more than `maxRecords` records: TooManySpansError). */
+  async otlpLogs(body: Uint8Array, format: 'protobuf' | 'json', maxRecords?: number): Promise<DecodedLogs> {
+    if (body.byteLength <= this.inlineMaxBytes) return decodeOtlpLogsBody(body, format, maxRecords);
+    const reply = await this.offThread(body, { kind: 'logs', format, maxRecords });
+    return { records: await collect<LogInput>(reply.slices), rejected: reply.rejected, errors: reply.errors };
   }
 
   /** A JSON body with bounded nesting, as a list of items; same hand-over rule as `otlp`. */

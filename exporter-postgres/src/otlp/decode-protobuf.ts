@@ -6,11 +6,11 @@ import { ExportTraceServiceRequest } from './trace-proto.ts';
 // protobufjs hands back int64/fixed64 as Long-like {low, high} objects (or numbers), bytes as Uint8Array, and names
 // the set member of a oneof in the oneof's own property (`value`). Reading those directly avoids a generic
 // toObject() copy per span, which dominated the receiver's cost.
-interface LongLike {
+export interface LongLike {
   low: number;
   high: number;
 }
-interface PbAnyValue {
+export interface PbAnyValue {
   value?: string;
   stringValue?: string;
   boolValue?: boolean;
@@ -20,7 +20,7 @@ interface PbAnyValue {
   kvlistValue?: { values?: PbKeyValue[] };
   bytesValue?: Uint8Array;
 }
-interface PbKeyValue {
+export interface PbKeyValue {
   key?: string;
   value?: PbAnyValue;
 }
@@ -45,7 +45,7 @@ interface PbRequest {
 
 const MAX_DEPTH = 8;
 
-function u64(v: LongLike | number | undefined): bigint {
+export function u64(v: LongLike | number | undefined): bigint {
   if (v === undefined) return 0n;
   if (typeof v === 'number') return BigInt(Math.trunc(v));
   return (BigInt(v.high >>> 0) << 32n) | BigInt(v.low >>> 0);
@@ -59,7 +59,7 @@ function i64(v: LongLike | number): number | string {
     : n.toString();
 }
 
-function anyValue(v: PbAnyValue | undefined, depth: number): AttributeValue {
+export function anyValue(v: PbAnyValue | undefined, depth: number): AttributeValue {
   if (!v || depth > MAX_DEPTH) return null;
   switch (v.value) {
     case 'stringValue':
@@ -81,13 +81,13 @@ function anyValue(v: PbAnyValue | undefined, depth: number): AttributeValue {
   }
 }
 
-function keyValues(list: PbKeyValue[] | undefined, depth = 0): Attributes {
+export function keyValues(list: PbKeyValue[] | undefined, depth = 0): Attributes {
   const out: Attributes = {};
   for (const kv of list ?? []) if (kv.key) out[kv.key] = anyValue(kv.value, depth);
   return out;
 }
 
-const hex = (bytes: Uint8Array) =>
+export const hex = (bytes: Uint8Array) =>
   Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
 
 function toSpan(span: PbSpan, resource: Attributes, scopeName: string | undefined): SpanInput | string {
@@ -125,7 +125,7 @@ const LENGTH_DELIMITED = 2;
 const SPANS_PATH = [1, 2, 2];
 
 /** Occurrences of the length-delimited field at `path` under the reader's position, skipping everything else. */
-function countAt(reader: protobuf.Reader, end: number, path: readonly number[]): number {
+export function countAt(reader: protobuf.Reader, end: number, path: readonly number[]): number {
   let count = 0;
   while (reader.pos < end) {
     const tag = reader.uint32();

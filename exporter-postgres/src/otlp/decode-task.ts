@@ -3,9 +3,13 @@ import { decodeOtlpProtobuf } from './decode-protobuf.ts';
 import type { DecodedSpans } from './decoded.ts';
 import { parseJsonBody } from './json-body.ts';
 
-/** What a body is decoded as: an OTLP trace request in either encoding, or plain JSON (the event ingest route). */
+/**
+ * What a body is decoded as: an OTLP trace or logs request in either encoding, or plain JSON (the event ingest
+ * route).
+ */
 export type DecodeTask =
   | { kind: 'otlp'; format: 'protobuf' | 'json'; maxSpans?: number | undefined }
+  | { kind: 'logs'; format: 'protobuf' | 'json'; maxRecords?: number | undefined }
   | { kind: 'json' };
 
 /** A JSON body as a list: the items of a top-level array, or the one value that is not an array. */

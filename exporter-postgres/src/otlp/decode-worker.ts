@@ -1,5 +1,6 @@
 import { serialize } from 'node:v8';
 import { parentPort } from 'node:worker_threads';
+import { decodeOtlpLogsBody } from './decode-logs.ts';
 import type { DecodeReply, DecodeRequest } from './decode-off-thread.ts';
 import { decodeOtlpBody, jsonItems } from './decode-task.ts';
 import { TooManySpansError } from './decoded.ts';
@@ -30,6 +31,10 @@ function run({ id, task, body }: DecodeRequest): DecodeReply {
       const { spans, rejected, errors } = decodeOtlpBody(body, task.format, task.maxSpans);
       return { id, slices: slices(spans), rejected, errors, array: false };
     }
+    if (task.kind === 'logs') {
+      const { records, rejected, errors } = decodeOtlpLogsBody(body, task.format, task.maxRecords);
+      return { id, slices: slices(records), rejected, errors, array: false };
+    }
     const { items, array } = jsonItems(body);
     return { id, slices: slices(items), rejected: 0, errors: [], array };
   } catch (err) {
@@ -38,7 +43,7 @@ function run({ id, task, body }: DecodeRequest): DecodeReply {
       id,
       error:
         err instanceof TooManySpansError
-          ? { name, message, count: err.count, max: err.max }
+          ? { name, message, count: err.count, max: err.max, unit: err.unit }
           : { name, message },
     };
   }

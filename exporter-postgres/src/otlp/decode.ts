@@ -13,13 +13,13 @@ const MAX_DEPTH = 8;
 // One schema for both encodings: protobufjs' toObject (longs and bytes as strings) and OTLP/JSON read alike.
 // int64 arrives as a decimal string (protobufjs, and OTLP/JSON as specified) or as a JSON number, which may already
 // be beyond 2^53: it is accepted at the precision JSON left it.
-const int64 = z
+export const int64 = z
   .union([z.string().regex(/^-?\d{1,20}$/), z.number().refine(Number.isFinite), z.bigint()])
   .transform((v) => (typeof v === 'number' ? BigInt(Math.trunc(v)) : BigInt(v)));
 
 type RawValue = Record<string, unknown> | undefined;
 
-function anyValue(value: RawValue, depth: number): AttributeValue {
+export function anyValue(value: RawValue, depth: number): AttributeValue {
   if (!value || depth > MAX_DEPTH) return null;
   if (typeof value.stringValue === 'string') return value.stringValue;
   if (typeof value.boolValue === 'boolean') return value.boolValue;
@@ -36,7 +36,7 @@ function anyValue(value: RawValue, depth: number): AttributeValue {
   return null;
 }
 
-function keyValues(list: unknown, depth = 0): Attributes {
+export function keyValues(list: unknown, depth = 0): Attributes {
   const out: Attributes = {};
   if (!Array.isArray(list)) return out;
   for (const kv of list as { key?: unknown; value?: RawValue }[]) {

@@ -30,7 +30,9 @@ export class TooManySpansError extends Error {
   constructor(
     readonly count: number,
     readonly max: number,
+    /** What is counted: spans, or the log records of a logs request. */
+    readonly unit: 'spans' | 'log records' = 'spans',
   ) {
-    super(`The request carries ${count} spans; at most ${max} are taken per request`);
+    super(`The request carries ${count} ${unit}; at most ${max} are taken per request`);
   }
 }

@@ -1,4 +1,5 @@
 import protobuf from 'protobufjs';
+import { COMMON_MESSAGES } from './common-proto.ts';
 
 /**
  * The subset of opentelemetry-proto (trace/v1, collector/trace/v1, common/v1, resource/v1) the receiver reads,
@@ -24,15 +25,11 @@ const descriptor = {
             scopeSpans: { rule: 'repeated', type: 'ScopeSpans', id: 2 },
           },
         },
-        Resource: { fields: { attributes: { rule: 'repeated', type: 'KeyValue', id: 1 } } },
         ScopeSpans: {
           fields: {
             scope: { type: 'InstrumentationScope', id: 1 },
             spans: { rule: 'repeated', type: 'Span', id: 2 },
           },
-        },
-        InstrumentationScope: {
-          fields: { name: { type: 'string', id: 1 }, version: { type: 'string', id: 2 } },
         },
         Span: {
           fields: {
@@ -57,33 +54,7 @@ const descriptor = {
           },
         },
         Status: { fields: { message: { type: 'string', id: 2 }, code: { type: 'int32', id: 3 } } },
-        KeyValue: { fields: { key: { type: 'string', id: 1 }, value: { type: 'AnyValue', id: 2 } } },
-        AnyValue: {
-          oneofs: {
-            value: {
-              oneof: [
-                'stringValue',
-                'boolValue',
-                'intValue',
-                'doubleValue',
-                'arrayValue',
-                'kvlistValue',
-                'bytesValue',
-              ],
-            },
-          },
-          fields: {
-            stringValue: { type: 'string', id: 1 },
-            boolValue: { type: 'bool', id: 2 },
-            intValue: { type: 'int64', id: 3 },
-            doubleValue: { type: 'double', id: 4 },
-            arrayValue: { type: 'ArrayValue', id: 5 },
-            kvlistValue: { type: 'KeyValueList', id: 6 },
-            bytesValue: { type: 'bytes', id: 7 },
-          },
-        },
-        ArrayValue: { fields: { values: { rule: 'repeated', type: 'AnyValue', id: 1 } } },
-        KeyValueList: { fields: { values: { rule: 'repeated', type: 'KeyValue', id: 1 } } },
+        ...COMMON_MESSAGES,
       },
     },
   },

@@ -6,9 +6,10 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { createTestDatabase } from '../../../test-support/database.ts';
 import { TcpProxy } from '../../../test-support/tcp-proxy.ts';
 import { makeAiSpan, makeEvent } from '../../test/make-event.ts';
+import type { StoredRow } from '../ai-span.ts';
 import type { AiEvent } from '../event.ts';
 import { BatchTooLargeError, EventPipeline, QueueFullError } from './pipeline.ts';
-import { createEventWriter } from './writer.ts';
+import { createEventWriter, createStoredRowWriter } from './writer.ts';
 
 const db = await createTestDatabase();
 const dirs: string[] = [];
@@ -131,14 +132,18 @@ describe('event pipeline', () => {
     await second.shutdown();
   });
 
-  it('spills and replays agent and tool spans with the events of the same batch, and commits only events onward', async () => {
+  it('spills and replays agent and tool spans with the events of the same batch', async () => {
     const dir = await spillDir();
     const deadPool = new pg.Pool({
       connectionString: 'postgres://postgres@127.0.0.1:1/none',
       connectionTimeoutMillis: 200,
     });
     deadPool.on('error', () => undefined);
-    const first = new EventPipeline({ writer: createEventWriter(deadPool), spillDir: dir, maxAttempts: 1 });
+    const first = new EventPipeline<StoredRow>({
+      writer: createStoredRowWriter(deadPool),
+      spillDir: dir,
+      maxAttempts: 1,
+    });
     const events = [makeEvent({ session_id: 'conv-1' }), makeEvent()];
     const spans = [
       makeAiSpan({ span_kind: 'agent' }),
@@ -148,9 +153,9 @@ describe('event pipeline', () => {
     await first.shutdown();
     await deadPool.end();
 
-    const committed: AiEvent[] = [];
-    const second = new EventPipeline({
-      writer: createEventWriter(db.pool),
+    const committed: StoredRow[] = [];
+    const second = new EventPipeline<StoredRow>({
+      writer: createStoredRowWriter(db.pool),
       spillDir: dir,
       onCommitted: (rows) => committed.push(...rows),
     });
@@ -161,10 +166,9 @@ describe('event pipeline', () => {
       [spans.map((s) => s.id)],
     );
     expect(rows).toEqual([spans[1], spans[0]]);
-    // The live stream and metrics hear of model calls only.
-    expect(committed.map((e) => e.id).sort()).toEqual(events.map((e) => e.id).sort());
+    expect(committed.map((e) => e.id).sort()).toEqual([...events, ...spans].map((e) => e.id).sort());
     // Re-delivery of the same rows is a no-op in both tables.
-    expect(await createEventWriter(db.pool).write([...events, ...spans])).toEqual({
+    expect(await createStoredRowWriter(db.pool).write([...events, ...spans])).toEqual({
       kind: 'success',
       inserted: 0,
       rejected: 0,

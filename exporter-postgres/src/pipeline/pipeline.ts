@@ -1,7 +1,6 @@
-import { isAiSpan, type StoredRow } from '../ai-span.ts';
 import type { AiEvent } from '../event.ts';
 import { SpillFile } from './spill.ts';
-import type { EventWriter } from './writer.ts';
+import type { RowWriter } from './writer.ts';
 
 export class QueueFullError extends Error {
   override name = 'QueueFullError';
@@ -31,9 +30,11 @@ export const PIPELINE_DEFAULTS = {
   concurrency: 2,
 } as const;
 
-export interface PipelineOptions {
-  writer: EventWriter;
+export interface PipelineOptions<T = AiEvent> {
+  writer: RowWriter<T>;
   spillDir: string;
+  /** Fields of a row that are Dates, revived as such when the spill file is replayed (default: AiEvent's). */
+  spillDateFields?: readonly string[];
   /** Events held in memory at most; past it `enqueue` fails fast with QueueFullError. */
   maxQueue?: number;
   batchSize?: number;
@@ -44,14 +45,13 @@ export interface PipelineOptions {
   maxAttempts?: number;
   retryBaseMs?: number;
   replayIntervalMs?: number;
-  /** After rows commit, with the model calls among them. */
-  onCommitted?: (events: AiEvent[]) => void;
+  onCommitted?: (events: T[]) => void;
   onError?: (err: Error) => void;
   health?: PipelineHealth;
 }
 
-interface Pending {
-  events: StoredRow[];
+interface Pending<T> {
+  events: T[];
   resolve: (outcome: Durability) => void;
   reject: (err: Error) => void;
 }
@@ -65,15 +65,15 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * its events are durable (committed, or fsync'd to the spill file), which is when an OTLP receiver may answer 200.
  * Nothing here throws into a caller's code path except the explicit QueueFullError/ShutdownError rejections.
  */
-export class EventPipeline {
-  private readonly queue: Pending[] = [];
+export class EventPipeline<T = AiEvent> {
+  private readonly queue: Pending<T>[] = [];
   private queued = 0;
   private readonly draining = new Set<Promise<void>>();
   private timer: NodeJS.Timeout | undefined;
   private replayTimer: NodeJS.Timeout | undefined;
   private closed = false;
   private spillPending = false;
-  private readonly spill: SpillFile;
+  private readonly spill: SpillFile<T>;
   private readonly maxQueue: number;
   private readonly batchSize: number;
   private readonly flushIntervalMs: number;
@@ -82,8 +82,8 @@ export class EventPipeline {
   private readonly retryBaseMs: number;
   private readonly replayIntervalMs: number;
 
-  constructor(private readonly options: PipelineOptions) {
-    this.spill = new SpillFile(options.spillDir);
+  constructor(private readonly options: PipelineOptions<T>) {
+    this.spill = new SpillFile<T>(options.spillDir, options.spillDateFields);
     this.maxQueue = options.maxQueue ?? PIPELINE_DEFAULTS.maxQueue;
     this.batchSize = options.batchSize ?? PIPELINE_DEFAULTS.batchSize;
     this.flushIntervalMs = options.flushIntervalMs ?? PIPELINE_DEFAULTS.flushIntervalMs;
@@ -117,7 +117,7 @@ export class EventPipeline {
    * `capacity` is refused with BatchTooLargeError, one that does not fit now with QueueFullError; a large batch is
    * queued as parts of `batchSize`, so no write (nor the work of building it) grows with the batch.
    */
-  async enqueue(events: StoredRow[]): Promise<Durability> {
+  async enqueue(events: T[]): Promise<Durability> {
     if (this.closed) throw new ShutdownError('The event pipeline is shut down');
     if (events.length === 0) return 'committed';
     if (events.length > this.maxQueue) {
@@ -136,7 +136,7 @@ export class EventPipeline {
     return outcomes.includes('spilled') ? 'spilled' : 'committed';
   }
 
-  private push(events: StoredRow[]): Promise<Durability> {
+  private push(events: T[]): Promise<Durability> {
     return new Promise((resolve, reject) => {
       this.queue.push({ events, resolve, reject });
       this.queued += events.length;
@@ -174,7 +174,7 @@ export class EventPipeline {
   /** Writes batches until the queue is empty; several run at once, each taking the next batch. */
   private async drain(): Promise<void> {
     while (this.queue.length > 0) {
-      const batch: Pending[] = [];
+      const batch: Pending<T>[] = [];
       let size = 0;
       while (
         this.queue.length > 0 &&
@@ -196,7 +196,7 @@ export class EventPipeline {
   }
 
   /** PostgreSQL with retries, else the spill file; throws only when neither could take the events. */
-  private async store(events: StoredRow[]): Promise<Durability> {
+  private async store(events: T[]): Promise<Durability> {
     // While older events wait in the spill file, try them first so replay keeps its order.
     if (this.spillPending) await this.replay();
     if (!this.spillPending && (await this.writeWithRetry(events, this.maxAttempts))) return 'committed';
@@ -212,7 +212,7 @@ export class EventPipeline {
     return 'spilled';
   }
 
-  private async writeWithRetry(events: StoredRow[], attempts: number): Promise<boolean> {
+  private async writeWithRetry(events: T[], attempts: number): Promise<boolean> {
     for (let attempt = 0; attempt < attempts; attempt++) {
       if (attempt > 0) await sleep(this.retryBaseMs * 2 ** (attempt - 1) * (0.5 + Math.random()));
       const result = await this.options.writer.write(events);
@@ -249,15 +249,9 @@ export class EventPipeline {
     return this.replaying;
   }
 
-  private commit(rows: StoredRow[]): void {
-    const onCommitted = this.options.onCommitted;
-    if (!onCommitted) return;
-    const events = rows.some(isAiSpan)
-      ? (rows.filter((row) => !isAiSpan(row)) as AiEvent[])
-      : (rows as AiEvent[]);
-    if (events.length === 0) return;
+  private commit(events: T[]): void {
     try {
-      onCommitted(events);
+      this.options.onCommitted?.(events);
     } catch (err) {
       this.report(err as Error);
     }

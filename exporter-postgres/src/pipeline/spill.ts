@@ -1,25 +1,29 @@
 import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { StoredRow } from '../ai-span.ts';
+import type { AiEvent } from '../event.ts';
 
-const DATE_FIELDS = new Set(['created_at', 'received_at']);
-
-function revive(key: string, value: unknown): unknown {
-  return DATE_FIELDS.has(key) && typeof value === 'string' ? new Date(value) : value;
-}
+/** The Date fields of an AiEvent, the rows spilled unless told otherwise. */
+const EVENT_DATE_FIELDS = ['created_at', 'received_at'];
 
 /**
  * An append-only file of event batches (one JSON array per line, fsync'd) that holds what PostgreSQL could not
  * take. Appends go to this process's active file; replay first renames it aside, so appends during a replay never
  * mix with the lines being replayed. Files left by a crashed process are replayed too.
  */
-export class SpillFile {
+export class SpillFile<T = AiEvent> {
   private active = '';
   private sequence = 0;
   // Appends and the hand-over of the active file to a replay never interleave.
   private lock: Promise<unknown> = Promise.resolve();
 
-  constructor(private readonly dir: string) {
+  private readonly revive: (key: string, value: unknown) => unknown;
+
+  constructor(
+    private readonly dir: string,
+    dateFields: readonly string[] = EVENT_DATE_FIELDS,
+  ) {
+    const dates = new Set(dateFields);
+    this.revive = (key, value) => (dates.has(key) && typeof value === 'string' ? new Date(value) : value);
     this.rotate();
   }
 
@@ -35,7 +39,7 @@ export class SpillFile {
   }
 
   /** Durable once this resolves. */
-  append(events: readonly StoredRow[]): Promise<void> {
+  append(events: readonly T[]): Promise<void> {
     return this.exclusive(async () => {
       await mkdir(this.dir, { recursive: true });
       const handle = await open(this.active, 'a');
@@ -65,7 +69,7 @@ export class SpillFile {
    * Hands every spilled batch, oldest file first, to `write`; a file is deleted once all its batches are written.
    * Stops at the first batch `write` could not store (returns false), keeping that file for the next replay.
    */
-  async replay(write: (events: StoredRow[]) => Promise<boolean>): Promise<boolean> {
+  async replay(write: (events: T[]) => Promise<boolean>): Promise<boolean> {
     for (const file of await this.files()) {
       let path = join(this.dir, file);
       if (!file.endsWith('.replaying')) {
@@ -80,9 +84,9 @@ export class SpillFile {
       for (let i = 0; i < lines.length; i++) {
         const line = lines[i]!;
         if (!line) continue;
-        let events: StoredRow[];
+        let events: T[];
         try {
-          events = JSON.parse(line, revive) as StoredRow[];
+          events = JSON.parse(line, this.revive) as T[];
         } catch {
           // A line torn by a crash mid-append holds nothing that was acknowledged as durable.
           continue;

@@ -1,106 +1,35 @@
 import type pg from 'pg';
-import { AI_SPAN_COLUMNS, type AiSpan, isAiSpan, type StoredRow } from '../ai-span.ts';
-import { AI_EVENT_COLUMNS, type AiEvent } from '../event.ts';
+import { AI_SPAN_COLUMNS, AI_SPAN_PG_TYPES, type AiSpan, isAiSpan, type StoredRow } from '../ai-span.ts';
+import { AI_EVENT_COLUMNS, type AiEvent, AI_EVENT_PG_TYPES as COLUMN_TYPES } from '../event.ts';
 
 export type WriteResult =
   | { kind: 'success'; inserted: number; rejected: number }
   | { kind: 'retryable'; error: Error }
   | { kind: 'failure'; error: Error };
 
-const COLUMN_TYPES: Record<keyof AiEvent, string> = {
-  id: 'uuid',
-  org_id: 'text',
-  client_id: 'text',
-  user_id: 'text',
-  session_id: 'text',
-  request_id: 'text',
-  trace_id: 'text',
-  span_id: 'text',
-  parent_span_id: 'text',
-  service_name: 'text',
-  endpoint: 'text',
-  operation: 'text',
-  provider: 'text',
-  model_name: 'text',
-  model_version: 'text',
-  adapter_id: 'text',
-  input_tokens: 'int4',
-  output_tokens: 'int4',
-  cached_input_tokens: 'int4',
-  reasoning_tokens: 'int4',
-  input_size_bytes: 'int8',
-  output_size_bytes: 'int8',
-  latency_ms: 'float8',
-  compute_ms: 'float8',
-  ttft_ms: 'float8',
-  cost_usd: 'numeric',
-  cost_source: 'text',
-  success: 'bool',
-  error_code: 'text',
-  error_message: 'text',
-  fallback_used: 'bool',
-  fallback_reason: 'text',
-  fallback_model: 'text',
-  provenance: 'jsonb',
-  tags: 'jsonb',
-  consent: 'bool',
-  created_at: 'timestamptz',
-  received_at: 'timestamptz',
-};
-
-const SPAN_COLUMN_TYPES: Record<keyof AiSpan, string> = {
-  id: 'uuid',
-  org_id: 'text',
-  span_kind: 'text',
-  name: 'text',
-  agent_name: 'text',
-  tool_name: 'text',
-  success: 'bool',
-  error_code: 'text',
-  latency_ms: 'float8',
-  trace_id: 'text',
-  span_id: 'text',
-  parent_span_id: 'text',
-  service_name: 'text',
-  endpoint: 'text',
-  user_id: 'text',
-  session_id: 'text',
-  attributes: 'jsonb',
-  created_at: 'timestamptz',
-  received_at: 'timestamptz',
-};
-
-interface Table<Row> {
-  sql: string;
-  arrays(rows: readonly Row[]): unknown[][];
-}
-
 // One array parameter per column: no 65,535-parameter ceiling, one statement per batch, and ON CONFLICT makes a
-// re-export of the same span (same deterministic id) a no-op.
-function table<Row>(
-  name: string,
-  columns: readonly (keyof Row & string)[],
-  types: Record<keyof Row, string>,
-): Table<Row> {
-  return {
-    sql: `INSERT INTO ${name} (${columns.join(', ')})
+// re-export of the same row (same deterministic id) a no-op.
+function insertSql<T>(table: string, columns: readonly (keyof T & string)[], types: Record<keyof T, string>) {
+  return `INSERT INTO ${table} (${columns.join(', ')})
 SELECT * FROM unnest(${columns.map((c, i) => `$${i + 1}::${types[c]}[]`).join(', ')})
-ON CONFLICT DO NOTHING`,
-    arrays: (rows) =>
-      columns.map((column) =>
-        rows.map((row) => {
-          const value = row[column];
-          if (value === null || value === undefined) return null;
-          if (types[column] === 'jsonb') return JSON.stringify(value);
-          if (value instanceof Date) return value.toISOString();
-          return value;
-        }),
-      ),
-  };
+ON CONFLICT DO NOTHING`;
 }
 
-const EVENTS = table<AiEvent>('ai_events', AI_EVENT_COLUMNS, COLUMN_TYPES);
-const SPANS = table<AiSpan>('ai_spans', AI_SPAN_COLUMNS, SPAN_COLUMN_TYPES);
+function columnArrays<T>(
+  rows: readonly T[],
+  columns: readonly (keyof T & string)[],
+  types: Record<keyof T, string>,
+): unknown[][] {
+  return columns.map((column) =>
+    rows.map((row) => {
+      const value = row[column];
+      if (value === null || value === undefined) return null;
+      if (types[column] === 'jsonb') return JSON.stringify(value);
+      if (value instanceof Date) return value.toISOString();
+      return value;
+    }),
+  );
+}
 
 // Connection loss, server shutdown, too many connections, serialization failures: worth trying again later.
 const RETRYABLE_SQLSTATE = /^(08|53|57P0|40001|40P01)/;
@@ -112,8 +41,15 @@ function isRetryable(err: unknown): boolean {
   return true;
 }
 
-export interface EventWriter {
-  write(rows: readonly StoredRow[]): Promise<WriteResult>;
+export interface RowWriter<T> {
+  write(rows: readonly T[]): Promise<WriteResult>;
+}
+
+export type EventWriter = RowWriter<AiEvent>;
+
+/** Writes batches of events idempotently into `ai_events`. */
+export function createEventWriter(pool: pg.Pool): EventWriter {
+  return createRowWriter(pool, 'ai_events', AI_EVENT_COLUMNS, COLUMN_TYPES);
 }
 
 const NOTHING: WriteResult = { kind: 'success', inserted: 0, rejected: 0 };
@@ -126,37 +62,64 @@ function sum(a: WriteResult, b: WriteResult): WriteResult {
 }
 
 /**
- * Writes batches of model calls (`ai_events`) and the spans around them (`ai_spans`) idempotently. A batch
- * PostgreSQL refuses for its data is split until the bad rows are isolated, so one malformed row never costs the
- * others; those rows are reported as `rejected`.
+ * Writes what the ingest pipeline carries: model calls into `ai_events`, the agent, tool, … spans around them into
+ * `ai_spans`, each idempotently. A batch of model calls only (the common case) is the one statement it always was.
  */
-export function createEventWriter(pool: pg.Pool): EventWriter {
-  async function insert<Row>(into: Table<Row>, rows: readonly Row[]): Promise<WriteResult> {
-    if (rows.length === 0) return NOTHING;
+export function createStoredRowWriter(pool: pg.Pool): RowWriter<StoredRow> {
+  const events = createEventWriter(pool);
+  const spans = createRowWriter<AiSpan>(pool, 'ai_spans', AI_SPAN_COLUMNS, AI_SPAN_PG_TYPES);
+  return {
+    async write(rows) {
+      if (!rows.some(isAiSpan)) return events.write(rows as readonly AiEvent[]);
+      const calls: AiEvent[] = [];
+      const others: AiSpan[] = [];
+      for (const row of rows) {
+        if (isAiSpan(row)) others.push(row);
+        else calls.push(row);
+      }
+      const written = calls.length > 0 ? await events.write(calls) : NOTHING;
+      return written.kind === 'success' ? sum(written, await spans.write(others)) : written;
+    },
+  };
+}
+
+/**
+ * Writes batches of rows idempotently into `table`, a column per key of `types`. A batch PostgreSQL refuses for its
+ * data is split until the bad rows are isolated, so one malformed row never costs the others; those rows are
+ * reported as `rejected`.
+ */
+export function createRowWriter<T>(
+  pool: pg.Pool,
+  table: string,
+  columns: readonly (keyof T & string)[],
+  types: Record<keyof T, string>,
+): RowWriter<T> {
+  const sql = insertSql(table, columns, types);
+  async function insert(events: readonly T[]): Promise<WriteResult> {
     try {
-      const result = await pool.query(into.sql, into.arrays(rows));
+      const result = await pool.query(sql, columnArrays(events, columns, types));
       return { kind: 'success', inserted: result.rowCount ?? 0, rejected: 0 };
     } catch (err) {
       if (isRetryable(err)) return { kind: 'retryable', error: err as Error };
-      if (rows.length === 1) return { kind: 'success', inserted: 0, rejected: 1 };
-      const middle = Math.ceil(rows.length / 2);
-      return sum(await insert(into, rows.slice(0, middle)), await insert(into, rows.slice(middle)));
+      if (events.length === 1) return { kind: 'success', inserted: 0, rejected: 1 };
+      const middle = Math.ceil(events.length / 2);
+      const parts = [await insert(events.slice(0, middle)), await insert(events.slice(middle))];
+      const retry = parts.find((p) => p.kind === 'retryable');
+      if (retry) return retry;
+      return parts.reduce<WriteResult>(
+        (sum, p) =>
+          sum.kind === 'success' && p.kind === 'success'
+            ? { kind: 'success', inserted: sum.inserted + p.inserted, rejected: sum.rejected + p.rejected }
+            : sum,
+        { kind: 'success', inserted: 0, rejected: 0 },
+      );
     }
   }
   return {
-    async write(rows) {
-      if (rows.length === 0) return NOTHING;
+    async write(events) {
+      if (events.length === 0) return { kind: 'success', inserted: 0, rejected: 0 };
       try {
-        // A model-call-only batch (the common case) is exactly the one statement it always was.
-        if (!rows.some(isAiSpan)) return await insert(EVENTS, rows as readonly AiEvent[]);
-        const events: AiEvent[] = [];
-        const spans: AiSpan[] = [];
-        for (const row of rows) {
-          if (isAiSpan(row)) spans.push(row);
-          else events.push(row);
-        }
-        const written = await insert(EVENTS, events);
-        return written.kind === 'success' ? sum(written, await insert(SPANS, spans)) : written;
+        return await insert(events);
       } catch (err) {
         return { kind: 'failure', error: err as Error };
       }

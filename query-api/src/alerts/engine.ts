@@ -4,6 +4,8 @@ import type pg from 'pg';
 import { isConnectionError } from '../db/connection-errors.ts';
 import { backoffMs } from '../db/retry.ts';
 import { withTransaction } from '../db/transaction.ts';
+import type { DriftFeature } from '../drift/schema.ts';
+import { latestPsi } from '../drift/sql.ts';
 import type { Logger } from '../log.ts';
 import type { AlertEvents } from './events.ts';
 import {
@@ -35,6 +37,14 @@ interface PendingNotification {
 
 type Measurements = Record<RuleMetric, number | null>;
 
+// psi_* metrics read the drift runner's stored daily PSI of a feature, not the events of the rule's window.
+const PSI_FEATURES: Partial<Record<RuleMetric, DriftFeature>> = {
+  psi_latency: 'latency_ms',
+  psi_input_tokens: 'input_tokens',
+  psi_output_tokens: 'output_tokens',
+  psi_cost: 'cost_usd',
+};
+
 function holds(value: number | null, operator: Operator, threshold: number): value is number {
   if (value === null || Number.isNaN(value)) return false;
   switch (operator) {
@@ -53,6 +63,12 @@ function describe(rule: AlertRule, value: number): { summary: string; descriptio
   const scope = rule.model_name ? `${rule.model_name} in org ${rule.org_id}` : `org ${rule.org_id}`;
   const shown = rule.metric.endsWith('_rate') ? `${(value * 100).toFixed(2)}%` : value.toFixed(2);
   const limit = rule.metric.endsWith('_rate') ? `${rule.threshold * 100}%` : String(rule.threshold);
+  if (PSI_FEATURES[rule.metric]) {
+    return {
+      summary: `${rule.name}: ${rule.metric} ${shown} for ${scope}`,
+      description: `${rule.metric}, the latest daily PSI (last 24 h against the 7 days before) computed in the last ${rule.window_seconds}s, is ${shown} for ${scope}${rule.model_name ? '' : ' (the largest over its models)'}; the rule fires when it is ${rule.operator} ${limit}.`,
+    };
+  }
   return {
     summary: `${rule.name}: ${rule.metric} ${shown} for ${scope}`,
     description: `${rule.metric} over the last ${rule.window_seconds}s is ${shown} for ${scope}; the rule fires when it is ${rule.operator} ${limit}.`,
@@ -106,10 +122,7 @@ export class RuleEngine {
     notifications: PendingNotification[],
     changes: { change: 'opened' | 'resolved'; orgId: string; alert: AlertView }[],
   ): Promise<void> {
-    const { rows } = await client.query<Measurements>(
-      sql.measureWindow(rule.org_id, rule.model_name, rule.window_seconds),
-    );
-    const value = rows[0]?.[rule.metric] ?? null;
+    const value = await this.measure(client, rule);
     const firing = holds(value, rule.operator, rule.threshold);
     const { rows: open } = await client.query<AlertView>(sql.openRuleAlert(rule.id));
     const current = open[0];
@@ -141,6 +154,20 @@ export class RuleEngine {
       }
     }
     await client.query(sql.recordEvaluation(rule.id, value, fired));
+  }
+
+  private async measure(client: pg.PoolClient, rule: AlertRule): Promise<number | null> {
+    const feature = PSI_FEATURES[rule.metric];
+    if (feature) {
+      const { rows } = await client.query<{ value: number | null }>(
+        latestPsi(rule.org_id, rule.model_name, feature, rule.window_seconds),
+      );
+      return rows[0]?.value ?? null;
+    }
+    const { rows } = await client.query<Measurements>(
+      sql.measureWindow(rule.org_id, rule.model_name, rule.window_seconds),
+    );
+    return rows[0]?.[rule.metric] ?? null;
   }
 
   private track(delivery: Promise<void>): void {

@@ -49,6 +49,10 @@ export const RuleMetricSchema = z.enum([
   'p95_ttft',
   'cost',
   'request_count',
+  'psi_latency',
+  'psi_input_tokens',
+  'psi_output_tokens',
+  'psi_cost',
 ]);
 export type RuleMetric = z.infer<typeof RuleMetricSchema>;
 
@@ -57,7 +61,8 @@ export type Operator = z.infer<typeof OperatorSchema>;
 
 /**
  * A built-in rule as an org admin writes it. Rates are fractions (0.05 = 5 %), p95_latency and p95_ttft (time to first
- * token of streamed calls) are in ms, cost in USD.
+ * token of streamed calls) are in ms, cost in USD. psi_* metrics read the stored daily drift (see `drift/`): their
+ * window is how recent that PSI must be.
  */
 export const AlertRuleInputSchema = z
   .object({

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createTestDatabase } from '../../../test-support/database.ts';
+import { insertModelCalls } from '../../../test-support/model-calls.ts';
 import { main } from './main.ts';
 
 const db = await createTestDatabase();
@@ -32,7 +33,21 @@ describe('observatory CLI arguments', () => {
   it('prints help for every command, and the version', async () => {
     const all = await cli(['--help']);
     expect(all.code).toBe(0);
-    for (const name of ['serve', 'worker', 'migrate', 'keys create', 'keys list', 'keys revoke']) {
+    for (const name of [
+      'serve',
+      'worker',
+      'migrate',
+      'keys create',
+      'keys list',
+      'keys revoke',
+      'settings get',
+      'settings set',
+      'retention run',
+      'archive list',
+      'archive restore',
+      'archive bigquery-schema',
+      'drift run',
+    ]) {
       expect(all.stdout).toContain(name);
       const one = await cli([...name.split(' '), '--help']);
       expect(one.code).toBe(0);
@@ -100,5 +115,38 @@ describe('observatory CLI arguments', () => {
       blocker.close();
       await rm(dataDir, { recursive: true, force: true });
     }
+  });
+
+  it('drift run computes every model now and prints what it did; --org narrows it', async () => {
+    await cli(['keys', 'create', '--org', 'drifty', '--role', 'viewer']);
+    const latencies = Array.from({ length: 300 }, (_, i) => 100 + i);
+    await insertModelCalls(db.pool, {
+      orgId: 'drifty',
+      model: 'm1',
+      latencies,
+      fromHoursAgo: 90,
+      toHoursAgo: 30,
+    });
+    await insertModelCalls(db.pool, {
+      orgId: 'drifty',
+      model: 'm1',
+      latencies: latencies.map((l) => l * 3),
+      fromHoursAgo: 20,
+      toHoursAgo: 1,
+    });
+    const run = await cli(['drift', 'run', '--org', 'drifty']);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(
+      /^drifty {2}m1 {2}latency_ms \d+\.\d{3} significant, input_tokens 0\.000 stable, /,
+    );
+    expect(run.stdout).toMatch(/\nComputed drift of 1 model\(s\) in \d+\.\d s\n$/);
+    const { rows } = await db.pool.query(
+      "SELECT count(*)::int AS n FROM model_drift WHERE org_id = 'drifty'",
+    );
+    expect(rows[0].n).toBe(4);
+    // Again the same day: recomputed, still one row per feature.
+    expect((await cli(['drift', 'run'])).stdout).toMatch(/^drifty {2}m1 /m);
+    oneLineError(await cli(['drift', 'run', '--org', 'nobody']), /No org "nobody"/);
+    oneLineError(await cli(['drift', 'run', '--org', 'a b']), /--org is invalid/);
   });
 });

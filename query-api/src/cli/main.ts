@@ -2,11 +2,22 @@ import { readFileSync } from 'node:fs';
 import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { OrgIdSchema } from '@observatory/exporter-postgres';
 import { z } from 'zod';
+import { CliDateSchema, manifestLine } from '../archive/cli-format.ts';
+import { bigQuerySchema } from '../archive/columns.ts';
+import { ArchiveManifestSchema, manifestsOverlapping } from '../archive/manifest.ts';
 import { writeAudit } from '../audit.ts';
 import { type Config, ConfigError, loadConfig } from '../config.ts';
 import { openDatabase } from '../db/database.ts';
+import { DriftRunner } from '../drift/runner.ts';
+import { createArchiveStorage } from '../exports/service.ts';
 import { createKey, listKeys, RoleSchema, revokeKey } from '../keys/keys.ts';
+import { createLogger } from '../log.ts';
+import { archiveRangeFor } from '../retention/archive-range.ts';
+import { formatReport } from '../retention/format.ts';
+import { runRetention } from '../retention/run.ts';
 import { runServe, runWorker } from '../server.ts';
+import { OrgSettingsPatchSchema } from '../settings/schema.ts';
+import { readSettings, SettingsError, updateSettings } from '../settings/store.ts';
 
 /** Where a command writes: the process's streams, or strings in tests. */
 export interface CliOutput {
@@ -35,8 +46,41 @@ interface Command {
   args: string;
   summary: string;
   options: Options;
+  /** How many positional arguments it takes at most. */
   positionals?: number;
   run(context: CommandContext): Promise<void>;
+}
+
+/** `key=value` words as a settings change: values are JSON where they parse (`30`, `false`), text otherwise. */
+function settingsPatch(words: string[], command: Command) {
+  if (words.length === 0) {
+    throw new ConfigError(
+      `${command.name} needs key=value; usage: observatory ${command.name} ${command.args}`,
+    );
+  }
+  const entries = words.map((word) => {
+    const at = word.indexOf('=');
+    if (at <= 0) throw new ConfigError(`"${word}" is not key=value`);
+    const raw = word.slice(at + 1);
+    let value: unknown = raw;
+    try {
+      value = JSON.parse(raw);
+    } catch {
+      // text as it is
+    }
+    return [word.slice(0, at), value] as const;
+  });
+  const result = OrgSettingsPatchSchema.safeParse(Object.fromEntries(entries));
+  if (!result.success) {
+    const issue = result.error.issues[0]!;
+    const field = issue.path.join('.') || ('keys' in issue ? String(issue.keys) : 'settings');
+    throw new ConfigError(`${field} is invalid: ${issue.message}`);
+  }
+  return result.data;
+}
+
+function printSettings(output: CliOutput, settings: Record<string, unknown>): void {
+  for (const [key, value] of Object.entries(settings)) output.out(`${key}=${JSON.stringify(value)}\n`);
 }
 
 const PortSchema = z.coerce.number().int().min(0).max(65535);
@@ -156,6 +200,145 @@ const COMMANDS: Command[] = [
         if (!revoked) throw new ConfigError(`No key with id ${keyId}`);
         await writeAudit(pool, { orgId: revoked.org_id, actor: 'cli', action: 'keys.revoke', target: keyId });
         output.out(`Revoked key ${keyId}\n`);
+      });
+    },
+  },
+  {
+    name: 'archive list',
+    args: '--org <org>',
+    summary:
+      "the org's archive files (Parquet): month, part, range, rows, size, schema version, SHA-256, storage key",
+    options: { org: { type: 'string' } },
+    async run({ values, output, env }) {
+      const orgId = flagValue(OrgIdSchema, values.org, '--org', this);
+      await withDatabase(loadConfig(env), async ({ pool }) => {
+        const { rows } = await pool.query(manifestsOverlapping(orgId));
+        for (const row of rows) output.out(`${manifestLine(ArchiveManifestSchema.parse(row))}\n`);
+        if (rows.length === 0) output.out(`No archive files for org ${orgId}\n`);
+      });
+    },
+  },
+  {
+    name: 'archive restore',
+    args: '--org <org> --from <date> --to <date>',
+    summary:
+      'put archived events with from <= created_at < to back into the database; rows already there are kept, so running it twice adds nothing',
+    options: { org: { type: 'string' }, from: { type: 'string' }, to: { type: 'string' } },
+    async run({ values, output, env }) {
+      const orgId = flagValue(OrgIdSchema, values.org, '--org', this);
+      const from = flagValue(CliDateSchema, values.from, '--from', this);
+      const to = flagValue(CliDateSchema, values.to, '--to', this);
+      if (from >= to) throw new ConfigError('--from must be before --to');
+      const config = loadConfig(env);
+      const storage = await createArchiveStorage(config);
+      // Loaded on use: DuckDB's engine is a native module every other command can do without.
+      const { restoreEvents } = await import('../archive/restore.ts');
+      await withDatabase(config, async ({ pool }) => {
+        const result = await restoreEvents({ pool, storage }, orgId, from, to);
+        await writeAudit(pool, {
+          orgId,
+          actor: 'cli',
+          action: 'archive.restore',
+          details: { from: from.toISOString(), to: to.toISOString(), ...result },
+        });
+        output.out(
+          `Restored ${result.inserted} of ${result.rows} archived events of org ${orgId} from ${result.files} file(s); ${result.rows - result.inserted} were already present\n`,
+        );
+      });
+    },
+  },
+  {
+    name: 'archive bigquery-schema',
+    args: '',
+    summary:
+      'print the BigQuery table schema (JSON) of archive and Parquet export files, for bq load --schema',
+    options: {},
+    async run({ output }) {
+      output.out(`${JSON.stringify(bigQuerySchema(), null, 2)}\n`);
+    },
+  },
+  {
+    name: 'settings get',
+    args: '--org <org>',
+    summary: "the org's settings (retention, archive), one key=value a line",
+    options: { org: { type: 'string' } },
+    async run({ values, output, env }) {
+      const orgId = flagValue(OrgIdSchema, values.org, '--org', this);
+      await withDatabase(loadConfig(env), async ({ pool }) => {
+        const settings = await readSettings(pool, orgId);
+        if (!settings) throw new ConfigError(`No org "${orgId}"`);
+        printSettings(output, settings);
+      });
+    },
+  },
+  {
+    name: 'settings set',
+    args: '--org <org> key=value [key=value…]',
+    summary: "change some of the org's settings (audited); prints them all after the change",
+    options: { org: { type: 'string' } },
+    positionals: Number.POSITIVE_INFINITY,
+    async run({ values, positionals, output, env }) {
+      const orgId = flagValue(OrgIdSchema, values.org, '--org', this);
+      const patch = settingsPatch(positionals, this);
+      await withDatabase(loadConfig(env), async ({ pool }) => {
+        let settings: Awaited<ReturnType<typeof updateSettings>>;
+        try {
+          settings = await updateSettings(pool, orgId, patch, { actor: 'cli' });
+        } catch (err) {
+          if (err instanceof SettingsError) throw new ConfigError(err.message);
+          throw err;
+        }
+        if (!settings) throw new ConfigError(`No org "${orgId}"`);
+        printSettings(output, settings);
+      });
+    },
+  },
+  {
+    name: 'retention run',
+    args: '[--org <org>]',
+    summary: 'remove what is past retention now (archived first); prints what it did per org',
+    options: { org: { type: 'string' } },
+    async run({ values, output, env }) {
+      const orgId = values.org === undefined ? undefined : flagValue(OrgIdSchema, values.org, '--org', this);
+      const config = loadConfig(env);
+      await withDatabase(config, async ({ pool }) => {
+        const report = await runRetention({ pool, archive: await archiveRangeFor(config, pool) }, { orgId });
+        output.out(formatReport(report));
+      });
+    },
+  },
+  {
+    name: 'drift run',
+    args: '[--org <org>]',
+    summary: "compute today's drift (PSI, last 24 h against the 7 days before) of every model with calls now",
+    options: { org: { type: 'string' } },
+    async run({ values, output, env }) {
+      const orgId = values.org === undefined ? undefined : flagValue(OrgIdSchema, values.org, '--org', this);
+      const config = loadConfig(env);
+      await withDatabase(config, async ({ pool }) => {
+        if (orgId !== undefined) {
+          const { rowCount } = await pool.query('SELECT 1 FROM orgs WHERE id = $1', [orgId]);
+          if (!rowCount) throw new ConfigError(`No org "${orgId}"`);
+        }
+        const started = performance.now();
+        const runner = new DriftRunner({ pool, logger: createLogger(config.LOG_LEVEL) });
+        const report = await runner.run({ orgId, force: true });
+        if (!report.ran) {
+          throw new ConfigError(
+            'Another process is computing drift right now; run this again when it is done',
+          );
+        }
+        for (const { orgId: org, model, features } of report.computed) {
+          const figures = features.map(
+            (f) => `${f.feature} ${f.psi === null ? '-' : f.psi.toFixed(3)} ${f.reading}`,
+          );
+          output.out(`${org}  ${model}  ${figures.join(', ')}\n`);
+        }
+        for (const f of report.failed) output.out(`${f.orgId}  ${f.model}  failed: ${f.error}\n`);
+        const seconds = ((performance.now() - started) / 1000).toFixed(1);
+        output.out(
+          `Computed drift of ${report.computed.length} model(s) in ${seconds} s${report.failed.length ? `; ${report.failed.length} failed` : ''}\n`,
+        );
       });
     },
   },

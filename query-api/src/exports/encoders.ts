@@ -1,5 +1,6 @@
 import { Transform } from 'node:stream';
 import type { AiEvent } from '@observatory/exporter-postgres';
+import { csvLines } from '../archive/csv-lines.ts';
 import { eventCsvStream } from '../query/csv.ts';
 import type { ExportFormat } from './job.ts';
 
@@ -28,9 +29,14 @@ function jsonArray(): Transform {
   });
 }
 
-/** Stages turning events (object mode) into the bytes of an export file of `format`. */
+/**
+ * Stages turning events (object mode) into the bytes of an export file of `format`. Parquet's stage writes the CSV
+ * DuckDB turns into the Parquet file afterwards, from rows of PostgreSQL's text (`RAW_TEXT_TYPES`, array mode).
+ */
 export function encoderStages(format: ExportFormat): Transform[] {
   switch (format) {
+    case 'parquet':
+      return [csvLines()];
     case 'csv':
       return [eventCsvStream()];
     case 'json':
@@ -41,11 +47,12 @@ export function encoderStages(format: ExportFormat): Transform[] {
 }
 
 export function fileExtension(format: ExportFormat, gzip: boolean): string {
-  return gzip ? `${format}.gz` : format;
+  return gzip && format !== 'parquet' ? `${format}.gz` : format;
 }
 
 export const CONTENT_TYPES: Record<ExportFormat, string> = {
   csv: 'text/csv; charset=utf-8',
   json: 'application/json',
   jsonl: 'application/jsonl',
+  parquet: 'application/vnd.apache.parquet',
 };

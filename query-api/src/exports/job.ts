@@ -1,6 +1,7 @@
 import { z } from 'zod';
 
-export const ExportFormatSchema = z.enum(['csv', 'json', 'jsonl']);
+/** `parquet`: typed columns (the archive's), compressed inside the file, so never gzip-wrapped. */
+export const ExportFormatSchema = z.enum(['csv', 'json', 'jsonl', 'parquet']);
 export type ExportFormat = z.infer<typeof ExportFormatSchema>;
 
 export const ExportStatusSchema = z.enum(['pending', 'running', 'completed', 'failed']);

@@ -8,9 +8,11 @@ import { createGzip } from 'node:zlib';
 import { AI_EVENT_COLUMNS } from '@observatory/exporter-postgres';
 import type pg from 'pg';
 import QueryStream from 'pg-query-stream';
+import { RAW_TEXT_TYPES } from '../archive/csv-lines.ts';
 import { checkout } from '../db/checkout.ts';
 import { EVENT_ROW_TYPES } from '../query/event-rows.ts';
 import { EventFiltersSchema, eventWhere } from '../query/filters.ts';
+import { coalesce } from './coalesce.ts';
 import { encoderStages, fileExtension } from './encoders.ts';
 import type { ExportFormat } from './job.ts';
 import { exportRows } from './sql.ts';
@@ -54,30 +56,6 @@ function counter(onRow: () => void, throttleMs: number, every: number): Transfor
   });
 }
 
-/**
- * Joins the encoder's small per-row chunks into blocks of about `size` bytes: gzip and file writes cost
- * per call, and one call per row made them most of the export's time.
- */
-function coalesce(size = 64 * 1024): Transform {
-  let pending: Buffer[] = [];
-  let length = 0;
-  return new Transform({
-    transform(chunk: Buffer | string, encoding, callback) {
-      const bytes = typeof chunk === 'string' ? Buffer.from(chunk, encoding) : chunk;
-      pending.push(bytes);
-      length += bytes.length;
-      if (length < size) return callback();
-      const block = Buffer.concat(pending, length);
-      pending = [];
-      length = 0;
-      callback(null, block);
-    },
-    flush(callback) {
-      callback(null, length ? Buffer.concat(pending, length) : undefined);
-    },
-  });
-}
-
 function storageKeyFor(spec: ExportSpec): string {
   return `${spec.orgId}/${spec.id}.${fileExtension(spec.format, spec.gzip)}`;
 }
@@ -85,7 +63,9 @@ function storageKeyFor(spec: ExportSpec): string {
 /**
  * Streams the job's rows from a server-side cursor through the format encoder (and gzip) into a temporary
  * file, then hands the file to storage, which moves it into place atomically. Backpressure runs from the
- * file back to the cursor, so memory stays flat whatever the row count.
+ * file back to the cursor, so memory stays flat whatever the row count. Parquet goes through a CSV file of the
+ * rows' exact text that DuckDB then rewrites as Parquet, row group by row group, in bounded memory; it is never
+ * gzip-wrapped (its columns are compressed inside the file, and readers need the file as it is).
  */
 export async function runExport(
   pool: pg.Pool,
@@ -98,12 +78,20 @@ export async function runExport(
   const query = exportRows(eventWhere(filters), AI_EVENT_COLUMNS);
   const storageKey = storageKeyFor(spec);
   const tempFile = join(storage.tempDir, `${spec.id}.${randomUUID()}.part`);
+  const parquet = spec.format === 'parquet';
+  const csvFile = `${tempFile}.csv`;
   const { client, release } = await checkout(pool);
   let rowCount = 0;
   let failed = false;
   try {
     const rows = client.query(
-      new QueryStream(query.text, query.values, { batchSize, types: EVENT_ROW_TYPES }),
+      new QueryStream(
+        query.text,
+        query.values,
+        parquet
+          ? { batchSize, rowMode: 'array', types: RAW_TEXT_TYPES }
+          : { batchSize, types: EVENT_ROW_TYPES },
+      ),
     );
     await pipeline(
       [
@@ -111,11 +99,16 @@ export async function runExport(
         counter(() => rowCount++, throttleMs, 100),
         ...encoderStages(spec.format),
         coalesce(),
-        ...(spec.gzip ? [createGzip()] : []),
-        createWriteStream(tempFile, { mode: 0o600 }),
+        ...(spec.gzip && !parquet ? [createGzip()] : []),
+        createWriteStream(parquet ? csvFile : tempFile, { mode: 0o600 }),
       ],
       { signal: options.signal },
     );
+    if (parquet) {
+      // Loaded on use: DuckDB's engine is a native module the other formats do without.
+      const { csvToParquet } = await import('../archive/parquet-file.ts');
+      await csvToParquet(csvFile, tempFile, storage.tempDir);
+    }
     const { size } = await stat(tempFile);
     await storage.put(storageKey, tempFile);
     return { storageKey, rowCount, fileSize: size };
@@ -124,6 +117,7 @@ export async function runExport(
     await rm(tempFile, { force: true });
     throw err;
   } finally {
+    await rm(csvFile, { force: true });
     // A client whose cursor was cut off mid-way is closed rather than handed back to the pool.
     release(failed);
   }

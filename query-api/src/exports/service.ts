@@ -22,6 +22,16 @@ export interface ExportService {
 
 export async function createStorage(config: Config): Promise<ExportStorage> {
   const localDir = config.OBSERVATORY_EXPORT_DIR ?? join(config.OBSERVATORY_DATA_DIR, 'exports');
+  return storageAt(config, localDir, config.OBSERVATORY_EXPORT_S3_PREFIX);
+}
+
+/** Where archive files go: the exports' kind of storage (and bucket), under their own directory or prefix. */
+export async function createArchiveStorage(config: Config): Promise<ExportStorage> {
+  const localDir = config.OBSERVATORY_ARCHIVE_DIR ?? join(config.OBSERVATORY_DATA_DIR, 'archive');
+  return storageAt(config, localDir, config.OBSERVATORY_ARCHIVE_S3_PREFIX);
+}
+
+async function storageAt(config: Config, localDir: string, s3Prefix: string): Promise<ExportStorage> {
   if (config.OBSERVATORY_EXPORT_STORAGE === 'local') return new LocalStorage(localDir).init();
   if (!config.OBSERVATORY_EXPORT_S3_BUCKET) {
     throw new ConfigError(
@@ -50,7 +60,7 @@ export async function createStorage(config: Config): Promise<ExportStorage> {
   return new S3Storage({
     client,
     bucket: config.OBSERVATORY_EXPORT_S3_BUCKET,
-    prefix: config.OBSERVATORY_EXPORT_S3_PREFIX,
+    prefix: s3Prefix,
     serverSideEncryption: config.OBSERVATORY_EXPORT_S3_SSE,
     tempDir: join(localDir, '.tmp'),
   }).init();

@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createAiMetrics, Ingest } from '@observatory/exporter-postgres';
+import { createAiMetrics, Ingest, LogIngest } from '@observatory/exporter-postgres';
 import { validate } from '@readme/openapi-parser';
 import pg from 'pg';
 import { pino } from 'pino';
@@ -29,6 +29,7 @@ const app = createApp({
     urlTtlSeconds: 60,
   },
   ingest: new Ingest({ pool, spillDir: dir, metrics }),
+  logs: new LogIngest({ pool, spillDir: join(dir, 'logs') }),
   metrics,
   metricsToken: 'm'.repeat(32),
   hub: new StreamHub('postgres://nobody@127.0.0.1:1/none', pool),
@@ -109,22 +110,26 @@ describe('GET /openapi.json', () => {
       'TraceTree',
       'SessionPage',
       'SessionDetail',
+      'LogPage',
+      'LogLine',
     ]) {
       expect(doc.components.schemas, name).toHaveProperty(name);
     }
   });
 
   it('describes the bodies of OTLP ingest and the live stream', () => {
-    const traces = doc.paths['/v1/traces']!.post!;
-    expect(traces.requestBody!.content['application/x-protobuf']!.schema).toMatchObject({
-      type: 'string',
-      format: 'binary',
-    });
-    expect(traces.requestBody!.content['application/json']!.schema).toMatchObject({ type: 'object' });
-    expect(Object.keys(traces.responses['200']!.content!)).toEqual([
-      'application/x-protobuf',
-      'application/json',
-    ]);
+    for (const path of ['/v1/traces', '/v1/logs']) {
+      const otlp = doc.paths[path]!.post!;
+      expect(otlp.requestBody!.content['application/x-protobuf']!.schema).toMatchObject({
+        type: 'string',
+        format: 'binary',
+      });
+      expect(otlp.requestBody!.content['application/json']!.schema).toMatchObject({ type: 'object' });
+      expect(Object.keys(otlp.responses['200']!.content!)).toEqual([
+        'application/x-protobuf',
+        'application/json',
+      ]);
+    }
     const stream = doc.paths['/api/telemetry/stream']!.get!;
     expect(Object.keys(stream.responses['200']!.content!)).toEqual(['text/event-stream']);
   });

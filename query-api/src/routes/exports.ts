@@ -27,7 +27,10 @@ const CreateExportSchema = z
   .strictObject({
     filters: EventFiltersSchema.default({}),
     format: ExportFormatSchema,
-    gzip: z.boolean().default(true),
+    gzip: z
+      .boolean()
+      .default(true)
+      .describe('Ignored for parquet, whose columns are compressed inside the file'),
   })
   .openapi('ExportRequest');
 
@@ -191,12 +194,13 @@ export function exportRoutes({ pool, exports, trustProxy = false }: ExportRoutes
     request: { params: JobIdParams, query: DownloadQuerySchema },
     responses: {
       200: {
-        description: 'The file (gzip when the job asked for it)',
+        description: 'The file (gzip when the job asked for it; Parquet never is)',
         content: {
           'application/gzip': { schema: z.string().openapi({ format: 'binary' }) },
           'text/csv': { schema: z.string() },
           'application/json': { schema: z.array(AiEventJsonSchema) },
           'application/x-ndjson': { schema: z.string() },
+          'application/vnd.apache.parquet': { schema: z.string().openapi({ format: 'binary' }) },
         },
       },
       ...problems(400, 403, 404),
@@ -229,7 +233,8 @@ export function exportRoutes({ pool, exports, trustProxy = false }: ExportRoutes
             orgId: principal.orgId,
             createdBy: principal.keyId,
             format: body.format,
-            gzip: body.gzip,
+            // Parquet compresses its columns itself; wrapped in gzip no Parquet reader could open it.
+            gzip: body.format === 'parquet' ? false : body.gzip,
             filters,
           }),
           client,

@@ -1,7 +1,6 @@
 import { createRoute } from '@hono/zod-openapi';
 import {
   type BodyDecoder,
-  type DecodedSpans,
   DecoderUnavailableError,
   encodeExportTraceResponse,
   type Ingest,
@@ -16,24 +15,23 @@ import { keyAccess, openApiRoutes, PROBLEM_RESPONSES, problems } from '../http/o
 import { ProblemError } from '../http/problem.ts';
 import { storeOrRetryLater } from '../http/store-or-retry.ts';
 
-type Format = 'protobuf' | 'json';
+export type OtlpFormat = 'protobuf' | 'json';
 
-function formatOf(c: Context): Format {
+/** The encoding of an OTLP/HTTP request, from its Content-Type (415 for any other). */
+export function otlpFormat(c: Context): OtlpFormat {
   const type = (c.req.header('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
   if (type === 'application/x-protobuf' || type === 'application/protobuf') return 'protobuf';
   if (type === 'application/json') return 'json';
   throw new ProblemError(415, 'Content-Type must be application/x-protobuf or application/json');
 }
 
-/** The spans of an OTLP body, or the answer the request gets instead: 400, 413 (too many spans) or 503. */
-async function decodeOrRefuse(
-  decoder: BodyDecoder,
-  body: Buffer,
-  format: Format,
-  maxSpans: number,
-): Promise<DecodedSpans> {
+/**
+ * What an OTLP body decodes to, or the answer the request gets instead: 400 (not OTLP), 413 (more items than the
+ * queue takes; `field` names the top-level list) or 503 (the decoding thread stopped).
+ */
+export async function decodeOrRefuse<T>(decode: () => Promise<T>, field: string): Promise<T> {
   try {
-    return await decoder.otlp(body, format, maxSpans);
+    return await decode();
   } catch (err) {
     if (err instanceof OtlpDecodeError) {
       throw new ProblemError(400, err.message, { errors: [{ field: 'body', message: err.message }] });
@@ -42,7 +40,7 @@ async function decodeOrRefuse(
       throw new ProblemError(
         413,
         `${err.message} (OBSERVATORY_INGEST_QUEUE); send them in smaller requests`,
-        { errors: [{ field: 'resourceSpans', message: `more than ${err.max} spans` }] },
+        { errors: [{ field, message: `more than ${err.max} ${err.unit}` }] },
       );
     }
     if (err instanceof DecoderUnavailableError) {
@@ -125,10 +123,14 @@ export function otlpRoutes({
   });
 
   return openApiRoutes().openapi(route, async (c) => {
-    const format = formatOf(c);
+    const format = otlpFormat(c);
     const hold = budget.hold();
     try {
-      const decoded = await decodeOrRefuse(decoder, await readBody(c, hold), format, ingest.capacity);
+      const body = await readBody(c, hold);
+      const decoded = await decodeOrRefuse(
+        () => decoder.otlp(body, format, ingest.capacity),
+        'resourceSpans',
+      );
       const { orgId } = c.get('principal')!;
       await storeOrRetryLater(() => ingest.spans(decoded.spans, orgId));
       const partial =

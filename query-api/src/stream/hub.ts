@@ -1,17 +1,21 @@
-import { AI_EVENT_COLUMNS, type AiEvent } from '@observatory/exporter-postgres';
+import { AI_EVENT_COLUMNS, type AiEvent, type LogRow } from '@observatory/exporter-postgres';
 import pg from 'pg';
 import { backoffMs, retryOnConnectionLoss } from '../db/retry.ts';
 import type { Logger } from '../log.ts';
+import { LOG_COLUMNS } from '../logs/logs-sql.ts';
 import { EVENT_ROW_TYPES } from '../query/event-rows.ts';
-import { ALERTS_CHANNEL, type AlertNotice, EVENTS_CHANNEL } from './publish.ts';
+import { ALERTS_CHANNEL, type AlertNotice, EVENTS_CHANNEL, LOGS_CHANNEL } from './publish.ts';
 
 /** `data` is the JSON text, serialised once for every client that receives the message. */
 export type StreamMessage =
   | { kind: 'telemetry'; event: AiEvent; data: string }
-  | { kind: 'alert'; notice: AlertNotice; data: string };
+  | { kind: 'alert'; notice: AlertNotice; data: string }
+  | { kind: 'log'; row: LogRow; data: string };
 
 interface Subscriber {
   orgId: string;
+  /** Whether it takes `log` messages: log lines are read from the database only for orgs with such subscribers. */
+  logs: boolean;
   /** When it subscribed (ms): a catch-up gives it only what it could have missed. */
   since: number;
   deliver(message: StreamMessage): void;
@@ -94,7 +98,7 @@ export class StreamHub {
     });
     try {
       await client.connect();
-      await client.query(`LISTEN ${EVENTS_CHANNEL}; LISTEN ${ALERTS_CHANNEL}`);
+      await client.query(`LISTEN ${EVENTS_CHANNEL}; LISTEN ${ALERTS_CHANNEL}; LISTEN ${LOGS_CHANNEL}`);
     } catch (err) {
       await client.end().catch(() => undefined);
       throw err;
@@ -137,8 +141,12 @@ export class StreamHub {
     }, delay);
   }
 
-  subscribe(orgId: string, deliver: (message: StreamMessage) => void): () => void {
-    const subscriber = { orgId, since: Date.now(), deliver };
+  subscribe(
+    orgId: string,
+    deliver: (message: StreamMessage) => void,
+    { logs = false }: { logs?: boolean } = {},
+  ): () => void {
+    const subscriber = { orgId, logs, since: Date.now(), deliver };
     this.subscribers.add(subscriber);
     return () => this.subscribers.delete(subscriber);
   }
@@ -148,20 +156,55 @@ export class StreamHub {
     if (!payload) return;
     if (n.channel === EVENTS_CHANNEL) this.handling = this.handling.then(() => this.onEvents(payload));
     if (n.channel === ALERTS_CHANNEL) this.onAlert(payload);
+    if (n.channel === LOGS_CHANNEL) this.handling = this.handling.then(() => this.onLogs(payload));
   }
 
-  private async onEvents(payload: string): Promise<void> {
+  /**
+   * Log lines just committed, read by primary key for the orgs with a subscriber that takes logs. Live only: unlike
+   * events, log lines are neither caught up after a lost LISTEN connection nor replayed by Last-Event-ID (a tail
+   * shows what arrives; the Logs page reads history from GET /api/telemetry/logs).
+   */
+  private async onLogs(payload: string): Promise<void> {
+    for (const [org, keys] of this.keysByOrg(payload, (s) => s.logs)) {
+      try {
+        const { rows } = await retryOnConnectionLoss(() =>
+          this.pool.query<LogRow>({
+            text: `SELECT ${LOG_COLUMNS} FROM structured_logs
+                   WHERE org_id = $1 AND (time, id) IN (SELECT * FROM unnest($2::timestamptz[], $3::uuid[]))
+                   ORDER BY time, id`,
+            values: [org, keys.at, keys.ids],
+          }),
+        );
+        for (const row of rows) {
+          const message: StreamMessage = { kind: 'log', row, data: JSON.stringify(row) };
+          for (const s of this.subscribers) if (s.logs && s.orgId === org) s.deliver(message);
+        }
+      } catch (err) {
+        this.logger?.warn({ err: (err as Error).message }, 'live stream could not read notified log lines');
+      }
+    }
+  }
+
+  /** The keys of a notification (`org|ms|id`, comma-separated) by org, for orgs with a subscriber `wanted`. */
+  private keysByOrg(
+    payload: string,
+    wanted: (s: Subscriber) => boolean = () => true,
+  ): Map<string, { at: Date[]; ids: string[] }> {
     const byOrg = new Map<string, { at: Date[]; ids: string[] }>();
     for (const key of payload.split(',')) {
       const [org, ms, id] = key.split('|');
       if (!org || !ms || !id) continue;
-      if (![...this.subscribers].some((s) => s.orgId === org)) continue;
+      if (![...this.subscribers].some((s) => s.orgId === org && wanted(s))) continue;
       const keys = byOrg.get(org) ?? { at: [], ids: [] };
       keys.at.push(new Date(Number(ms)));
       keys.ids.push(id);
       byOrg.set(org, keys);
     }
-    for (const [org, keys] of byOrg) {
+    return byOrg;
+  }
+
+  private async onEvents(payload: string): Promise<void> {
+    for (const [org, keys] of this.keysByOrg(payload)) {
       try {
         const { rows } = await retryOnConnectionLoss(() =>
           this.pool.query<AiEvent>({

@@ -1,9 +1,10 @@
-import type { AiEvent } from '@observatory/exporter-postgres';
+import type { AiEvent, LogRow } from '@observatory/exporter-postgres';
 import type pg from 'pg';
 import { retryOnConnectionLoss } from '../db/retry.ts';
 
 export const EVENTS_CHANNEL = 'observatory_events';
 export const ALERTS_CHANNEL = 'observatory_alerts';
+export const LOGS_CHANNEL = 'observatory_logs';
 
 // PostgreSQL refuses NOTIFY payloads of 8000 bytes or more.
 const MAX_PAYLOAD = 7900;
@@ -14,10 +15,26 @@ const MAX_PAYLOAD = 7900;
  * A connection lost while notifying is retried on a fresh one, so a fault does not silently drop live events.
  */
 export async function publishCommitted(pool: pg.Pool, events: readonly AiEvent[]): Promise<void> {
+  await notifyKeys(
+    pool,
+    EVENTS_CHANNEL,
+    events.map((e) => `${e.org_id}|${e.created_at.getTime()}|${e.id}`),
+  );
+}
+
+/** The same for log lines just committed to structured_logs: their keys (org, time, id) on LOGS_CHANNEL. */
+export async function publishLogs(pool: pg.Pool, rows: readonly LogRow[]): Promise<void> {
+  await notifyKeys(
+    pool,
+    LOGS_CHANNEL,
+    rows.map((r) => `${r.org_id}|${r.time.getTime()}|${r.id}`),
+  );
+}
+
+async function notifyKeys(pool: pg.Pool, channel: string, keys: readonly string[]): Promise<void> {
   const chunks: string[] = [];
   let chunk = '';
-  for (const e of events) {
-    const key = `${e.org_id}|${e.created_at.getTime()}|${e.id}`;
+  for (const key of keys) {
     if (chunk && chunk.length + key.length + 1 > MAX_PAYLOAD) {
       chunks.push(chunk);
       chunk = '';
@@ -26,7 +43,7 @@ export async function publishCommitted(pool: pg.Pool, events: readonly AiEvent[]
   }
   if (chunk) chunks.push(chunk);
   for (const payload of chunks) {
-    await retryOnConnectionLoss(() => pool.query('SELECT pg_notify($1, $2)', [EVENTS_CHANNEL, payload]));
+    await retryOnConnectionLoss(() => pool.query('SELECT pg_notify($1, $2)', [channel, payload]));
   }
 }
 

@@ -2,10 +2,12 @@ import { createRoute, z } from '@hono/zod-openapi';
 import { AI_EVENT_COLUMNS, type AiEvent } from '@observatory/exporter-postgres';
 import { streamSSE } from 'hono/streaming';
 import type pg from 'pg';
+import { BooleanTextSchema } from '../boolean-text.ts';
 import { databaseVerifier, requireKey, requireRole } from '../http/auth.ts';
 import { BEARER, openApiRoutes, PROBLEM_RESPONSES, problems } from '../http/openapi.ts';
 import { ProblemError } from '../http/problem.ts';
 import type { Logger } from '../log.ts';
+import { LOG_FILTER_FIELDS, logMatches } from '../logs/log-filters.ts';
 import { EVENT_ROW_TYPES } from '../query/event-rows.ts';
 import { EVENT_FILTER_FIELDS } from '../query/filters.ts';
 import type { CredentialEnd } from './credential-status.ts';
@@ -19,6 +21,17 @@ const StreamFiltersSchema = z.object({
   endpoint: EVENT_FILTER_FIELDS.endpoint,
   success: EVENT_FILTER_FIELDS.success,
   fallback_used: EVENT_FILTER_FIELDS.fallback_used,
+  telemetry: BooleanTextSchema.optional().describe(
+    'false: no `telemetry` messages (a log tail); default true',
+  ),
+  logs: BooleanTextSchema.optional().describe(
+    'true: `log` messages too (new log lines), filtered by the fields below',
+  ),
+  min_severity: LOG_FILTER_FIELDS.min_severity,
+  service: LOG_FILTER_FIELDS.service,
+  trace_id: LOG_FILTER_FIELDS.trace_id,
+  span_id: LOG_FILTER_FIELDS.span_id,
+  q: LOG_FILTER_FIELDS.q,
 });
 type StreamFilters = z.infer<typeof StreamFiltersSchema>;
 
@@ -130,7 +143,8 @@ export function streamRoutes(
       200: {
         description:
           'An endless stream: `connected` first, then `telemetry` (an AiEvent, with an id), `alert` (an alert ' +
-          'change) and `heartbeat` messages; a final `closed` or `overflow` message says why the server ended it',
+          'change), `log` (a LogLine, with `logs=true`; live only, not replayed) and `heartbeat` messages; a final ' +
+          '`closed` or `overflow` message says why the server ended it',
         content: { 'text/event-stream': { schema: z.string() } },
       },
       ...PROBLEM_RESPONSES,
@@ -160,19 +174,29 @@ export function streamRoutes(
       const unwatch = credentials.watch(credential, principal, end);
       // Up to a tenth earlier at random, so that clients connected together do not all reconnect together.
       const lifetime = setTimeout(() => end('max_lifetime'), maxLifetimeMs * (1 - Math.random() / 10));
-      const unsubscribe = hub.subscribe(orgId, (message) => {
-        if (message.kind === 'telemetry' && !matches(message.event, filters)) return;
-        if (queue.length >= maxBuffered) overflowed = true;
-        else queue.push(message);
-        wake?.();
-      });
+      const unsubscribe = hub.subscribe(
+        orgId,
+        (message) => {
+          if (
+            message.kind === 'telemetry' &&
+            (filters.telemetry === false || !matches(message.event, filters))
+          )
+            return;
+          if (message.kind === 'log' && !logMatches(message.row, filters)) return;
+          // Log lines count against the same buffer: a flood of them drops a slow client as events would.
+          if (queue.length >= maxBuffered) overflowed = true;
+          else queue.push(message);
+          wake?.();
+        },
+        { logs: filters.logs === true },
+      );
       const heartbeat = setInterval(() => wake?.(), heartbeatMs);
       let lastBeat = Date.now();
       stream.onAbort(() => wake?.());
       try {
         await stream.writeSSE({ event: 'connected', data: JSON.stringify({ org_id: orgId, filters }) });
         let mark = resumeFrom;
-        if (resumeFrom) {
+        if (resumeFrom && filters.telemetry !== false) {
           const since = new Date(Math.max(resumeFrom.at.getTime(), Date.now() - replayMs));
           const { rows } = await pool.query<AiEvent>({
             text: `SELECT ${COLUMNS} FROM ai_events WHERE org_id = $1 AND received_at >= $2
@@ -211,6 +235,7 @@ export function streamRoutes(
             let text = '';
             for (const message of queue.splice(0, queue.length)) {
               if (message.kind === 'alert') text += sseText('alert', message.data);
+              else if (message.kind === 'log') text += sseText('log', message.data);
               else if (!mark || after(message.event, mark)) {
                 lastId = streamId(message.event);
                 text += sseText('telemetry', message.data, lastId);

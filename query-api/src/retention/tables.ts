@@ -1,0 +1,26 @@
+import { ROLLUP_TABLES, STRUCTURED_LOGS_TABLE } from '@observatory/exporter-postgres';
+import type { SettingName } from '../settings/schema.ts';
+
+/**
+ * A table whose rows the retention job removes once they are older than an org's setting allows: rows whose
+ * `timeColumn` is before (start of today, UTC) − `setting` days, per `org_id`, in bounded batches and unarchived
+ * (summaries and logs, not the raw events: those are archived first, see `raw-events.ts`).
+ */
+export interface RetentionTable {
+  table: string;
+  timeColumn: string;
+  setting: SettingName;
+}
+
+/**
+ * Every table under a retention setting besides `ai_events`: the hourly and daily rollups (`rollup_retention_days`)
+ * and structured logs (`log_retention_days`); decision traces (`trace_retention_days`) join here, one entry.
+ */
+export const RETENTION_TABLES: readonly RetentionTable[] = [
+  ...ROLLUP_TABLES.map(({ table, timeColumn }) => ({
+    table,
+    timeColumn,
+    setting: 'rollup_retention_days' as const,
+  })),
+  { ...STRUCTURED_LOGS_TABLE, setting: 'log_retention_days' },
+];
