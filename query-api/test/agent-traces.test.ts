@@ -3,7 +3,7 @@ import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { serve } from '@hono/node-server';
-import { type AiMetrics, createAiMetrics, Ingest } from '@observatory/exporter-postgres';
+import { type AiEvent, type AiMetrics, createAiMetrics, Ingest } from '@observatory/exporter-postgres';
 import { type Attributes, context, SpanKind, SpanStatusCode, type Tracer, trace } from '@opentelemetry/api';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { resourceFromAttributes } from '@opentelemetry/resources';
@@ -22,11 +22,19 @@ let app: ReturnType<typeof createApp>;
 let server: Server;
 let baseUrl: string;
 const keys: Record<string, string> = {};
+/** What the live stream would publish: model calls only. */
+const committed: AiEvent[] = [];
 
 beforeAll(async () => {
   spillDir = await mkdtemp(join(tmpdir(), 'observatory-agents-'));
   metrics = createAiMetrics({ maxOrgs: 5, maxModels: 5 });
-  ingest = new Ingest({ pool: db.pool, spillDir, metrics, flushIntervalMs: 10 });
+  ingest = new Ingest({
+    pool: db.pool,
+    spillDir,
+    metrics,
+    flushIntervalMs: 10,
+    onCommitted: (events) => committed.push(...events),
+  });
   await ingest.start();
   app = createApp({ pool: db.pool, logger: pino({ level: 'silent' }), ingest, metrics });
   server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }) as Server;
@@ -179,6 +187,10 @@ describe('agent traces', () => {
     ]);
     const overview = await get('/api/telemetry?action=overview');
     expect(overview.body.requests).toBe(3);
+    // The live stream hears of the three calls, never of the agent or the tool.
+    const published = committed.filter((e) => e.trace_id === traceId);
+    expect(published.map((e) => e.input_tokens ?? 0).sort((a, b) => a - b)).toEqual([50, 100, 200]);
+    expect(published.every((e) => 'model_name' in e && !('span_kind' in e))).toBe(true);
   });
 
   it('lists the trace with its root, duration and totals', async () => {
