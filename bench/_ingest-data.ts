@@ -42,6 +42,52 @@ function spanAt(i: number, base: bigint): SpanInput {
 
 const BASE = BigInt(Date.now() - 3_600_000) * 1_000_000n;
 
+/**
+ * Span `i` of agent runs, four spans a run: an `invoke_agent` span stating the user and session, a model call under
+ * it, an `execute_tool` span under it and a model call under the tool. The model calls state no user or session:
+ * they take them from the agent, so the context walk is part of what is measured.
+ */
+function agentSpanAt(i: number, base: bigint): SpanInput {
+  const run = i >> 2;
+  const role = i & 3;
+  const model = spanAt(i, base);
+  const traceId = `${RUN}${run.toString(16).padStart(20, '0')}`;
+  const id = (r: number) => ((run << 2) | r).toString(16).padStart(16, '0');
+  const { 'user.id': _user, ...modelAttributes } = model.attributes;
+  if (role === 1 || role === 3) {
+    return { ...model, traceId, spanId: id(role), parentSpanId: id(role - 1), attributes: modelAttributes };
+  }
+  const agent = role === 0;
+  return {
+    ...model,
+    traceId,
+    spanId: id(role),
+    parentSpanId: agent ? undefined : id(0),
+    name: agent ? 'invoke_agent planner' : 'execute_tool search',
+    kind: 1,
+    attributes: agent
+      ? {
+          'gen_ai.operation.name': 'invoke_agent',
+          'gen_ai.agent.name': 'planner',
+          'observatory.org_id': `org-${run % 20}`,
+          'user.id': `user-${run % 5000}`,
+          'gen_ai.conversation.id': `conv-${run % 20_000}`,
+        }
+      : {
+          'gen_ai.operation.name': 'execute_tool',
+          'gen_ai.tool.name': 'search',
+          'gen_ai.tool.call.id': `call_${run}`,
+          'observatory.org_id': `org-${run % 20}`,
+        },
+    status: { code: 0 },
+  };
+}
+
+/** `spans`, but agent runs: half the spans are agents and tools (`ai_spans` rows), half model calls. */
+export function agentSpans(from: number, n: number): SpanInput[] {
+  return Array.from({ length: n }, (_, i) => agentSpanAt(from + i, BASE));
+}
+
 /** Spans `from`…`from + n`, made on demand so the benchmark's own data never dominates RSS. */
 export function spans(from: number, n: number): SpanInput[] {
   return Array.from({ length: n }, (_, i) => spanAt(from + i, BASE));

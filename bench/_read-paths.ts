@@ -109,6 +109,19 @@ export const READ_PATHS: ReadPath[] = [
   ...aggregates('errors'),
   ...aggregates('fallbacks'),
   { name: 'drift 24h (stored PSI)', url: () => '/api/telemetry?action=drift&range=24h', budgetMs: AGGREGATE },
+  // Traces and sessions group a window's ai_events and ai_spans rows by trace (issue 18).
+  { name: 'traces: newest 50 of 24 h', url: () => '/api/telemetry/traces', budgetMs: AGGREGATE },
+  {
+    name: 'traces: newest 50 of 1 h',
+    url: (s) => `/api/telemetry/traces?date_from=${ago(s, 1 / 24)}`,
+    budgetMs: LIST,
+  },
+  {
+    name: "traces: one trace's tree",
+    url: (s, i) => `/api/telemetry/traces/${pick(s.events, i).trace_id}`,
+    budgetMs: LIST,
+  },
+  { name: 'sessions: newest 50 of 24 h', url: () => '/api/telemetry/sessions', budgetMs: AGGREGATE },
   // Series and breakdowns read the rollups (0014).
   ...(['24h', '7d', '30d'] as const).flatMap((range) =>
     (['1h', '1d'] as const).map((interval) => ({

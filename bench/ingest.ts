@@ -20,7 +20,7 @@ import { pino } from 'pino';
 import { loadPriceTable, mapSpans } from '../exporter-postgres/src/index.ts';
 import { createApp } from '../query-api/src/app.ts';
 import { createKey } from '../query-api/src/keys/keys.ts';
-import { spans } from './_ingest-data.ts';
+import { agentSpans, spans } from './_ingest-data.ts';
 import { benchDatabase, fmt, withPeakRss } from './support.ts';
 
 function copyLine(values: unknown[]): string {
@@ -87,6 +87,23 @@ export async function runIngestBench(
     const inProcessRate = count / ((performance.now() - t) / 1000);
     await db.pool.query('TRUNCATE ai_events');
 
+    // The same number of spans as agent runs: half of them agents and tools (written to ai_spans by the same
+    // pipeline), the model calls taking user and session from their agent.
+    t = performance.now();
+    const agents = await withPeakRss(async () => {
+      const pending: Promise<unknown>[] = [];
+      for (let i = 0; i < count; i += batchSize) {
+        pending.push(ingest.spans(agentSpans(i, batchSize)));
+        if (pending.length >= 20) await pending.shift();
+      }
+      await Promise.all(pending);
+    });
+    const agentRate = count / ((performance.now() - t) / 1000);
+    const stored = await db.pool.query(
+      'SELECT (SELECT count(*) FROM ai_events)::int AS events, (SELECT count(*) FROM ai_spans)::int AS spans',
+    );
+    await db.pool.query('TRUNCATE ai_events, ai_spans');
+
     // OTLP/HTTP protobuf through the receiver, 8 requests in flight (a Collector's default sending queue has 10 consumers), 1000 spans each.
     const app = createApp({ pool: db.pool, logger: pino({ level: 'silent' }), ingest, metrics });
     const server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }) as Server;
@@ -113,6 +130,9 @@ export async function runIngestBench(
     console.log(`raw COPY baseline:        ${fmt(copyRate)} rows/s`);
     console.log(
       `in-process exporter:      ${fmt(inProcessRate)} spans/s = ${(inProcessRate / copyRate).toFixed(2)} × raw COPY (goal ≥ 0.50); RSS ${inProcess.startMb} → peak ${inProcess.peakMb} MB`,
+    );
+    console.log(
+      `in-process, agent runs:   ${fmt(agentRate)} spans/s = ${(agentRate / inProcessRate).toFixed(2)} × model-only in-process (goal ≥ 0.90); RSS ${agents.startMb} → peak ${agents.peakMb} MB; rows ${fmt(stored.rows[0].events)} events + ${fmt(stored.rows[0].spans)} spans`,
     );
     console.log(
       `OTLP/HTTP protobuf:       ${fmt(otlpRate)} spans/s = ${(otlpRate / copyRate).toFixed(2)} × raw COPY (goal ≥ 30,000 spans/s); RSS ${otlp.startMb} → peak ${otlp.peakMb} MB; rows stored ${fmt(rows[0].n)}`,

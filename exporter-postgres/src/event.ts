@@ -25,6 +25,8 @@ export const AiEventSchema = z.object({
   org_id: OrgIdSchema,
   client_id: id.nullable(),
   user_id: id.nullable(),
+  /** The conversation or thread the call belongs to; identifiers holding personal data become pseudonyms. */
+  session_id: id.nullable(),
   request_id: id.nullable(),
   trace_id: storedHexIdSchema(16).nullable(),
   span_id: storedHexIdSchema(8).nullable(),
@@ -80,6 +82,7 @@ export const AI_EVENT_PG_TYPES = {
   org_id: 'text',
   client_id: 'text',
   user_id: 'text',
+  session_id: 'text',
   request_id: 'text',
   trace_id: 'text',
   span_id: 'text',

@@ -1,4 +1,14 @@
 export {
+  AI_SPAN_COLUMNS,
+  type AiSpan,
+  AiSpanSchema,
+  isAiSpan,
+  SpanAttributesSchema,
+  type SpanKind,
+  SpanKindSchema,
+  type StoredRow,
+} from './ai-span.ts';
+export {
   FALLBACK_REASONS,
   type FallbackReason,
   ObservatoryAttributes,
@@ -7,6 +17,7 @@ export {
 export { type Cost, computeCost, type Usage, usdToDecimal } from './cost/cost.ts';
 export { type PriceEntry, type PriceFile, PriceFileSchema } from './cost/price-file.ts';
 export { type FoundPrice, loadPriceTable, type PriceQuery, PriceTable } from './cost/price-table.ts';
+export { decimalToUnits, unitsToDecimal } from './cost/units.ts';
 export { ADVISORY_LOCKS } from './db/advisory-locks.ts';
 export { type AppliedMigration, MIGRATIONS_DIR, migrate } from './db/migrate.ts';
 export { ensurePartitions } from './db/partitions.ts';
@@ -36,11 +47,15 @@ export { ERROR_CODES, type ErrorCode, normaliseErrorCode } from './mapping/error
 export {
   type PseudonymKey,
   protectIdentifiers,
+  protectSpanIdentifiers,
   REDACTED,
+  sessionPseudonym,
   userPseudonym,
 } from './mapping/identifiers.ts';
-export { type MapOptions, mapSpan, mapSpans } from './mapping/map-span.ts';
+export { mapAiSpan, spanKindOf } from './mapping/map-ai-span.ts';
+export { type MapOptions, mapBatch, mapSpan, mapSpans } from './mapping/map-span.ts';
 export { cutText, looksPersonal, scrubJson, scrubText, scrubToLength } from './mapping/scrub.ts';
+export { SESSION_ID_KEYS, USER_ID_KEYS } from './mapping/span-context.ts';
 export { type AiMetrics, createAiMetrics } from './metrics/ai-metrics.ts';
 export { OPERATION_DURATION_BUCKETS_SECONDS, TOKEN_USAGE_BUCKETS } from './metrics/genai-conventions.ts';
 export { OrgIdSchema } from './org-id.ts';
@@ -71,6 +86,7 @@ export {
 export {
   createEventWriter,
   createRowWriter,
+  createStoredRowWriter,
   type EventWriter,
   type RowWriter,
   type WriteResult,

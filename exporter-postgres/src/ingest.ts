@@ -1,12 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import type pg from 'pg';
+import { type AiSpan, isAiSpan, type StoredRow } from './ai-span.ts';
 import { loadPriceTable, type PriceTable } from './cost/price-table.ts';
 import type { AiEvent } from './event.ts';
 import type { PseudonymKey } from './mapping/identifiers.ts';
 import { mapSpansInSlices } from './mapping/map-spans-in-slices.ts';
 import type { AiMetrics } from './metrics/ai-metrics.ts';
 import { type Durability, EventPipeline, type PipelineOptions } from './pipeline/pipeline.ts';
-import { createEventWriter } from './pipeline/writer.ts';
+import { createStoredRowWriter } from './pipeline/writer.ts';
 import { forEachInSlices, runsOf } from './slices.ts';
 import type { SpanInput } from './span.ts';
 
@@ -30,7 +31,10 @@ export interface IngestOptions extends Omit<PipelineOptions, 'writer' | 'health'
 }
 
 export interface IngestResult {
+  /** Model calls stored. */
   events: number;
+  /** Agent, tool, retriever, chain, … spans stored beside them. */
+  spans: number;
   durability: Durability;
 }
 
@@ -40,7 +44,8 @@ export interface IngestResult {
  * ingest route and the in-process PostgresSpanExporter alike.
  */
 export class Ingest {
-  readonly pipeline: EventPipeline;
+  /** Model calls and the agent, tool, … spans around them share one queue, its batches, retries and spill file. */
+  readonly pipeline: EventPipeline<StoredRow>;
   private readonly prices: PriceTable;
   private readonly metrics: AiMetrics | undefined;
   private readonly defaultOrgId: string;
@@ -51,10 +56,20 @@ export class Ingest {
     this.pseudonymKey = options.pseudonymKey ?? randomBytes(32);
     this.metrics = options.metrics;
     this.defaultOrgId = options.defaultOrgId ?? 'default';
-    this.pipeline = new EventPipeline({
+    const { onCommitted } = options;
+    this.pipeline = new EventPipeline<StoredRow>({
       ...options,
-      writer: createEventWriter(options.pool),
+      writer: createStoredRowWriter(options.pool),
       health: options.metrics?.health,
+      // The live stream follows model calls only.
+      onCommitted:
+        onCommitted &&
+        ((rows) => {
+          const events = rows.some(isAiSpan)
+            ? (rows.filter((row) => !isAiSpan(row)) as AiEvent[])
+            : (rows as AiEvent[]);
+          if (events.length > 0) onCommitted(events);
+        }),
     });
     options.metrics?.observeQueueDepth(() => this.pipeline.depth);
   }
@@ -77,22 +92,27 @@ export class Ingest {
    * slices, so a large batch does not hold up the event loop.
    */
   async spans(spans: readonly SpanInput[], orgId?: string): Promise<IngestResult> {
-    const events = await mapSpansInSlices(spans, {
+    const mapped = await mapSpansInSlices(spans, {
       orgId,
       defaultOrgId: this.defaultOrgId,
       prices: this.prices,
       receivedAt: new Date(),
       pseudonymKey: this.pseudonymKey,
     });
-    return this.events(events);
+    return this.store(mapped.events, mapped.spans);
   }
 
-  async events(events: AiEvent[]): Promise<IngestResult> {
-    const durability = await this.pipeline.enqueue(events);
+  events(events: AiEvent[]): Promise<IngestResult> {
+    return this.store(events, []);
+  }
+
+  /** One enqueue for both kinds of row: they share the queue, its batches, retries and spill file. */
+  private async store(events: AiEvent[], spans: AiSpan[]): Promise<IngestResult> {
+    const durability = await this.pipeline.enqueue(spans.length === 0 ? events : [...events, ...spans]);
     const metrics = this.metrics;
     // Counted in runs: a large batch counted at once would hold up the event loop as long as mapping it would.
     if (metrics) await forEachInSlices(runsOf(events, METRICS_RUN), (run) => metrics.recordEvents(run));
-    return { events: events.length, durability };
+    return { events: events.length, spans: spans.length, durability };
   }
 
   flush(): Promise<void> {

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { AiSpan } from '../src/ai-span.ts';
 import type { AiEvent } from '../src/event.ts';
 
 /** A valid event with sensible defaults; tests override only what they are about. */
@@ -8,6 +9,7 @@ export function makeEvent(partial: Partial<AiEvent> = {}): AiEvent {
     org_id: 'acme',
     client_id: null,
     user_id: null,
+    session_id: null,
     request_id: null,
     trace_id: null,
     span_id: null,
@@ -39,6 +41,32 @@ export function makeEvent(partial: Partial<AiEvent> = {}): AiEvent {
     provenance: { source: 'test' },
     tags: null,
     consent: false,
+    created_at: new Date(),
+    received_at: new Date(),
+    ...partial,
+  };
+}
+
+/** A valid `ai_spans` row with sensible defaults. */
+export function makeAiSpan(partial: Partial<AiSpan> = {}): AiSpan {
+  return {
+    id: randomUUID(),
+    org_id: 'acme',
+    span_kind: 'agent',
+    name: 'invoke_agent planner',
+    agent_name: 'planner',
+    tool_name: null,
+    success: true,
+    error_code: null,
+    latency_ms: 250,
+    trace_id: '4bf92f3577b34da6a3ce929d0e0e4736',
+    span_id: randomUUID().replaceAll('-', '').slice(0, 16),
+    parent_span_id: null,
+    service_name: 'svc',
+    endpoint: '/agent',
+    user_id: 'u-1',
+    session_id: 'conv-1',
+    attributes: { 'gen_ai.operation.name': 'invoke_agent' },
     created_at: new Date(),
     received_at: new Date(),
     ...partial,

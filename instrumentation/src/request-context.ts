@@ -8,6 +8,8 @@ export interface RequestContext {
   orgId?: string;
   userId?: string;
   clientId?: string;
+  /** The conversation or thread the request continues (`gen_ai.conversation.id` on every call and agent in it). */
+  sessionId?: string;
 }
 
 export const REQUEST_ID_HEADER = 'x-request-id';
@@ -32,7 +34,7 @@ export function getRequestContext(): RequestContext | undefined {
 }
 
 /**
- * Sets org, user or client on the current request once they are known (typically after authentication),
+ * Sets org, user, client or session on the current request once they are known (typically after authentication),
  * so every later model call in the request carries them. Outside a request it does nothing.
  */
 export function setRequestIdentity(identity: Omit<RequestContext, 'requestId'>): void {

@@ -23,6 +23,11 @@ export function refreshTracer(): void {
   tracer = trace.getTracer(TRACER_NAME);
 }
 
+/** The tracer every wrapper of this package starts its spans with. */
+export function observatoryTracer(): Tracer {
+  return tracer;
+}
+
 /** What one model call is: set when it starts. Ids not given come from the current request context. */
 export interface InferenceOptions {
   /** `gen_ai.operation.name`: `chat`, `text_completion`, `embeddings`, `generate_content`, … */
@@ -35,6 +40,8 @@ export interface InferenceOptions {
   endpoint?: string;
   orgId?: string;
   userId?: string;
+  /** The conversation or thread the call belongs to (`gen_ai.conversation.id`). */
+  sessionId?: string;
   requestId?: string;
   clientId?: string;
   modelVersion?: string;
@@ -224,11 +231,13 @@ function startAttributes(options: InferenceOptions): Attributes {
   };
   const orgId = options.orgId ?? request?.orgId;
   const userId = options.userId ?? request?.userId;
+  const sessionId = options.sessionId ?? request?.sessionId;
   const requestId = options.requestId ?? request?.requestId;
   const clientId = options.clientId ?? request?.clientId;
   if (options.provider !== undefined) attributes[StandardAttributes.PROVIDER_NAME] = options.provider;
   if (orgId !== undefined) attributes[ObservatoryAttributes.ORG_ID] = orgId;
   if (userId !== undefined) attributes[StandardAttributes.USER_ID] = userId;
+  if (sessionId !== undefined) attributes[StandardAttributes.CONVERSATION_ID] = sessionId;
   if (requestId !== undefined) attributes[ObservatoryAttributes.REQUEST_ID] = requestId;
   if (clientId !== undefined) attributes[ObservatoryAttributes.CLIENT_ID] = clientId;
   if (options.endpoint !== undefined) attributes[ObservatoryAttributes.ENDPOINT] = options.endpoint;

@@ -29,6 +29,7 @@ import { otlpLogRoutes } from './routes/otlp-logs.ts';
 import { sessionRoutes } from './routes/session.ts';
 import { settingsRoutes } from './routes/settings.ts';
 import { telemetryRoutes } from './routes/telemetry.ts';
+import { traceRoutes } from './routes/traces.ts';
 import { whoamiRoutes } from './routes/whoami.ts';
 import type { StreamHub } from './stream/hub.ts';
 import { type StreamOptions, streamRoutes } from './stream/sse-route.ts';
@@ -101,6 +102,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   if (deps.metrics) app.route('/', metricsRoutes({ metrics: deps.metrics, token: deps.metricsToken }));
   app.route('/', eventRoutes({ pool, countBudgetMs: deps.eventCountBudgetMs }));
   app.route('/', telemetryRoutes({ pool }));
+  app.route('/', traceRoutes({ pool }));
   app.route('/', logRoutes({ pool }));
   app.route('/', keyRoutes({ pool, audit }));
   app.route('/', auditRoutes({ pool }));

@@ -71,7 +71,13 @@ const keys: Record<Exclude<Caller, 'none'>, string> = {
 };
 
 // acme's resources, named by id in the paths every caller tries.
-const event = makeEvent({ org_id: 'acme', created_at: new Date(Date.now() - 60_000) });
+const event = makeEvent({
+  org_id: 'acme',
+  created_at: new Date(Date.now() - 60_000),
+  trace_id: '0af7651916cd43dd8448eb211c80319c',
+  span_id: 'b7ad6b7169203331',
+  session_id: 'conversation-1',
+});
 await insertEvents(db.pool, [event]);
 const acmeAdmin = { authorization: `Bearer ${keys.org_admin}`, 'content-type': 'application/json' };
 
@@ -223,6 +229,16 @@ const ROUTES: Record<string, RouteCase> = {
     request: () => ({ path: '/api/telemetry?action=overview' }),
   },
   'GET /api/telemetry/alerts': { expected: orgRead, request: () => ({ path: '/api/telemetry/alerts' }) },
+  'GET /api/telemetry/traces': { expected: orgRead, request: () => ({ path: '/api/telemetry/traces' }) },
+  'GET /api/telemetry/traces/:trace_id': {
+    expected: resourceRead,
+    request: () => ({ path: `/api/telemetry/traces/${event.trace_id}` }),
+  },
+  'GET /api/telemetry/sessions': { expected: orgRead, request: () => ({ path: '/api/telemetry/sessions' }) },
+  'GET /api/telemetry/sessions/:session_id': {
+    expected: resourceRead,
+    request: () => ({ path: `/api/telemetry/sessions/${event.session_id}` }),
+  },
   'GET /api/telemetry/stream': { expected: orgRead, request: () => ({ path: '/api/telemetry/stream' }) },
   'GET /api/telemetry/settings': { expected: orgRead, request: () => ({ path: '/api/telemetry/settings' }) },
 

@@ -49,6 +49,16 @@ export const StandardAttributes = {
   REASONING_OUTPUT_TOKENS: 'gen_ai.usage.reasoning.output_tokens',
   /** number, seconds: time to the first chunk of a streamed response, from when the request was issued */
   RESPONSE_TIME_TO_FIRST_CHUNK: 'gen_ai.response.time_to_first_chunk',
+  /** the conversation or thread (session) a call, agent or tool belongs to */
+  CONVERSATION_ID: 'gen_ai.conversation.id',
+  AGENT_ID: 'gen_ai.agent.id',
+  AGENT_NAME: 'gen_ai.agent.name',
+  AGENT_DESCRIPTION: 'gen_ai.agent.description',
+  TOOL_NAME: 'gen_ai.tool.name',
+  /** `function`, `extension` or `datastore` */
+  TOOL_TYPE: 'gen_ai.tool.type',
+  TOOL_CALL_ID: 'gen_ai.tool.call.id',
+  TOOL_DESCRIPTION: 'gen_ai.tool.description',
   USER_ID: 'user.id',
   ERROR_TYPE: 'error.type',
   SERVICE_NAME: 'service.name',

@@ -217,3 +217,37 @@ describe('example inference service', () => {
     expect((await finishedSpans()).filter(isModelCall)).toHaveLength(0);
   });
 });
+
+describe('POST /agent', () => {
+  it('runs a planner agent over a tool and two model calls, one tree in the session', async () => {
+    const res = await post(
+      '/agent',
+      { task: 'Book a table for two' },
+      { 'x-session-id': 'conv-9', 'x-user-id': 'alice' },
+    );
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ steps: ['plan', 'search', 'answer'] });
+    const spans = await finishedSpans();
+    const agent = spans.find((s) => s.name === 'invoke_agent planner')!;
+    const tool = spans.find((s) => s.name === 'execute_tool search')!;
+    const parentOf = (s: ReadableSpan) => s.parentSpanContext?.spanId;
+    expect(parentOf(tool)).toBe(agent.spanContext().spanId);
+    const options = {
+      defaultOrgId: 'd',
+      prices: loadPriceTable(),
+      receivedAt: new Date(),
+      pseudonymKey: 'k',
+    };
+    const calls = spans.map(fromReadableSpan).flatMap((s) => mapSpan(s, options) ?? []);
+    // The plan and the answer under the agent, the embedding under the tool: three calls, each counted once.
+    expect(calls.map((e) => [e.model_name, e.parent_span_id]).sort()).toEqual(
+      [
+        [MODELS.embedding, tool.spanContext().spanId],
+        [MODELS.fallback, agent.spanContext().spanId],
+        [MODELS.primary, agent.spanContext().spanId],
+      ].sort(),
+    );
+    expect(calls.every((e) => e.session_id === 'conv-9' && e.user_id === 'alice')).toBe(true);
+    expect(agent.attributes).toMatchObject({ [S.CONVERSATION_ID]: 'conv-9', [O.ORG_ID]: 'demo' });
+  });
+});

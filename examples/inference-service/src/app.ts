@@ -2,7 +2,9 @@ import {
   type InferenceCall,
   requestContext,
   setRequestIdentity,
+  traceAgent,
   traceInference,
+  traceTool,
   withFallback,
 } from '@observatory/instrumentation';
 import { ORG_ID_PATTERN } from '@observatory/semconv';
@@ -18,6 +20,7 @@ export const MODELS = {
 } as const;
 
 const InferBody = z.object({ prompt: z.string().min(1).max(20_000), simulate: BehaviourSchema.optional() });
+const AgentBody = z.object({ task: z.string().min(1).max(20_000), simulate: BehaviourSchema.optional() });
 const AnalyzeBody = z.object({ text: z.string().min(1).max(20_000), simulate: BehaviourSchema.optional() });
 // Stand-in for authentication: a real service takes org and user from its verified session or token.
 const Identifier = z.string().regex(ORG_ID_PATTERN);
@@ -86,9 +89,12 @@ export function createApp({ model, primaryTimeoutMs }: AppOptions): Hono {
   app.use(async function identity(c, next) {
     const orgId = Identifier.safeParse(c.req.header('x-org-id'));
     const userId = Identifier.safeParse(c.req.header('x-user-id'));
+    // The conversation a request continues; every model call, agent and tool of the request carries it.
+    const sessionId = Identifier.safeParse(c.req.header('x-session-id'));
     setRequestIdentity({
       orgId: orgId.success ? orgId.data : 'demo',
       userId: userId.success ? userId.data : undefined,
+      sessionId: sessionId.success ? sessionId.data : undefined,
     });
     await next();
   });
@@ -191,6 +197,29 @@ export function createApp({ model, primaryTimeoutMs }: AppOptions): Hono {
       model: classification.model,
       embeddingModel: embedding.model,
     });
+  });
+
+  // An agent run, so the demo shows a real tree: the planner asks one model for a plan, runs a search tool (which
+  // embeds the query for its lookup) and has a second call, with its fallback, write the answer.
+  app.post('/agent', async (c) => {
+    const body = await parseBody(c, AgentBody);
+    if ('response' in body) return body.response;
+    const { task, simulate } = body.data;
+    const result = await traceAgent({ name: 'planner', id: 'planner-v1' }, async () => {
+      const plan = await traceInference(
+        { operation: 'chat', model: MODELS.fallback, provider: 'anthropic', endpoint: '/agent' },
+        async (call) => record(call, task, await model.complete(MODELS.fallback, task, 'answer')),
+      );
+      const hits = await traceTool({ name: 'search', type: 'function' }, () =>
+        traceInference(
+          { operation: 'embeddings', model: MODELS.embedding, provider: 'openai', endpoint: '/agent' },
+          async (call) => record(call, task, await model.complete(MODELS.embedding, task, 'answer')),
+        ),
+      );
+      const answer = await chat('/agent', `${task}\n${plan.text}\n${hits.text}`, simulate);
+      return { answer: answer.text, model: answer.model, steps: ['plan', 'search', 'answer'] };
+    });
+    return c.json(result);
   });
 
   app.onError((err, c) => {

@@ -79,18 +79,27 @@ function pick<T>(items: readonly T[]): T {
 async function sendOne(serviceUrl: string, counts: Map<string, number>): Promise<void> {
   const roll = Math.random();
   const analyze = roll < 0.4;
+  // One request in ten is an agent run continuing one of a few conversations, so traces show trees and the
+  // sessions view has multi-turn sessions.
+  const agent = roll >= 0.9;
   // A quarter of the chat calls stream, so the console and dashboard show time to first token.
-  const path = analyze ? '/analyze' : roll < 0.55 ? '/infer/stream' : '/infer';
+  const path = analyze ? '/analyze' : agent ? '/agent' : roll < 0.55 ? '/infer/stream' : '/infer';
+  const user = 1 + Math.floor(Math.random() * 20);
   const headers: Record<string, string> = {
     'content-type': 'application/json',
     'x-org-id': 'demo',
-    'x-user-id': `user-${1 + Math.floor(Math.random() * 20)}`,
+    'x-user-id': `user-${user}`,
   };
+  if (agent) headers['x-session-id'] = `conv-${user}-${Math.floor(Math.random() * 3)}`;
   if (Math.random() < 0.5)
     headers['x-request-id'] = `gw-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
   const prompt = pick(PROMPTS);
   const simulate = Math.random() < 0.03 ? 'timeout' : undefined;
-  const body = analyze ? { text: prompt, simulate } : { prompt, simulate };
+  const body = analyze
+    ? { text: prompt, simulate }
+    : agent
+      ? { task: prompt, simulate }
+      : { prompt, simulate };
   const outcome = await fetch(`${serviceUrl}${path}`, {
     method: 'POST',
     headers,

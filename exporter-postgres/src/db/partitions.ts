@@ -1,11 +1,11 @@
 import type pg from 'pg';
 
-/** The monthly-partitioned tables, each with its ensure-partition function (migrations 0001 and 0021). */
-const PARTITIONED = ['ai_events', 'structured_logs'] as const;
+/** The monthly-partitioned tables, each with its ensure-partition function (migrations 0001, 0021 and 0023). */
+const PARTITIONED = ['ai_events', 'structured_logs', 'ai_spans'] as const;
 
 /**
- * Creates the monthly partitions of `ai_events` and `structured_logs` from this month through `monthsAhead` months
- * ahead; returns their names.
+ * Creates the monthly partitions of `ai_events`, `structured_logs` and `ai_spans` from this month through
+ * `monthsAhead` months ahead; returns their names.
  */
 export async function ensurePartitions(pool: pg.Pool, now = new Date(), monthsAhead = 2): Promise<string[]> {
   const names: string[] = [];

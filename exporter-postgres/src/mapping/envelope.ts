@@ -13,6 +13,7 @@ import { scrubJson, scrubToLength } from './scrub.ts';
 const AS_STORED = {
   client_id: true,
   user_id: true,
+  session_id: true,
   request_id: true,
   service_name: true,
   endpoint: true,
@@ -99,6 +100,7 @@ export function eventFromEnvelope(
     org_id: context.orgId,
     client_id: input.client_id ?? null,
     user_id: input.user_id ?? null,
+    session_id: input.session_id ?? null,
     request_id: input.request_id ?? null,
     trace_id: input.trace_id ?? null,
     span_id: input.span_id ?? null,

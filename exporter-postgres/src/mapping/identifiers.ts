@@ -1,4 +1,5 @@
 import { createHmac } from 'node:crypto';
+import type { AiSpan } from '../ai-span.ts';
 import type { AiEvent } from '../event.ts';
 import { looksPersonal } from './scrub.ts';
 
@@ -28,14 +29,35 @@ const REDACTED_COLUMNS = [
   'fallback_model',
 ] as const satisfies readonly (keyof AiEvent)[];
 
+/** The same for an `ai_spans` row. */
+const REDACTED_SPAN_COLUMNS = [
+  'name',
+  'agent_name',
+  'tool_name',
+  'service_name',
+  'endpoint',
+] as const satisfies readonly (keyof AiSpan)[];
+
 /**
  * `u_` and a keyed hash of the org and the user id, always the same length. The same user in the same org
  * always gets the same pseudonym, so per-user grouping still works; another org's rows cannot be linked to it,
  * and without the key it cannot be reversed by hashing guesses.
  */
 export function userPseudonym(key: PseudonymKey, orgId: string, userId: string): string {
-  const digest = createHmac('sha256', key).update(`${orgId}\n${userId}`).digest('hex');
-  return `u_${digest.slice(0, PSEUDONYM_HEX_DIGITS)}`;
+  return pseudonym('u_', key, orgId, userId);
+}
+
+/**
+ * A session id holding personal data (an email as a thread id) becomes `s_` and the same keyed hash as a user's:
+ * one conversation keeps one pseudonym, so its calls still group together.
+ */
+export function sessionPseudonym(key: PseudonymKey, orgId: string, sessionId: string): string {
+  return pseudonym('s_', key, orgId, sessionId);
+}
+
+function pseudonym(prefix: string, key: PseudonymKey, orgId: string, value: string): string {
+  const digest = createHmac('sha256', key).update(`${orgId}\n${value}`).digest('hex');
+  return `${prefix}${digest.slice(0, PSEUDONYM_HEX_DIGITS)}`;
 }
 
 /**
@@ -44,13 +66,33 @@ export function userPseudonym(key: PseudonymKey, orgId: string, userId: string):
  * sent. Pure.
  */
 export function protectIdentifiers(event: AiEvent, key: PseudonymKey): AiEvent {
-  const protectedEvent = { ...event };
-  if (event.user_id !== null && looksPersonal(event.user_id)) {
-    protectedEvent.user_id = userPseudonym(key, event.org_id, event.user_id);
-  }
+  const protectedEvent = protectPeople({ ...event }, key);
   for (const column of REDACTED_COLUMNS) {
     const value = event[column];
     if (value !== null && looksPersonal(value)) protectedEvent[column] = REDACTED;
   }
   return protectedEvent;
+}
+
+/** `protectIdentifiers` for an `ai_spans` row: the same rules, its own columns. */
+export function protectSpanIdentifiers(span: AiSpan, key: PseudonymKey): AiSpan {
+  const protectedSpan = protectPeople({ ...span }, key);
+  for (const column of REDACTED_SPAN_COLUMNS) {
+    const value = span[column];
+    if (value !== null && looksPersonal(value)) protectedSpan[column] = REDACTED;
+  }
+  return protectedSpan;
+}
+
+/** Replaces a personal user or session id by its pseudonym, in place. */
+function protectPeople<T extends Pick<AiEvent, 'org_id' | 'user_id' | 'session_id'>>(
+  row: T,
+  key: PseudonymKey,
+): T {
+  if (row.user_id !== null && looksPersonal(row.user_id))
+    row.user_id = userPseudonym(key, row.org_id, row.user_id);
+  if (row.session_id !== null && looksPersonal(row.session_id)) {
+    row.session_id = sessionPseudonym(key, row.org_id, row.session_id);
+  }
+  return row;
 }

@@ -1,14 +1,17 @@
-import { ORG_ID_PATTERN } from '@observatory/semconv';
+import type { AiSpan } from '../ai-span.ts';
 import { ObservatoryAttributes as Obs, StandardAttributes as Std } from '../attributes.ts';
 import { computeCost } from '../cost/cost.ts';
 import type { PriceTable } from '../cost/price-table.ts';
 import type { AiEvent } from '../event.ts';
 import { isStoredHexId } from '../hex-id.ts';
-import type { Attributes, AttributeValue, SpanInput } from '../span.ts';
-import { normaliseErrorCode } from './error-codes.ts';
+import type { Attributes, SpanInput } from '../span.ts';
 import { eventId } from './event-id.ts';
+import { failureOf } from './failure.ts';
 import { type PseudonymKey, protectIdentifiers } from './identifiers.ts';
-import { cutText, scrubJson, scrubToLength } from './scrub.ts';
+import { mapAiSpan } from './map-ai-span.ts';
+import { first, MAX_ID, nanosToMs, number, orgOf, text } from './read-attributes.ts';
+import { scrubJson, scrubToLength } from './scrub.ts';
+import { BatchContext, contextOf } from './span-context.ts';
 
 export interface MapOptions {
   /** The org of the ingest key that delivered the span: it wins over whatever the span claims. */
@@ -21,38 +24,8 @@ export interface MapOptions {
   pseudonymKey: PseudonymKey;
 }
 
-const MAX_TEXT = 1024;
-const MAX_ID = 256;
 const MAX_ERROR_MESSAGE = 1000;
 const MAX_TOKENS = 2_147_483_647;
-
-function first(attrs: Attributes, keys: readonly string[]): AttributeValue | undefined {
-  for (const key of keys) {
-    const value = attrs[key];
-    if (value !== undefined && value !== null && value !== '') return value;
-  }
-  return undefined;
-}
-
-function text(attrs: Attributes, keys: readonly string[], max = MAX_TEXT): string | null {
-  const value = first(attrs, keys);
-  if (value === undefined || typeof value === 'object') return null;
-  return cutText(String(value), max);
-}
-
-function number(attrs: Attributes, keys: readonly string[]): number | null {
-  for (const key of keys) {
-    const value = attrs[key];
-    const n =
-      typeof value === 'string' && value.trim() !== ''
-        ? Number(value)
-        : typeof value === 'bigint'
-          ? Number(value)
-          : value;
-    if (typeof n === 'number' && Number.isFinite(n)) return n;
-  }
-  return null;
-}
 
 function count(attrs: Attributes, keys: readonly string[]): number | null {
   const n = number(attrs, keys);
@@ -141,14 +114,6 @@ function errorMessage(span: SpanInput): string | null {
   return message ? scrubToLength(message, MAX_ERROR_MESSAGE) : null;
 }
 
-function orgOf(attrs: Attributes, span: SpanInput, options: MapOptions): string {
-  if (options.orgId) return options.orgId;
-  const claimed = text(attrs, [Obs.ORG_ID]) ?? text(span.resource, [Obs.ORG_ID]);
-  return claimed && ORG_ID_PATTERN.test(claimed) ? claimed : options.defaultOrgId;
-}
-
-const nanosToMs = (nanos: bigint) => Number(nanos / 1000n) / 1000;
-
 // A day: a longer wait for the first token is a clock or unit error, not a measurement.
 const MAX_TTFT_MS = 86_400_000;
 
@@ -181,10 +146,11 @@ function ttftOf(attrs: Attributes): number | null {
  * Maps one finished span to the model call it records, or undefined when it records none. Pure: the same span
  * and options give the same event. Prompt and completion content attributes are never read.
  */
-export function mapSpan(span: SpanInput, options: MapOptions): AiEvent | undefined {
+export function mapSpan(span: SpanInput, options: MapOptions, batch?: BatchContext): AiEvent | undefined {
   const attrs = span.attributes;
   const kind = convention(attrs);
   if (!kind) return undefined;
+  const context = contextOf(span, batch);
 
   const requestModel = text(
     attrs,
@@ -199,7 +165,7 @@ export function mapSpan(span: SpanInput, options: MapOptions): AiEvent | undefin
   const modelName = requestModel ?? responseModel ?? 'unknown';
   const startMs = nanosToMs(span.startTimeUnixNano);
   const createdAt = new Date(Math.floor(startMs));
-  const orgId = orgOf(attrs, span, options);
+  const orgId = orgOf(span, options);
 
   const inputTokens = count(attrs, [
     Std.INPUT_TOKENS,
@@ -244,26 +210,20 @@ export function mapSpan(span: SpanInput, options: MapOptions): AiEvent | undefin
     options.prices,
   );
 
-  const errorType = text(attrs, [Obs.ERROR_CODE, Std.ERROR_TYPE]);
-  const failed = span.status.code === 2 || errorType !== null;
-  const exceptionType = span.events.find((e) => e.name === 'exception')?.attributes['exception.type'];
-  const httpStatus = number(attrs, ['http.response.status_code', 'http.status_code']);
+  const { failed, error_code } = failureOf(span);
 
   const event: AiEvent = {
     id: eventId(span.traceId, span.spanId, startMs),
     org_id: orgId,
     client_id: text(attrs, [Obs.CLIENT_ID], MAX_ID),
-    user_id: text(
-      attrs,
-      [Std.USER_ID, 'enduser.id', 'traceloop.association.properties.user_id', 'ai.telemetry.metadata.userId'],
-      MAX_ID,
-    ),
+    user_id: context.user_id,
+    session_id: context.session_id,
     request_id: text(attrs, [Obs.REQUEST_ID], MAX_ID),
     trace_id: isStoredHexId(span.traceId, 16) ? span.traceId : null,
     span_id: isStoredHexId(span.spanId, 8) ? span.spanId : null,
     parent_span_id: span.parentSpanId && isStoredHexId(span.parentSpanId, 8) ? span.parentSpanId : null,
     service_name: text(span.resource, [Std.SERVICE_NAME]),
-    endpoint: text(attrs, [Obs.ENDPOINT]),
+    endpoint: context.endpoint,
     operation: operationOf(attrs, kind),
     provider: providerOf(attrs, kind),
     model_name: modelName,
@@ -283,14 +243,7 @@ export function mapSpan(span: SpanInput, options: MapOptions): AiEvent | undefin
     cost_usd: cost.cost_usd,
     cost_source: cost.cost_source,
     success: !failed,
-    error_code: failed
-      ? normaliseErrorCode(
-          errorType ??
-            (typeof exceptionType === 'string' ? exceptionType : undefined) ??
-            httpStatus ??
-            undefined,
-        )
-      : null,
+    error_code,
     error_message: failed ? errorMessage(span) : null,
     fallback_used: flag(attrs, Obs.FALLBACK_USED),
     fallback_reason: text(attrs, [Obs.FALLBACK_REASON]),
@@ -311,12 +264,40 @@ const USAGE_FIELDS = ['input_tokens', 'output_tokens', 'cached_input_tokens', 'r
  * instrumented client) is one call, not two: the outer event is kept and takes the usage it lacks from the inner.
  */
 export function mapSpans(spans: readonly SpanInput[], options: MapOptions): AiEvent[] {
+  return mapBatch(spans, options).events;
+}
+
+/**
+ * Maps one export request: its model calls (folded as in `mapSpans`) and the agent, tool, retriever, chain, … spans
+ * around them. Each takes the endpoint, user and session it lacks from its nearest ancestor in the batch.
+ */
+export function mapBatch(
+  spans: readonly SpanInput[],
+  options: MapOptions,
+): { events: AiEvent[]; spans: AiSpan[] } {
+  const batch = new BatchContext();
+  for (const span of spans) batch.add(span);
   const events = new Map<string, AiEvent>();
-  for (const span of spans) {
-    const event = mapSpan(span, options);
-    if (event) events.set(span.spanId, event);
+  const others: AiSpan[] = [];
+  for (const span of spans) mapInto(span, options, batch, events, others);
+  return { events: [...events.values()].filter((event) => !foldIntoOuterCall(event, events)), spans: others };
+}
+
+/** One span of a batch into `events` (by span id, for folding) or `spans`. */
+export function mapInto(
+  span: SpanInput,
+  options: MapOptions,
+  batch: BatchContext,
+  events: Map<string, AiEvent>,
+  spans: AiSpan[],
+): void {
+  const event = mapSpan(span, options, batch);
+  if (event) {
+    events.set(span.spanId, event);
+    return;
   }
-  return [...events.values()].filter((event) => !foldIntoOuterCall(event, events));
+  const other = mapAiSpan(span, options, batch);
+  if (other) spans.push(other);
 }
 
 /**

@@ -34,10 +34,11 @@ describe('mapSpansInSlices', () => {
 
     let ticks = 0;
     const timer = setInterval(() => ticks++, 0);
-    const sliced = await mapSpansInSlices(spans, options);
+    const { events: sliced, spans: others } = await mapSpansInSlices(spans, options);
     clearInterval(timer);
 
     expect(sliced).toEqual(mapSpans(spans, options));
+    expect(others).toEqual([]);
     expect(sliced).toHaveLength(4_000);
     expect(sliced[0]).toMatchObject({ input_tokens: 100, output_tokens: 10 });
     expect(ticks).toBeGreaterThan(0);

@@ -1,18 +1,24 @@
+import type { AiSpan } from '../ai-span.ts';
 import type { AiEvent } from '../event.ts';
 import { forEachInSlices } from '../slices.ts';
 import type { SpanInput } from '../span.ts';
-import { foldIntoOuterCall, type MapOptions, mapSpan } from './map-span.ts';
+import { foldIntoOuterCall, type MapOptions, mapInto } from './map-span.ts';
+import { BatchContext } from './span-context.ts';
 
-/** `mapSpans`, giving the event loop a turn between slices: the same events, whatever the batch's size. */
-export async function mapSpansInSlices(spans: readonly SpanInput[], options: MapOptions): Promise<AiEvent[]> {
+/** `mapBatch`, giving the event loop a turn between slices: the same rows, whatever the batch's size. */
+export async function mapSpansInSlices(
+  spans: readonly SpanInput[],
+  options: MapOptions,
+): Promise<{ events: AiEvent[]; spans: AiSpan[] }> {
+  // Indexing is a map insert per span: the whole batch at once, so every span can see all its ancestors.
+  const context = new BatchContext();
+  for (const span of spans) context.add(span);
   const batch = new Map<string, AiEvent>();
-  await forEachInSlices(spans, (span) => {
-    const event = mapSpan(span, options);
-    if (event) batch.set(span.spanId, event);
-  });
+  const others: AiSpan[] = [];
+  await forEachInSlices(spans, (span) => mapInto(span, options, context, batch, others));
   const events: AiEvent[] = [];
   await forEachInSlices(batch.values(), (event) => {
     if (!foldIntoOuterCall(event, batch)) events.push(event);
   });
-  return events;
+  return { events, spans: others };
 }

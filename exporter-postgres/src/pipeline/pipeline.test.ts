@@ -5,10 +5,11 @@ import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createTestDatabase } from '../../../test-support/database.ts';
 import { TcpProxy } from '../../../test-support/tcp-proxy.ts';
-import { makeEvent } from '../../test/make-event.ts';
+import { makeAiSpan, makeEvent } from '../../test/make-event.ts';
+import type { StoredRow } from '../ai-span.ts';
 import type { AiEvent } from '../event.ts';
 import { BatchTooLargeError, EventPipeline, QueueFullError } from './pipeline.ts';
-import { createEventWriter } from './writer.ts';
+import { createEventWriter, createStoredRowWriter } from './writer.ts';
 
 const db = await createTestDatabase();
 const dirs: string[] = [];
@@ -128,6 +129,50 @@ describe('event pipeline', () => {
     await second.start();
     expect(await countRows(events.map((e) => e.id))).toBe(25);
     expect(await readdir(dir)).toEqual([]);
+    await second.shutdown();
+  });
+
+  it('spills and replays agent and tool spans with the events of the same batch', async () => {
+    const dir = await spillDir();
+    const deadPool = new pg.Pool({
+      connectionString: 'postgres://postgres@127.0.0.1:1/none',
+      connectionTimeoutMillis: 200,
+    });
+    deadPool.on('error', () => undefined);
+    const first = new EventPipeline<StoredRow>({
+      writer: createStoredRowWriter(deadPool),
+      spillDir: dir,
+      maxAttempts: 1,
+    });
+    const events = [makeEvent({ session_id: 'conv-1' }), makeEvent()];
+    const spans = [
+      makeAiSpan({ span_kind: 'agent' }),
+      makeAiSpan({ span_kind: 'tool', created_at: new Date('1999-01-01Z') }),
+    ];
+    expect(await first.enqueue([...events, ...spans])).toBe('spilled');
+    await first.shutdown();
+    await deadPool.end();
+
+    const committed: StoredRow[] = [];
+    const second = new EventPipeline<StoredRow>({
+      writer: createStoredRowWriter(db.pool),
+      spillDir: dir,
+      onCommitted: (rows) => committed.push(...rows),
+    });
+    await second.start();
+    expect(await countRows(events.map((e) => e.id))).toBe(2);
+    const { rows } = await db.pool.query(
+      'SELECT * FROM ai_spans WHERE id = ANY($1::uuid[]) ORDER BY created_at',
+      [spans.map((s) => s.id)],
+    );
+    expect(rows).toEqual([spans[1], spans[0]]);
+    expect(committed.map((e) => e.id).sort()).toEqual([...events, ...spans].map((e) => e.id).sort());
+    // Re-delivery of the same rows is a no-op in both tables.
+    expect(await createStoredRowWriter(db.pool).write([...events, ...spans])).toEqual({
+      kind: 'success',
+      inserted: 0,
+      rejected: 0,
+    });
     await second.shutdown();
   });
 

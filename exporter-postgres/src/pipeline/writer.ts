@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { AI_SPAN_COLUMNS, AI_SPAN_PG_TYPES, type AiSpan, isAiSpan, type StoredRow } from '../ai-span.ts';
 import { AI_EVENT_COLUMNS, type AiEvent, AI_EVENT_PG_TYPES as COLUMN_TYPES } from '../event.ts';
 
 export type WriteResult =
@@ -49,6 +50,37 @@ export type EventWriter = RowWriter<AiEvent>;
 /** Writes batches of events idempotently into `ai_events`. */
 export function createEventWriter(pool: pg.Pool): EventWriter {
   return createRowWriter(pool, 'ai_events', AI_EVENT_COLUMNS, COLUMN_TYPES);
+}
+
+const NOTHING: WriteResult = { kind: 'success', inserted: 0, rejected: 0 };
+
+/** Two results as one: a retryable part makes the whole retryable (a retry rewrites the rest as no-ops). */
+function sum(a: WriteResult, b: WriteResult): WriteResult {
+  if (a.kind !== 'success') return a;
+  if (b.kind !== 'success') return b;
+  return { kind: 'success', inserted: a.inserted + b.inserted, rejected: a.rejected + b.rejected };
+}
+
+/**
+ * Writes what the ingest pipeline carries: model calls into `ai_events`, the agent, tool, … spans around them into
+ * `ai_spans`, each idempotently. A batch of model calls only (the common case) is the one statement it always was.
+ */
+export function createStoredRowWriter(pool: pg.Pool): RowWriter<StoredRow> {
+  const events = createEventWriter(pool);
+  const spans = createRowWriter<AiSpan>(pool, 'ai_spans', AI_SPAN_COLUMNS, AI_SPAN_PG_TYPES);
+  return {
+    async write(rows) {
+      if (!rows.some(isAiSpan)) return events.write(rows as readonly AiEvent[]);
+      const calls: AiEvent[] = [];
+      const others: AiSpan[] = [];
+      for (const row of rows) {
+        if (isAiSpan(row)) others.push(row);
+        else calls.push(row);
+      }
+      const written = calls.length > 0 ? await events.write(calls) : NOTHING;
+      return written.kind === 'success' ? sum(written, await spans.write(others)) : written;
+    },
+  };
 }
 
 /**

@@ -106,6 +106,10 @@ describe('GET /openapi.json', () => {
       'Key',
       'Session',
       'EventEnvelope',
+      'TracePage',
+      'TraceTree',
+      'SessionPage',
+      'SessionDetail',
       'LogPage',
       'LogLine',
     ]) {
