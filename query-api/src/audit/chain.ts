@@ -4,8 +4,8 @@ import canonicalize from 'canonicalize';
 /** The previous hash of a chain's first row. */
 export const GENESIS = Buffer.alloc(32);
 
-/** What a row's HMAC covers. The sequence number is left out: the links between rows fix the order. */
-export interface ChainedContent {
+/** An audit row's own content: what it records, as stored. */
+export interface AuditContent {
   org_id: string | null;
   actor: string;
   action: string;
@@ -13,6 +13,10 @@ export interface ChainedContent {
   ip: string | null;
   details: Record<string, unknown>;
   created_at: Date;
+}
+
+/** What a row's HMAC covers. The sequence number is left out: the links between rows fix the order. */
+export interface ChainedContent extends AuditContent {
   prev_hash: Buffer;
 }
 

@@ -2,6 +2,7 @@ import type pg from 'pg';
 import { z } from 'zod';
 import { storableText } from '../http/storable-text.ts';
 import { DATES_OUT_OF_ORDER, datesInOrder, EVENT_FILTER_FIELDS } from '../query/filters.ts';
+import type { AuditContent } from './chain.ts';
 
 export const AuditQuerySchema = z
   .object({
@@ -15,15 +16,10 @@ export const AuditQuerySchema = z
   .refine(datesInOrder, DATES_OUT_OF_ORDER);
 export type AuditQuery = z.infer<typeof AuditQuerySchema>;
 
-export interface AuditRow {
+/** One row of the org's trail as the API shows it (the org is the caller's). */
+export interface AuditRow extends Omit<AuditContent, 'org_id'> {
   id: string;
   seq: string | null;
-  actor: string;
-  action: string;
-  target: string | null;
-  ip: string | null;
-  details: Record<string, unknown>;
-  created_at: Date;
 }
 
 /** Where the previous page ended: newest first, by time and then id, so pages stay put while rows are appended. */

@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { checkout } from '../db/checkout.ts';
-import { GENESIS, rowMac } from './chain.ts';
+import { type AuditContent, GENESIS, rowMac } from './chain.ts';
 
 export type TamperKind = 'edited' | 'deleted' | 'inserted' | 'reordered';
 
@@ -22,16 +22,9 @@ export interface ChainReport {
   problem: ChainProblem | null;
 }
 
-interface StoredRow {
+interface StoredRow extends AuditContent {
   id: string;
   seq: string;
-  org_id: string | null;
-  actor: string;
-  action: string;
-  target: string | null;
-  ip: string | null;
-  details: Record<string, unknown>;
-  created_at: Date;
   prev_hash: Buffer | null;
   hmac: Buffer | null;
 }
