@@ -31,7 +31,7 @@ export {
 } from './event.ts';
 export { PostgresSpanExporter, type PostgresSpanExporterOptions } from './exporter.ts';
 export { hexIdSchema, isStoredHexId, storedHexIdSchema } from './hex-id.ts';
-export { Ingest, type IngestOptions, type IngestResult } from './ingest.ts';
+export { Ingest, type IngestOptions, type IngestResult, modelCallsOf } from './ingest.ts';
 export { LogIngest, type LogIngestOptions, type LogIngestResult } from './logs/log-ingest.ts';
 export type { DecodedLogs, LogInput } from './logs/log-input.ts';
 export {
@@ -41,6 +41,7 @@ export {
   MAX_LOG_BODY,
   STRUCTURED_LOGS_TABLE,
 } from './logs/log-row.ts';
+export { createLogWriter, LOG_DATE_FIELDS } from './logs/log-writer.ts';
 export { mapLog } from './logs/map-log.ts';
 export { type EventEnvelope, EventEnvelopeSchema, eventFromEnvelope } from './mapping/envelope.ts';
 export { ERROR_CODES, type ErrorCode, normaliseErrorCode } from './mapping/error-codes.ts';
@@ -81,8 +82,10 @@ export {
   EventPipeline,
   PIPELINE_DEFAULTS,
   QueueFullError,
+  type RowSink,
   ShutdownError,
 } from './pipeline/pipeline.ts';
+export { dateReviver, EVENT_DATE_FIELDS } from './pipeline/row-json.ts';
 export {
   createEventWriter,
   createRowWriter,

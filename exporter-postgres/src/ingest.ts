@@ -6,7 +6,7 @@ import type { AiEvent } from './event.ts';
 import type { PseudonymKey } from './mapping/identifiers.ts';
 import { mapSpansInSlices } from './mapping/map-spans-in-slices.ts';
 import type { AiMetrics } from './metrics/ai-metrics.ts';
-import { type Durability, EventPipeline, type PipelineOptions } from './pipeline/pipeline.ts';
+import { type Durability, EventPipeline, type PipelineOptions, type RowSink } from './pipeline/pipeline.ts';
 import { createStoredRowWriter } from './pipeline/writer.ts';
 import { forEachInSlices, runsOf } from './slices.ts';
 import type { SpanInput } from './span.ts';
@@ -28,6 +28,16 @@ export interface IngestOptions extends Omit<PipelineOptions, 'writer' | 'health'
    * directory's); an in-process exporter should pass the same one so both agree.
    */
   pseudonymKey?: PseudonymKey;
+  /**
+   * Where mapped rows go instead of this process's pipeline: the durable ingest buffer (OBSERVATORY_INGEST_BUFFER),
+   * whose writers commit them and call `onCommitted` there; the pipeline options then go unused.
+   */
+  sink?: RowSink<StoredRow>;
+}
+
+/** The model calls among stored rows: what the live stream follows. */
+export function modelCallsOf(rows: readonly StoredRow[]): AiEvent[] {
+  return rows.some(isAiSpan) ? (rows.filter((row) => !isAiSpan(row)) as AiEvent[]) : (rows as AiEvent[]);
 }
 
 export interface IngestResult {
@@ -45,7 +55,7 @@ export interface IngestResult {
  */
 export class Ingest {
   /** Model calls and the agent, tool, … spans around them share one queue, its batches, retries and spill file. */
-  readonly pipeline: EventPipeline<StoredRow>;
+  readonly pipeline: RowSink<StoredRow>;
   private readonly prices: PriceTable;
   private readonly metrics: AiMetrics | undefined;
   private readonly defaultOrgId: string;
@@ -57,20 +67,20 @@ export class Ingest {
     this.metrics = options.metrics;
     this.defaultOrgId = options.defaultOrgId ?? 'default';
     const { onCommitted } = options;
-    this.pipeline = new EventPipeline<StoredRow>({
-      ...options,
-      writer: createStoredRowWriter(options.pool),
-      health: options.metrics?.health,
-      // The live stream follows model calls only.
-      onCommitted:
-        onCommitted &&
-        ((rows) => {
-          const events = rows.some(isAiSpan)
-            ? (rows.filter((row) => !isAiSpan(row)) as AiEvent[])
-            : (rows as AiEvent[]);
-          if (events.length > 0) onCommitted(events);
-        }),
-    });
+    this.pipeline =
+      options.sink ??
+      new EventPipeline<StoredRow>({
+        ...options,
+        writer: createStoredRowWriter(options.pool),
+        health: options.metrics?.health,
+        // The live stream follows model calls only.
+        onCommitted:
+          onCommitted &&
+          ((rows) => {
+            const events = modelCallsOf(rows);
+            if (events.length > 0) onCommitted(events);
+          }),
+      });
     options.metrics?.observeQueueDepth(() => this.pipeline.depth);
   }
 

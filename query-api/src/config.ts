@@ -2,6 +2,7 @@ import { PIPELINE_DEFAULTS } from '@observatory/exporter-postgres';
 import { z } from 'zod';
 import { ArchiveConfigShape } from './archive/config.ts';
 import { BooleanTextSchema } from './boolean-text.ts';
+import { BufferConfigShape } from './buffer/config.ts';
 import { ExportConfigShape } from './exports/config.ts';
 import { DEFAULT_MAX_BUFFERED_BYTES } from './http/body-budget.ts';
 
@@ -72,6 +73,7 @@ export const ConfigSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   ...ExportConfigShape,
   ...ArchiveConfigShape,
+  ...BufferConfigShape,
 });
 
 export type Config = z.infer<typeof ConfigSchema>;

@@ -15,6 +15,7 @@ import { AlertEvents } from './alerts/events.ts';
 import { createApp } from './app.ts';
 import { AuditTrail } from './audit/trail.ts';
 import { bootstrapDefaultOrg } from './bootstrap.ts';
+import { bufferSinks, openConfiguredBuffer, runBufferWriters } from './buffer/service.ts';
 import { type Config, ConfigError } from './config.ts';
 import { openDatabase } from './db/database.ts';
 import { startDriftRunner } from './drift/runner.ts';
@@ -84,7 +85,17 @@ export async function runServe(config: Config): Promise<void> {
     maxOrgs: config.OBSERVATORY_METRICS_MAX_ORGS,
     maxModels: config.OBSERVATORY_METRICS_MAX_MODELS,
   });
+  // With OBSERVATORY_INGEST_BUFFER, accepted rows go to JetStream and `observatory writer` commits them.
+  let buffer: Awaited<ReturnType<typeof openConfiguredBuffer>>;
+  try {
+    buffer = await openConfiguredBuffer(config);
+  } catch (err) {
+    await db.close();
+    throw err;
+  }
+  const sinks = buffer && bufferSinks(buffer, config.OBSERVATORY_INGEST_QUEUE);
   const ingest = new Ingest({
+    sink: sinks?.rows,
     pool: db.pool,
     prices,
     spillDir: join(config.OBSERVATORY_DATA_DIR, 'spill'),
@@ -104,6 +115,7 @@ export async function runServe(config: Config): Promise<void> {
   });
   // Log records get a pipeline (and spill directory) of their own: a flood of logs never delays model-call events.
   const logs = new LogIngest({
+    sink: sinks?.logs,
     pool: db.pool,
     spillDir: join(config.OBSERVATORY_DATA_DIR, 'spill-logs'),
     maxQueue: config.OBSERVATORY_INGEST_QUEUE,
@@ -182,6 +194,7 @@ export async function runServe(config: Config): Promise<void> {
     await worker?.stop();
     await ingest.shutdown();
     await logs.shutdown();
+    await buffer?.close();
     await hub.stop();
     await db.close();
     await selfTracing?.shutdown();
@@ -218,6 +231,7 @@ export async function runServe(config: Config): Promise<void> {
   await worker?.stop();
   await ingest.shutdown();
   await logs.shutdown();
+  await buffer?.close();
   await hub.stop();
   await metrics.shutdown();
   await selfTracing?.shutdown();
@@ -258,6 +272,28 @@ export async function runWorker(config: Config): Promise<void> {
   logger.info('draining export jobs');
   await upkeep.stop();
   await worker.stop();
+  await db.close();
+  logger.info('stopped');
+}
+
+/**
+ * `observatory writer`: commits what receivers put in the ingest buffer (OBSERVATORY_INGEST_BUFFER) to PostgreSQL,
+ * acknowledging each batch after its commit and telling the live stream; run as many as PostgreSQL takes.
+ */
+export async function runWriter(config: Config): Promise<void> {
+  const logger = createLogger(config.LOG_LEVEL);
+  const db = await openDatabase(config, { onLog: (line) => logger.debug({ component: 'postgres' }, line) });
+  let writers: Awaited<ReturnType<typeof runBufferWriters>>;
+  try {
+    writers = await runBufferWriters(config, db.pool, logger);
+  } catch (err) {
+    await db.close();
+    throw err;
+  }
+  logger.info('ingest buffer writer running');
+  await stopSignal();
+  logger.info('draining the ingest buffer writer');
+  await writers.stop();
   await db.close();
   logger.info('stopped');
 }

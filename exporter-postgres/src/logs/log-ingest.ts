@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { type Durability, EventPipeline, type PipelineOptions } from '../pipeline/pipeline.ts';
+import { type Durability, EventPipeline, type PipelineOptions, type RowSink } from '../pipeline/pipeline.ts';
 import { forEachInSlices } from '../slices.ts';
 import type { LogInput } from './log-input.ts';
 import type { LogRow } from './log-row.ts';
@@ -9,6 +9,8 @@ import { mapLog } from './map-log.ts';
 export interface LogIngestOptions
   extends Omit<PipelineOptions<LogRow>, 'writer' | 'health' | 'spillDateFields'> {
   pool: pg.Pool;
+  /** Where mapped rows go instead of this process's pipeline: the durable ingest buffer, as for `Ingest`. */
+  sink?: RowSink<LogRow>;
 }
 
 export interface LogIngestResult {
@@ -22,14 +24,16 @@ export interface LogIngestResult {
  * 200 means the same thing as for traces: committed or fsync'd.
  */
 export class LogIngest {
-  readonly pipeline: EventPipeline<LogRow>;
+  readonly pipeline: RowSink<LogRow>;
 
   constructor(options: LogIngestOptions) {
-    this.pipeline = new EventPipeline<LogRow>({
-      ...options,
-      writer: createLogWriter(options.pool),
-      spillDateFields: LOG_DATE_FIELDS,
-    });
+    this.pipeline =
+      options.sink ??
+      new EventPipeline<LogRow>({
+        ...options,
+        writer: createLogWriter(options.pool),
+        spillDateFields: LOG_DATE_FIELDS,
+      });
   }
 
   /** The most records one call can store: the size of the pipeline's queue. */

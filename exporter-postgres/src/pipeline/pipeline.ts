@@ -56,7 +56,22 @@ interface Pending<T> {
   reject: (err: Error) => void;
 }
 
-export type Durability = 'committed' | 'spilled';
+/** Committed to PostgreSQL, fsync'd to the spill file, or acknowledged by the durable ingest buffer (JetStream). */
+export type Durability = 'committed' | 'spilled' | 'buffered';
+
+/**
+ * Where accepted rows go: this process's pipeline (PostgreSQL, else its spill file) or a durable buffer in front of
+ * PostgreSQL. `enqueue` resolves once the rows are durable, which is when a receiver may answer 200; it rejects
+ * with QueueFullError when the sink is full (429) and anything else when it cannot take them now (503).
+ */
+export interface RowSink<T> {
+  readonly capacity: number;
+  readonly depth: number;
+  enqueue(rows: T[]): Promise<Durability>;
+  start(): Promise<void>;
+  flush(): Promise<void>;
+  shutdown(): Promise<void>;
+}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -65,7 +80,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * its events are durable (committed, or fsync'd to the spill file), which is when an OTLP receiver may answer 200.
  * Nothing here throws into a caller's code path except the explicit QueueFullError/ShutdownError rejections.
  */
-export class EventPipeline<T = AiEvent> {
+export class EventPipeline<T = AiEvent> implements RowSink<T> {
   private readonly queue: Pending<T>[] = [];
   private queued = 0;
   private readonly draining = new Set<Promise<void>>();

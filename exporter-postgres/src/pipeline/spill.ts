@@ -1,9 +1,7 @@
 import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AiEvent } from '../event.ts';
-
-/** The Date fields of an AiEvent, the rows spilled unless told otherwise. */
-const EVENT_DATE_FIELDS = ['created_at', 'received_at'];
+import { dateReviver, EVENT_DATE_FIELDS } from './row-json.ts';
 
 /**
  * An append-only file of event batches (one JSON array per line, fsync'd) that holds what PostgreSQL could not
@@ -22,8 +20,7 @@ export class SpillFile<T = AiEvent> {
     private readonly dir: string,
     dateFields: readonly string[] = EVENT_DATE_FIELDS,
   ) {
-    const dates = new Set(dateFields);
-    this.revive = (key, value) => (dates.has(key) && typeof value === 'string' ? new Date(value) : value);
+    this.revive = dateReviver(dateFields);
     this.rotate();
   }
 

@@ -18,7 +18,7 @@ import { archiveRangeFor } from '../retention/archive-range.ts';
 import { formatReport } from '../retention/format.ts';
 import { runRetention } from '../retention/run.ts';
 import { resolveAuditKey } from '../secrets.ts';
-import { runServe, runWorker } from '../server.ts';
+import { runServe, runWorker, runWriter } from '../server.ts';
 import { OrgSettingsPatchSchema } from '../settings/schema.ts';
 import { readSettings, SettingsError, updateSettings } from '../settings/store.ts';
 
@@ -139,6 +139,16 @@ const COMMANDS: Command[] = [
     options: {},
     async run({ env }) {
       await runWorker(loadConfig(env));
+    },
+  },
+  {
+    name: 'writer',
+    args: '',
+    summary:
+      'commit what receivers put in the ingest buffer (OBSERVATORY_INGEST_BUFFER) to PostgreSQL, acknowledging after commit',
+    options: {},
+    async run({ env }) {
+      await runWriter(loadConfig(env));
     },
   },
   {
