@@ -65,7 +65,7 @@ export class NatsNode {
   /** SIGKILL, as a lost machine: nothing is flushed or handed over. */
   async kill(): Promise<void> {
     const child = this.child;
-    if (!child || child.exitCode !== null) return;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
     const exited = new Promise((resolve) => child.once('exit', resolve));
     child.kill('SIGKILL');
     await exited;

@@ -88,7 +88,7 @@ export async function runServe(config: Config): Promise<void> {
   // With OBSERVATORY_INGEST_BUFFER, accepted rows go to JetStream and `observatory writer` commits them.
   let buffer: Awaited<ReturnType<typeof openConfiguredBuffer>>;
   try {
-    buffer = await openConfiguredBuffer(config);
+    buffer = await openConfiguredBuffer(config, 'receiver');
   } catch (err) {
     await db.close();
     throw err;

@@ -41,11 +41,15 @@ const SETUP_ATTEMPTS = 30;
 const SETUP_RETRY_MS = 500;
 
 /**
- * Connects to the NATS servers (reconnecting for ever after the first connection) and makes sure the stream exists
- * with these settings: file storage, `replicas` copies, a work queue (a batch leaves the stream once a writer has
- * acknowledged it), and `maxBytes` past which new batches are refused rather than old ones dropped.
+ * Connects to the NATS servers (reconnecting for ever after the first connection) and makes sure the stream exists:
+ * file storage, `replicas` copies, a work queue (a batch leaves the stream once a writer has acknowledged it), and
+ * `maxBytes` past which new batches are refused rather than old ones dropped. Receivers own the stream's settings
+ * (they apply theirs on start); writers create it only when missing, and own the consumers (their ack wait).
  */
-export async function openIngestBuffer(settings: BufferSettings): Promise<IngestBuffer> {
+export async function openIngestBuffer(
+  settings: BufferSettings,
+  role: 'receiver' | 'writer',
+): Promise<IngestBuffer> {
   let nc: NatsConnection;
   try {
     nc = await connect({
@@ -61,8 +65,8 @@ export async function openIngestBuffer(settings: BufferSettings): Promise<Ingest
   }
   try {
     const jsm = await jetstreamManager(nc);
-    await retryWhileStarting(() => ensureStream(jsm, settings));
-    await retryWhileStarting(() => ensureConsumers(jsm, settings));
+    await retryWhileStarting(() => ensureStream(jsm, settings, role === 'receiver'));
+    if (role === 'writer') await retryWhileStarting(() => ensureConsumers(jsm, settings));
   } catch (err) {
     await nc.close();
     throw err;
@@ -75,7 +79,7 @@ export async function openIngestBuffer(settings: BufferSettings): Promise<Ingest
   };
 }
 
-async function ensureStream(jsm: JetStreamManager, settings: BufferSettings): Promise<void> {
+async function ensureStream(jsm: JetStreamManager, settings: BufferSettings, apply: boolean): Promise<void> {
   const config = {
     subjects: Object.values(BUFFER_SUBJECTS).map((s) => s.subject),
     retention: RetentionPolicy.Workqueue,
@@ -96,10 +100,11 @@ async function ensureStream(jsm: JetStreamManager, settings: BufferSettings): Pr
     }
     return;
   }
-  // Every process applies the settings it was given, so a changed limit or replica count takes effect on restart.
-  await jsm.streams.update(BUFFER_STREAM, config).catch((err) => {
-    throw asSetupError(err);
-  });
+  // A receiver applies the settings it was given, so a changed limit or replica count takes effect on restart.
+  if (apply)
+    await jsm.streams.update(BUFFER_STREAM, config).catch((err) => {
+      throw asSetupError(err);
+    });
 }
 
 async function ensureConsumers(jsm: JetStreamManager, settings: BufferSettings): Promise<void> {

@@ -16,14 +16,20 @@ import { JetStreamSink } from './sink.ts';
 import { startBufferWriter } from './writer-loop.ts';
 
 /** The ingest buffer the configuration asks for, or undefined when OBSERVATORY_INGEST_BUFFER is unset. */
-export async function openConfiguredBuffer(config: Config): Promise<IngestBuffer | undefined> {
+export async function openConfiguredBuffer(
+  config: Config,
+  role: 'receiver' | 'writer',
+): Promise<IngestBuffer | undefined> {
   if (!config.OBSERVATORY_INGEST_BUFFER) return undefined;
-  return openIngestBuffer({
-    servers: config.OBSERVATORY_INGEST_BUFFER,
-    replicas: config.OBSERVATORY_INGEST_BUFFER_REPLICAS,
-    maxBytes: config.OBSERVATORY_INGEST_BUFFER_MAX_BYTES,
-    ackWaitMs: config.OBSERVATORY_INGEST_BUFFER_ACK_MS,
-  });
+  return openIngestBuffer(
+    {
+      servers: config.OBSERVATORY_INGEST_BUFFER,
+      replicas: config.OBSERVATORY_INGEST_BUFFER_REPLICAS,
+      maxBytes: config.OBSERVATORY_INGEST_BUFFER_MAX_BYTES,
+      ackWaitMs: config.OBSERVATORY_INGEST_BUFFER_ACK_MS,
+    },
+    role,
+  );
 }
 
 /** Where receivers put accepted rows when the buffer is on: model calls and spans, and log records, apart. */
@@ -38,7 +44,7 @@ export function bufferSinks(buffer: IngestBuffer, capacity: number) {
 
 /** The writers of `observatory writer`: one consumer loop set per subject, feeding the live stream after commit. */
 export async function runBufferWriters(config: Config, pool: pg.Pool, logger: Logger) {
-  const buffer = await openConfiguredBuffer(config);
+  const buffer = await openConfiguredBuffer(config, 'writer');
   if (!buffer) {
     throw new ConfigError(
       'observatory writer needs OBSERVATORY_INGEST_BUFFER (the NATS servers of the buffer)',
