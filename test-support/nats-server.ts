@@ -22,6 +22,11 @@ export class NatsNode {
     private readonly cluster?: { name: string; port: number; routes: number[] },
   ) {}
 
+  /** The running server's process id, for CPU accounting. */
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
   get url(): string {
     return `nats://127.0.0.1:${this.port}`;
   }

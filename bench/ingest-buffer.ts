@@ -1,0 +1,139 @@
+/**
+ * The ingest path with and without the JetStream buffer, as separate processes on one machine: `observatory serve`
+ * (receiver), `observatory writer`, one nats-server, and the PostgreSQL backends serving them. Prints throughput and
+ * CPU per span of each process (from /proc), so docs/scale-out.md can size each tier. Needs /usr/sbin/nats-server.
+ * BENCH_INGEST_EVENTS (default 100,000).
+ */
+
+import { once } from 'node:events';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import type pg from 'pg';
+import { createKey } from '../query-api/src/keys/keys.ts';
+import { startServe } from '../test-support/cli.ts';
+import { natsServerInstalled, startNats } from '../test-support/nats-server.ts';
+import { startWriter } from '../test-support/otlp-traffic.ts';
+import { benchDatabase, fmt } from './support.ts';
+
+const TICKS_PER_S = 100;
+
+/** CPU seconds (user + system) a process has used so far; 0 once it is gone. */
+async function cpuSeconds(pid: number | undefined): Promise<number> {
+  if (pid === undefined) return 0;
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+  if (!stat) return 0;
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_S;
+}
+
+/** CPU seconds of the PostgreSQL backends connected to this database now. */
+async function backendsCpu(pool: pg.Pool, database: string): Promise<Map<number, number>> {
+  const { rows } = await pool.query<{ pid: number }>(
+    'SELECT pid FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()',
+    [database],
+  );
+  return new Map(await Promise.all(rows.map(async (r) => [r.pid, await cpuSeconds(r.pid)] as const)));
+}
+
+function spentByBackends(before: Map<number, number>, after: Map<number, number>): number {
+  let total = 0;
+  for (const [pid, cpu] of after) total += cpu - (before.get(pid) ?? 0);
+  return total;
+}
+
+async function post(url: string, key: string, count: number): Promise<void> {
+  const client = new Worker(new URL('./_otlp-client.mjs', import.meta.url), {
+    workerData: { url, key, count, batchSize: 1000, concurrency: 8 },
+  });
+  const [message] = (await once(client, 'message')) as [string];
+  await client.terminate();
+  if (message !== 'done') throw new Error(`OTLP client: ${message}`);
+}
+
+async function rowsStored(pool: pg.Pool, count: number): Promise<void> {
+  for (;;) {
+    const { rows } = await pool.query('SELECT count(*)::int AS n FROM ai_events');
+    if (rows[0].n >= count) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+export async function runIngestBufferBench(
+  count = Number(process.env.BENCH_INGEST_EVENTS ?? 100_000),
+): Promise<void> {
+  if (!natsServerInstalled()) {
+    console.log('nats-server is not installed (apt-get install nats-server): skipped');
+    return;
+  }
+  const db = await benchDatabase('buffer');
+  const database = new URL(db.url).pathname.slice(1);
+  const dataDir = await mkdtemp(join(tmpdir(), 'observatory-bench-buffer-'));
+  const nats = await startNats(1);
+  const key = (await createKey(db.pool, { orgId: 'bench', role: 'ingest' })).key;
+  const base = { DATABASE_URL: db.url, OBSERVATORY_DATA_DIR: dataDir, OBSERVATORY_WORKER: 'false' };
+  try {
+    // Direct: the receiver maps and commits before answering.
+    const direct = await startServe(base);
+    await post(`${direct.baseUrl}/v1/traces`, key, 1000);
+    await db.pool.query('TRUNCATE ai_events');
+    let serveCpu = await cpuSeconds(direct.child.pid);
+    let backends = await backendsCpu(db.pool, database);
+    let t = performance.now();
+    await post(`${direct.baseUrl}/v1/traces`, key, count);
+    await rowsStored(db.pool, count);
+    const directS = (performance.now() - t) / 1000;
+    const directServe = (await cpuSeconds(direct.child.pid)) - serveCpu;
+    const directPg = spentByBackends(backends, await backendsCpu(db.pool, database));
+    direct.child.kill('SIGTERM');
+    await direct.exited;
+    await db.pool.query('TRUNCATE ai_events');
+
+    // Buffered: the receiver answers after JetStream's ack; a writer process commits.
+    const buffered = {
+      ...base,
+      OBSERVATORY_INGEST_BUFFER: nats.urls[0],
+      OBSERVATORY_INGEST_BUFFER_REPLICAS: '1',
+    };
+    const receiver = await startServe(buffered);
+    const writer = await startWriter(buffered);
+    await post(`${receiver.baseUrl}/v1/traces`, key, 1000);
+    await rowsStored(db.pool, 1000);
+    await db.pool.query('TRUNCATE ai_events');
+    serveCpu = await cpuSeconds(receiver.child.pid);
+    const writerCpu = await cpuSeconds(writer.child.pid);
+    const natsCpu = await cpuSeconds(nats.nodes[0]!.pid);
+    backends = await backendsCpu(db.pool, database);
+    t = performance.now();
+    await post(`${receiver.baseUrl}/v1/traces`, key, count);
+    const ackedS = (performance.now() - t) / 1000;
+    await rowsStored(db.pool, count);
+    const storedS = (performance.now() - t) / 1000;
+    const bufServe = (await cpuSeconds(receiver.child.pid)) - serveCpu;
+    const bufWriter = (await cpuSeconds(writer.child.pid)) - writerCpu;
+    const bufNats = (await cpuSeconds(nats.nodes[0]!.pid)) - natsCpu;
+    const bufPg = spentByBackends(backends, await backendsCpu(db.pool, database));
+    writer.child.kill('SIGTERM');
+    receiver.child.kill('SIGTERM');
+    await Promise.all([writer.exited, receiver.exited]);
+
+    const us = (cpu: number) => `${((cpu / count) * 1e6).toFixed(1)} µs/span`;
+    console.log(
+      `spans: ${fmt(count)}, OTLP/protobuf, 1,000 per request, 8 in flight; CPU from /proc (user + system)`,
+    );
+    console.log(
+      `direct:   ${fmt(count / directS)} spans/s stored; serve ${us(directServe)}, PostgreSQL backends ${us(directPg)}`,
+    );
+    console.log(
+      `buffered: ${fmt(count / ackedS)} spans/s acknowledged, ${fmt(count / storedS)} spans/s stored = ${(directS / storedS).toFixed(2)} × direct; serve ${us(bufServe)}, writer ${us(bufWriter)}, nats-server (R=1) ${us(bufNats)}, PostgreSQL backends ${us(bufPg)}`,
+    );
+  } finally {
+    await nats.stop();
+    await rm(dataDir, { recursive: true, force: true });
+    await db.drop();
+  }
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) await runIngestBufferBench();
