@@ -96,7 +96,7 @@ describe.runIf(run)('the JetStream ingest buffer', async () => {
     await rm(dataDir, { recursive: true, force: true });
   });
 
-  it('answers 200 once JetStream holds the batch; a writer commits it and the live stream is told after commit', async () => {
+  it('answers 200 once JetStream holds a batch (spans or logs); a writer commits it, then tells the live stream', async () => {
     const listener = new pg.Client({ connectionString: db.url });
     await listener.connect();
     const notified: string[] = [];
@@ -109,7 +109,36 @@ describe.runIf(run)('the JetStream ingest buffer', async () => {
       await sleep(500);
       expect((await storedSpanIds()).size).toBe(0);
       await addWriter();
+      const log = {
+        resourceLogs: [
+          {
+            resource: { attributes: [] },
+            scopeLogs: [
+              {
+                scope: { name: 'buffer' },
+                logRecords: [
+                  {
+                    timeUnixNano: String(Date.now() * 1e6),
+                    severityNumber: 9,
+                    body: { stringValue: 'buffered' },
+                  },
+                ],
+              },
+            ],
+          },
+        ],
+      };
+      const logged = await fetch(`${serve.baseUrl}/v1/logs`, {
+        method: 'POST',
+        body: JSON.stringify(log),
+        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      });
+      expect(logged.status).toBe(200);
       await until('the rows', async () => (await storedSpanIds()).size === 2);
+      await until('the log line', async () => {
+        const { rows } = await db.pool.query("SELECT 1 FROM structured_logs WHERE body = 'buffered'");
+        return rows.length === 1;
+      });
       const { rows } = await db.pool.query<{ id: string }>('SELECT id FROM ai_events');
       await until('the notification', async () => rows.every((r) => notified.join(',').includes(r.id)));
       expect([...(await storedSpanIds())].sort()).toEqual(spanIds);
