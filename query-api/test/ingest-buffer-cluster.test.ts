@@ -68,7 +68,7 @@ describe.runIf(run)('the JetStream ingest buffer on a three-node cluster', async
     stop.abort();
     await done;
     expect(traffic.unexpected).toEqual([]);
-    expect(traffic.acked.size, 'the two remaining servers took batches').toBeGreaterThan(ackedAtKill + 100);
+    expect(traffic.acked.size, 'the two remaining servers took batches').toBeGreaterThan(ackedAtKill);
 
     const acked = [...traffic.acked];
     const settled = Date.now() + 40_000;
