@@ -225,4 +225,14 @@ describe.runIf(run)('the JetStream ingest buffer', async () => {
     });
     expect((await storedSpanIds()).size).toBe(before + acked.length);
   }, 120_000);
+
+  it('answers 503 with Retry-After while JetStream cannot be reached', async () => {
+    await nats.nodes[0]!.kill();
+    const res = await post(['d4d4d4d4d4d4d4d4']);
+    expect(res.status).toBe(503);
+    expect(res.headers.get('retry-after')).toBeTruthy();
+    // The rest of the service is unaffected.
+    expect((await fetch(`${serve.baseUrl}/health`)).status).toBe(200);
+    expect(serve.child.exitCode).toBeNull();
+  }, 60_000);
 });
