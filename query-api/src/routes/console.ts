@@ -35,10 +35,17 @@ function folderRoute(prefix: string, files: Map<string, StaticFile>, operationId
       operationId,
       tags: ['console'],
       summary,
-      request: { params: z.object({ file: z.string().max(100) }) },
+      request: {
+        params: z.object({
+          file: z
+            .string()
+            .max(100)
+            .regex(/^[a-z0-9-]+\.(js|css|svg|html)$/, 'must be a console file name'),
+        }),
+      },
       responses: {
         200: { description: 'The file', content: { 'text/plain': { schema: z.string() } } },
-        ...problems(404),
+        ...problems(400, 404),
       },
     }),
     files,
