@@ -3,23 +3,25 @@
 import { api } from '../lib/api.js';
 import { fmtInt, fmtTime } from '../lib/format.js';
 import { useAction, useApi, useInterval } from '../lib/hooks.js';
-import { html, useEffect, useState } from '../lib/html.js';
+import { html, useEffect, useRef, useState } from '../lib/html.js';
 import { Field, NotAllowed, Problem, Select, Table } from '../lib/ui.js';
 
 /** A completed job's download link is signed per request: fetch each completed job once for it. */
 function useDownloadLinks(jobs) {
   const [links, setLinks] = useState({});
+  const [error, setError] = useState(undefined);
+  const asked = useRef(new Set());
   useEffect(() => {
-    const controller = new AbortController();
     for (const j of jobs ?? []) {
-      if (j.status !== 'completed' || links[j.job_id]) continue;
-      api(`/api/telemetry/export/${j.job_id}`, { signal: controller.signal })
-        .then((full) => setLinks((l) => ({ ...l, [j.job_id]: full.download_url })))
-        .catch(() => {});
+      if (j.status !== 'completed' || asked.current.has(j.job_id)) continue;
+      asked.current.add(j.job_id);
+      api(`/api/telemetry/export/${j.job_id}`).then(
+        (full) => setLinks((l) => ({ ...l, [j.job_id]: full.download_url })),
+        setError,
+      );
     }
-    return () => controller.abort();
   }, [jobs]);
-  return links;
+  return { links, error };
 }
 
 function ExportJobs({ meta }) {
@@ -30,7 +32,7 @@ function ExportJobs({ meta }) {
   const [model, setModel] = useState('');
   const pending = jobs.data?.items.some((j) => j.status === 'queued' || j.status === 'running');
   useInterval(jobs.reload, pending ? 1000 : 0);
-  const links = useDownloadLinks(jobs.data?.items);
+  const { links, error: linkError } = useDownloadLinks(jobs.data?.items);
   const submit = async (e) => {
     e.preventDefault();
     const done = await create.run(() =>
@@ -49,6 +51,7 @@ function ExportJobs({ meta }) {
     ${create.done ? html`<p role="status" id="export-message">Export ${create.done.job_id} queued.</p>` : null}
     <${Problem} error=${create.error} id="export-error" />
     <${Problem} error=${jobs.error} />
+    <${Problem} error=${linkError} />
     <${Table} id="export-list" rows=${jobs.data?.items} empty="No exports yet." rowProps=${(j) => ({ 'data-job': j.job_id })}
       columns=${[
         ['Job', (j) => j.job_id.slice(0, 8)],
