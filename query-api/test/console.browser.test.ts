@@ -373,6 +373,7 @@ describe.runIf(runs)('web console in a real browser', () => {
     await columns.getByLabel('User').check();
     await expect.poll(() => page.url()).toContain('cols=');
     await page.reload();
+    await page.locator('#event-list tr').first().waitFor();
     const headers = await page.locator('#event-list').locator('xpath=..').locator('th').allTextContents();
     expect(headers).toContain('User');
     expect(headers).not.toContain('Cost');
@@ -522,7 +523,11 @@ describe.runIf(runs)('web console in a real browser', () => {
     await page.getByRole('button', { name: 'Create export' }).click();
     const link = page.locator('#export-list a.download').first();
     // The export worker polls for jobs; on a loaded machine a run may take a while.
-    await link.waitFor({ timeout: 45_000 });
+    await link.waitFor({ timeout: 45_000 }).catch(async (err) => {
+      throw new Error(`no download link; the page says: ${await page.locator('main').innerText()}`, {
+        cause: err,
+      });
+    });
     expect(await page.locator('#export-list .job-status').first().textContent()).toBe('completed');
     const [download] = await Promise.all([page.waitForEvent('download'), link.click()]);
     const csv = await readFile((await download.path())!, 'utf8');

@@ -30,7 +30,8 @@ function ExportJobs({ meta }) {
   const formats = meta.propertyValues('ExportRequest', 'format');
   const [format, setFormat] = useState(formats[0]);
   const [model, setModel] = useState('');
-  const pending = jobs.data?.items.some((j) => j.status === 'queued' || j.status === 'running');
+  // A job is settled once it completed or failed with an error; until then its row is polled.
+  const pending = jobs.data?.items.some((j) => !j.completed_at && !j.error);
   useInterval(jobs.reload, pending ? 1000 : 0);
   const { links, error: linkError } = useDownloadLinks(jobs.data?.items);
   const submit = async (e) => {

@@ -1,21 +1,25 @@
 // Settings: the org's settings, the form built from the API's own schema (bounds and types); org_admin changes them.
 import { api } from '../lib/api.js';
 import { useAction, useApi } from '../lib/hooks.js';
-import { html, useEffect, useState } from '../lib/html.js';
+import { html, useState } from '../lib/html.js';
 import { Field, Problem } from '../lib/ui.js';
 
 export function Settings({ me, meta }) {
   const settings = useApi('/api/telemetry/settings');
   const save = useAction();
   const admin = me.role === 'org_admin';
+  // The changes typed so far; the form shows them over the stored settings.
   const [draft, setDraft] = useState({});
-  useEffect(() => settings.data && setDraft(settings.data), [settings.data]);
+  const values = { ...settings.data, ...draft };
   const fields = meta.properties('OrgSettingsPatch');
   const submit = async (e) => {
     e.preventDefault();
     const changed = Object.fromEntries(Object.entries(draft).filter(([k, v]) => v !== settings.data[k]));
     const after = await save.run(() => api('/api/telemetry/settings', { method: 'PUT', body: changed }));
-    if (after) settings.reload();
+    if (after) {
+      setDraft({});
+      settings.reload();
+    }
   };
   return html`<h1>Settings</h1>
     <${Problem} error=${settings.error} />
@@ -26,10 +30,10 @@ export function Settings({ me, meta }) {
           ${fields.map(([name, schema]) => {
             const id = `setting-${name}`;
             if (schema.type === 'boolean')
-              return html`<div class="field checkbox"><input id=${id} type="checkbox" disabled=${!admin} checked=${draft[name]}
+              return html`<div class="field checkbox"><input id=${id} type="checkbox" disabled=${!admin} checked=${values[name]}
                 onChange=${(e) => setDraft({ ...draft, [name]: e.currentTarget.checked })} /><label for=${id}>${name}</label></div>`;
             return html`<${Field} id=${id} label=${`${name}${schema.minimum != null ? ` (${schema.minimum}–${schema.maximum})` : ''}`}>
-              <input id=${id} type="number" min=${schema.minimum} max=${schema.maximum} disabled=${!admin} value=${draft[name] ?? ''}
+              <input id=${id} type="number" min=${schema.minimum} max=${schema.maximum} disabled=${!admin} value=${values[name] ?? ''}
                 onInput=${(e) => setDraft({ ...draft, [name]: Number(e.currentTarget.value) })} /></${Field}>`;
           })}
           ${admin ? html`<button type="submit" class="primary" disabled=${save.busy}>Save settings</button>` : null}
