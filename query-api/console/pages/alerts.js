@@ -10,13 +10,14 @@ function Rules({ meta }) {
   const rules = useApi('/api/telemetry/alert-rules');
   const action = useAction();
   const values = (prop) => meta.propertyValues('AlertRuleInput', prop);
+  const byDefault = (prop) => meta.property('AlertRuleInput', prop)?.default ?? values(prop)[0];
   const [draft, setDraft] = useState({
     name: '',
     metric: values('metric')[0],
-    operator: '>',
+    operator: byDefault('operator'),
     threshold: '0.05',
     window_seconds: '300',
-    severity: 'warning',
+    severity: byDefault('severity'),
     model_name: '',
   });
   const set = (k) => (v) => setDraft({ ...draft, [k]: v });
