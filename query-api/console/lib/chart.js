@@ -3,12 +3,16 @@
 import uPlot from 'uplot';
 import { html, useEffect, useRef } from './html.js';
 
+const short = new Intl.NumberFormat('en-US', { notation: 'compact', maximumSignificantDigits: 3 });
+export const compact = (v) => short.format(v);
+
 const COLORS = ['#0b57d0', '#b3261e', '#146c2e', '#8e4ec6', '#b06000', '#00696f'];
 
 /**
- * `times` in ms; `series` = [{ label, values }] (null for a gap); `format(v)` labels the axis and legend.
+ * `times` in ms; `series` = [{ label, values }] (null for a gap); `format(v)` labels the legend, `axis(v)` the
+ * y axis (short: compact numbers by default).
  */
-export function Chart({ id, title, times, series, format = (v) => String(v), note }) {
+export function Chart({ id, title, times, series, format = (v) => String(v), axis = compact, note }) {
   const box = useRef(null);
   useEffect(() => {
     const el = box.current;
@@ -27,7 +31,7 @@ export function Chart({ id, title, times, series, format = (v) => String(v), not
             value: (_, v) => (v == null ? '—' : format(v)),
           })),
         ],
-        axes: [{}, { values: (_, ticks) => ticks.map(format), size: 70 }],
+        axes: [{}, { values: (_, ticks) => ticks.map(axis), size: 60 }],
         scales: { x: { time: true } },
         legend: { live: true },
       },

@@ -1,7 +1,7 @@
 // Overview: the org's figures for a window, their time series (action=series), breakdowns with cost attribution,
 // drift per model, and the latest events and traces, each a link.
 import { queryOf } from '../lib/api.js';
-import { Chart } from '../lib/chart.js';
+import { Chart, compact as compactNumber } from '../lib/chart.js';
 import { eventCost, fmtClock, fmtCost, fmtInt, fmtMs, pct, usd } from '../lib/format.js';
 import { useApi } from '../lib/hooks.js';
 import { html, useMemo } from '../lib/html.js';
@@ -46,6 +46,7 @@ function Charts({ points }) {
           { label: 'fallbacks', values: rate('fallbacks') },
         ],
         format: pct,
+        axis: (v) => `${Math.round(100 * v)} %`,
       },
       {
         id: 'chart-latency',
@@ -53,6 +54,7 @@ function Charts({ points }) {
         times,
         series: ['p50', 'p95', 'p99'].map((q) => ({ label: q, values: col((p) => p[`${q}_latency_ms`]) })),
         format: fmtMs,
+        axis: fmtMs,
       },
       {
         id: 'chart-ttft',
@@ -60,6 +62,7 @@ function Charts({ points }) {
         times,
         series: ['p50', 'p95'].map((q) => ({ label: q, values: col((p) => p[`${q}_ttft_ms`]) })),
         format: fmtMs,
+        axis: fmtMs,
       },
       {
         id: 'chart-tokens',
@@ -83,6 +86,7 @@ function Charts({ points }) {
           },
         ],
         format: (v) => usd(v),
+        axis: (v) => `$${compactNumber(v)}`,
         note: unpriced ? `${fmtInt(unpriced)} unpriced calls are not in it` : undefined,
       },
     ];
