@@ -408,7 +408,7 @@ describe.runIf(runs)('web console in a real browser', () => {
   });
 
   it('opens an event with its fields, its trace as a waterfall and its log lines, and reloads to it', async () => {
-    await open(page, 'explore?trace_id=' + 'ab'.repeat(16));
+    await open(page, `explore?trace_id=${'ab'.repeat(16)}`);
     await page.locator('#event-list tr', { hasText: 'gpt-4o-mini' }).getByRole('link').first().click();
     await expect.poll(() => page.url()).toMatch(/#events\/[0-9a-f-]{36}$/);
     await page.reload();
@@ -524,7 +524,7 @@ describe.runIf(runs)('web console in a real browser', () => {
     const link = page.locator('#export-list a.download').first();
     // The export worker polls for jobs; on a loaded machine a run may take a while.
     await link.waitFor({ timeout: 45_000 }).catch(async (err) => {
-      throw new Error(`no download link; the page says: ${await page.locator('main').innerText()}`, {
+      throw new Error(`no download link; the page says: ${await page.locator('main').textContent()}`, {
         cause: err,
       });
     });
