@@ -27,11 +27,11 @@ export function useApi(path) {
  * data. Returns the connection status shown to the user.
  */
 export function useEventSource(url, handlers) {
-  const [status, setStatus] = useState(url ? 'connecting' : 'off');
+  const [status, setStatus] = useState(url ? 'connecting' : 'not live');
   const current = useRef(handlers);
   current.current = handlers;
   useEffect(() => {
-    if (!url) return setStatus('off');
+    if (!url) return setStatus('not live');
     const source = new EventSource(url);
     setStatus('connecting');
     source.addEventListener('open', () => setStatus('live'));

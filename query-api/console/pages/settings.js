@@ -32,6 +32,15 @@ export function Settings({ me, meta }) {
             if (schema.type === 'boolean')
               return html`<div class="field checkbox"><input id=${id} type="checkbox" disabled=${!admin} checked=${values[name]}
                 onChange=${(e) => setDraft({ ...draft, [name]: e.currentTarget.checked })} /><label for=${id}>${name}</label></div>`;
+            const choices = meta.values(schema);
+            if (choices.length)
+              return html`<${Field} id=${id} label=${name}>
+                <select id=${id} disabled=${!admin} value=${values[name] ?? ''} onChange=${(e) => setDraft({ ...draft, [name]: e.currentTarget.value })}>
+                  ${choices.map((v) => html`<option value=${v}>${v}</option>`)}
+                </select></${Field}>`;
+            if (schema.type !== 'integer' && schema.type !== 'number')
+              return html`<${Field} id=${id} label=${name}>
+                <input id=${id} disabled=${!admin} value=${values[name] ?? ''} onInput=${(e) => setDraft({ ...draft, [name]: e.currentTarget.value })} /></${Field}>`;
             return html`<${Field} id=${id} label=${`${name}${schema.minimum != null ? ` (${schema.minimum}–${schema.maximum})` : ''}`}>
               <input id=${id} type="number" min=${schema.minimum} max=${schema.maximum} disabled=${!admin} value=${values[name] ?? ''}
                 onInput=${(e) => setDraft({ ...draft, [name]: Number(e.currentTarget.value) })} /></${Field}>`;

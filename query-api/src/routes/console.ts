@@ -1,4 +1,5 @@
 import { createRoute, z } from '@hono/zod-openapi';
+import type { Context } from 'hono';
 import { jsonContent, openApiRoutes, problems } from '../http/openapi.ts';
 import { ProblemError } from '../http/problem.ts';
 import { CONSOLE_CSP, type StaticFile, staticFolder, VENDOR_FILES } from './console-files.ts';
@@ -19,12 +20,13 @@ const ConsoleConfigSchema = z
 
 const HEADERS = { 'cache-control': 'no-cache', 'content-security-policy': CONSOLE_CSP };
 
-function serve(file: StaticFile) {
-  return new Response(new Uint8Array(file.body), {
-    status: 200,
-    headers: { ...HEADERS, 'content-type': file.type },
-  });
+/** The answer for one static file. */
+function serve(c: Context, file: StaticFile) {
+  return c.body(new Uint8Array(file.body), 200, { ...HEADERS, 'content-type': file.type });
 }
+
+/** The folder routes answer scripts, styles and icons, each with its own type. */
+const FILE_TYPES: string = '*/*';
 
 /** One route per folder of static files: `{file}` is one of the folder's files, anything else a 404. */
 function folderRoute(prefix: string, files: Map<string, StaticFile>, operationId: string, summary: string) {
@@ -44,7 +46,7 @@ function folderRoute(prefix: string, files: Map<string, StaticFile>, operationId
         }),
       },
       responses: {
-        200: { description: 'The file', content: { 'text/plain': { schema: z.string() } } },
+        200: { description: 'The file', content: { [FILE_TYPES]: { schema: z.string() } } },
         ...problems(400, 404),
       },
     }),
@@ -60,7 +62,7 @@ function folderRoute(prefix: string, files: Map<string, StaticFile>, operationId
 export function consoleRoutes({ traceUrlTemplate }: ConsoleOptions = {}) {
   const app = openApiRoutes();
   const root = staticFolder('');
-  const page = (path: string, operationId: string, file: string, summary: string) =>
+  const single = (path: string, operationId: string, file: string, summary: string, type: string) =>
     app.openapi(
       createRoute({
         method: 'get',
@@ -68,22 +70,12 @@ export function consoleRoutes({ traceUrlTemplate }: ConsoleOptions = {}) {
         operationId,
         tags: ['console'],
         summary,
-        responses: { 200: { description: file, content: { 'text/html': { schema: z.string() } } } },
+        responses: { 200: { description: file, content: { [type]: { schema: z.string() } } } },
       }),
-      () => serve(root.get(file)!) as never,
+      (c) => serve(c, root.get(file)!),
     );
-  page('/', 'getConsolePage', 'index.html', 'The web console');
-  app.openapi(
-    createRoute({
-      method: 'get',
-      path: '/favicon.ico',
-      operationId: 'getFavicon',
-      tags: ['console'],
-      summary: 'The icon (SVG)',
-      responses: { 200: { description: 'icon', content: { 'image/svg+xml': { schema: z.string() } } } },
-    }),
-    () => serve(root.get('favicon.svg')!) as never,
-  );
+  single('/', 'getConsolePage', 'index.html', 'The web console', 'text/html');
+  single('/favicon.ico', 'getFavicon', 'favicon.svg', 'The icon (SVG)', 'image/svg+xml');
   for (const { route, files } of [
     folderRoute('/console', root, 'getConsoleFile', "The console's scripts, styles and icon"),
     folderRoute(
@@ -103,7 +95,7 @@ export function consoleRoutes({ traceUrlTemplate }: ConsoleOptions = {}) {
     app.openapi(route, (c) => {
       const file = files.get(c.req.valid('param').file);
       if (!file) throw new ProblemError(404, `No console file ${c.req.path}`);
-      return serve(file) as never;
+      return serve(c, file);
     });
   }
   const config = createRoute({
