@@ -9,7 +9,7 @@ export const loadMeta = () => {
   return loading;
 };
 
-export class Meta {
+class Meta {
   constructor(doc) {
     this.doc = doc;
     this.operations = new Map();

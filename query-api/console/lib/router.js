@@ -2,7 +2,7 @@
 // is one of these, so a link or a reload opens the same view (notifications link to `#alerts/<id>`).
 import { useEffect, useState } from './html.js';
 
-export function parseHash(hash = location.hash) {
+function parseHash(hash = location.hash) {
   const [path, search = ''] = hash.replace(/^#\/?/, '').split('?');
   const [page = '', ...rest] = path.split('/');
   return {

@@ -126,6 +126,3 @@ export const NotAllowed = ({ me, what }) =>
   html`<p class="notice" role="status" id="not-allowed">
     ${what} needs an <code>org_admin</code> key; you are signed in as <code>${me.role}</code>.
   </p>`;
-
-export const Copy = ({ text }) =>
-  html`<button type="button" class="link" onClick=${() => navigator.clipboard?.writeText(text)}>Copy</button>`;

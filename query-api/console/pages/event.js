@@ -9,7 +9,7 @@ import { Waterfall } from '../lib/waterfall.js';
 import { TRACER_PATH } from './tracer.js';
 
 const SEVERITY_NAMES = ['', 'TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR', 'FATAL'];
-export const severityName = (n) => (n ? SEVERITY_NAMES[Math.ceil(n / 4)] : 'UNSET');
+const severityName = (n) => (n ? SEVERITY_NAMES[Math.ceil(n / 4)] : 'UNSET');
 
 /** One log line; its trace id links to the trace. */
 export function LogLine({ line }) {
@@ -24,7 +24,7 @@ export function LogLine({ line }) {
 }
 
 /** An hour either side of a moment: a trace lasts minutes, and a bounded window keeps lookups on the index. */
-export const around = (iso) => {
+const around = (iso) => {
   const at = Date.parse(iso);
   return {
     date_from: new Date(at - 3_600_000).toISOString(),
