@@ -16,6 +16,8 @@ import { requireTool } from '../../test-support/system-tools.ts';
 const CHROMIUM = '/usr/bin/chromium';
 const runs = requireTool(`Chromium (${CHROMIUM})`, existsSync(CHROMIUM), 'chromium');
 const AXE = await readFile(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+/** How long a poll waits for the page: a loaded CI machine is slow to reload and fetch. */
+const WAIT = { timeout: 10_000 };
 const TRACE_VIEWER = 'http://traces.example/trace/{trace_id}';
 
 /** Every page of the navigation, by its hash. */
@@ -146,7 +148,7 @@ describe.runIf(runs)('web console in a real browser', () => {
     await p.goto(serve.baseUrl);
     await p.getByLabel('API key').fill(k);
     await p.getByRole('button', { name: 'Sign in' }).click();
-    await expect.poll(() => p.locator('#who').textContent()).toContain('Org acme');
+    await expect.poll(() => p.locator('#who').textContent(), WAIT).toContain('Org acme');
   }
 
   /** Opens a view by its URL, as a link or a reload would. */
@@ -277,7 +279,7 @@ describe.runIf(runs)('web console in a real browser', () => {
     expect(await page.evaluate('document.activeElement?.id')).toBe('api-key');
     await page.keyboard.type(adminKey);
     await page.keyboard.press('Enter');
-    await expect.poll(() => page.locator('#who').textContent()).toContain('Org acme');
+    await expect.poll(() => page.locator('#who').textContent(), WAIT).toContain('Org acme');
     expect(await page.evaluate('document.cookie')).toBe('');
     const storage = await page.evaluate('JSON.stringify({ ...sessionStorage, ...localStorage })');
     expect(storage).not.toContain('obs_');
@@ -288,7 +290,9 @@ describe.runIf(runs)('web console in a real browser', () => {
   it('shows the overview figures the API answers, charts of the series, and unpriced usage as unpriced', async () => {
     await open(page, 'overview?range=24h');
     const ov = await apiGet<Record<string, number | string>>('/api/telemetry?action=overview&range=24h');
-    await expect.poll(() => page.locator('#kpi-requests .value').textContent()).toBe(String(ov.requests));
+    await expect
+      .poll(() => page.locator('#kpi-requests .value').textContent(), WAIT)
+      .toBe(String(ov.requests));
     expect(await page.locator('#kpi-input-tokens .value').textContent()).toBe(
       Number(ov.input_tokens).toLocaleString('en-US'),
     );
@@ -298,7 +302,7 @@ describe.runIf(runs)('web console in a real browser', () => {
       `$${Number(ov.cost_usd).toFixed(6)} + ${ov.unpriced_calls} unpriced`,
     );
     // One uPlot chart per figure family, each drawn.
-    await expect.poll(() => page.locator('.chart canvas').count()).toBe(6);
+    await expect.poll(() => page.locator('.chart canvas').count(), WAIT).toBe(6);
     expect(await page.locator('.chart figcaption').allTextContents()).toEqual([
       'Requests',
       'Error and fallback rate',
@@ -321,8 +325,8 @@ describe.runIf(runs)('web console in a real browser', () => {
     expect(await house.textContent()).not.toContain('$0.000000');
     // By another dimension, chosen from the API's own list.
     await page.getByLabel('By').selectOption('user_id');
-    await expect.poll(() => page.url()).toContain('by=user_id');
-    await expect.poll(() => page.locator('#breakdown-list').textContent()).toContain('user-1');
+    await expect.poll(() => page.url(), WAIT).toContain('by=user_id');
+    await expect.poll(() => page.locator('#breakdown-list').textContent(), WAIT).toContain('user-1');
     // The latest traces link to their tree.
     expect(await page.locator('#recent-traces').textContent()).toContain('invoke_agent planner');
     await shot(page, 'overview');
@@ -336,7 +340,7 @@ describe.runIf(runs)('web console in a real browser', () => {
       .toContain(`${all.total} events match`);
     expect(await page.locator('#event-list tr').count()).toBe(50);
     await page.getByRole('button', { name: 'Older events' }).click();
-    await expect.poll(() => page.locator('#event-list tr').count()).toBe(all.total);
+    await expect.poll(() => page.locator('#event-list tr').count(), WAIT).toBe(all.total);
 
     // Every filter of the API is on the form (read from the OpenAPI document).
     const filters = page.locator('#explore-filters');
@@ -354,15 +358,15 @@ describe.runIf(runs)('web console in a real browser', () => {
     await filters.getByLabel('Model', { exact: true }).fill('house-model-7b');
     await filters.getByLabel('Status', { exact: true }).selectOption('false');
     await page.getByRole('button', { name: 'Apply' }).click();
-    await expect.poll(() => page.url()).toContain('model_name=house-model-7b');
+    await expect.poll(() => page.url(), WAIT).toContain('model_name=house-model-7b');
     const failed = await apiGet<{ total: number }>(
       '/api/telemetry/events?model_name=house-model-7b&success=false',
     );
-    await expect.poll(() => page.locator('#event-list tr').count()).toBe(failed.total);
+    await expect.poll(() => page.locator('#event-list tr').count(), WAIT).toBe(failed.total);
     expect(failed.total).toBeGreaterThan(0);
     // The link survives a reload: same filter, same rows.
     await page.reload();
-    await expect.poll(() => page.locator('#event-list tr').count()).toBe(failed.total);
+    await expect.poll(() => page.locator('#event-list tr').count(), WAIT).toBe(failed.total);
     expect(await filters.getByLabel('Model', { exact: true }).inputValue()).toBe('house-model-7b');
     expect(await page.locator('#event-list').textContent()).toContain('unpriced');
 
@@ -371,7 +375,7 @@ describe.runIf(runs)('web console in a real browser', () => {
     const columns = page.locator('details.columns');
     await columns.getByLabel('Cost').uncheck();
     await columns.getByLabel('User').check();
-    await expect.poll(() => page.url()).toContain('cols=');
+    await expect.poll(() => page.url(), WAIT).toContain('cols=');
     await page.reload();
     await page.locator('#event-list tr').first().waitFor();
     const headers = await page.locator('#event-list').locator('xpath=..').locator('th').allTextContents();
@@ -389,7 +393,7 @@ describe.runIf(runs)('web console in a real browser', () => {
   it('puts an event ingested while Explore is open on top of the history, once', async () => {
     await open(page, 'explore?live=1');
     await page.locator('#event-list tr').first().waitFor();
-    await expect.poll(() => page.locator('#conn').textContent()).toBe('live');
+    await expect.poll(() => page.locator('#conn').textContent(), WAIT).toBe('live');
     const before = await page.locator('#event-list tr').count();
     await ingest([
       {
@@ -400,7 +404,7 @@ describe.runIf(runs)('web console in a real browser', () => {
         success: true,
       },
     ]);
-    await expect.poll(() => page.locator('#event-list tr').count(), { timeout: 5000 }).toBe(before + 1);
+    await expect.poll(() => page.locator('#event-list tr').count(), WAIT).toBe(before + 1);
     expect(await page.locator('#event-list tr').first().textContent()).toContain('live');
     const id = await page.locator('#event-list tr').first().getAttribute('data-id');
     expect(await page.locator(`#event-list tr[data-id="${id}"]`).count()).toBe(1);
@@ -410,14 +414,14 @@ describe.runIf(runs)('web console in a real browser', () => {
   it('opens an event with its fields, its trace as a waterfall and its log lines, and reloads to it', async () => {
     await open(page, `explore?trace_id=${'ab'.repeat(16)}`);
     await page.locator('#event-list tr', { hasText: 'gpt-4o-mini' }).getByRole('link').first().click();
-    await expect.poll(() => page.url()).toMatch(/#events\/[0-9a-f-]{36}$/);
+    await expect.poll(() => page.url(), WAIT).toMatch(/#events\/[0-9a-f-]{36}$/);
     await page.reload();
     await page.locator('#waterfall .bar').nth(1).waitFor();
     expect(await page.locator('#waterfall .bar').count()).toBe(2);
     expect(await page.locator('#waterfall .bar').first().textContent()).toContain('first token 200 ms');
     expect(await page.locator('#waterfall .bar i.ttft').count()).toBe(1);
     expect(await page.locator('#tokens-per-second').count()).toBe(0);
-    await expect.poll(() => page.locator('#event-logs').textContent()).toContain('mini timed out');
+    await expect.poll(() => page.locator('#event-logs').textContent(), WAIT).toContain('mini timed out');
     expect(await page.locator('#trace-logs').textContent()).toContain('first call done');
     expect(await page.locator('#external-trace').getAttribute('href')).toBe(
       TRACE_VIEWER.replace('{trace_id}', 'ab'.repeat(16)),
@@ -425,13 +429,13 @@ describe.runIf(runs)('web console in a real browser', () => {
     await shot(page, 'event');
     // The streamed call: tokens per second after the first token.
     await page.locator('#waterfall .bar', { hasText: 'first token' }).getByRole('link').click();
-    await expect.poll(() => page.locator('#tokens-per-second').textContent()).toBe('83.3');
+    await expect.poll(() => page.locator('#tokens-per-second').textContent(), WAIT).toBe('83.3');
   });
 
   it('lists traces and shows a trace tree of every stored span, with the API’s totals', async () => {
     await open(page, 'traces');
     await page.locator(`tr[data-trace="${agentTrace}"] a`).click();
-    await expect.poll(() => page.url()).toContain(`#traces/${agentTrace}`);
+    await expect.poll(() => page.url(), WAIT).toContain(`#traces/${agentTrace}`);
     const tree = await apiGet<{ spans: { kind: string }[]; totals: Record<string, number | string> }>(
       `/api/telemetry/traces/${agentTrace}`,
     );
@@ -453,7 +457,7 @@ describe.runIf(runs)('web console in a real browser', () => {
   it('lists sessions and shows a session timeline', async () => {
     await open(page, 'sessions');
     await page.locator(`tr[data-session="${session}"] a`).click();
-    await expect.poll(() => page.url()).toContain(`#sessions/${session}`);
+    await expect.poll(() => page.url(), WAIT).toContain(`#sessions/${session}`);
     await page.reload();
     await page.locator('#session-timeline .bar').first().waitFor();
     const detail = await apiGet<{ traces: number; model_calls: number }>(
@@ -466,12 +470,12 @@ describe.runIf(runs)('web console in a real browser', () => {
 
   it('searches logs and tails them live', async () => {
     await open(page, 'logs');
-    await expect.poll(() => page.locator('#log-list').textContent()).toContain('mini timed out');
+    await expect.poll(() => page.locator('#log-list').textContent(), WAIT).toContain('mini timed out');
     await page.getByRole('button', { name: 'Live tail' }).click();
-    await expect.poll(() => page.locator('#logs-conn').textContent()).toBe('live');
+    await expect.poll(() => page.locator('#logs-conn').textContent(), WAIT).toBe('live');
     expect((await logs([{ severityNumber: 13, body: { stringValue: 'tail sees this' } }])).status).toBe(200);
     await expect
-      .poll(() => page.locator('#log-list li').first().textContent(), { timeout: 5000 })
+      .poll(() => page.locator('#log-list li').first().textContent(), WAIT)
       .toContain('tail sees this');
     await shot(page, 'logs');
   });
@@ -486,17 +490,17 @@ describe.runIf(runs)('web console in a real browser', () => {
     await page.getByRole('button', { name: 'Ack', exact: true }).click();
     const acks = async () =>
       (await db.pool.query("SELECT count(*)::int AS n FROM audit_log WHERE action = 'alert.ack'")).rows[0].n;
-    await expect.poll(acks).toBe(1);
+    await expect.poll(acks, WAIT).toBe(1);
     await page.getByLabel('Status').selectOption('acknowledged');
-    await expect.poll(() => page.locator('#alert-list').textContent()).toMatch(/ErrorRateHigh.*by /);
+    await expect.poll(() => page.locator('#alert-list').textContent(), WAIT).toMatch(/ErrorRateHigh.*by /);
     await page.getByLabel('Name').fill('Errors above 5 %');
     await page.getByLabel('Threshold').fill('0.05');
     await page.getByRole('button', { name: 'Add rule' }).click();
-    await expect.poll(() => page.locator('#rule-list').textContent()).toContain('Errors above 5 %');
+    await expect.poll(() => page.locator('#rule-list').textContent(), WAIT).toContain('Errors above 5 %');
     // A rule the API refuses: its problem+json is on the page, naming the field.
     await page.getByLabel('Window (s)').fill('1');
     await page.getByRole('button', { name: 'Add rule' }).click();
-    await expect.poll(() => page.locator('#rule-error').textContent()).toContain('window_seconds');
+    await expect.poll(() => page.locator('#rule-error').textContent(), WAIT).toContain('window_seconds');
     await shot(page, 'alerts');
     // Loaded afresh at the link, as a click in an email opens it.
     await open(page, `alerts/${rows[0]!.id}`);
@@ -508,12 +512,12 @@ describe.runIf(runs)('web console in a real browser', () => {
 
   it('shows the audit trail filtered by action', async () => {
     await open(page, 'audit');
-    await expect.poll(() => page.locator('#audit-list').textContent()).toContain('alert.ack');
+    await expect.poll(() => page.locator('#audit-list').textContent(), WAIT).toContain('alert.ack');
     await page.getByLabel('Action').fill('alert.ack');
     await page.getByRole('button', { name: 'Apply' }).click();
-    await expect.poll(() => page.locator('#audit-list tr').count()).toBe(1);
+    await expect.poll(() => page.locator('#audit-list tr').count(), WAIT).toBe(1);
     await page.reload();
-    await expect.poll(() => page.locator('#audit-list tr').count()).toBe(1);
+    await expect.poll(() => page.locator('#audit-list tr').count(), WAIT).toBe(1);
     await shot(page, 'audit');
   });
 
@@ -541,16 +545,16 @@ describe.runIf(runs)('web console in a real browser', () => {
     await page.getByLabel('Role').selectOption('viewer');
     await page.getByLabel('Name').fill('dashboard wall');
     await page.getByRole('button', { name: 'Create key' }).click();
-    await expect.poll(() => page.locator('#created-key code').textContent()).toMatch(/^obs_/);
+    await expect.poll(() => page.locator('#created-key code').textContent(), WAIT).toMatch(/^obs_/);
     const created = (await page.locator('#created-key code').textContent())!;
     const row = page.locator('#key-list tr', { hasText: 'dashboard wall' });
-    await expect.poll(() => row.textContent()).toContain('active');
+    await expect.poll(() => row.textContent(), WAIT).toContain('active');
     expect(
       (await fetch(`${serve.baseUrl}/api/whoami`, { headers: { authorization: `Bearer ${created}` } }))
         .status,
     ).toBe(200);
     await row.getByRole('button').click();
-    await expect.poll(() => row.textContent()).toContain('revoked');
+    await expect.poll(() => row.textContent(), WAIT).toContain('revoked');
     expect(
       (await fetch(`${serve.baseUrl}/api/whoami`, { headers: { authorization: `Bearer ${created}` } }))
         .status,
@@ -562,7 +566,9 @@ describe.runIf(runs)('web console in a real browser', () => {
     await open(page, 'settings');
     await page.getByLabel(/^rollup_retention_days/).fill('5');
     await page.getByRole('button', { name: 'Save settings' }).click();
-    await expect.poll(() => page.locator('#settings-error').textContent()).toContain('rollup_retention_days');
+    await expect
+      .poll(() => page.locator('#settings-error').textContent(), WAIT)
+      .toContain('rollup_retention_days');
     await page.getByLabel(/^rollup_retention_days/).fill('800');
     await page.getByRole('button', { name: 'Save settings' }).click();
     await page.locator('#settings-saved').waitFor();
@@ -599,7 +605,7 @@ describe.runIf(runs)('web console in a real browser', () => {
           )
           .toBe(1);
       } else {
-        await expect.poll(() => page.locator('#provenance-error').count()).toBe(0);
+        await expect.poll(() => page.locator('#provenance-error').count(), WAIT).toBe(0);
       }
       await shot(page, name);
     }
@@ -687,7 +693,7 @@ describe.runIf(runs)('web console in a real browser', () => {
     try {
       await signIn(p, lastLine(created.stdout));
       await open(p, 'explore?live=1');
-      await expect.poll(() => p.locator('#conn').textContent()).toBe('live');
+      await expect.poll(() => p.locator('#conn').textContent(), WAIT).toBe('live');
       expect((await runCli(['keys', 'revoke', keyId], { DATABASE_URL: db.url })).code).toBe(0);
       await expect
         .poll(() => p.locator('#conn').textContent(), { timeout: 10_000 })
@@ -708,7 +714,7 @@ describe.runIf(runs)('web console in a real browser', () => {
     const p = await offline.newPage();
     try {
       await p.goto(`${serve.baseUrl}/docs`);
-      await expect.poll(() => p.locator('h1').textContent()).toContain('Observatory API');
+      await expect.poll(() => p.locator('h1').textContent(), WAIT).toContain('Observatory API');
       expect(await p.locator('details.operation').count()).toBeGreaterThan(30);
       await p.locator('#listEvents summary').click();
       expect(await p.locator('#listEvents').textContent()).toContain('model_name');
