@@ -31,7 +31,8 @@ export const ConfigSchema = z.object({
   OBSERVATORY_SMTP_RATE_LIMIT: z.coerce.number().int().min(1).default(30),
   /** Where users reach the console; notifications link to their alert there. */
   OBSERVATORY_PUBLIC_URL: z.url({ protocol: /^https?$/ }).default('http://localhost:4318'),
-  OBSERVATORY_TRACE_URL_TEMPLATE: z.string().default('http://localhost:16686/trace/{trace_id}'),
+  /** The console links traces to this viewer (Jaeger, Tempo) only when it is set. */
+  OBSERVATORY_TRACE_URL_TEMPLATE: z.string().optional(),
   OBSERVATORY_INGEST_QUEUE: z.coerce.number().int().min(1000).default(PIPELINE_DEFAULTS.maxQueue),
   OBSERVATORY_INGEST_BATCH_SIZE: z.coerce
     .number()

@@ -1,7 +1,8 @@
 /**
  * `npm run demo`: starts Observatory (embedded PostgreSQL unless DATABASE_URL is set), gets an ingest key for
  * org "demo", starts the example inference service exporting OTLP to Observatory with that key, and drives
- * traffic (successes, fallbacks, failures) so the dashboards have data. Ctrl-C stops everything.
+ * traffic (successes, fallbacks, failures) so the dashboards have data. It prints the console's URL and an
+ * org_admin key of org "demo" to sign in with. Ctrl-C stops everything.
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -43,7 +44,7 @@ async function waitFor(what: string, ok: () => Promise<boolean>, timeoutMs: numb
 }
 
 /** The key stored from an earlier run, else a new one from `observatory keys create` (its last stdout line). */
-async function demoKey(dataDir: string, role: 'ingest' | 'viewer'): Promise<string> {
+async function demoKey(dataDir: string, role: 'ingest' | 'org_admin'): Promise<string> {
   const file = join(dataDir, `demo-${role}-key`);
   if (existsSync(file)) return (await readFile(file, 'utf8')).trim();
   const { stdout } = await promisify(execFile)(
@@ -147,7 +148,7 @@ async function main(): Promise<void> {
 
     process.env.OBSERVATORY_DATA_DIR = dataDir;
     const ingestKey = await demoKey(dataDir, 'ingest');
-    const viewerKey = await demoKey(dataDir, 'viewer');
+    const adminKey = await demoKey(dataDir, 'org_admin');
 
     service = spawn(process.execPath, ['--conditions=@observatory/source', '--import', 'tsx', SERVICE], {
       cwd: ROOT,
@@ -170,7 +171,8 @@ async function main(): Promise<void> {
 
     process.stderr.write(
       `\nDemo running: ${config.DEMO_RPS} requests/s to ${serviceUrl}, spans to ${observatoryUrl}/v1/traces.\n` +
-        `Query org "demo" with the viewer key: ${viewerKey}\n` +
+        `Console: http://localhost:${config.OBSERVATORY_PORT}/ — sign in to org "demo" with this org_admin key:\n` +
+        `  ${adminKey}\n` +
         `Stop with Ctrl-C${config.DEMO_DURATION_SECONDS ? ` (or after ${config.DEMO_DURATION_SECONDS} s)` : ''}.\n\n`,
     );
     const counts = new Map<string, number>();

@@ -1,49 +1,102 @@
-import { readFileSync } from 'node:fs';
 import { createRoute, z } from '@hono/zod-openapi';
-import { jsonContent, openApiRoutes } from '../http/openapi.ts';
+import type { Context } from 'hono';
+import { jsonContent, openApiRoutes, problems } from '../http/openapi.ts';
+import { ProblemError } from '../http/problem.ts';
+import { CONSOLE_CSP, type StaticFile, staticFolder, VENDOR_FILES } from './console-files.ts';
 
 export interface ConsoleOptions {
-  /** Link from an event's trace id to the trace viewer; `{trace_id}` is replaced. */
-  traceUrlTemplate?: string;
+  /** Link from a trace to an external trace viewer (Jaeger, Tempo); `{trace_id}` is replaced. None: no link. */
+  traceUrlTemplate?: string | undefined;
 }
 
-const DIR = new URL('../../console/', import.meta.url);
-const FILES = [
-  { path: '/', file: 'index.html', type: 'text/html', operationId: 'getConsolePage' },
-  { path: '/console/app.js', file: 'app.js', type: 'text/javascript', operationId: 'getConsoleScript' },
-  { path: '/console/app.css', file: 'app.css', type: 'text/css', operationId: 'getConsoleStyles' },
-] as const;
-
 const ConsoleConfigSchema = z
-  .object({ trace_url_template: z.string().describe('`{trace_id}` is replaced by the event’s trace id') })
+  .object({
+    trace_url_template: z
+      .string()
+      .nullable()
+      .describe('`{trace_id}` is replaced by a trace id; null when no trace viewer is configured'),
+  })
   .openapi('ConsoleConfig');
 
-/**
- * The web console: a few static files (plain ES modules, no build step) and `GET /api/console/config`. The page
- * talks to the same API as everyone else, with the session cookie it gets at sign-in.
- */
-export function consoleRoutes({
-  traceUrlTemplate = 'http://localhost:16686/trace/{trace_id}',
-}: ConsoleOptions = {}) {
-  const app = openApiRoutes();
-  for (const { path, file, type, operationId } of FILES) {
-    const body = readFileSync(new URL(file, DIR));
-    const route = createRoute({
+const HEADERS = { 'cache-control': 'no-cache', 'content-security-policy': CONSOLE_CSP };
+
+/** The answer for one static file. */
+function serve(c: Context, file: StaticFile) {
+  return c.body(new Uint8Array(file.body), 200, { ...HEADERS, 'content-type': file.type });
+}
+
+/** The folder routes answer scripts, styles and icons, each with its own type. */
+const FILE_TYPES: string = '*/*';
+
+/** One route per folder of static files: `{file}` is one of the folder's files, anything else a 404. */
+function folderRoute(prefix: string, files: Map<string, StaticFile>, operationId: string, summary: string) {
+  return {
+    route: createRoute({
       method: 'get',
-      path,
+      path: `${prefix}/{file}`,
       operationId,
       tags: ['console'],
-      summary: `The web console's ${file}`,
-      responses: { 200: { description: file, content: { [type]: { schema: z.string() } } } },
-    });
-    app.openapi(route, (c) =>
-      c.body(new Uint8Array(body), 200, {
-        'content-type': `${type}; charset=utf-8`,
-        'cache-control': 'no-cache',
-        'content-security-policy':
-          "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:",
+      summary,
+      request: {
+        params: z.object({
+          file: z
+            .string()
+            .max(100)
+            .regex(/^[a-z0-9-]+\.(js|css|svg|html)$/, 'must be a console file name'),
+        }),
+      },
+      responses: {
+        200: { description: 'The file', content: { [FILE_TYPES]: { schema: z.string() } } },
+        ...problems(400, 404),
+      },
+    }),
+    files,
+  };
+}
+
+/**
+ * The web console: static ES modules (Preact with htm, uPlot; no build step), the files of those packages served
+ * from `node_modules`, and `GET /api/console/config`. The page talks to the same API as everyone else, with the
+ * session cookie it gets at sign-in.
+ */
+export function consoleRoutes({ traceUrlTemplate }: ConsoleOptions = {}) {
+  const app = openApiRoutes();
+  const root = staticFolder('');
+  const single = (path: string, operationId: string, file: string, summary: string, type: string) =>
+    app.openapi(
+      createRoute({
+        method: 'get',
+        path,
+        operationId,
+        tags: ['console'],
+        summary,
+        responses: { 200: { description: file, content: { [type]: { schema: z.string() } } } },
       }),
+      (c) => serve(c, root.get(file)!),
     );
+  single('/', 'getConsolePage', 'index.html', 'The web console', 'text/html');
+  single('/favicon.ico', 'getFavicon', 'favicon.svg', 'The icon (SVG)', 'image/svg+xml');
+  for (const { route, files } of [
+    folderRoute('/console', root, 'getConsoleFile', "The console's scripts, styles and icon"),
+    folderRoute(
+      '/console/pages',
+      staticFolder('pages'),
+      'getConsolePageModule',
+      "The console's page modules",
+    ),
+    folderRoute('/console/lib', staticFolder('lib'), 'getConsoleLibrary', "The console's shared modules"),
+    folderRoute(
+      '/console/vendor',
+      VENDOR_FILES,
+      'getConsoleVendorFile',
+      'Preact, htm and uPlot, as published',
+    ),
+  ]) {
+    app.openapi(route, (c) => {
+      const file = files.get(c.req.valid('param').file);
+      if (!file) throw new ProblemError(404, `No console file ${c.req.path}`);
+      return serve(c, file);
+    });
   }
   const config = createRoute({
     method: 'get',
@@ -53,5 +106,5 @@ export function consoleRoutes({
     summary: 'Settings the web console needs (trace link template)',
     responses: { 200: jsonContent(ConsoleConfigSchema, 'The settings') },
   });
-  return app.openapi(config, (c) => c.json({ trace_url_template: traceUrlTemplate }, 200));
+  return app.openapi(config, (c) => c.json({ trace_url_template: traceUrlTemplate || null }, 200));
 }

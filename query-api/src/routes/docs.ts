@@ -1,13 +1,14 @@
 import type { OpenAPIHono } from '@hono/zod-openapi';
-import { Scalar } from '@scalar/hono-api-reference';
 import type { AppEnv } from '../http/app-env.ts';
+import { CONSOLE_CSP, staticFolder } from './console-files.ts';
 
 export const OPENAPI_PATH = '/openapi.json';
 export const DOCS_PATH = '/docs';
 
 /**
- * `GET /openapi.json` (OpenAPI 3.1, generated from the routes' `createRoute` declarations) and interactive docs at
- * `GET /docs`. Call after every route is mounted.
+ * `GET /openapi.json` (OpenAPI 3.1, generated from the routes' `createRoute` declarations) and the API reference at
+ * `GET /docs`: a console page that renders the document in the browser, with nothing loaded from elsewhere, so it
+ * works offline. Call after every route is mounted.
  */
 export function registerDocs(app: OpenAPIHono<AppEnv>): void {
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', {
@@ -25,5 +26,12 @@ export function registerDocs(app: OpenAPIHono<AppEnv>): void {
         'Telemetry for AI inference: ingest, query, export and alert. Errors are RFC 9457 problem+json.',
     },
   });
-  app.get(DOCS_PATH, Scalar({ url: OPENAPI_PATH, pageTitle: 'Observatory API' }));
+  const page = staticFolder('').get('docs.html')!;
+  app.get(DOCS_PATH, (c) =>
+    c.body(new Uint8Array(page.body), 200, {
+      'content-type': page.type,
+      'cache-control': 'no-cache',
+      'content-security-policy': CONSOLE_CSP,
+    }),
+  );
 }
