@@ -175,6 +175,70 @@ describe('ai_traces', () => {
     expect(await summaries('busy')).toEqual(sums);
   });
 
+  it('sums each session over its traces, a trace counting from the moment it learns its session', async () => {
+    const t = Date.now() - 3_600_000;
+    const rows: StoredRow[] = [];
+    const traces = Array.from({ length: 30 }, (_, i) => ({
+      id: hex(16),
+      session: `s-${i % 7}`,
+      user: `u-${i % 4}`,
+    }));
+    for (let i = 0; i < 600; i++) {
+      const trace = traces[i % traces.length]!;
+      // The first round of each trace states no session: it arrives with a later row.
+      const session_id = i < traces.length ? null : trace.session;
+      const at = new Date(t + i * 1000);
+      rows.push(
+        i % 4 === 0
+          ? makeAiSpan({
+              org_id: 'talk',
+              trace_id: trace.id,
+              session_id,
+              user_id: trace.user,
+              created_at: at,
+            })
+          : makeEvent({
+              org_id: 'talk',
+              trace_id: trace.id,
+              session_id,
+              user_id: trace.user,
+              input_tokens: i,
+              cost_usd: (i / 1e6).toFixed(6),
+              success: i % 13 !== 0,
+              created_at: at,
+            }),
+      );
+    }
+    const batches = Array.from({ length: 6 }, (_, b) => rows.slice(b * 100, b * 100 + 100));
+    for (const round of [batches, batches]) await Promise.all(round.map(write));
+
+    const expected = await db.pool.query(
+      `SELECT t.session_id, count(*)::int AS traces, sum(f.model_calls)::int AS model_calls,
+              sum(f.input_tokens)::int AS input_tokens, sum(f.cost_usd)::numeric::text AS cost_usd,
+              sum(f.errors)::int AS errors, min(f.started_at) AS first_seen
+       FROM (SELECT DISTINCT trace_id, first_value(session_id) OVER w AS session_id
+             FROM (SELECT trace_id, session_id, created_at FROM ai_events WHERE org_id = 'talk'
+                   UNION ALL SELECT trace_id, session_id, created_at FROM ai_spans WHERE org_id = 'talk') r
+             WHERE session_id IS NOT NULL
+             WINDOW w AS (PARTITION BY trace_id ORDER BY created_at)) t
+       JOIN LATERAL (
+         SELECT count(*) FILTER (WHERE model) AS model_calls, coalesce(sum(input_tokens), 0) AS input_tokens,
+                coalesce(sum(cost_usd), 0) AS cost_usd, count(*) FILTER (WHERE model AND NOT success) AS errors,
+                min(created_at) AS started_at
+         FROM (SELECT true AS model, input_tokens, cost_usd, success, created_at FROM ai_events
+                 WHERE org_id = 'talk' AND trace_id = t.trace_id
+               UNION ALL SELECT false, NULL, NULL, success, created_at FROM ai_spans
+                 WHERE org_id = 'talk' AND trace_id = t.trace_id) x) f ON true
+       GROUP BY t.session_id ORDER BY t.session_id`,
+    );
+    const { rows: kept } = await db.pool.query(
+      `SELECT session_id, traces, model_calls, input_tokens::int, cost_usd::numeric::text AS cost_usd, errors, first_seen
+       FROM ai_sessions WHERE org_id = 'talk' ORDER BY session_id`,
+    );
+    expect(expected.rows).toHaveLength(7);
+    expect(kept).toEqual(expected.rows);
+  });
+
   it('does not count rows again when a late partition moves them out of the default partition', async () => {
     const trace_id = hex(16);
     // Far enough ahead that no monthly partition holds it yet.
@@ -187,15 +251,20 @@ describe('ai_traces', () => {
     expect(await summary('moved', trace_id)).toMatchObject({ spans: 2, model_calls: 1 });
   });
 
-  it('is filled from the rows stored before the migration, once', async () => {
+  it('is filled from the rows stored before the migrations, once, sessions too', async () => {
     const before = await db.pool.query('SELECT * FROM ai_traces ORDER BY org_id, trace_id');
     expect(before.rows.length).toBeGreaterThan(40);
-    await db.pool.query('TRUNCATE ai_traces');
-    const migration = readFileSync(new URL('../../migrations/0030_ai_traces.sql', import.meta.url), 'utf8');
-    await db.pool.query(migration);
-    await db.pool.query(migration);
+    const sessions = await db.pool.query('SELECT * FROM ai_sessions ORDER BY org_id, session_id');
+    expect(sessions.rows.length).toBeGreaterThan(7);
+    await db.pool.query('TRUNCATE ai_traces, ai_sessions');
+    const migrations = ['0030_ai_traces.sql', '0031_ai_sessions.sql'].map((file) =>
+      readFileSync(new URL(`../../migrations/${file}`, import.meta.url), 'utf8'),
+    );
+    for (const migration of [...migrations, ...migrations]) await db.pool.query(migration);
     const after = await db.pool.query('SELECT * FROM ai_traces ORDER BY org_id, trace_id');
     expect(after.rows).toEqual(before.rows);
+    const sessionsAfter = await db.pool.query('SELECT * FROM ai_sessions ORDER BY org_id, session_id');
+    expect(sessionsAfter.rows).toEqual(sessions.rows);
   });
 
   it('is under the retention job, by trace start', async () => {

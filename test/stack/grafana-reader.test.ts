@@ -12,7 +12,7 @@ import { readRepoFile } from './stack-files.ts';
 
 /**
  * The Grafana reader role as a deployment that predates migration 0012 has it (SELECT on every table, by default
- * privileges too), then with the reader's current migration (0031, which redefines 0012's function with the spans and
+ * privileges too), then with the reader's current migration (0032, which redefines 0012's function with the spans and
  * trace summaries) applied: it reads the events, spans and traces and what the dashboard shows, and is refused
  * keys, sessions, audit, settings and any table created later. Roles are cluster-wide, so this one has a name of its
  * own instead of `grafana_reader`, put into the migration's text.
@@ -21,7 +21,7 @@ import { readRepoFile } from './stack-files.ts';
 const db = await createTestDatabase();
 const reader = `obs_reader_${randomBytes(4).toString('hex')}`;
 const password = randomBytes(16).toString('hex');
-const migration = readRepoFile('migrations/0031_grafana_reader_traces.sql').replaceAll(
+const migration = readRepoFile('migrations/0032_grafana_reader_traces.sql').replaceAll(
   "'grafana_reader'",
   `'${reader}'`,
 );
@@ -114,6 +114,7 @@ describe('the Grafana reader role', () => {
       'SELECT DISTINCT org_id FROM ai_traces ORDER BY 1',
     );
     expect(traces.rows.map((r) => r.org_id)).toEqual(['acme', 'globex']);
+    expect(await attempt('SELECT session_id, traces FROM ai_sessions LIMIT 1')).toBe('ok');
   });
 
   it('still runs every PostgreSQL panel of the dashboard', async () => {

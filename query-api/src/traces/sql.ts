@@ -2,8 +2,8 @@ import type { SqlStatement } from '../db/sql-statement.ts';
 import type { KeyCursor } from './cursor.ts';
 
 /**
- * The trace and session lists read `ai_traces` (migration 0030), one summary row per trace kept at ingest, so a
- * page costs an index range of its window, not a grouping of every row in it. A trace's tree reads its rows: model
+ * The trace and session lists read `ai_traces` and `ai_sessions` (migrations 0030, 0031), summaries kept at ingest,
+ * so a page costs an index range of its window, not a grouping of every row in it. A trace's tree reads its rows: model
  * calls in `ai_events`, the agent, tool, … spans around them in `ai_spans`. Every `where` starts with `org_id`.
  */
 
@@ -98,22 +98,18 @@ LIMIT ${MAX_TREE_ROWS + 1}`,
   };
 }
 
-/** A session's totals over its traces' summaries: first and last activity, model calls, tokens, cost, errors. */
-const SESSION_TOTALS = `session_id,
-    min(started_at) AS first_seen,
-    max(ended_at) AS last_seen,
-    count(*)::int AS traces,
-    sum(model_calls)::int AS model_calls,
-    sum(input_tokens)::int8 AS input_tokens,
-    sum(output_tokens)::int8 AS output_tokens,
-    sum(cost_usd)::text AS cost_usd,
-    sum(errors)::int AS errors,
-    sum(failed_spans)::int AS failed_spans,
-    count(DISTINCT user_id)::int AS users`;
+/**
+ * A session's totals from `ai_sessions` (migration 0031), and its distinct users counted over its traces (not
+ * additive, so not kept; few rows through `ai_traces`' session index).
+ */
+const SESSION_TOTALS = `s.session_id, s.first_seen, s.last_seen, s.traces, s.model_calls, s.input_tokens, s.output_tokens,
+    s.cost_usd::text AS cost_usd, s.errors, s.failed_spans,
+    (SELECT count(DISTINCT t.user_id) FROM ai_traces t WHERE t.org_id = s.org_id AND t.session_id = s.session_id)::int
+      AS users`;
 
 /**
- * The sessions with a trace starting in a window, most recently active first, with their totals over those traces:
- * a per-session view of `ai_traces`, read through its `(org_id, session_id, started_at)` index.
+ * The sessions active in a window (a trace of theirs ran in it), most recently active first, with their totals;
+ * keyset on (last activity, session id). A filter keeps the sessions any of whose traces matches it.
  */
 export function sessionsQuery(
   window: Window,
@@ -121,20 +117,22 @@ export function sessionsQuery(
   page: { limit: number; cursor?: KeyCursor | undefined },
 ): SqlStatement {
   const values: unknown[] = [window.orgId, window.from, window.to];
-  // A session matches when any of its traces does.
-  const having = traceConditions(filters, values).map((c) => `bool_or(${c})`);
+  const clauses = ['s.org_id = $1', 's.last_seen >= $2', 's.first_seen < $3'];
+  const traceClauses = traceConditions(filters, values);
+  if (traceClauses.length > 0) {
+    clauses.push(`s.session_id IN (SELECT session_id FROM ai_traces
+      WHERE org_id = $1 AND session_id IS NOT NULL AND ${traceClauses.join(' AND ')})`);
+  }
   if (filters.has_errors !== undefined) {
     values.push(filters.has_errors);
-    having.push(`bool_or${HAS_ERRORS} = $${values.length}`);
+    clauses.push(`(s.errors + s.failed_spans > 0) = $${values.length}`);
   }
-  if (page.cursor) having.push(keysetBefore('max(ended_at)', 'session_id', page.cursor, values));
+  if (page.cursor) clauses.push(keysetBefore('s.last_seen', 's.session_id', page.cursor, values));
   values.push(page.limit);
   return {
     text: `SELECT ${SESSION_TOTALS}
-FROM ai_traces WHERE org_id = $1 AND session_id IS NOT NULL AND started_at >= $2 AND started_at < $3
-GROUP BY session_id
-${having.length ? `HAVING ${having.join(' AND ')}` : ''}
-ORDER BY last_seen DESC, session_id DESC
+FROM ai_sessions s WHERE ${clauses.join(' AND ')}
+ORDER BY s.last_seen DESC, s.session_id DESC
 LIMIT $${values.length}`,
     values,
   };
@@ -146,9 +144,7 @@ export const MAX_SESSION_TRACES = 500;
 /** One session's totals over all its traces. */
 export function sessionQuery(orgId: string, sessionId: string): SqlStatement {
   return {
-    text: `SELECT ${SESSION_TOTALS}
-FROM ai_traces WHERE org_id = $1 AND session_id = $2
-GROUP BY session_id`,
+    text: `SELECT ${SESSION_TOTALS} FROM ai_sessions s WHERE s.org_id = $1 AND s.session_id = $2`,
     values: [orgId, sessionId],
   };
 }

@@ -1,6 +1,6 @@
 -- The Grafana reader (0012) reads what the dashboard can show: since issue 18 that includes the spans around model
--- calls (ai_spans) and the per-trace summaries (ai_traces, 0030). The function is redefined with both grants, the
--- rest unchanged, and applied again to `grafana_reader` when it exists.
+-- calls (ai_spans) and the per-trace and per-session summaries (ai_traces, ai_sessions: 0030, 0031). The function
+-- is redefined with those grants, the rest unchanged, and applied again to `grafana_reader` when it exists.
 CREATE OR REPLACE FUNCTION observatory_restrict_reader(reader name) RETURNS void
 LANGUAGE plpgsql AS $$
 BEGIN
@@ -12,6 +12,7 @@ BEGIN
   EXECUTE format('GRANT SELECT ON ai_events TO %I', reader);
   EXECUTE format('GRANT SELECT ON ai_spans TO %I', reader);
   EXECUTE format('GRANT SELECT ON ai_traces TO %I', reader);
+  EXECUTE format('GRANT SELECT ON ai_sessions TO %I', reader);
   EXECUTE format(
     'GRANT SELECT (id, org_id, status, format, gzip, row_count, file_size, attempts, error, created_at, started_at,'
     ' completed_at, expires_at) ON exports TO %I', reader);
