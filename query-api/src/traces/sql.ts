@@ -18,8 +18,9 @@ export interface GroupFilters {
 }
 
 /**
- * Conditions on `ai_traces` rows for each filter. A trace's model filter looks in its models; the others are the
- * trace's own values (user, session and endpoint flow down the tree, so a trace's rows normally share them).
+ * Conditions on `ai_traces` rows for each filter. A trace's model filter looks in its models (`@>`, which the GIN
+ * index serves); the others are the trace's own values (user, session and endpoint flow down the tree, so a trace's
+ * rows normally share them).
  */
 function traceConditions(filters: GroupFilters, values: unknown[]): string[] {
   const clauses: string[] = [];
@@ -31,7 +32,7 @@ function traceConditions(filters: GroupFilters, values: unknown[]): string[] {
   }
   if (filters.model_name !== undefined) {
     values.push(filters.model_name);
-    clauses.push(`$${values.length} = ANY(model_names)`);
+    clauses.push(`model_names @> ARRAY[$${values.length}]::text[]`);
   }
   return clauses;
 }
