@@ -236,6 +236,8 @@ describe('trees from real instrumentations', () => {
         await traceInference({ operation: 'chat', model: 'gpt-4o-mini', provider: 'openai' }, (call) =>
           call.recordUsage({ inputTokens: 40, outputTokens: 8 }),
         );
+        // Siblings are ordered by start (milliseconds): the tool starts after the first call, as real work would.
+        await new Promise((r) => setTimeout(r, 5));
         await traceTool({ name: 'lookup', type: 'function', callId: 'call_9' }, () =>
           traceInference(
             { operation: 'embeddings', model: 'text-embedding-3-small', provider: 'openai' },
