@@ -91,6 +91,11 @@ CREATE INDEX IF NOT EXISTS ai_traces_org_failed_idx ON ai_traces (org_id, starte
   WHERE errors + failed_spans > 0;
 CREATE INDEX IF NOT EXISTS ai_traces_models_idx ON ai_traces USING gin (model_names);
 
+-- One session's rows were read through these (0023); sessions now read ai_sessions and ai_traces, and no query
+-- reads a session's rows, so their ingest cost buys nothing.
+DROP INDEX IF EXISTS ai_events_org_session_time_idx;
+DROP INDEX IF EXISTS ai_spans_org_session_time_idx;
+
 -- Sessions of traces summed before this migration, once: creating the triggers above locked ai_traces against
 -- writes until this migration commits.
 DO $$
