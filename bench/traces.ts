@@ -147,7 +147,7 @@ async function seed(pool: pg.Pool, calls: number, now: number): Promise<number> 
       copyLines(pool, 'ai_spans', [part.spans], SPAN_COLUMNS),
     ]);
   }
-  await pool.query('VACUUM ANALYZE ai_events, ai_spans, ai_traces');
+  await pool.query('VACUUM ANALYZE ai_events, ai_spans, ai_traces, ai_sessions');
   return (performance.now() - t) / 1000;
 }
 

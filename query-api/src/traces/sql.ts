@@ -99,14 +99,18 @@ LIMIT ${MAX_TREE_ROWS + 1}`,
   };
 }
 
+/** A session's totals as `ai_sessions` (migration 0031) keeps them. */
+const SESSION_COLUMNS = `s.session_id, s.first_seen, s.last_seen, s.traces, s.model_calls, s.input_tokens, s.output_tokens,
+    s.cost_usd::text AS cost_usd, s.errors, s.failed_spans`;
+
 /**
- * A session's totals from `ai_sessions` (migration 0031), and its distinct users counted over its traces (not
- * additive, so not kept; few rows through `ai_traces`' session index).
+ * `sessions` (rows of SESSION_COLUMNS, already cut to a page) with their distinct users, counted over each session's
+ * traces: not additive, so not kept, and counted for the page's sessions only (through `ai_traces`' session index).
  */
-const SESSION_TOTALS = `s.session_id, s.first_seen, s.last_seen, s.traces, s.model_calls, s.input_tokens, s.output_tokens,
-    s.cost_usd::text AS cost_usd, s.errors, s.failed_spans,
-    (SELECT count(DISTINCT t.user_id) FROM ai_traces t WHERE t.org_id = s.org_id AND t.session_id = s.session_id)::int
-      AS users`;
+const withUsers = (sessions: string) => `SELECT p.*,
+    (SELECT count(DISTINCT t.user_id) FROM ai_traces t WHERE t.org_id = $1 AND t.session_id = p.session_id)::int
+      AS users
+  FROM (${sessions}) AS p`;
 
 /**
  * The sessions active in a window (a trace of theirs ran in it), most recently active first, with their totals;
@@ -131,10 +135,11 @@ export function sessionsQuery(
   if (page.cursor) clauses.push(keysetBefore('s.last_seen', 's.session_id', page.cursor, values));
   values.push(page.limit);
   return {
-    text: `SELECT ${SESSION_TOTALS}
+    text: `${withUsers(`SELECT ${SESSION_COLUMNS}
 FROM ai_sessions s WHERE ${clauses.join(' AND ')}
 ORDER BY s.last_seen DESC, s.session_id DESC
-LIMIT $${values.length}`,
+LIMIT $${values.length}`)}
+ORDER BY p.last_seen DESC, p.session_id DESC`,
     values,
   };
 }
@@ -145,7 +150,7 @@ export const MAX_SESSION_TRACES = 500;
 /** One session's totals over all its traces. */
 export function sessionQuery(orgId: string, sessionId: string): SqlStatement {
   return {
-    text: `SELECT ${SESSION_TOTALS} FROM ai_sessions s WHERE s.org_id = $1 AND s.session_id = $2`,
+    text: withUsers(`SELECT ${SESSION_COLUMNS} FROM ai_sessions s WHERE s.org_id = $1 AND s.session_id = $2`),
     values: [orgId, sessionId],
   };
 }
