@@ -14,7 +14,7 @@ import { pino } from 'pino';
 import { createApp } from '../query-api/src/app.ts';
 import { createKey } from '../query-api/src/keys/keys.ts';
 import { copyLines, prng } from './_big-org.ts';
-import { benchDatabase, fmt } from './support.ts';
+import { benchDatabase, fmt, timed } from './support.ts';
 
 const ORG = 'big-org';
 const HOUR = 3_600_000;
@@ -168,20 +168,10 @@ const BASELINE = {
     GROUP BY session_id ORDER BY last_seen DESC, session_id DESC LIMIT 50`,
 };
 
-function percentiles(samples: number[]): { p50: number; p95: number } {
-  const s = [...samples].sort((a, b) => a - b);
-  return { p50: s[Math.floor(0.5 * (s.length - 1))]!, p95: s[Math.floor(0.95 * (s.length - 1))]! };
-}
-
-async function timed(call: (i: number) => Promise<void>): Promise<{ p50: number; p95: number }> {
-  await call(0);
-  const samples: number[] = [];
-  for (let i = 1; i <= CALLS; i++) {
-    const t = performance.now();
-    await call(i);
-    samples.push(performance.now() - t);
-  }
-  return percentiles(samples);
+/** A warm-up call, then CALLS timed ones. */
+async function measured(call: () => Promise<unknown>): Promise<{ p50: number; p95: number }> {
+  await call();
+  return timed(CALLS, call);
 }
 
 export async function runTracesBench(): Promise<void> {
@@ -214,8 +204,8 @@ export async function runTracesBench(): Promise<void> {
     const window = [ORG, new Date(now - 24 * HOUR), new Date(now + 60_000)];
 
     const rows: [string, { p50: number; p95: number }, { p50: number; p95: number } | undefined][] = [];
-    const baselineTraces = await timed(async () => void (await db.pool.query(BASELINE.traces, window)));
-    const baselineSessions = await timed(async () => void (await db.pool.query(BASELINE.sessions, window)));
+    const baselineTraces = await measured(() => db.pool.query(BASELINE.traces, window));
+    const baselineSessions = await measured(() => db.pool.query(BASELINE.sessions, window));
     const paths: [string, string, { p50: number; p95: number } | undefined][] = [
       ['traces: newest 50 of 24 h', '/api/telemetry/traces', baselineTraces],
       ['traces: page 3 (cursor)', `/api/telemetry/traces?cursor=${deep.next_cursor}`, undefined],
@@ -226,8 +216,7 @@ export async function runTracesBench(): Promise<void> {
       ['sessions: one user, 24 h', '/api/telemetry/sessions?user_id=user-17', undefined],
       ['sessions: one session', `/api/telemetry/sessions/${aSession}`, undefined],
     ];
-    for (const [name, path, baseline] of paths)
-      rows.push([name, await timed(() => get(path).then(() => undefined)), baseline]);
+    for (const [name, path, baseline] of paths) rows.push([name, await measured(() => get(path)), baseline]);
 
     console.log(
       `${CALLS} calls each, through the HTTP app; load average ${loadavg()
