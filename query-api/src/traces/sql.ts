@@ -2,9 +2,10 @@ import type { SqlStatement } from '../db/sql-statement.ts';
 import type { KeyCursor } from './cursor.ts';
 
 /**
- * The trace and session lists read `ai_traces` and `ai_sessions` (migrations 0030, 0031), summaries kept at ingest,
- * so a page costs an index range of its window, not a grouping of every row in it. A trace's tree reads its rows: model
- * calls in `ai_events`, the agent, tool, … spans around them in `ai_spans`. Every `where` starts with `org_id`.
+ * The trace and session lists read `ai_traces` and `ai_sessions` (migrations 0030, 0031), summaries kept at
+ * ingest, so a page costs an index range of its window, not a grouping of every row in it. A trace's tree reads its
+ * rows: model calls in `ai_events`, the agent, tool, … spans around them in `ai_spans`. Every `where` starts with
+ * `org_id`.
  */
 
 /** What the trace and session lists can be narrowed to. */
