@@ -68,6 +68,16 @@ export async function runIngestBench(
       client.query(copyFrom(`COPY ai_events (${AI_EVENT_COLUMNS.join(', ')}) FROM STDIN`)),
     );
     const copyRate = count / ((performance.now() - t) / 1000);
+    await db.pool.query('TRUNCATE ai_events, ai_traces');
+    // The same COPY without the per-trace summary trigger (0030): what keeping ai_traces costs ingest.
+    await db.pool.query('ALTER TABLE ai_events DISABLE TRIGGER ai_events_traces');
+    t = performance.now();
+    await pipeline(
+      createReadStream(copyFile),
+      client.query(copyFrom(`COPY ai_events (${AI_EVENT_COLUMNS.join(', ')}) FROM STDIN`)),
+    );
+    const unsummarisedRate = count / ((performance.now() - t) / 1000);
+    await db.pool.query('ALTER TABLE ai_events ENABLE TRIGGER ai_events_traces');
     client.release();
     await db.pool.query('TRUNCATE ai_events');
 
@@ -144,6 +154,9 @@ export async function runIngestBench(
 
     console.log(`events: ${fmt(count)} (20 orgs, 30 models; indexes as migrated)`);
     console.log(`raw COPY baseline:        ${fmt(copyRate)} rows/s`);
+    console.log(
+      `raw COPY, no ai_traces:   ${fmt(unsummarisedRate)} rows/s (the summary trigger costs ${(100 * (1 - copyRate / unsummarisedRate)).toFixed(0)} % of raw COPY)`,
+    );
     console.log(
       `in-process exporter:      ${fmt(inProcessRate)} spans/s = ${(inProcessRate / copyRate).toFixed(2)} × raw COPY (goal ≥ 0.50); RSS ${inProcess.startMb} → peak ${inProcess.peakMb} MB`,
     );
