@@ -4,6 +4,14 @@ import { loadPriceTable } from '../cost/price-table.ts';
 import { mapSpans } from './map-span.ts';
 import { mapSpansInSlices } from './map-spans-in-slices.ts';
 
+const options = {
+  orgId: 'acme',
+  defaultOrgId: 'default',
+  prices: loadPriceTable(),
+  receivedAt: new Date(),
+  pseudonymKey: 'test-pseudonym-key',
+};
+
 describe('mapSpansInSlices', () => {
   it('gives the events mapSpans gives, folding nested calls across the whole batch, and lets timers run meanwhile', async () => {
     const chat = (extra: object = {}) => ({
@@ -24,13 +32,6 @@ describe('mapSpansInSlices', () => {
       }),
     );
     const spans = [...outers, ...inners];
-    const options = {
-      orgId: 'acme',
-      defaultOrgId: 'default',
-      prices: loadPriceTable(),
-      receivedAt: new Date(),
-      pseudonymKey: 'test-pseudonym-key',
-    };
 
     let ticks = 0;
     const timer = setInterval(() => ticks++, 0);
@@ -45,13 +46,6 @@ describe('mapSpansInSlices', () => {
   });
 
   it('names, as gaps, the rows lacking context whose ancestry leaves the batch, with the ancestor to look up', async () => {
-    const options = {
-      orgId: 'acme',
-      defaultOrgId: 'default',
-      prices: loadPriceTable(),
-      receivedAt: new Date(),
-      pseudonymKey: 'test-pseudonym-key',
-    };
     const chat = { 'gen_ai.operation.name': 'chat', 'gen_ai.request.model': 'gpt-4o' };
     const outside = 'aaaaaaaaaaaaaaaa';
     // HTTP span (no row) under an ancestor of an earlier request, a tool under it, a call under the tool.
