@@ -18,7 +18,7 @@ import { pino } from 'pino';
 import { createApp } from '../query-api/src/app.ts';
 import { createKey } from '../query-api/src/keys/keys.ts';
 import { prng } from './_big-org.ts';
-import { benchDatabase, fmt } from './support.ts';
+import { benchDatabase, fmt, timed } from './support.ts';
 
 const ORG = 'log-org';
 const DAY = 86_400_000;
@@ -40,11 +40,6 @@ const load = () =>
   `load average ${loadavg()
     .map((l) => l.toFixed(1))
     .join(' ')}`;
-
-function percentiles(samples: number[]): { p50: number; p95: number } {
-  const s = [...samples].sort((a, b) => a - b);
-  return { p50: s[Math.floor(0.5 * (s.length - 1))]!, p95: s[Math.floor(0.95 * (s.length - 1))]! };
-}
 
 /**
  * COPY text lines: log-like bodies from a small vocabulary, with a word of 1 % of lines (`timeout`), one of 0.01 %
@@ -162,19 +157,6 @@ async function copyComparison(pool: pg.Pool, rows: number): Promise<void> {
       `  ${label.padEnd(46)} ${fmt(rate).padStart(8)} rows/s   ${(rate / base).toFixed(2)}× of no index`,
     );
   }
-}
-
-async function timed(
-  runs: number,
-  call: (i: number) => Promise<unknown>,
-): Promise<{ p50: number; p95: number }> {
-  const samples: number[] = [];
-  for (let i = 0; i < runs; i++) {
-    const t = performance.now();
-    await call(i);
-    samples.push(performance.now() - t);
-  }
-  return percentiles(samples);
 }
 
 export async function runLogsBench(): Promise<void> {

@@ -24,17 +24,12 @@ import {
   seedLines,
 } from './_big-org.ts';
 import { READ_PATHS, type ReadPath, type Samples } from './_read-paths.ts';
-import { fmt, type KeptDatabase, keptBenchDatabase } from './support.ts';
+import { fmt, type KeptDatabase, keptBenchDatabase, percentiles } from './support.ts';
 
 const load = () =>
   `load average ${loadavg()
     .map((l) => l.toFixed(1))
     .join(' ')}`;
-
-function percentiles(samples: number[]): { p50: number; p95: number } {
-  const s = [...samples].sort((a, b) => a - b);
-  return { p50: s[Math.floor(0.5 * (s.length - 1))]!, p95: s[Math.floor(0.95 * (s.length - 1))]! };
-}
 
 /** Indexes 0008_read_paths.sql and 0016_model_failures.sql add, grouped as the COPY comparison shows them. */
 const INDEX_VARIANTS: [string, string[]][] = [

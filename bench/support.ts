@@ -115,3 +115,23 @@ export async function withPeakRss<T>(
 }
 
 export const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
+
+/** The median and 95th percentile of `samples` (nearest rank below). */
+export function percentiles(samples: number[]): { p50: number; p95: number } {
+  const s = [...samples].sort((a, b) => a - b);
+  return { p50: s[Math.floor(0.5 * (s.length - 1))]!, p95: s[Math.floor(0.95 * (s.length - 1))]! };
+}
+
+/** p50 and p95 of `runs` calls of `call` (given the call's index), one at a time, in milliseconds. */
+export async function timed(
+  runs: number,
+  call: (i: number) => Promise<unknown>,
+): Promise<{ p50: number; p95: number }> {
+  const samples: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const t = performance.now();
+    await call(i);
+    samples.push(performance.now() - t);
+  }
+  return percentiles(samples);
+}

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type pg from 'pg';
 import { type AiSpan, isAiSpan, type StoredRow } from './ai-span.ts';
+import { fillFromStoredAncestors } from './context/stored-ancestors.ts';
 import { loadPriceTable, type PriceTable } from './cost/price-table.ts';
 import type { AiEvent } from './event.ts';
 import type { PseudonymKey } from './mapping/identifiers.ts';
@@ -59,6 +60,8 @@ export class Ingest {
   private readonly prices: PriceTable;
   private readonly metrics: AiMetrics | undefined;
   private readonly defaultOrgId: string;
+  private readonly pool: pg.Pool;
+  private readonly onError: ((err: Error) => void) | undefined;
   readonly pseudonymKey: PseudonymKey;
 
   constructor(options: IngestOptions) {
@@ -66,6 +69,8 @@ export class Ingest {
     this.pseudonymKey = options.pseudonymKey ?? randomBytes(32);
     this.metrics = options.metrics;
     this.defaultOrgId = options.defaultOrgId ?? 'default';
+    this.pool = options.pool;
+    this.onError = options.onError;
     const { onCommitted } = options;
     this.pipeline =
       options.sink ??
@@ -99,7 +104,8 @@ export class Ingest {
 
   /**
    * Maps and stores spans; `orgId` (an ingest key's org) overrides any org the spans claim. Mapping runs in
-   * slices, so a large batch does not hold up the event loop.
+   * slices, so a large batch does not hold up the event loop. Rows whose ancestors came in an earlier request take
+   * the context they lack from those ancestors' stored rows (one lookup, only when some row needs it).
    */
   async spans(spans: readonly SpanInput[], orgId?: string): Promise<IngestResult> {
     const mapped = await mapSpansInSlices(spans, {
@@ -109,6 +115,7 @@ export class Ingest {
       receivedAt: new Date(),
       pseudonymKey: this.pseudonymKey,
     });
+    await fillFromStoredAncestors(this.pool, mapped.gaps, { onError: this.onError });
     return this.store(mapped.events, mapped.spans);
   }
 

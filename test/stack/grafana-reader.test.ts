@@ -12,7 +12,8 @@ import { readRepoFile } from './stack-files.ts';
 
 /**
  * The Grafana reader role as a deployment that predates migration 0012 has it (SELECT on every table, by default
- * privileges too), then with the migration applied: it reads the events and what the dashboard shows, and is refused
+ * privileges too), then with the reader's current migration (0032, which redefines 0012's function with the spans and
+ * trace summaries) applied: it reads the events, spans and traces and what the dashboard shows, and is refused
  * keys, sessions, audit, settings and any table created later. Roles are cluster-wide, so this one has a name of its
  * own instead of `grafana_reader`, put into the migration's text.
  */
@@ -20,14 +21,17 @@ import { readRepoFile } from './stack-files.ts';
 const db = await createTestDatabase();
 const reader = `obs_reader_${randomBytes(4).toString('hex')}`;
 const password = randomBytes(16).toString('hex');
-const migration = readRepoFile('migrations/0012_grafana_reader.sql').replaceAll(
+const migration = readRepoFile('migrations/0032_grafana_reader_traces.sql').replaceAll(
   "'grafana_reader'",
   `'${reader}'`,
 );
 let asReader: pg.Client;
 
 beforeAll(async () => {
-  await insertEvents(db.pool, [makeEvent({ org_id: 'acme' }), makeEvent({ org_id: 'globex' })]);
+  await insertEvents(db.pool, [
+    makeEvent({ org_id: 'acme', trace_id: randomBytes(16).toString('hex') }),
+    makeEvent({ org_id: 'globex', trace_id: randomBytes(16).toString('hex') }),
+  ]);
   const key = await createKey(db.pool, { orgId: 'acme', role: 'org_admin' });
   await createSession(db.pool, { keyId: key.id, orgId: 'acme', role: 'org_admin' });
   await AuditTrail.ephemeral().record(db.pool, {
@@ -104,6 +108,13 @@ describe('the Grafana reader role', () => {
       'SELECT DISTINCT org_id FROM ai_events ORDER BY 1',
     );
     expect(rows.map((r) => r.org_id)).toEqual(['acme', 'globex']);
+    // The trace view: the spans around model calls and the per-trace summaries.
+    expect(await attempt('SELECT span_kind, name FROM ai_spans LIMIT 1')).toBe('ok');
+    const traces = await asReader.query<{ org_id: string }>(
+      'SELECT DISTINCT org_id FROM ai_traces ORDER BY 1',
+    );
+    expect(traces.rows.map((r) => r.org_id)).toEqual(['acme', 'globex']);
+    expect(await attempt('SELECT session_id, traces FROM ai_sessions LIMIT 1')).toBe('ok');
   });
 
   it('still runs every PostgreSQL panel of the dashboard', async () => {

@@ -3,13 +3,20 @@ import type { AiEvent } from '../event.ts';
 import { forEachInSlices } from '../slices.ts';
 import type { SpanInput } from '../span.ts';
 import { foldIntoOuterCall, type MapOptions, mapInto } from './map-span.ts';
-import { BatchContext } from './span-context.ts';
+import { BatchContext, type ContextGap, lacksContext } from './span-context.ts';
+
+export interface MappedBatch {
+  events: AiEvent[];
+  spans: AiSpan[];
+  /** Rows lacking an endpoint, user or session whose ancestry leaves the batch: stored ancestors may complete them. */
+  gaps: ContextGap[];
+}
 
 /** `mapBatch`, giving the event loop a turn between slices: the same rows, whatever the batch's size. */
 export async function mapSpansInSlices(
   spans: readonly SpanInput[],
   options: MapOptions,
-): Promise<{ events: AiEvent[]; spans: AiSpan[] }> {
+): Promise<MappedBatch> {
   // Indexing is a map insert per span: the whole batch at once, so every span can see all its ancestors.
   const context = new BatchContext();
   for (const span of spans) context.add(span);
@@ -20,5 +27,13 @@ export async function mapSpansInSlices(
   await forEachInSlices(batch.values(), (event) => {
     if (!foldIntoOuterCall(event, batch)) events.push(event);
   });
-  return { events, spans: others };
+  const gaps: ContextGap[] = [];
+  const findGap = (row: AiEvent | AiSpan) => {
+    if (!lacksContext(row) || !row.trace_id || !row.span_id) return;
+    const ancestor = context.outsideAncestor(row.span_id, row.trace_id);
+    if (ancestor) gaps.push({ row, ancestorSpanId: ancestor });
+  };
+  await forEachInSlices(events, findGap);
+  await forEachInSlices(others, findGap);
+  return { events, spans: others, gaps };
 }

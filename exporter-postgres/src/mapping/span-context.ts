@@ -24,6 +24,19 @@ export const SESSION_ID_KEYS = [
   'ai.telemetry.metadata.sessionId',
 ] as const;
 
+/**
+ * A stored row (model call or span) that lacks an endpoint, user or session and whose ancestry leaves its export
+ * request at `ancestorSpanId`, a span of the same trace that an earlier request may have stored.
+ */
+export interface ContextGap {
+  row: SpanContext & { org_id: string; trace_id: string | null; created_at: Date };
+  ancestorSpanId: string;
+}
+
+/** True when the row misses any field an ancestor could give it. */
+export const lacksContext = (row: SpanContext): boolean =>
+  row.endpoint === null || row.user_id === null || row.session_id === null;
+
 const SERVER = 2;
 
 /**
@@ -64,6 +77,23 @@ export class BatchContext {
   /** The nearest ancestor's value of each field, null where no ancestor in the batch has one. */
   inherited(span: SpanInput): SpanContext {
     return this.resolve(this.parentOf(span), 0);
+  }
+
+  /**
+   * Where `span`'s ancestry leaves the batch: the id of its nearest ancestor of the same trace that is not in the
+   * batch, or null when the chain ends at a root inside it. A stored row of that span (an earlier request's) can
+   * complete what the batch could not.
+   */
+  outsideAncestor(spanId: string, traceId: string): string | null {
+    let span = this.spans.get(spanId);
+    if (!span || span.traceId !== traceId) return null;
+    for (let depth = 0; depth < MAX_DEPTH; depth++) {
+      if (!span.parentSpanId) return null;
+      const parent = this.parentOf(span);
+      if (!parent) return span.parentSpanId;
+      span = parent;
+    }
+    return null;
   }
 
   private parentOf(span: SpanInput): SpanInput | undefined {

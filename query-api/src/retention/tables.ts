@@ -13,13 +13,16 @@ export interface RetentionTable {
 }
 
 /**
- * Every table under a retention setting besides `ai_events`: the spans around model calls (`retention_days`, like the
- * events; their figures live in the events and rollups, so they are not archived), the hourly and daily rollups
- * (`rollup_retention_days`) and structured logs (`log_retention_days`); decision traces (`trace_retention_days`) join
- * here, one entry.
+ * Every table under a retention setting besides `ai_events`: the spans around model calls and the per-trace and
+ * per-session summaries (`retention_days`, like the events; their figures live in the events and rollups, so they
+ * are not archived), the hourly and daily rollups (`rollup_retention_days`) and structured logs
+ * (`log_retention_days`); decision traces (`trace_retention_days`) join here, one entry.
  */
 export const RETENTION_TABLES: readonly RetentionTable[] = [
   { table: 'ai_spans', timeColumn: 'created_at', setting: 'retention_days' },
+  // Trace and session summaries go with the rows they sum (`ai_traces`, `ai_sessions`: migrations 0030, 0031).
+  { table: 'ai_traces', timeColumn: 'started_at', setting: 'retention_days' },
+  { table: 'ai_sessions', timeColumn: 'last_seen', setting: 'retention_days' },
   ...ROLLUP_TABLES.map(({ table, timeColumn }) => ({
     table,
     timeColumn,

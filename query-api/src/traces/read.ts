@@ -7,10 +7,9 @@ import {
   MAX_TREE_ROWS,
   sessionQuery,
   sessionsQuery,
-  sessionTraceIdsQuery,
-  traceIdsQuery,
+  sessionTracesQuery,
   traceRowsQuery,
-  traceSummariesQuery,
+  tracesQuery,
   type Window,
 } from './sql.ts';
 import { buildTraceTree, type TraceRow, type TraceTree } from './tree.ts';
@@ -43,16 +42,6 @@ export interface SessionSummary {
   users: number;
 }
 
-async function summaries(pool: pg.Pool, orgId: string, traceIds: string[]): Promise<TraceSummary[]> {
-  if (traceIds.length === 0) return [];
-  const { rows } = await pool.query<TraceSummary>({
-    ...traceSummariesQuery(orgId, traceIds),
-    types: EVENT_ROW_TYPES,
-  });
-  const byId = new Map(rows.map((r) => [r.trace_id, r]));
-  return traceIds.flatMap((id) => byId.get(id) ?? []);
-}
-
 /** A page of the newest traces of a window; each with the totals of the whole trace. */
 export async function listTraces(
   pool: pg.Pool,
@@ -60,18 +49,13 @@ export async function listTraces(
   filters: GroupFilters,
   page: { limit: number; cursor?: KeyCursor | undefined },
 ): Promise<{ items: TraceSummary[]; next_cursor: string | null }> {
-  const { rows } = await pool.query<{ trace_id: string; started_at: Date }>(
-    traceIdsQuery(window, filters, page),
-  );
-  const items = await summaries(
-    pool,
-    window.orgId,
-    rows.map((r) => r.trace_id),
-  );
+  const { rows } = await pool.query<TraceSummary>({
+    ...tracesQuery(window, filters, page),
+    types: EVENT_ROW_TYPES,
+  });
   const last = rows.at(-1);
   return {
-    items,
-    // The key is the page's own order (the start within the window), so the next page continues exactly after it.
+    items: rows,
     next_cursor:
       last && rows.length === page.limit ? encodeKeyCursor({ at: last.started_at, id: last.trace_id }) : null,
   };
@@ -115,17 +99,16 @@ export async function getSession(
   orgId: string,
   sessionId: string,
 ): Promise<(SessionSummary & { traces_truncated: boolean; items: TraceSummary[] }) | undefined> {
-  const [summary, ids] = await Promise.all([
+  const [summary, traces] = await Promise.all([
     pool.query<SessionSummary>({ ...sessionQuery(orgId, sessionId), types: EVENT_ROW_TYPES }),
-    pool.query<{ trace_id: string }>(sessionTraceIdsQuery(orgId, sessionId)),
+    pool.query<TraceSummary>({ ...sessionTracesQuery(orgId, sessionId), types: EVENT_ROW_TYPES }),
   ]);
   const session = summary.rows[0];
   if (!session) return undefined;
-  const traceIds = ids.rows.map((r) => r.trace_id);
-  const truncated = traceIds.length > MAX_SESSION_TRACES;
+  const truncated = traces.rows.length > MAX_SESSION_TRACES;
   return {
     ...session,
     traces_truncated: truncated,
-    items: await summaries(pool, orgId, truncated ? traceIds.slice(0, MAX_SESSION_TRACES) : traceIds),
+    items: truncated ? traces.rows.slice(0, MAX_SESSION_TRACES) : traces.rows,
   };
 }

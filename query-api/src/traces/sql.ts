@@ -2,20 +2,11 @@ import type { SqlStatement } from '../db/sql-statement.ts';
 import type { KeyCursor } from './cursor.ts';
 
 /**
- * A trace or session spans two tables: model calls in `ai_events`, the agent, tool, … spans around them in
- * `ai_spans`. Each query reads both through the same projection, `where` applied to each (both tables have the
- * columns it names), and every `where` starts with `org_id`.
+ * The trace and session lists read `ai_traces` and `ai_sessions` (migrations 0030, 0031), summaries kept at
+ * ingest, so a page costs an index range of its window, not a grouping of every row in it. A trace's tree reads its
+ * rows: model calls in `ai_events`, the agent, tool, … spans around them in `ai_spans`. Every `where` starts with
+ * `org_id`.
  */
-function bothTables(where: string): string {
-  return `SELECT trace_id, span_id, created_at, latency_ms, concat_ws(' ', operation, model_name) AS name,
-      service_name, endpoint, user_id, session_id, model_name, true AS model_call, input_tokens, output_tokens,
-      cost_usd, success
-    FROM ai_events WHERE ${where}
-  UNION ALL
-  SELECT trace_id, span_id, created_at, latency_ms, name, service_name, endpoint, user_id, session_id,
-      NULL::text, false, NULL::int, NULL::int, NULL::numeric, success
-    FROM ai_spans WHERE ${where}`;
-}
 
 /** What the trace and session lists can be narrowed to. */
 export interface GroupFilters {
@@ -27,20 +18,32 @@ export interface GroupFilters {
   has_errors?: boolean | undefined;
 }
 
-/** HAVING clauses keeping the groups (traces, sessions) any of whose rows match each filter. */
-function having(filters: GroupFilters, values: unknown[]): string[] {
+/**
+ * Conditions on `ai_traces` rows for each filter. A trace's model filter looks in its models (`@>`, which the GIN
+ * index serves); the others are the trace's own values (user, session and endpoint flow down the tree, so a trace's
+ * rows normally share them).
+ */
+function traceConditions(filters: GroupFilters, values: unknown[]): string[] {
   const clauses: string[] = [];
-  for (const column of ['model_name', 'user_id', 'session_id', 'service_name', 'endpoint'] as const) {
+  for (const column of ['user_id', 'session_id', 'service_name', 'endpoint'] as const) {
     const value = filters[column];
     if (value === undefined) continue;
     values.push(value);
-    clauses.push(`bool_or(${column} = $${values.length})`);
+    clauses.push(`${column} = $${values.length}`);
   }
-  if (filters.has_errors !== undefined) {
-    values.push(filters.has_errors);
-    clauses.push(`bool_or(NOT success) = $${values.length}`);
+  if (filters.model_name !== undefined) {
+    values.push(filters.model_name);
+    clauses.push(`model_names @> ARRAY[$${values.length}]::text[]`);
   }
   return clauses;
+}
+
+const HAS_ERRORS = '(errors + failed_spans > 0)';
+
+/** `(key, id)` before the cursor's: the next page of a list ordered by both, newest first. */
+function keysetBefore(key: string, id: string, cursor: KeyCursor, values: unknown[]): string {
+  values.push(cursor.at, cursor.id);
+  return `(${key}, ${id}) < ($${values.length - 1}, $${values.length})`;
 }
 
 export interface Window {
@@ -49,55 +52,31 @@ export interface Window {
   to: Date;
 }
 
-/**
- * The newest traces of a window: ids and start times only, in page order. Bounded by the window (its rows are
- * read through the primary key's `(org_id, created_at)`) and the limit; a trace's start is its earliest row in
- * the window.
- */
-export function traceIdsQuery(
+const TRACE_SUMMARY = `trace_id, started_at,
+    (extract(epoch FROM ended_at - started_at) * 1000)::float8 AS duration_ms,
+    root_name, service_name, spans, model_calls, input_tokens, output_tokens, cost_usd::text AS cost_usd,
+    ${HAS_ERRORS} AS has_errors`;
+
+/** The newest traces starting in a window, with the totals of the whole trace; keyset on (start, trace id). */
+export function tracesQuery(
   window: Window,
   filters: GroupFilters,
   page: { limit: number; cursor?: KeyCursor | undefined },
 ): SqlStatement {
   const values: unknown[] = [window.orgId, window.from, window.to];
-  const clauses = having(filters, values);
-  if (page.cursor) {
-    values.push(page.cursor.at, page.cursor.id);
-    clauses.push(`(min(created_at), trace_id) < ($${values.length - 1}, $${values.length})`);
+  const clauses = ['org_id = $1', 'started_at >= $2', 'started_at < $3', ...traceConditions(filters, values)];
+  if (filters.has_errors !== undefined) {
+    values.push(filters.has_errors);
+    clauses.push(`${HAS_ERRORS} = $${values.length}`);
   }
+  if (page.cursor) clauses.push(keysetBefore('started_at', 'trace_id', page.cursor, values));
   values.push(page.limit);
   return {
-    text: `SELECT trace_id, min(created_at) AS started_at
-FROM (${bothTables('org_id = $1 AND created_at >= $2 AND created_at < $3 AND trace_id IS NOT NULL')}) AS r
-GROUP BY trace_id
-${clauses.length ? `HAVING ${clauses.join(' AND ')}` : ''}
+    text: `SELECT ${TRACE_SUMMARY}
+FROM ai_traces WHERE ${clauses.join(' AND ')}
 ORDER BY started_at DESC, trace_id DESC
 LIMIT $${values.length}`,
     values,
-  };
-}
-
-/**
- * Totals of whole traces by id, through the `(org_id, trace_id)` indexes of both tables. The root is the earliest
- * stored span (a span before a model call starting at the same moment).
- */
-export function traceSummariesQuery(orgId: string, traceIds: readonly string[]): SqlStatement {
-  return {
-    text: `SELECT trace_id,
-    min(created_at) AS started_at,
-    (extract(epoch FROM max(created_at + latency_ms * interval '1 millisecond') - min(created_at)) * 1000)::float8
-      AS duration_ms,
-    (array_agg(name ORDER BY created_at, latency_ms DESC, model_call))[1] AS root_name,
-    (array_agg(service_name ORDER BY created_at, latency_ms DESC, model_call))[1] AS service_name,
-    count(*)::int AS spans,
-    count(*) FILTER (WHERE model_call)::int AS model_calls,
-    coalesce(sum(input_tokens), 0)::int8 AS input_tokens,
-    coalesce(sum(output_tokens), 0)::int8 AS output_tokens,
-    coalesce(sum(cost_usd), 0)::text AS cost_usd,
-    bool_or(NOT success) AS has_errors
-FROM (${bothTables('org_id = $1 AND trace_id = ANY($2::text[])')}) AS r
-GROUP BY trace_id`,
-    values: [orgId, traceIds],
   };
 }
 
@@ -121,38 +100,47 @@ LIMIT ${MAX_TREE_ROWS + 1}`,
   };
 }
 
-const SESSION_TOTALS = `session_id,
-    min(created_at) AS first_seen,
-    max(created_at) AS last_seen,
-    count(DISTINCT trace_id)::int AS traces,
-    count(*) FILTER (WHERE model_call)::int AS model_calls,
-    coalesce(sum(input_tokens), 0)::int8 AS input_tokens,
-    coalesce(sum(output_tokens), 0)::int8 AS output_tokens,
-    coalesce(sum(cost_usd), 0)::text AS cost_usd,
-    count(*) FILTER (WHERE model_call AND NOT success)::int AS errors,
-    count(*) FILTER (WHERE NOT model_call AND NOT success)::int AS failed_spans,
-    count(DISTINCT user_id)::int AS users`;
+/** A session's totals as `ai_sessions` (migration 0031) keeps them. */
+const SESSION_COLUMNS = `s.session_id, s.first_seen, s.last_seen, s.traces, s.model_calls, s.input_tokens, s.output_tokens,
+    s.cost_usd::text AS cost_usd, s.errors, s.failed_spans`;
 
-/** The sessions active in a window, most recently active first, with their totals over the window's rows. */
+/**
+ * `sessions` (rows of SESSION_COLUMNS, already cut to a page) with their distinct users, counted over each session's
+ * traces: not additive, so not kept, and counted for the page's sessions only (through `ai_traces`' session index).
+ */
+const withUsers = (sessions: string) => `SELECT p.*,
+    (SELECT count(DISTINCT t.user_id) FROM ai_traces t WHERE t.org_id = $1 AND t.session_id = p.session_id)::int
+      AS users
+  FROM (${sessions}) AS p`;
+
+/**
+ * The sessions active in a window (a trace of theirs ran in it), most recently active first, with their totals;
+ * keyset on (last activity, session id). A filter keeps the sessions any of whose traces matches it.
+ */
 export function sessionsQuery(
   window: Window,
   filters: Omit<GroupFilters, 'session_id'>,
   page: { limit: number; cursor?: KeyCursor | undefined },
 ): SqlStatement {
   const values: unknown[] = [window.orgId, window.from, window.to];
-  const clauses = having(filters, values);
-  if (page.cursor) {
-    values.push(page.cursor.at, page.cursor.id);
-    clauses.push(`(max(created_at), session_id) < ($${values.length - 1}, $${values.length})`);
+  const clauses = ['s.org_id = $1', 's.last_seen >= $2', 's.first_seen < $3'];
+  const traceClauses = traceConditions(filters, values);
+  if (traceClauses.length > 0) {
+    clauses.push(`s.session_id IN (SELECT session_id FROM ai_traces
+      WHERE org_id = $1 AND session_id IS NOT NULL AND ${traceClauses.join(' AND ')})`);
   }
+  if (filters.has_errors !== undefined) {
+    values.push(filters.has_errors);
+    clauses.push(`(s.errors + s.failed_spans > 0) = $${values.length}`);
+  }
+  if (page.cursor) clauses.push(keysetBefore('s.last_seen', 's.session_id', page.cursor, values));
   values.push(page.limit);
   return {
-    text: `SELECT ${SESSION_TOTALS}
-FROM (${bothTables('org_id = $1 AND session_id IS NOT NULL AND created_at >= $2 AND created_at < $3')}) AS r
-GROUP BY session_id
-${clauses.length ? `HAVING ${clauses.join(' AND ')}` : ''}
-ORDER BY last_seen DESC, session_id DESC
-LIMIT $${values.length}`,
+    text: `${withUsers(`SELECT ${SESSION_COLUMNS}
+FROM ai_sessions s WHERE ${clauses.join(' AND ')}
+ORDER BY s.last_seen DESC, s.session_id DESC
+LIMIT $${values.length}`)}
+ORDER BY p.last_seen DESC, p.session_id DESC`,
     values,
   };
 }
@@ -160,22 +148,20 @@ LIMIT $${values.length}`,
 /** The most traces one session's page lists. */
 export const MAX_SESSION_TRACES = 500;
 
-/** One session's totals over all its rows, through the `(org_id, session_id, created_at)` indexes. */
+/** One session's totals over all its traces. */
 export function sessionQuery(orgId: string, sessionId: string): SqlStatement {
   return {
-    text: `SELECT ${SESSION_TOTALS}
-FROM (${bothTables('org_id = $1 AND session_id = $2')}) AS r
-GROUP BY session_id`,
+    text: withUsers(`SELECT ${SESSION_COLUMNS} FROM ai_sessions s WHERE s.org_id = $1 AND s.session_id = $2`),
     values: [orgId, sessionId],
   };
 }
 
-/** One session's traces in time order (by each trace's first row carrying the session), at most `MAX_SESSION_TRACES + 1`. */
-export function sessionTraceIdsQuery(orgId: string, sessionId: string): SqlStatement {
+/** One session's traces in time order, at most `MAX_SESSION_TRACES + 1`. */
+export function sessionTracesQuery(orgId: string, sessionId: string): SqlStatement {
   return {
-    text: `SELECT trace_id FROM (${bothTables('org_id = $1 AND session_id = $2 AND trace_id IS NOT NULL')}) AS r
-GROUP BY trace_id
-ORDER BY min(created_at), trace_id
+    text: `SELECT ${TRACE_SUMMARY}
+FROM ai_traces WHERE org_id = $1 AND session_id = $2
+ORDER BY started_at, trace_id
 LIMIT ${MAX_SESSION_TRACES + 1}`,
     values: [orgId, sessionId],
   };
