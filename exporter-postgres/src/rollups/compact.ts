@@ -1,79 +1,125 @@
 import type pg from 'pg';
 import { ADVISORY_LOCKS } from '../db/advisory-locks.ts';
-import { ROLLUP_FAMILIES, ROLLUP_SUMS, type RollupFamily } from './tables.ts';
+import { dayKeys, dayTable, hourTable, mergedRows, RAW_COLUMNS, rowsFromRaw, unpivotDimensions } from './sql.ts';
+import { DIRTY_HOURS, ROLLUPS, STALE_DAYS } from './tables.ts';
 
-/** Delta rows moved per transaction: bounds one pass's locks and memory whatever the backlog. */
-export const COMPACT_BATCH = 20_000;
+/** Dirty-hour marks (and stale days) taken per transaction: bounds one step's locks and memory whatever the backlog. */
+export const COMPACT_BATCH = 5_000;
+
+type Keys = { orgs: string[]; buckets: Date[] };
+type Sql = { text: string; values: unknown[] };
+
+const KEYS = 'unnest($1::text[], $2::timestamptz[]) AS k(org_id, bucket)';
+
+/** Takes up to `limit` marks out of `table`: the distinct (org, bucket) they named. */
+const claim = (table: string, limit: number): Sql => ({
+  text: `WITH taken AS (
+      DELETE FROM ${table} WHERE ctid = ANY(ARRAY(SELECT ctid FROM ${table} LIMIT $1)) RETURNING org_id, bucket
+    )
+    SELECT coalesce(array_agg(org_id), '{}') AS orgs, coalesce(array_agg(bucket), '{}') AS buckets,
+      (SELECT count(*) FROM taken)::int AS taken
+    FROM (SELECT DISTINCT org_id, bucket FROM taken) d`,
+  values: [limit],
+});
 
 /**
- * One statement that moves up to `limit` delta rows of a family into its hourly and daily tables: the DELETE …
- * RETURNING, the hourly upsert and the daily upsert commit or fail together, so a lost connection loses nothing
- * and a delta is never counted twice. Deltas are aggregated per key first, because one upsert may touch a row only
- * once.
+ * Replaces the hour rows of every rollup for (org, hour) keys with the figures of the raw rows there now; `raw`
+ * selects those rows (RAW_COLUMNS of `ai_events e`), `clear` the rollup rows to replace (table alias `t`).
  */
-export function compactStatement(f: RollupFamily, limit: number): { text: string; values: unknown[] } {
-  const key = ['org_id', 'bucket', ...f.dimensions];
-  const merged = (source: string) =>
-    [
-      ...ROLLUP_SUMS.map((c) => `sum(${c})${c === 'cost_usd' ? '' : '::bigint'} AS ${c}`),
-      ...f.maps.map((m) => `obs_counts_merge(array_agg(${m})) AS ${m}`),
-    ].join(', ') + ` FROM ${source}`;
-  const upsert = (table: string) =>
-    `ON CONFLICT (${key.join(', ')}) DO UPDATE SET ${[
-      ...ROLLUP_SUMS.map((c) => `${c} = ${table}.${c} + excluded.${c}`),
-      ...f.maps.map((m) => `${m} = obs_counts_merge(ARRAY[${table}.${m}, excluded.${m}])`),
-    ].join(', ')}`;
-  const dims = f.dimensions.join(', ');
-  return {
-    text: `WITH moved AS (
-        DELETE FROM ${f.delta} WHERE ctid = ANY(ARRAY(SELECT ctid FROM ${f.delta} LIMIT $1)) RETURNING *
-      ),
-      by_hour AS (SELECT org_id, bucket, ${dims}, ${merged('moved')} GROUP BY ${key.join(', ')}),
-      hours AS (
-        INSERT INTO ${f.hour} SELECT * FROM by_hour ${upsert(f.hour)} RETURNING 1
-      ),
-      days AS (
-        INSERT INTO ${f.day}
-        SELECT org_id, date_trunc('day', bucket, 'UTC') AS bucket, ${dims}, ${merged('by_hour')}
-        GROUP BY org_id, date_trunc('day', bucket, 'UTC'), ${dims}
-        ${upsert(f.day)} RETURNING 1
-      )
-      SELECT (SELECT count(*) FROM moved)::int AS moved`,
-    values: [limit],
-  };
+function rebuildHours(raw: string, clear: string, values: unknown[]): Sql[] {
+  return [
+    {
+      text: `WITH ${ROLLUPS.map((r, i) => `clear${i} AS (DELETE FROM ${hourTable(r)} t WHERE ${clear})`).join(', ')}
+        SELECT 1`,
+      values,
+    },
+    {
+      text: `WITH raw AS MATERIALIZED (${raw}),
+        dims AS MATERIALIZED (SELECT * FROM ${unpivotDimensions('raw')} u),
+        ${ROLLUPS.map((r, i) => `ins${i} AS (INSERT INTO ${hourTable(r)} ${rowsFromRaw(r, 'raw', 'dims')})`).join(', ')}
+        SELECT 1`,
+      values,
+    },
+  ];
+}
+
+/** Replaces the day rows of (org, day) keys with their hour rows merged. */
+function rebuildDays(): Sql[] {
+  return ROLLUPS.flatMap((r) => [
+    {
+      text: `DELETE FROM ${dayTable(r)} t USING ${KEYS} WHERE t.org_id = k.org_id AND t.bucket = k.bucket`,
+      values: [],
+    },
+    {
+      text: `INSERT INTO ${dayTable(r)} ${mergedRows(
+        r,
+        dayKeys(r),
+        `(SELECT h.* FROM ${KEYS} JOIN ${hourTable(r)} h ON h.org_id = k.org_id
+            AND h.bucket >= k.bucket AND h.bucket < k.bucket + interval '1 day') hours`,
+      )}`,
+      values: [],
+    },
+  ]);
+}
+
+/** Statements recomputing dirty (org, hour) keys from raw rows, and marking their days stale. */
+export function hourStatements(keys: Keys): Sql[] {
+  const values = [keys.orgs, keys.buckets];
+  return [
+    ...rebuildHours(
+      `SELECT ${RAW_COLUMNS} FROM ${KEYS} JOIN ai_events e ON e.org_id = k.org_id
+        AND e.created_at >= k.bucket AND e.created_at < k.bucket + interval '1 hour'`,
+      `(t.org_id, t.bucket) IN (SELECT org_id, bucket FROM ${KEYS})`,
+      values,
+    ),
+    {
+      text: `INSERT INTO ${STALE_DAYS} SELECT DISTINCT org_id, date_trunc('day', bucket, 'UTC') FROM ${KEYS}
+        ON CONFLICT DO NOTHING`,
+      values,
+    },
+  ];
+}
+
+/** Statements recomputing stale (org, day) keys from their hour rows. */
+export function dayStatements(keys: Keys): Sql[] {
+  return rebuildDays().map((s) => ({ ...s, values: [keys.orgs, keys.buckets] }));
+}
+
+/**
+ * Statements rolling up every org's raw rows of one UTC day from scratch (the backfill's step): hour rows, then day
+ * rows, for the orgs listed (all that hold events).
+ */
+export function backfillDayStatements(day: Date, orgs: string[]): Sql[] {
+  const next = new Date(day.getTime() + 86_400_000);
+  return [
+    ...rebuildHours(
+      `SELECT ${RAW_COLUMNS} FROM ai_events e WHERE e.org_id = ANY($1) AND e.created_at >= $2 AND e.created_at < $3`,
+      't.org_id = ANY($1) AND t.bucket >= $2 AND t.bucket < $3',
+      [orgs, day, next],
+    ),
+    ...dayStatements({ orgs, buckets: orgs.map(() => day) }),
+  ];
 }
 
 export interface CompactResult {
   /** False when another runner held the lock: this pass did nothing. */
   ran: boolean;
-  /** Delta rows moved, per family. */
-  moved: Record<RollupFamily['name'], number>;
+  /** Distinct (org, hour) keys recomputed from raw rows, and (org, day) keys from hour rows. */
+  hours: number;
+  days: number;
 }
 
 /**
- * Moves every delta row visible now into the hourly and daily tables, one batch per transaction. One runner at a
- * time across replicas: each batch's transaction first tries the advisory lock and a pass that cannot take it stops
- * at once, so two runners never both merge a delta. Rows the trigger appends while a pass runs wait for the next one;
- * reads see them in the deltas meanwhile.
+ * Runs `fn` in a transaction holding the compactor's advisory lock; null when another runner holds it. One runner
+ * at a time across replicas: the compactor and the backfill both replace rollup rows, never both at once.
  */
-export async function compactRollups(pool: pg.Pool, batch = COMPACT_BATCH): Promise<CompactResult> {
-  const moved: CompactResult['moved'] = { main: 0, user: 0 };
-  for (const family of ROLLUP_FAMILIES) {
-    for (;;) {
-      const n = await compactBatch(pool, family, batch);
-      if (n === null) return { ran: false, moved };
-      moved[family.name] += n;
-      if (n < batch) break;
-    }
-  }
-  return { ran: true, moved };
-}
-
-/** One batch in its own transaction; null when another runner holds the lock. */
-async function compactBatch(pool: pg.Pool, family: RollupFamily, batch: number): Promise<number | null> {
+export async function underRollupLock<T>(
+  pool: pg.Pool,
+  fn: (client: pg.ClientBase) => Promise<T>,
+): Promise<T | null> {
   const client = await pool.connect();
   let broken = false;
-  // A connection lost while checked out emits 'error' on the client, not the pool: it fails this batch only.
+  // A connection lost while checked out emits 'error' on the client, not the pool: it fails this step only.
   const lost = () => {
     broken = true;
   };
@@ -89,9 +135,9 @@ async function compactBatch(pool: pg.Pool, family: RollupFamily, batch: number):
         await client.query('ROLLBACK');
         return null;
       }
-      const result = await client.query<{ moved: number }>(compactStatement(family, batch));
+      const result = await fn(client);
       await client.query('COMMIT');
-      return result.rows[0]!.moved;
+      return result;
     } catch (err) {
       await client.query('ROLLBACK').catch(() => {
         broken = true;
@@ -103,4 +149,37 @@ async function compactBatch(pool: pg.Pool, family: RollupFamily, batch: number):
     // Only after release(), which gives the pool its own listener back: the client is never without one.
     client.off('error', lost);
   }
+}
+
+async function run(client: pg.ClientBase, statements: Sql[]) {
+  for (const s of statements) await client.query(s);
+}
+
+/**
+ * Recomputes every dirty hour visible now from its raw rows, then every stale day from its hours, `batch` marks per
+ * transaction. Each transaction removes the marks it read and replaces those rollup rows together, so a lost
+ * connection loses nothing; rows committed meanwhile leave marks of their own for the next pass (the raw rows read
+ * are never older than the marks removed: marks are read first).
+ */
+export async function compactRollups(pool: pg.Pool, batch = COMPACT_BATCH): Promise<CompactResult> {
+  const result: CompactResult = { ran: true, hours: 0, days: 0 };
+  for (const [table, kind] of [
+    [DIRTY_HOURS, 'hours'],
+    [STALE_DAYS, 'days'],
+  ] as const) {
+    for (;;) {
+      const step = await underRollupLock(pool, async (client) => {
+        const { rows } = await client.query<Keys & { taken: number }>(claim(table, batch));
+        const keys = rows[0]!;
+        if (keys.orgs.length)
+          await run(client, kind === 'hours' ? hourStatements(keys) : dayStatements(keys));
+        return keys;
+      });
+      if (step === null) return { ...result, ran: false };
+      result[kind] += step.orgs.length;
+      // Fewer than a batch: every mark there was when this pass began is taken.
+      if (step.taken < batch) break;
+    }
+  }
+  return result;
 }
