@@ -9,17 +9,16 @@
 --   ai_roll_error_{hour,day}     org × error code × model   errors: count, first/last seen, newest message
 --   ai_roll_fallback_{hour,day}  org × model × fallback model × reason   fallbacks
 -- A bucket holds at most one row per value seen in it, whatever the other dimensions do. NULL endpoint, service,
--- provider, fallback model and reason are stored as '' (keys must be NOT NULL); calls without a user are not in
--- the user_id rows (reads count them in the totals only).
+-- provider, user, fallback model and reason are stored as '' (keys must be NOT NULL), so the rows of one dimension
+-- always add up to the org's.
 --
--- Write path: the insert trigger only marks (org, hour) *dirty*, one row per hour per statement, from the rows the
--- statement really inserted (rows skipped by ON CONFLICT DO NOTHING are not in new_rows). A compactor (one runner
--- across replicas, advisory lock) recomputes each dirty hour from its raw rows, replaces its rollup rows, removes
--- the marks it read and marks the hour's day *stale*; then it recomputes stale days from their hours. Reads take a
--- day row only when the day is neither stale nor holds a dirty hour, an hour row only when the hour is not dirty,
--- and raw rows for everything else, all in one statement: exact at any moment, late events and re-delivery
--- included, whether or not the compactor has run.
---
+-- Write path: the insert trigger appends the primary key (org_id, created_at, id) of every row the statement really
+-- inserted to ai_rollup_pending (rows skipped by ON CONFLICT DO NOTHING are not in new_rows): one narrow heap row per
+-- event, no index, no upsert, so concurrent writers never wait on each other. A compactor (one runner across
+-- replicas, advisory lock) takes pending keys, aggregates their rows and adds them into the hour and day rows in one
+-- transaction: incremental, late events included (each lands in its own bucket). Reads add the pending rows (raw) to
+-- the rollups in one statement, so they are exact at any moment whether or not the compactor has run.
+
 -- Latency/TTFT histograms: bigint[] of packed (bucket, count) pairs, ascending by bucket, only buckets with a
 -- count: element = (obs_hist_index(x) + 10000) · 2^32 + count. Bucket i holds (γ^(i−1), γ^i], γ = 1.02/0.98, so its
 -- estimate 2γ^i/(γ+1) is within 2 % of every value in it (see obs_hist_index in 0014). A dense fixed-length array
@@ -29,7 +28,8 @@
 --
 -- Events stored before this migration: a background backfill (the compactor, one UTC day per step, newest first)
 -- rolls them up; ai_rollup_state.backfill_before is the day it has reached, and reads take raw rows for everything
--- before it. This migration does no backfill in its own transaction, so it never holds ingest.
+-- before it; pending keys of those days are dropped as a step rolls the day up from raw rows. This migration does no
+-- backfill in its own transaction, so it never holds ingest.
 
 DROP TRIGGER IF EXISTS ai_events_rollup ON ai_events;
 DROP FUNCTION IF EXISTS ai_rollup_capture();
@@ -41,7 +41,7 @@ DROP FUNCTION IF EXISTS obs_counts_merge(jsonb[]);
 CREATE OR REPLACE FUNCTION obs_hist_pack(bucket integer, n bigint) RETURNS bigint
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT (bucket::bigint + 10000) * 4294967296 + n $$;
 
--- Adds packed histograms bucket by bucket; NULL elements count as empty. Used to merge hours into days.
+-- Adds packed histograms bucket by bucket (pass them concatenated): the compactor adds a batch to a stored row.
 CREATE OR REPLACE FUNCTION obs_hist_merge(hists bigint[]) RETURNS bigint[]
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
   SELECT coalesce(array_agg(obs_hist_pack(b, n) ORDER BY b), '{}')
@@ -115,19 +115,11 @@ CREATE TABLE IF NOT EXISTS ai_roll_fallback_hour (
 );
 CREATE TABLE IF NOT EXISTS ai_roll_fallback_day (LIKE ai_roll_fallback_hour INCLUDING INDEXES);
 
--- Hours whose rollup rows miss committed events: one row per (org, hour) per INSERT statement, append-only, so
--- concurrent writers never wait on each other; the compactor deletes the ones it has recomputed.
-CREATE TABLE IF NOT EXISTS ai_rollup_dirty (
-  org_id  text NOT NULL,
-  bucket  timestamptz NOT NULL
-);
-CREATE INDEX IF NOT EXISTS ai_rollup_dirty_idx ON ai_rollup_dirty (org_id, bucket);
-
--- Days whose day rows are older than their hour rows (written by the compactor only).
-CREATE TABLE IF NOT EXISTS ai_rollup_stale_day (
-  org_id  text NOT NULL,
-  bucket  timestamptz NOT NULL,
-  PRIMARY KEY (org_id, bucket)
+-- Events committed but not yet in the rollups, by primary key; the compactor deletes the ones it has added.
+CREATE TABLE IF NOT EXISTS ai_rollup_pending (
+  org_id      text NOT NULL,
+  created_at  timestamptz NOT NULL,
+  id          uuid NOT NULL
 );
 
 -- One row. backfill_before: events before it are not rolled up yet (reads take raw rows there); '-infinity' once the
@@ -141,18 +133,21 @@ SELECT CASE WHEN EXISTS (SELECT 1 FROM ai_events) THEN date_trunc('day', now(), 
             ELSE '-infinity' END
 ON CONFLICT DO NOTHING;
 
-CREATE OR REPLACE FUNCTION ai_rollup_mark() RETURNS trigger
+CREATE OR REPLACE FUNCTION ai_rollup_capture_keys() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
   IF current_setting('observatory.skip_rollups', true) = 'on' THEN
     RETURN NULL;
   END IF;
-  INSERT INTO ai_rollup_dirty SELECT DISTINCT org_id, date_trunc('hour', created_at, 'UTC') FROM new_rows;
+  INSERT INTO ai_rollup_pending SELECT org_id, created_at, id FROM new_rows;
   RETURN NULL;
 END;
 $$;
 
-DROP TRIGGER IF EXISTS ai_events_rollup_mark ON ai_events;
-CREATE TRIGGER ai_events_rollup_mark AFTER INSERT ON ai_events
+DROP TRIGGER IF EXISTS ai_events_rollup_pending ON ai_events;
+CREATE TRIGGER ai_events_rollup_pending AFTER INSERT ON ai_events
   REFERENCING NEW TABLE AS new_rows
-  FOR EACH STATEMENT EXECUTE FUNCTION ai_rollup_mark();
+  FOR EACH STATEMENT EXECUTE FUNCTION ai_rollup_capture_keys();
+
+-- A late partition moves the default partition's rows into it by DELETE and INSERT with the rollup trigger off
+-- (0014 set observatory.skip_rollups on ai_events_ensure_partition): those rows are counted already.

@@ -92,7 +92,13 @@ export {
   type WriteResult,
 } from './pipeline/writer.ts';
 export { type BackfillStep, backfillRollupsStep, startRollupBackfill } from './rollups/backfill.ts';
-export { COMPACT_BATCH, type CompactResult, compactRollups, underRollupLock } from './rollups/compact.ts';
+export {
+  COMPACT_BATCH,
+  type CompactResult,
+  compactRollups,
+  compactStatement,
+  underRollupLock,
+} from './rollups/compact.ts';
 export { SKIP_ROLLUPS_SETTING, skipRollupsInTransaction } from './rollups/skip.ts';
 export {
   mergedHistogram,
@@ -105,7 +111,6 @@ export {
   unpivotDimensions,
 } from './rollups/sql.ts';
 export {
-  DIRTY_HOURS,
   ROLLUP_DIMENSIONS,
   ROLLUP_HISTOGRAMS,
   ROLLUP_SUMS,
@@ -115,7 +120,7 @@ export {
   type RollupDimension,
   type RollupGrain,
   rollupTable,
-  STALE_DAYS,
+  PENDING,
 } from './rollups/tables.ts';
 export { forEachInSlices } from './slices.ts';
 export { type AttributeValue, fromReadableSpan, type SpanInput } from './span.ts';

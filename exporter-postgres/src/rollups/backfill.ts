@@ -23,8 +23,8 @@ export interface BackfillStep {
 
 /**
  * One step of the background backfill: rolls up every org's raw rows of the UTC day before
- * `ai_rollup_state.backfill_before` from scratch and moves the mark back a day, in one transaction under the
- * compactor's lock (so it never races a compaction). Newest days first: recent windows get fast first. Reads take raw
+ * `ai_rollup_state.backfill_before` from scratch and moves the mark back a day, in one REPEATABLE READ transaction
+ * under the compactor's lock (so it never races a compaction). Newest days first: recent windows get fast first. Reads take raw
  * rows for every day still before the mark, so they are exact throughout. Null when another runner holds the lock.
  */
 export async function backfillRollupsStep(pool: pg.Pool): Promise<BackfillStep | null> {
@@ -44,7 +44,7 @@ export async function backfillRollupsStep(pool: pg.Pool): Promise<BackfillStep |
     for (const statement of backfillDayStatements(day, orgs)) await client.query(statement);
     await client.query('UPDATE ai_rollup_state SET backfill_before = $1', [day]);
     return { done: false, day };
-  });
+  }, 'REPEATABLE READ');
 }
 
 /**

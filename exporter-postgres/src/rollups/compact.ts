@@ -1,121 +1,80 @@
 import type pg from 'pg';
 import { ADVISORY_LOCKS } from '../db/advisory-locks.ts';
-import { dayKeys, dayTable, hourTable, mergedRows, RAW_COLUMNS, rowsFromRaw, unpivotDimensions } from './sql.ts';
-import { DIRTY_HOURS, ROLLUPS, STALE_DAYS } from './tables.ts';
+import { dayKeys, dayTable, hourTable, mergedRows, RAW_COLUMNS, ROLLUP_KEYS, rowsFromRaw, unpivotDimensions } from './sql.ts';
+import { PENDING, type Rollup, ROLLUPS } from './tables.ts';
 
-/** Dirty-hour marks (and stale days) taken per transaction: bounds one step's locks and memory whatever the backlog. */
-export const COMPACT_BATCH = 5_000;
+/** Pending events taken per transaction: bounds one step's locks and memory whatever the backlog. */
+export const COMPACT_BATCH = 20_000;
 
-type Keys = { orgs: string[]; buckets: Date[] };
 type Sql = { text: string; values: unknown[] };
 
-const KEYS = 'unnest($1::text[], $2::timestamptz[]) AS k(org_id, bucket)';
+/** How a stored row and an incoming one (`excluded`) add up, per rollup. */
+const ADD: Record<Rollup, (t: string) => string> = {
+  ai_roll_org: (t) => figuresAdd(t),
+  ai_roll_dim: (t) => figuresAdd(t),
+  ai_roll_error: (t) => `count = ${t}.count + excluded.count,
+    first_seen = least(${t}.first_seen, excluded.first_seen), last_seen = greatest(${t}.last_seen, excluded.last_seen),
+    message = CASE WHEN excluded.message_at > ${t}.message_at OR ${t}.message_at IS NULL THEN excluded.message ELSE ${t}.message END,
+    message_at = greatest(${t}.message_at, excluded.message_at)`,
+  ai_roll_fallback: (t) => `count = ${t}.count + excluded.count`,
+};
 
-/** Takes up to `limit` marks out of `table`: the distinct (org, bucket) they named. */
-const claim = (table: string, limit: number): Sql => ({
-  text: `WITH taken AS (
-      DELETE FROM ${table} WHERE ctid = ANY(ARRAY(SELECT ctid FROM ${table} LIMIT $1)) RETURNING org_id, bucket
-    )
-    SELECT coalesce(array_agg(org_id), '{}') AS orgs, coalesce(array_agg(bucket), '{}') AS buckets,
-      (SELECT count(*) FROM taken)::int AS taken
-    FROM (SELECT DISTINCT org_id, bucket FROM taken) d`,
-  values: [limit],
-});
+function figuresAdd(t: string): string {
+  const sums = ['calls', 'errors', 'fallbacks', 'input_tokens', 'output_tokens', 'cached_input_tokens']
+    .concat(['reasoning_tokens', 'cost_usd', 'unpriced_calls', 'ttft_calls'])
+    .map((c) => `${c} = ${t}.${c} + excluded.${c}`);
+  const hists = ['latency_hist', 'ttft_hist'].map(
+    (c) => `${c} = obs_hist_merge(${t}.${c} || excluded.${c})`,
+  );
+  return [...sums, ...hists].join(', ');
+}
+
+const upsert = (rollup: Rollup, table: string, select: string) =>
+  `INSERT INTO ${table} AS t ${select}
+   ON CONFLICT (${ROLLUP_KEYS[rollup].join(', ')}) DO UPDATE SET ${ADD[rollup]('t')}`;
 
 /**
- * Replaces the hour rows of every rollup for (org, hour) keys with the figures of the raw rows there now; `raw`
- * selects those rows (RAW_COLUMNS of `ai_events e`), `clear` the rollup rows to replace (table alias `t`).
+ * One statement that takes up to `limit` pending keys, aggregates their events and adds them into every rollup's hour
+ * and day rows: the DELETE of the keys and every upsert commit or fail together, so a lost connection loses nothing
+ * and an event is never added twice. An event deleted before its key was taken (retention) adds nothing.
  */
-function rebuildHours(raw: string, clear: string, values: unknown[]): Sql[] {
-  return [
-    {
-      text: `WITH ${ROLLUPS.map((r, i) => `clear${i} AS (DELETE FROM ${hourTable(r)} t WHERE ${clear})`).join(', ')}
-        SELECT 1`,
-      values,
-    },
-    {
-      text: `WITH raw AS MATERIALIZED (${raw}),
-        dims AS MATERIALIZED (SELECT * FROM ${unpivotDimensions('raw')} u),
-        ${ROLLUPS.map((r, i) => `ins${i} AS (INSERT INTO ${hourTable(r)} ${rowsFromRaw(r, 'raw', 'dims')})`).join(', ')}
-        SELECT 1`,
-      values,
-    },
-  ];
-}
-
-/** Replaces the day rows of (org, day) keys with their hour rows merged. */
-function rebuildDays(): Sql[] {
-  return ROLLUPS.flatMap((r) => [
-    {
-      text: `DELETE FROM ${dayTable(r)} t USING ${KEYS} WHERE t.org_id = k.org_id AND t.bucket = k.bucket`,
-      values: [],
-    },
-    {
-      text: `INSERT INTO ${dayTable(r)} ${mergedRows(
-        r,
-        dayKeys(r),
-        `(SELECT h.* FROM ${KEYS} JOIN ${hourTable(r)} h ON h.org_id = k.org_id
-            AND h.bucket >= k.bucket AND h.bucket < k.bucket + interval '1 day') hours`,
-      )}`,
-      values: [],
-    },
-  ]);
-}
-
-/** Statements recomputing dirty (org, hour) keys from raw rows, and marking their days stale. */
-export function hourStatements(keys: Keys): Sql[] {
-  const values = [keys.orgs, keys.buckets];
-  return [
-    ...rebuildHours(
-      `SELECT ${RAW_COLUMNS} FROM ${KEYS} JOIN ai_events e ON e.org_id = k.org_id
-        AND e.created_at >= k.bucket AND e.created_at < k.bucket + interval '1 hour'`,
-      `(t.org_id, t.bucket) IN (SELECT org_id, bucket FROM ${KEYS})`,
-      values,
-    ),
-    {
-      text: `INSERT INTO ${STALE_DAYS} SELECT DISTINCT org_id, date_trunc('day', bucket, 'UTC') FROM ${KEYS}
-        ON CONFLICT DO NOTHING`,
-      values,
-    },
-  ];
-}
-
-/** Statements recomputing stale (org, day) keys from their hour rows. */
-export function dayStatements(keys: Keys): Sql[] {
-  return rebuildDays().map((s) => ({ ...s, values: [keys.orgs, keys.buckets] }));
-}
-
-/**
- * Statements rolling up every org's raw rows of one UTC day from scratch (the backfill's step): hour rows, then day
- * rows, for the orgs listed (all that hold events).
- */
-export function backfillDayStatements(day: Date, orgs: string[]): Sql[] {
-  const next = new Date(day.getTime() + 86_400_000);
-  return [
-    ...rebuildHours(
-      `SELECT ${RAW_COLUMNS} FROM ai_events e WHERE e.org_id = ANY($1) AND e.created_at >= $2 AND e.created_at < $3`,
-      't.org_id = ANY($1) AND t.bucket >= $2 AND t.bucket < $3',
-      [orgs, day, next],
-    ),
-    ...dayStatements({ orgs, buckets: orgs.map(() => day) }),
-  ];
+export function compactStatement(limit: number): Sql {
+  const hours = (r: Rollup) => `hours_${r}`;
+  return {
+    text: `WITH taken AS (
+        DELETE FROM ${PENDING} WHERE ctid = ANY(ARRAY(SELECT ctid FROM ${PENDING} LIMIT $1))
+        RETURNING org_id, created_at, id
+      ),
+      raw AS MATERIALIZED (
+        SELECT ${RAW_COLUMNS} FROM taken k JOIN ai_events e
+          ON e.org_id = k.org_id AND e.created_at = k.created_at AND e.id = k.id
+      ),
+      dims AS MATERIALIZED (SELECT * FROM ${unpivotDimensions('raw')} u),
+      ${ROLLUPS.map((r) => `${hours(r)} AS MATERIALIZED (${rowsFromRaw(r, 'raw', 'dims')})`).join(',\n')},
+      ${ROLLUPS.map(
+        (r) => `add_hour_${r} AS (${upsert(r, hourTable(r), `SELECT * FROM ${hours(r)}`)}),
+        add_day_${r} AS (${upsert(r, dayTable(r), mergedRows(r, dayKeys(r), hours(r)))})`,
+      ).join(',\n')}
+      SELECT (SELECT count(*) FROM taken)::int AS taken`,
+    values: [limit],
+  };
 }
 
 export interface CompactResult {
   /** False when another runner held the lock: this pass did nothing. */
   ran: boolean;
-  /** Distinct (org, hour) keys recomputed from raw rows, and (org, day) keys from hour rows. */
-  hours: number;
-  days: number;
+  /** Pending events added into the rollups. */
+  moved: number;
 }
 
 /**
  * Runs `fn` in a transaction holding the compactor's advisory lock; null when another runner holds it. One runner
- * at a time across replicas: the compactor and the backfill both replace rollup rows, never both at once.
+ * at a time across replicas: the compactor and the backfill both write rollup rows, never both at once.
  */
 export async function underRollupLock<T>(
   pool: pg.Pool,
   fn: (client: pg.ClientBase) => Promise<T>,
+  isolation = 'READ COMMITTED',
 ): Promise<T | null> {
   const client = await pool.connect();
   let broken = false;
@@ -125,7 +84,7 @@ export async function underRollupLock<T>(
   };
   client.on('error', lost);
   try {
-    await client.query('BEGIN');
+    await client.query(`BEGIN ISOLATION LEVEL ${isolation}`);
     try {
       const { rows } = await client.query<{ locked: boolean }>(
         'SELECT pg_try_advisory_xact_lock($1) AS locked',
@@ -151,35 +110,50 @@ export async function underRollupLock<T>(
   }
 }
 
-async function run(client: pg.ClientBase, statements: Sql[]) {
-  for (const s of statements) await client.query(s);
+/**
+ * Adds every pending event visible now into the rollups, `batch` per transaction. Events committed while a pass runs
+ * wait for the next one; reads see them as pending meanwhile.
+ */
+export async function compactRollups(pool: pg.Pool, batch = COMPACT_BATCH): Promise<CompactResult> {
+  let moved = 0;
+  for (;;) {
+    const taken = await underRollupLock(pool, async (client) => {
+      const { rows } = await client.query<{ taken: number }>(compactStatement(batch));
+      return rows[0]!.taken;
+    });
+    if (taken === null) return { ran: false, moved };
+    moved += taken;
+    if (taken < batch) return { ran: true, moved };
+  }
 }
 
 /**
- * Recomputes every dirty hour visible now from its raw rows, then every stale day from its hours, `batch` marks per
- * transaction. Each transaction removes the marks it read and replaces those rollup rows together, so a lost
- * connection loses nothing; rows committed meanwhile leave marks of their own for the next pass (the raw rows read
- * are never older than the marks removed: marks are read first).
+ * Statements rolling up every org's raw rows of one UTC day from scratch (the backfill's step), run in one
+ * REPEATABLE READ transaction: the day's pending keys are dropped and its hour and day rows replaced by the figures
+ * of the rows that snapshot sees, so a row committed after it is added by the compactor instead, never both.
  */
-export async function compactRollups(pool: pg.Pool, batch = COMPACT_BATCH): Promise<CompactResult> {
-  const result: CompactResult = { ran: true, hours: 0, days: 0 };
-  for (const [table, kind] of [
-    [DIRTY_HOURS, 'hours'],
-    [STALE_DAYS, 'days'],
-  ] as const) {
-    for (;;) {
-      const step = await underRollupLock(pool, async (client) => {
-        const { rows } = await client.query<Keys & { taken: number }>(claim(table, batch));
-        const keys = rows[0]!;
-        if (keys.orgs.length)
-          await run(client, kind === 'hours' ? hourStatements(keys) : dayStatements(keys));
-        return keys;
-      });
-      if (step === null) return { ...result, ran: false };
-      result[kind] += step.orgs.length;
-      // Fewer than a batch: every mark there was when this pass began is taken.
-      if (step.taken < batch) break;
-    }
-  }
-  return result;
+export function backfillDayStatements(day: Date, orgs: string[]): Sql[] {
+  const values = [orgs, day, new Date(day.getTime() + 86_400_000)];
+  const inDay = (t: string, time: string) => `${t}.org_id = ANY($1) AND ${t}.${time} >= $2 AND ${t}.${time} < $3`;
+  return [
+    {
+      text: `WITH pending AS (DELETE FROM ${PENDING} t WHERE ${inDay('t', 'created_at')}),
+        ${ROLLUPS.flatMap((r) => [hourTable(r), dayTable(r)])
+          .map((table, i) => `clear${i} AS (DELETE FROM ${table} t WHERE ${inDay('t', 'bucket')})`)
+          .join(', ')}
+        SELECT 1`,
+      values,
+    },
+    {
+      text: `WITH raw AS MATERIALIZED (SELECT ${RAW_COLUMNS} FROM ai_events e WHERE ${inDay('e', 'created_at')}),
+        dims AS MATERIALIZED (SELECT * FROM ${unpivotDimensions('raw')} u),
+        ${ROLLUPS.map((r) => `hours_${r} AS MATERIALIZED (${rowsFromRaw(r, 'raw', 'dims')})`).join(',\n')},
+        ${ROLLUPS.map(
+          (r) => `hour_${r} AS (INSERT INTO ${hourTable(r)} SELECT * FROM hours_${r}),
+          day_${r} AS (INSERT INTO ${dayTable(r)} ${mergedRows(r, dayKeys(r), `hours_${r}`)})`,
+        ).join(',\n')}
+        SELECT 1`,
+      values,
+    },
+  ];
 }

@@ -7,15 +7,15 @@ import { makeEvent } from '../../test/make-event.ts';
 import type { AiEvent } from '../event.ts';
 import { createEventWriter } from '../pipeline/writer.ts';
 import { backfillRollupsStep, startRollupBackfill } from './backfill.ts';
-import { compactRollups } from './compact.ts';
+import { compactRollups, compactStatement } from './compact.ts';
 import { skipRollupsInTransaction } from './skip.ts';
 import { ROLLUP_TABLES } from './tables.ts';
 
 /**
  * The rollups against raw recomputation: random events through the real writer, in random batches with re-delivered
- * duplicates, late events and times on hour and day edges. Every rollup row of an hour that is not marked dirty (and
- * of a day not stale and holding no dirty hour) must equal the same figures computed here from `ai_events` with SQL of
- * this test's own: that is what the reads rely on, before compaction, part way through, and after.
+ * duplicates, late events and times on hour and day edges. Every rollup row must equal the same figures computed here
+ * with SQL of this test's own from the `ai_events` rows that are not pending (the reads add those from raw rows):
+ * before compaction, part way through, and after.
  */
 
 const db = await createTestDatabase();
@@ -57,7 +57,6 @@ const CHECKS: Record<string, { key: string; raw: string; table: string; where?: 
         key: `'${dim}' AS dim, coalesce(${dim}, '') AS value`,
         raw: SUMS,
         table: TABLE_SUMS,
-        where: dim === 'user_id' ? 'user_id IS NOT NULL' : undefined,
       },
     ]),
   ),
@@ -76,29 +75,22 @@ const CHECKS: Record<string, { key: string; raw: string; table: string; where?: 
   },
 };
 
-/**
- * Rows of every rollup and grain whose buckets the reads would take from the table, as sorted JSON texts: from the
- * table, and recomputed from raw rows.
- */
+/** Every rollup's rows of a grain as sorted JSON texts: from its table, and recomputed from raw rows not pending. */
 async function compare(pool: pg.Pool, grain: 'hour' | 'day') {
   const out: { table: string[]; raw: string[] } = { table: [], raw: [] };
-  const clean = (alias: string) =>
-    grain === 'hour'
-      ? `NOT EXISTS (SELECT 1 FROM ai_rollup_dirty d WHERE d.org_id = ${alias}.org_id AND d.bucket = ${alias}.bucket)`
-      : `NOT EXISTS (SELECT 1 FROM ai_rollup_stale_day s WHERE s.org_id = ${alias}.org_id AND s.bucket = ${alias}.bucket)
-         AND NOT EXISTS (SELECT 1 FROM ai_rollup_dirty d WHERE d.org_id = ${alias}.org_id
-           AND d.bucket >= ${alias}.bucket AND d.bucket < ${alias}.bucket + interval '1 day')`;
+  const added = `NOT EXISTS (SELECT 1 FROM ai_rollup_pending p
+    WHERE p.org_id = e.org_id AND p.created_at = e.created_at AND p.id = e.id)`;
   for (const [name, c] of Object.entries(CHECKS)) {
     const [rollup, dim] = name.split(':');
     const keyNames = c.key ? c.key.split(/,(?![^(]*\))/).map((k) => /AS (\w+)$/.exec(k.trim())?.[1] ?? k.trim()) : [];
     const cols = ['org_id', 'bucket', ...keyNames].join(', ');
     const fromTable = await pool.query(
-      `SELECT ${cols}, ${c.table} FROM ${rollup}_${grain} t WHERE ${clean('t')}${dim ? ` AND dim = '${dim}'` : ''}`,
+      `SELECT ${cols}, ${c.table} FROM ${rollup}_${grain} t${dim ? ` WHERE dim = '${dim}'` : ''}`,
     );
     const fromRaw = await pool.query(
-      `SELECT * FROM (SELECT org_id, date_trunc('${grain}', created_at, 'UTC') AS bucket${c.key ? `, ${c.key}` : ''}, ${c.raw}
-         FROM ai_events ${c.where ? `WHERE ${c.where}` : ''} GROUP BY ${['org_id', 'bucket', ...keyNames].map((_, i) => i + 1).join(', ')}) t
-       WHERE ${clean('t')}`,
+      `SELECT org_id, date_trunc('${grain}', created_at, 'UTC') AS bucket${c.key ? `, ${c.key}` : ''}, ${c.raw}
+       FROM ai_events e WHERE ${added}${c.where ? ` AND ${c.where}` : ''}
+       GROUP BY ${['org_id', 'bucket', ...keyNames].map((_, i) => i + 1).join(', ')}`,
     );
     out.table.push(...fromTable.rows.map((r) => `${name} ${JSON.stringify(r)}`));
     out.raw.push(...fromRaw.rows.map((r) => `${name} ${JSON.stringify(r)}`));
@@ -113,9 +105,8 @@ async function expectExact(pool: pg.Pool) {
   }
 }
 
-const marks = async (pool: pg.Pool) =>
-  (await pool.query('SELECT (SELECT count(*) FROM ai_rollup_dirty)::int + (SELECT count(*) FROM ai_rollup_stale_day)::int AS n'))
-    .rows[0].n as number;
+const pending = async (pool: pg.Pool) =>
+  (await pool.query('SELECT count(*)::int AS n FROM ai_rollup_pending')).rows[0].n as number;
 
 const pick = <T>(...values: T[]) => fc.constantFrom(...values);
 const latency = fc.oneof(
@@ -183,13 +174,18 @@ describe('rollups', () => {
         await reset(db.pool);
         const bounds = [0, ...[...cuts].sort((a, b) => a - b), events.length];
         for (let i = 0; i + 1 < bounds.length; i++) await write(events.slice(bounds[i], bounds[i + 1]));
+        await expectExact(db.pool);
+        // Compaction in tiny batches, checked half-way through.
+        const { rows } = await db.pool.query(compactStatement(compactBatch));
+        expect(rows[0].taken).toBeGreaterThan(0);
+        await expectExact(db.pool);
         await compactRollups(db.pool, compactBatch);
         await expectExact(db.pool);
-        // Re-delivered events leave marks but count once; late ones make their old hour dirty again.
+        // Re-delivered events are not pending again: they count once.
         await Promise.all([write(redeliver), write(redeliver.slice(0, 3))]);
-        await expectExact(db.pool);
+        expect(await pending(db.pool)).toBe(0);
         await compactRollups(db.pool, compactBatch);
-        expect(await marks(db.pool)).toBe(0);
+        expect(await pending(db.pool)).toBe(0);
         await expectExact(db.pool);
         // Deleting raw rows (retention) changes no rollup figure.
         const before = await db.pool.query('SELECT * FROM ai_roll_dim_day ORDER BY 1, 2, 3, 4');
@@ -213,7 +209,7 @@ describe('rollups', () => {
     expect(rows[0]).toEqual({ days: events.length, hours: events.length, raw: events.length });
   });
 
-  it('skipRollupsInTransaction keeps re-inserted rows from marking their hour, for that transaction only', async () => {
+  it('skipRollupsInTransaction keeps re-inserted rows out of the rollups, for that transaction only', async () => {
     const restored = makeEvent({ created_at: new Date(EDGE - HOUR) });
     const client = await db.pool.connect();
     try {
@@ -224,9 +220,9 @@ describe('rollups', () => {
     } finally {
       client.release();
     }
-    expect(await marks(db.pool)).toBe(0);
+    expect(await pending(db.pool)).toBe(0);
     await write([makeEvent({ created_at: new Date(EDGE - HOUR) })]);
-    expect(await marks(db.pool)).toBe(1);
+    expect(await pending(db.pool)).toBe(1);
   });
 
   it('a late partition moving rows out of the default partition counts them once', async () => {
@@ -249,7 +245,7 @@ describe('rollups', () => {
     await manyStatements();
     const results = await Promise.all([compactRollups(db.pool, 2), compactRollups(db.pool, 2)]);
     if (results.some((r) => !r.ran)) await compactRollups(db.pool, 2);
-    expect(await marks(db.pool)).toBe(0);
+    expect(await pending(db.pool)).toBe(0);
     await expectExact(db.pool);
   });
 
@@ -257,7 +253,7 @@ describe('rollups', () => {
     await manyStatements();
     const blocker = await db.pool.connect();
     try {
-      // Hold a day table so the compaction stops after taking its marks, then cut its connection.
+      // Hold a day table so the compaction stops after taking its keys, then cut its connection.
       await blocker.query('BEGIN');
       await blocker.query('LOCK TABLE ai_roll_org_day IN ACCESS EXCLUSIVE MODE');
       const compaction = compactRollups(db.pool).then(
@@ -266,7 +262,7 @@ describe('rollups', () => {
       );
       const pid = await until('the compaction waiting on the day table', async () => {
         const { rows } = await db.pool.query(
-          "SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%ai_roll_org_day%'",
+          "SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%DELETE FROM ai_rollup_pending%'",
         );
         return rows[0]?.pid as number | undefined;
       });
@@ -276,10 +272,10 @@ describe('rollups', () => {
       await blocker.query('ROLLBACK');
       blocker.release();
     }
-    expect(await marks(db.pool)).toBeGreaterThan(0);
+    expect(await pending(db.pool)).toBeGreaterThan(0);
     await expectExact(db.pool);
     await compactRollups(db.pool);
-    expect(await marks(db.pool)).toBe(0);
+    expect(await pending(db.pool)).toBe(0);
     await expectExact(db.pool);
   });
 

@@ -15,7 +15,7 @@ import {
 /** The columns of `ai_events` (as `e`) a rollup reads, under the names the builders below use. */
 export const RAW_COLUMNS = `e.org_id, date_trunc('hour', e.created_at, 'UTC') AS bucket, e.created_at, e.id,
   e.model_name, coalesce(e.endpoint, '') AS endpoint, coalesce(e.service_name, '') AS service_name,
-  coalesce(e.provider, '') AS provider, e.user_id, e.success, e.fallback_used, e.input_tokens, e.output_tokens,
+  coalesce(e.provider, '') AS provider, coalesce(e.user_id, '') AS user_id, e.success, e.fallback_used, e.input_tokens, e.output_tokens,
   e.cached_input_tokens, e.reasoning_tokens, e.cost_usd, e.cost_source, obs_hist_index(e.latency_ms) AS li,
   obs_hist_index(e.ttft_ms) AS ti, coalesce(e.error_code, 'unknown') AS error_code, e.error_message,
   coalesce(e.fallback_model, '') AS fallback_model, coalesce(e.fallback_reason, '') AS fallback_reason`;
@@ -38,27 +38,28 @@ export const unpackBucket = (v: string) => `((${v} >> 32)::integer - 10000)`;
 export const unpackCount = (v: string) => `(${v} & 4294967295)`;
 
 /**
- * Sums and packed histograms per `keys` over `from` (a CTE of RAW_COLUMNS rows, or rows of them unpivoted): one
- * pass per histogram, each first counting per (key, bucket).
+ * Sums and packed histograms per `keys` over `from` (a CTE of RAW_COLUMNS rows, or rows of them unpivoted): the sums
+ * in one pass, each histogram in one more that only counts per (key, bucket).
  */
 function rawFigures(keys: readonly string[], from: string): string {
   const k = keys.join(', ');
-  const on = keys.map((c) => `l.${c} = t.${c}`).join(' AND ');
-  return `SELECT ${keys.map((c) => `l.${c}`).join(', ')}, ${ROLLUP_SUMS.map((c) => `sum(l.${c}) AS ${c}`).join(', ')},
-      array_agg(obs_hist_pack(l.li, l.calls) ORDER BY l.li) AS latency_hist, coalesce(min(t.ttft_hist), '{}') AS ttft_hist
-    FROM (SELECT ${k}, li, ${ROLLUP_SUMS.map((c) => `${RAW_SUMS[c]} AS ${c}`).join(', ')} FROM ${from} GROUP BY ${k}, li) l
-    LEFT JOIN (
-      SELECT ${k}, array_agg(obs_hist_pack(ti, n) ORDER BY ti) AS ttft_hist
-      FROM (SELECT ${k}, ti, count(*) AS n FROM ${from} WHERE ti IS NOT NULL GROUP BY ${k}, ti) c GROUP BY ${k}
-    ) t ON ${on}
-    GROUP BY ${keys.map((c) => `l.${c}`).join(', ')}`;
+  const hist = (column: string, index: string) =>
+    `SELECT ${k}, array_agg(obs_hist_pack(${index}, n) ORDER BY ${index}) AS ${column}
+      FROM (SELECT ${k}, ${index}, count(*) AS n FROM ${from} WHERE ${index} IS NOT NULL GROUP BY ${k}, ${index}) c
+      GROUP BY ${k}`;
+  return `SELECT ${keys.map((c) => `s.${c}`).join(', ')}, ${ROLLUP_SUMS.map((c) => `s.${c}`).join(', ')},
+      coalesce(l.latency_hist, '{}') AS latency_hist, coalesce(t.ttft_hist, '{}') AS ttft_hist
+    FROM (SELECT ${k}, ${ROLLUP_SUMS.map((c) => `${RAW_SUMS[c]} AS ${c}`).join(', ')} FROM ${from} GROUP BY ${k}) s
+    LEFT JOIN (${hist('latency_hist', 'li')}) l USING (${k})
+    LEFT JOIN (${hist('ttft_hist', 'ti')}) t USING (${k})`;
 }
 
-/** `from` unpivoted into (dim, value) rows, one per dimension a row has (rows without a user skip user_id). */
+/** `from` unpivoted into (dim, value) rows, one per dimension. */
 export const unpivotDimensions = (from: string) =>
-  `(SELECT r.*, d.dim, d.value FROM ${from} r CROSS JOIN LATERAL (VALUES ${ROLLUP_DIMENSIONS.map(
+  `(SELECT r.org_id, r.bucket, d.dim, d.value, r.success, r.fallback_used, r.input_tokens, r.output_tokens,
+     r.cached_input_tokens, r.reasoning_tokens, r.cost_usd, r.cost_source, r.li, r.ti FROM ${from} r CROSS JOIN LATERAL (VALUES ${ROLLUP_DIMENSIONS.map(
     (d) => `('${d}', r.${d})`,
-  ).join(', ')}) AS d(dim, value) WHERE d.value IS NOT NULL)`;
+  ).join(', ')}) AS d(dim, value))`;
 
 /** The key columns of each rollup (after `org_id`, `bucket` in the order the table has them). */
 export const ROLLUP_KEYS: Record<Rollup, readonly string[]> = {

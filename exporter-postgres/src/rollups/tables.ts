@@ -32,21 +32,16 @@ export type Rollup = (typeof ROLLUPS)[number];
 
 export const rollupTable = (rollup: Rollup, grain: RollupGrain) => `${rollup}_${grain}`;
 
-/** Hours whose rollup rows miss committed events (the insert trigger's marks). */
-export const DIRTY_HOURS = 'ai_rollup_dirty';
-/** Days whose day rows are older than their hour rows. */
-export const STALE_DAYS = 'ai_rollup_stale_day';
+/** Keys of events committed but not yet added into the rollups (the insert trigger's). */
+export const PENDING = 'ai_rollup_pending';
 
 /**
- * Every table holding rollup figures or marks, with its time column, for retention: deleting rows older than a
- * cut-off from each of them removes those buckets' figures and nothing else. Deleting raw `ai_events` rows never
- * changes a rollup (unless a late event later makes that hour recomputed from the raw rows left).
+ * Every table holding rollup figures, with its time column, for retention: deleting rows older than a cut-off from
+ * each of them removes those buckets' figures and nothing else. Deleting raw `ai_events` rows never changes a rollup.
  */
 export const ROLLUP_TABLES: readonly { table: string; timeColumn: 'bucket'; grain: RollupGrain }[] = [
   ...ROLLUPS.flatMap((r) => [
     { table: rollupTable(r, 'hour'), timeColumn: 'bucket' as const, grain: 'hour' as const },
     { table: rollupTable(r, 'day'), timeColumn: 'bucket' as const, grain: 'day' as const },
   ]),
-  { table: DIRTY_HOURS, timeColumn: 'bucket', grain: 'hour' },
-  { table: STALE_DAYS, timeColumn: 'bucket', grain: 'day' },
 ];
