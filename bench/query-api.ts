@@ -24,12 +24,7 @@ import {
   seedLines,
 } from './_big-org.ts';
 import { READ_PATHS, type ReadPath, type Samples } from './_read-paths.ts';
-import { fmt, type KeptDatabase, keptBenchDatabase } from './support.ts';
-
-const load = () =>
-  `load average ${loadavg()
-    .map((l) => l.toFixed(1))
-    .join(' ')}`;
+import { fmt, type KeptDatabase, keptBenchDatabase, load } from './support.ts';
 
 function percentiles(samples: number[]): { p50: number; p95: number } {
   const s = [...samples].sort((a, b) => a - b);

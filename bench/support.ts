@@ -1,3 +1,4 @@
+import { loadavg } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { ensurePartitions, migrate } from '@observatory/exporter-postgres';
 import pg from 'pg';
@@ -115,3 +116,9 @@ export async function withPeakRss<T>(
 }
 
 export const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
+
+/** The machine's load averages, to print beside figures measured on a shared machine. */
+export const load = () =>
+  `load average ${loadavg()
+    .map((l) => l.toFixed(1))
+    .join(' ')}`;

@@ -3,7 +3,10 @@ import { backfillDayStatements, underRollupLock } from './compact.ts';
 
 const DAY = 86_400_000;
 
-/** Every org holding events, with its oldest event: one index probe per org (a loose scan of the primary key). */
+/**
+ * Every org holding events, and the newest event before $1 of any of them: one index probe per org (a loose scan of
+ * the primary key), so days without events are skipped at no cost.
+ */
 const ORGS = `WITH RECURSIVE o AS (
     (SELECT org_id FROM ai_events ORDER BY org_id LIMIT 1)
     UNION ALL
@@ -11,7 +14,7 @@ const ORGS = `WITH RECURSIVE o AS (
     FROM o WHERE o.org_id IS NOT NULL
   )
   SELECT coalesce(array_agg(org_id), '{}') AS orgs,
-    min((SELECT min(e.created_at) FROM ai_events e WHERE e.org_id = o.org_id)) AS oldest
+    max((SELECT max(e.created_at) FROM ai_events e WHERE e.org_id = o.org_id AND e.created_at < $1)) AS newest
   FROM o WHERE org_id IS NOT NULL`;
 
 export interface BackfillStep {
@@ -22,8 +25,8 @@ export interface BackfillStep {
 }
 
 /**
- * One step of the background backfill: rolls up every org's raw rows of the UTC day before
- * `ai_rollup_state.backfill_before` from scratch and moves the mark back a day, in one REPEATABLE READ transaction
+ * One step of the background backfill: rolls up every org's raw rows of the newest UTC day holding events before
+ * `ai_rollup_state.backfill_before` from scratch and moves the mark back to that day, in one REPEATABLE READ transaction
  * under the compactor's lock (so it never races a compaction). Newest days first: recent windows get fast first. Reads take raw
  * rows for every day still before the mark, so they are exact throughout. Null when another runner holds the lock.
  */
@@ -34,13 +37,13 @@ export async function backfillRollupsStep(pool: pg.Pool): Promise<BackfillStep |
     );
     const before = rows[0]?.before;
     if (!(before instanceof Date)) return { done: true };
-    const { rows: found } = await client.query<{ orgs: string[]; oldest: Date | null }>(ORGS);
-    const { orgs, oldest } = found[0]!;
-    const day = new Date(before.getTime() - DAY);
-    if (oldest === null || before.getTime() <= oldest.getTime()) {
+    const { rows: found } = await client.query<{ orgs: string[]; newest: Date | null }>(ORGS, [before]);
+    const { orgs, newest } = found[0]!;
+    if (newest === null) {
       await client.query("UPDATE ai_rollup_state SET backfill_before = '-infinity'");
       return { done: true };
     }
+    const day = new Date(Math.floor(newest.getTime() / DAY) * DAY);
     for (const statement of backfillDayStatements(day, orgs)) await client.query(statement);
     await client.query('UPDATE ai_rollup_state SET backfill_before = $1', [day]);
     return { done: false, day };

@@ -127,7 +127,7 @@ describe('restoreEvents', () => {
     const deltas = async () =>
       (
         await db.pool.query(
-          'SELECT (SELECT count(*) FROM ai_rollup_delta) + (SELECT count(*) FROM ai_rollup_user_delta) AS n',
+          'SELECT count(*) AS n FROM ai_rollup_pending',
         )
       ).rows[0].n;
     const deltasBefore = await deltas();
