@@ -2,8 +2,9 @@
  * Synthetic `ai_events` rows for the read-path benchmark, as COPY text made on demand: one big org holding most rows
  * plus a few noise orgs, in time order over the last `days` days, with the shapes the read paths care about: ids in
  * the service's UUIDv7 layout (1 in 1,000 a random UUIDv4, as a client may supply), traces of 1–3 calls sharing a
- * random trace id and request id, 5,000 users (10 % of calls without one), skewed endpoints, ~4 % failures with three
- * error codes, ~2.5 % fallbacks.
+ * random trace id and request id, 5,000 users (10 % of calls without one), skewed models and endpoints, 20 services and
+ * 6 providers, every dimension drawn independently (the worst case for rollups: no combination repeats more than
+ * chance makes it), ~4 % failures with three error codes, ~2.5 % fallbacks.
  */
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -170,7 +171,7 @@ export async function copyLines(
  */
 export const SEED_GENERATOR = 3;
 
-/** Rows per COPY statement, so each firing of the statement-level rollup trigger aggregates a bounded set. */
+/** Rows per COPY statement: slices small enough to spread over the parallel connections. */
 const SLICE_ROWS = 500_000;
 
 export interface SeedMark {

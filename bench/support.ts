@@ -1,5 +1,5 @@
-import { loadavg } from 'node:os';
 import { randomBytes } from 'node:crypto';
+import { loadavg } from 'node:os';
 import { ensurePartitions, migrate } from '@observatory/exporter-postgres';
 import pg from 'pg';
 

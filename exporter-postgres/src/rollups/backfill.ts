@@ -31,23 +31,27 @@ export interface BackfillStep {
  * rows for every day still before the mark, so they are exact throughout. Null when another runner holds the lock.
  */
 export async function backfillRollupsStep(pool: pg.Pool): Promise<BackfillStep | null> {
-  return underRollupLock(pool, async (client) => {
-    const { rows } = await client.query<{ before: Date | number }>(
-      'SELECT backfill_before AS before FROM ai_rollup_state FOR UPDATE',
-    );
-    const before = rows[0]?.before;
-    if (!(before instanceof Date)) return { done: true };
-    const { rows: found } = await client.query<{ orgs: string[]; newest: Date | null }>(ORGS, [before]);
-    const { orgs, newest } = found[0]!;
-    if (newest === null) {
-      await client.query("UPDATE ai_rollup_state SET backfill_before = '-infinity'");
-      return { done: true };
-    }
-    const day = new Date(Math.floor(newest.getTime() / DAY) * DAY);
-    for (const statement of backfillDayStatements(day, orgs)) await client.query(statement);
-    await client.query('UPDATE ai_rollup_state SET backfill_before = $1', [day]);
-    return { done: false, day };
-  }, 'REPEATABLE READ');
+  return underRollupLock(
+    pool,
+    async (client) => {
+      const { rows } = await client.query<{ before: Date | number }>(
+        'SELECT backfill_before AS before FROM ai_rollup_state FOR UPDATE',
+      );
+      const before = rows[0]?.before;
+      if (!(before instanceof Date)) return { done: true };
+      const { rows: found } = await client.query<{ orgs: string[]; newest: Date | null }>(ORGS, [before]);
+      const { orgs, newest } = found[0]!;
+      if (newest === null) {
+        await client.query("UPDATE ai_rollup_state SET backfill_before = '-infinity'");
+        return { done: true };
+      }
+      const day = new Date(Math.floor(newest.getTime() / DAY) * DAY);
+      for (const statement of backfillDayStatements(day, orgs)) await client.query(statement);
+      await client.query('UPDATE ai_rollup_state SET backfill_before = $1', [day]);
+      return { done: false, day };
+    },
+    'REPEATABLE READ',
+  );
 }
 
 /**

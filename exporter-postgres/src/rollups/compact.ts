@@ -1,7 +1,16 @@
 import type pg from 'pg';
 import { ADVISORY_LOCKS } from '../db/advisory-locks.ts';
-import { dayKeys, dayTable, hourTable, mergedRows, RAW_COLUMNS, ROLLUP_KEYS, rowsFromRaw, unpivotDimensions } from './sql.ts';
-import { PENDING, type Rollup, ROLLUPS } from './tables.ts';
+import {
+  dayKeys,
+  dayTable,
+  hourTable,
+  mergedRows,
+  RAW_COLUMNS,
+  ROLLUP_KEYS,
+  rowsFromRaw,
+  unpivotDimensions,
+} from './sql.ts';
+import { PENDING, ROLLUPS, type Rollup } from './tables.ts';
 
 /** Pending events taken per transaction: bounds one step's locks and memory whatever the backlog. */
 export const COMPACT_BATCH = 20_000;
@@ -23,9 +32,7 @@ function figuresAdd(t: string): string {
   const sums = ['calls', 'errors', 'fallbacks', 'input_tokens', 'output_tokens', 'cached_input_tokens']
     .concat(['reasoning_tokens', 'cost_usd', 'unpriced_calls', 'ttft_calls'])
     .map((c) => `${c} = ${t}.${c} + excluded.${c}`);
-  const hists = ['latency_hist', 'ttft_hist'].map(
-    (c) => `${c} = obs_hist_merge(${t}.${c} || excluded.${c})`,
-  );
+  const hists = ['latency_hist', 'ttft_hist'].map((c) => `${c} = obs_hist_merge(${t}.${c} || excluded.${c})`);
   return [...sums, ...hists].join(', ');
 }
 
@@ -134,7 +141,8 @@ export async function compactRollups(pool: pg.Pool, batch = COMPACT_BATCH): Prom
  */
 export function backfillDayStatements(day: Date, orgs: string[]): Sql[] {
   const values = [orgs, day, new Date(day.getTime() + 86_400_000)];
-  const inDay = (t: string, time: string) => `${t}.org_id = ANY($1) AND ${t}.${time} >= $2 AND ${t}.${time} < $3`;
+  const inDay = (t: string, time: string) =>
+    `${t}.org_id = ANY($1) AND ${t}.${time} >= $2 AND ${t}.${time} < $3`;
   return [
     {
       text: `WITH pending AS (DELETE FROM ${PENDING} t WHERE ${inDay('t', 'created_at')}),

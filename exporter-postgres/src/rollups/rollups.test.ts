@@ -82,7 +82,9 @@ async function compare(pool: pg.Pool, grain: 'hour' | 'day') {
     WHERE p.org_id = e.org_id AND p.created_at = e.created_at AND p.id = e.id)`;
   for (const [name, c] of Object.entries(CHECKS)) {
     const [rollup, dim] = name.split(':');
-    const keyNames = c.key ? c.key.split(/,(?![^(]*\))/).map((k) => /AS (\w+)$/.exec(k.trim())?.[1] ?? k.trim()) : [];
+    const keyNames = c.key
+      ? c.key.split(/,(?![^(]*\))/).map((k) => /AS (\w+)$/.exec(k.trim())?.[1] ?? k.trim())
+      : [];
     const cols = ['org_id', 'bucket', ...keyNames].join(', ');
     const fromTable = await pool.query(
       `SELECT ${cols}, ${c.table} FROM ${rollup}_${grain} t${dim ? ` WHERE dim = '${dim}'` : ''}`,

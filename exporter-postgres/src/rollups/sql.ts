@@ -1,10 +1,4 @@
-import {
-  ROLLUP_DIMENSIONS,
-  ROLLUP_SUMS,
-  type Rollup,
-  type RollupGrain,
-  rollupTable,
-} from './tables.ts';
+import { ROLLUP_DIMENSIONS, ROLLUP_SUMS, type Rollup, type RollupGrain, rollupTable } from './tables.ts';
 
 /**
  * SQL shared by the compactor, the backfill and the read paths: how raw `ai_events` rows become rollup rows, and how
@@ -58,8 +52,8 @@ function rawFigures(keys: readonly string[], from: string): string {
 export const unpivotDimensions = (from: string) =>
   `(SELECT r.org_id, r.bucket, d.dim, d.value, r.success, r.fallback_used, r.input_tokens, r.output_tokens,
      r.cached_input_tokens, r.reasoning_tokens, r.cost_usd, r.cost_source, r.li, r.ti FROM ${from} r CROSS JOIN LATERAL (VALUES ${ROLLUP_DIMENSIONS.map(
-    (d) => `('${d}', r.${d})`,
-  ).join(', ')}) AS d(dim, value))`;
+       (d) => `('${d}', r.${d})`,
+     ).join(', ')}) AS d(dim, value))`;
 
 /** The key columns of each rollup (after `org_id`, `bucket` in the order the table has them). */
 export const ROLLUP_KEYS: Record<Rollup, readonly string[]> = {
@@ -97,7 +91,7 @@ export function rowsFromRaw(rollup: Rollup, raw: string, dimFrom?: string): stri
 export function mergedHistogram(keys: readonly string[], from: string, column: string): string {
   const k = keys.join(', ');
   return `SELECT ${k}, array_agg(obs_hist_pack(b, n) ORDER BY b) AS ${column}
-    FROM (SELECT ${k}, ${unpackBucket('v')} AS b, sum(${unpackCount("v")})::bigint AS n
+    FROM (SELECT ${k}, ${unpackBucket('v')} AS b, sum(${unpackCount('v')})::bigint AS n
           FROM ${from} CROSS JOIN LATERAL unnest(${column}) AS v GROUP BY ${k}, b) m
     GROUP BY ${k}`;
 }

@@ -272,7 +272,12 @@ export async function series(
   } else {
     const unit = interval === '1h' ? 'hour' : 'day';
     const { rows } = await pool.query<GroupedRow>(
-      groupedStatement({ ...w, modelName, useDays: interval === '1d', group: `date_trunc('${unit}', bucket, 'UTC')` }),
+      groupedStatement({
+        ...w,
+        modelName,
+        useDays: interval === '1d',
+        group: `date_trunc('${unit}', bucket, 'UTC')`,
+      }),
     );
     for (const r of rows) points.set((r.g as Date).getTime(), seriesPoint(r.g as Date, rowFigures(r)));
   }
@@ -361,7 +366,11 @@ export async function breakdown(pool: pg.Pool, w: Window, by: BreakdownDimension
   const rest = grouped.rows.find((r) => r.kind === 'others')!;
   // Every call has one value of the dimension ('' for none): the rest is the totals minus the picked values.
   const others = (column: 'latency_hist' | 'ttft_hist') =>
-    combine(unpack(total[column]), [], items.map((r) => unpack(r[column])));
+    combine(
+      unpack(total[column]),
+      [],
+      items.map((r) => unpack(r[column])),
+    );
   return {
     by,
     items: top.map((r) => ({ [by]: r.g === '' ? null : r.g, ...breakdownRow(rowFigures(r)) })),

@@ -101,7 +101,11 @@ export function sourceCtes(
   const dim = table === 'ai_roll_dim' ? (model !== undefined ? 'model_name' : o.dim) : undefined;
   const tableFilter = [
     dim ? ` AND t.dim = ${p.add(dim)}` : '',
-    model !== undefined ? (table === 'ai_roll_dim' ? ` AND t.value = ${model}` : ` AND t.model_name = ${model}`) : '',
+    model !== undefined
+      ? table === 'ai_roll_dim'
+        ? ` AND t.value = ${model}`
+        : ` AND t.model_name = ${model}`
+      : '',
   ].join('');
   const columns = COLUMNS[rollup].map((c) => `t.${c}`).join(', ');
   const [h0, h1] = parts.wholeHours ?? [o.from, o.from];
