@@ -111,6 +111,7 @@ export {
   unpivotDimensions,
 } from './rollups/sql.ts';
 export {
+  PENDING,
   ROLLUP_DIMENSIONS,
   ROLLUP_HISTOGRAMS,
   ROLLUP_SUMS,
@@ -120,7 +121,6 @@ export {
   type RollupDimension,
   type RollupGrain,
   rollupTable,
-  PENDING,
 } from './rollups/tables.ts';
 export { forEachInSlices } from './slices.ts';
 export { type AttributeValue, fromReadableSpan, type SpanInput } from './span.ts';
