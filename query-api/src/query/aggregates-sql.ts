@@ -2,6 +2,7 @@ import { ROLLUP_SUMS } from '@observatory/exporter-postgres';
 import type pg from 'pg';
 import { combine, type Histogram, quantiles, unpack } from './histogram.ts';
 import {
+  backfillMark,
   type GroupedRow,
   groupedStatement,
   groupHistograms,
@@ -27,6 +28,13 @@ export interface Window {
   from: Date;
   to: Date;
 }
+
+/** A window with the backfill's mark, as every rollup statement takes it. */
+type MarkedWindow = Window & { backfillBefore: Date | null };
+const marked = async (pool: pg.Pool, w: Window): Promise<MarkedWindow> => ({
+  ...w,
+  backfillBefore: await backfillMark(pool),
+});
 
 /** Series resolution of the overview: about 60–700 points whatever the window. */
 export function bucketFor(window: Window): Bucket {
@@ -85,12 +93,13 @@ const EMPTY: GroupedRow = {
   ttft_hist: null,
 };
 
-async function totals(pool: pg.Pool, w: Window) {
+async function totals(pool: pg.Pool, w: MarkedWindow) {
   const { rows } = await pool.query<GroupedRow>(groupedStatement({ ...w, group: "''" }));
   return rowFigures(rows[0] ?? EMPTY);
 }
 
-export async function overview(pool: pg.Pool, w: Window) {
+export async function overview(pool: pg.Pool, window: Window) {
+  const w = await marked(pool, window);
   const bucket = bucketFor(w);
   const interval = ({ minute: '1m', hour: '1h', day: '1d' } as const)[bucket];
   const [t, points] = await Promise.all([totals(pool, w), series(pool, w, interval)]);
@@ -112,7 +121,7 @@ export async function overview(pool: pg.Pool, w: Window) {
 }
 
 /** Sums and merged histograms per value of a dimension over the window, from its `ai_roll_dim` rows. */
-export function dimensionStatement(w: Window, dim: BreakdownDimension) {
+export function dimensionStatement(w: MarkedWindow, dim: BreakdownDimension) {
   const p = new Params();
   return {
     text: `WITH ${sourceCtes('src', 'ai_roll_dim', { ...w, dim }, p)}
@@ -123,7 +132,7 @@ export function dimensionStatement(w: Window, dim: BreakdownDimension) {
 }
 
 export async function models(pool: pg.Pool, w: Window) {
-  const { rows } = await pool.query<GroupedRow>(dimensionStatement(w, 'model_name'));
+  const { rows } = await pool.query<GroupedRow>(dimensionStatement(await marked(pool, w), 'model_name'));
   return rows
     .sort((a, b) => int(b.calls) - int(a.calls) || String(a.g).localeCompare(String(b.g)))
     .slice(0, 500)
@@ -149,7 +158,7 @@ export async function models(pool: pg.Pool, w: Window) {
  * Top error codes with first/last seen and the newest message, all from the errors rollup (raw failing rows only at
  * the ragged edges and in hours not rolled up yet).
  */
-export function errorsQuery(w: Window) {
+export function errorsQuery(w: MarkedWindow) {
   const p = new Params();
   return {
     text: `WITH ${sourceCtes('src', 'ai_roll_error', w, p)},
@@ -167,11 +176,11 @@ export function errorsQuery(w: Window) {
 }
 
 export async function errors(pool: pg.Pool, w: Window) {
-  return (await pool.query(errorsQuery(w))).rows;
+  return (await pool.query(errorsQuery(await marked(pool, w)))).rows;
 }
 
 /** Fallbacks per primary model, fallback model and reason, with the primary model's calls for the rate. */
-export function fallbacksQuery(w: Window) {
+export function fallbacksQuery(w: MarkedWindow) {
   const p = new Params();
   return {
     text: `WITH ${sourceCtes('fb', 'ai_roll_fallback', w, p)}, ${sourceCtes('calls', 'ai_roll_dim', { ...w, dim: 'model_name' }, p)},
@@ -186,7 +195,7 @@ export function fallbacksQuery(w: Window) {
 }
 
 export async function fallbacks(pool: pg.Pool, w: Window) {
-  return (await pool.query(fallbacksQuery(w))).rows;
+  return (await pool.query(fallbacksQuery(await marked(pool, w)))).rows;
 }
 
 export const INTERVALS = { '1m': 60_000, '5m': 300_000, '1h': 3_600_000, '1d': 86_400_000 } as const;
@@ -273,7 +282,7 @@ export async function series(
     const unit = interval === '1h' ? 'hour' : 'day';
     const { rows } = await pool.query<GroupedRow>(
       groupedStatement({
-        ...w,
+        ...(await marked(pool, w)),
         modelName,
         useDays: interval === '1d',
         group: `date_trunc('${unit}', bucket, 'UTC')`,
@@ -335,7 +344,8 @@ function breakdownRow(f: ReturnType<typeof figures>) {
  * are the totals' minus the top values' (and minus the calls without a user), so a breakdown over thousands of users
  * merges a handful of histograms.
  */
-export async function breakdown(pool: pg.Pool, w: Window, by: BreakdownDimension, limit: number) {
+export async function breakdown(pool: pg.Pool, window: Window, by: BreakdownDimension, limit: number) {
+  const w = await marked(pool, window);
   const p = new Params();
   const [lim, userOnly] = [p.add(limit), by === 'user_id' ? "g <> ''" : 'true'];
   const sums = ROLLUP_SUMS.map((c) => `sum(${c}::numeric)::text AS ${c}`).join(', ');

@@ -7,6 +7,7 @@ import {
   rollupTable,
   rowsFromRaw,
 } from '@observatory/exporter-postgres';
+import type pg from 'pg';
 
 /**
  * Reads over the narrow rollups (`migrations/0024_narrow_rollups.sql`). A window is split into whole UTC days (day
@@ -67,6 +68,20 @@ export interface SourceOptions {
   useDays?: boolean;
   /** Only calls of this model (org and dimension sources: read from the model_name rows). */
   modelName?: string | undefined;
+  /** The backfill's mark (`backfillMark()`): raw rows before it; null once the backfill is done. */
+  backfillBefore: Date | null;
+}
+
+/**
+ * The backfill's mark, read on its own before a statement: as a parameter it lets the planner prune partitions (as a
+ * sub-select the same read took ten times as long). Reading it apart is safe: a backfill step moves it back only
+ * after writing the rollup rows of the day it passes, so an older mark only makes a read take raw rows where rollups
+ * would have served.
+ */
+export async function backfillMark(pool: pg.Pool): Promise<Date | null> {
+  const { rows } = await pool.query<{ f: Date | number }>('SELECT backfill_before AS f FROM ai_rollup_state');
+  const f = rows[0]?.f;
+  return f instanceof Date ? f : null;
 }
 
 /** The columns a source yields per rollup (after `bucket`), in table order. */
@@ -122,12 +137,11 @@ export function sourceCtes(
           `(SELECT r.*, '${dim}' AS dim, r.${dim} AS value FROM ${n('raw')} r) u`,
         )}) x`
       : `SELECT bucket, ${COLUMNS[rollup].join(', ')} FROM (${rowsFromRaw(rollup, n('raw'))}) x`;
-  const mark = `(SELECT f FROM ${n('mark')})`;
+  const mark = `${p.add(o.backfillBefore ?? '-infinity')}::timestamptz`;
   const rollupRows = (grain: 'day' | 'hour', where: string) =>
     `SELECT t.bucket, ${columns} FROM ${rollupTable(table, grain)} t
       WHERE t.org_id = ${org}${tableFilter} AND (${where}) AND t.bucket >= ${mark}`;
-  return `${n('mark')} AS MATERIALIZED (SELECT backfill_before AS f FROM ai_rollup_state),
-    ${n('raw')} AS MATERIALIZED (
+  return `${n('raw')} AS MATERIALIZED (
       ${raw(`(${rangeSql('e.created_at', parts.raw, p)})`)}
       UNION ALL ${raw(`e.created_at >= ${ph0} AND e.created_at < least(${ph1}, ${mark})`)}
       UNION ALL ${raw(
