@@ -346,46 +346,59 @@ function breakdownRow(f: ReturnType<typeof figures>) {
  */
 export async function breakdown(pool: pg.Pool, window: Window, by: BreakdownDimension, limit: number) {
   const w = await marked(pool, window);
+  // Rank first, on calls and cost alone (an index-only scan of the dimension's rows), then the full figures and
+  // histograms of the top values only: by user that is ten of thousands.
+  const rank = new Params();
+  const named = by === 'user_id' ? "value <> ''" : 'true';
+  const { rows: ranked } = await pool.query<{ values: string[] | null; groups: number }>({
+    text: `WITH ${sourceCtes('src', 'ai_roll_dim', { ...w, dim: by, materialized: false }, rank)},
+      per AS (SELECT value, sum(cost_usd) AS cost, sum(calls) AS calls FROM src WHERE ${named} GROUP BY 1)
+      SELECT (SELECT array_agg(value ORDER BY cost DESC, calls DESC, value) FROM (
+          SELECT * FROM per ORDER BY cost DESC, calls DESC, value LIMIT ${rank.add(limit)}) top) AS values,
+        (SELECT count(*)::int FROM per) AS groups`,
+    values: rank.values,
+  });
+  const top = ranked[0]?.values ?? [];
+  // The picked values' figures, the totals, and the others as the totals minus the picked values (every call has
+  // one value of the dimension, '' for none, which by user counts in the totals only).
   const p = new Params();
-  const [lim, userOnly] = [p.add(limit), by === 'user_id' ? "g <> ''" : 'true'];
-  const sums = ROLLUP_SUMS.map((c) => `sum(${c}::numeric)::text AS ${c}`).join(', ');
-  const statement = {
-    text: `WITH ${sourceCtes('src', 'ai_roll_dim', { ...w, dim: by }, p)},
-      per AS (${groupSums('src', 'value')}),
-      ranked AS (
-        SELECT per.*, row_number() OVER (ORDER BY cost_usd::numeric DESC, calls::bigint DESC, g) AS rank
-        FROM per WHERE ${userOnly}
+  const picked = by === 'user_id' ? [...top, ''] : top;
+  const sums = ROLLUP_SUMS.map((c) => `(t.${c}::numeric - coalesce(i.${c}, 0))::text AS ${c}`).join(', ');
+  const { rows } = await pool.query<GroupedRow & { kind: 'item' | 'total' | 'others' }>({
+    text: `WITH ${sourceCtes('tot', 'ai_roll_org', w, p)},
+      ${sourceCtes('src', 'ai_roll_dim', { ...w, dim: by, values: picked }, p)},
+      items AS (
+        SELECT s.*, h.latency_hist, h.ttft_hist
+        FROM (${groupSums('src', 'value')}) s LEFT JOIN (${groupHistograms('src', 'value')}) h USING (g)
       ),
-      picked AS (SELECT g FROM ranked WHERE rank <= ${lim} UNION ALL SELECT g FROM per WHERE NOT (${userOnly}))
-      SELECT 'item' AS kind, r.*, h.latency_hist, h.ttft_hist
-      FROM (SELECT * FROM ranked WHERE rank <= ${lim} UNION ALL SELECT per.*, NULL FROM per WHERE NOT (${userOnly})) r
-      LEFT JOIN (${groupHistograms('(SELECT * FROM src WHERE value IN (SELECT g FROM picked)) s2', 'value')}) h USING (g)
-      UNION ALL
-      SELECT 'others', NULL, ${sums}, count(*), NULL, NULL FROM ranked WHERE rank > ${lim}
-      ORDER BY rank`,
+      total AS (
+        SELECT s.*, h.latency_hist, h.ttft_hist
+        FROM (${groupSums('tot', "''")}) s LEFT JOIN (${groupHistograms('tot', "''")}) h USING (g)
+      )
+      SELECT 'item' AS kind, * FROM items
+      UNION ALL SELECT 'total', * FROM total
+      UNION ALL SELECT 'others', NULL, ${sums}, NULL, NULL
+        FROM total t CROSS JOIN (SELECT ${ROLLUP_SUMS.map((c) => `sum(${c}::numeric) AS ${c}`).join(', ')} FROM items) i`,
     values: p.values,
-  };
-  type Row = GroupedRow & { kind: 'item' | 'others'; rank: string | null };
-  const [grouped, all] = await Promise.all([
-    pool.query<Row>(statement),
-    pool.query<GroupedRow>(groupedStatement({ ...w, group: "''" })),
-  ]);
-  const total = all.rows[0] ?? EMPTY;
-  const items = grouped.rows.filter((r) => r.kind === 'item');
-  const top = items.filter((r) => r.rank !== null);
-  const rest = grouped.rows.find((r) => r.kind === 'others')!;
-  // Every call has one value of the dimension ('' for none): the rest is the totals minus the picked values.
+  });
+  const items = rows.filter((r) => r.kind === 'item');
+  const total = rows.find((r) => r.kind === 'total') ?? EMPTY;
+  const rest = rows.find((r) => r.kind === 'others') ?? EMPTY;
   const others = (column: 'latency_hist' | 'ttft_hist') =>
     combine(
       unpack(total[column]),
       [],
       items.map((r) => unpack(r[column])),
     );
+  const byValue = new Map(items.map((r) => [r.g, r]));
   return {
     by,
-    items: top.map((r) => ({ [by]: r.g === '' ? null : r.g, ...breakdownRow(rowFigures(r)) })),
+    items: top.map((v) => ({
+      [by]: v === '' ? null : v,
+      ...breakdownRow(rowFigures(byValue.get(v) ?? EMPTY)),
+    })),
     others: {
-      groups: int(rest.rank),
+      groups: (ranked[0]?.groups ?? 0) - top.length,
       ...breakdownRow(figures(rest, others('latency_hist'), others('ttft_hist'))),
     },
     totals: breakdownRow(rowFigures(total)),

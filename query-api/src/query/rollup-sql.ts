@@ -70,6 +70,13 @@ export interface SourceOptions {
   modelName?: string | undefined;
   /** The backfill's mark (`backfillMark()`): raw rows before it; null once the backfill is done. */
   backfillBefore: Date | null;
+  /** Dimension sources: only these values. */
+  values?: string[];
+  /**
+   * False: the source is inlined into each use, so a use reading a few columns scans an index holding just those
+   * (`ai_roll_dim_*_rank`); true (default): computed once for several uses.
+   */
+  materialized?: boolean;
 }
 
 /**
@@ -114,8 +121,10 @@ export function sourceCtes(
   // By model: the org's figures are the model's model_name rows.
   const table = model !== undefined && rollup === 'ai_roll_org' ? 'ai_roll_dim' : rollup;
   const dim = table === 'ai_roll_dim' ? (model !== undefined ? 'model_name' : o.dim) : undefined;
+  const only = o.values && dim ? p.add(o.values) : undefined;
   const tableFilter = [
     dim ? ` AND t.dim = ${p.add(dim)}` : '',
+    only ? ` AND t.value = ANY(${only})` : '',
     model !== undefined
       ? table === 'ai_roll_dim'
         ? ` AND t.value = ${model}`
@@ -126,7 +135,10 @@ export function sourceCtes(
   const [h0, h1] = parts.wholeHours ?? [o.from, o.from];
   const [ph0, ph1] = [p.add(h0), p.add(h1)];
   const n = (cte: string) => `${name}_${cte}`;
-  const rawModel = model !== undefined ? ` AND e.model_name = ${model}` : '';
+  const rawModel = [
+    model !== undefined ? ` AND e.model_name = ${model}` : '',
+    only ? ` AND coalesce(e.${dim}, '') = ANY(${only})` : '',
+  ].join('');
   const raw = (where: string, from = 'ai_events e') =>
     `SELECT ${RAW_COLUMNS} FROM ${from} WHERE e.org_id = ${org}${rawModel} AND ${where}`;
   const fromRaw =
@@ -138,6 +150,7 @@ export function sourceCtes(
         )}) x`
       : `SELECT bucket, ${COLUMNS[rollup].join(', ')} FROM (${rowsFromRaw(rollup, n('raw'))}) x`;
   const mark = `${p.add(o.backfillBefore ?? '-infinity')}::timestamptz`;
+  // One scan per range (not an OR of them), so each can be an index-only scan.
   const rollupRows = (grain: 'day' | 'hour', where: string) =>
     `SELECT t.bucket, ${columns} FROM ${rollupTable(table, grain)} t
       WHERE t.org_id = ${org}${tableFilter} AND (${where}) AND t.bucket >= ${mark}`;
@@ -149,9 +162,9 @@ export function sourceCtes(
         'ai_rollup_pending p JOIN ai_events e ON e.org_id = p.org_id AND e.created_at = p.created_at AND e.id = p.id',
       )}
     ),
-    ${name} AS MATERIALIZED (
+    ${name} AS ${o.materialized === false ? 'NOT ' : ''}MATERIALIZED (
       ${rollupRows('day', rangeSql('t.bucket', parts.days ? [parts.days] : [], p))}
-      UNION ALL ${rollupRows('hour', rangeSql('t.bucket', parts.hours, p))}
+      ${parts.hours.map((range) => `UNION ALL ${rollupRows('hour', rangeSql('t.bucket', [range], p))}`).join('\n')}
       UNION ALL ${fromRaw}
     )`;
 }
