@@ -174,13 +174,20 @@ export const groupSums = (source: string, group: string) =>
   `SELECT (${group}) AS g, ${ROLLUP_SUMS.map((c) => `sum(${c})::text AS ${c}`).join(', ')}
    FROM ${source} GROUP BY 1`;
 
-/** Per-group merged latency and TTFT histograms over a source, joinable on `g`. */
+/**
+ * Per-group merged latency and TTFT histograms over a source, joinable on `g`. A group of one row (an hour of an
+ * hourly series) takes its stored arrays as they are; only groups of several rows are merged.
+ */
 export const groupHistograms = (source: string, group: string) => {
   const rows = `(SELECT (${group}) AS g, latency_hist, ttft_hist FROM ${source}) s`;
-  return `SELECT g, l.latency_hist, t.ttft_hist
-    FROM (SELECT DISTINCT g FROM ${rows}) k
-    LEFT JOIN (${mergedHistogram(['g'], rows, 'latency_hist')}) l USING (g)
-    LEFT JOIN (${mergedHistogram(['g'], rows, 'ttft_hist')}) t USING (g)`;
+  const several = `(SELECT * FROM ${rows} WHERE g IN (SELECT g FROM ${rows} GROUP BY g HAVING count(*) > 1)) m`;
+  return `SELECT g, min(latency_hist) AS latency_hist, min(ttft_hist) AS ttft_hist FROM ${rows}
+      GROUP BY g HAVING count(*) = 1
+    UNION ALL
+    SELECT g, l.latency_hist, t.ttft_hist
+    FROM (SELECT DISTINCT g FROM ${several}) k
+    LEFT JOIN (${mergedHistogram(['g'], several, 'latency_hist')}) l USING (g)
+    LEFT JOIN (${mergedHistogram(['g'], several, 'ttft_hist')}) t USING (g)`;
 };
 
 export interface GroupedRow {
