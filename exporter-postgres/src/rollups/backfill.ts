@@ -26,9 +26,10 @@ export interface BackfillStep {
 
 /**
  * One step of the background backfill: rolls up every org's raw rows of the newest UTC day holding events before
- * `ai_rollup_state.backfill_before` from scratch and moves the mark back to that day, in one REPEATABLE READ transaction
- * under the compactor's lock (so it never races a compaction). Newest days first: recent windows get fast first. Reads take raw
- * rows for every day still before the mark, so they are exact throughout. Null when another runner holds the lock.
+ * `ai_rollup_state.backfill_before` from scratch and moves the mark back to that day, in one REPEATABLE READ
+ * transaction under the compactor's lock (so it never races a compaction). Newest days first: recent windows get
+ * fast first. Reads take raw rows for every day still before the mark, so they are exact throughout. Null when
+ * another runner holds the lock.
  */
 export async function backfillRollupsStep(pool: pg.Pool): Promise<BackfillStep | null> {
   return underRollupLock(
