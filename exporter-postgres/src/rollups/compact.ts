@@ -29,10 +29,8 @@ const ADD: Record<Rollup, (t: string) => string> = {
 };
 
 function figuresAdd(t: string): string {
-  const sums = ['calls', 'errors', 'fallbacks', 'input_tokens', 'output_tokens', 'cached_input_tokens']
-    .concat(['reasoning_tokens', 'cost_usd', 'unpriced_calls', 'ttft_calls'])
-    .map((c) => `${c} = ${t}.${c} + excluded.${c}`);
-  const hists = ['latency_hist', 'ttft_hist'].map((c) => `${c} = obs_hist_merge(${t}.${c} || excluded.${c})`);
+  const sums = ROLLUP_SUMS.map((c) => `${c} = ${t}.${c} + excluded.${c}`);
+  const hists = ROLLUP_HISTOGRAMS.map((c) => `${c} = obs_hist_merge(${t}.${c} || excluded.${c})`);
   return [...sums, ...hists].join(', ');
 }
 
