@@ -10,7 +10,7 @@ import {
   rowsFromRaw,
   unpivotDimensions,
 } from './sql.ts';
-import { PENDING, ROLLUPS, type Rollup } from './tables.ts';
+import { PENDING, ROLLUP_HISTOGRAMS, ROLLUP_SUMS, ROLLUPS, type Rollup } from './tables.ts';
 
 /** Pending events taken per transaction: bounds one step's locks and memory whatever the backlog. */
 export const COMPACT_BATCH = 20_000;
