@@ -2,12 +2,13 @@
  * Synthetic `ai_events` rows for the read-path benchmark, as COPY text made on demand: one big org holding most rows
  * plus a few noise orgs, in time order over the last `days` days, with the shapes the read paths care about: ids in
  * the service's UUIDv7 layout (1 in 1,000 a random UUIDv4, as a client may supply), traces of 1–3 calls sharing a
- * random trace id and request id, 5,000 users (10 % of calls without one), skewed endpoints, ~4 % failures with three
- * error codes, ~2.5 % fallbacks.
+ * random trace id and request id, 5,000 users (10 % of calls without one), skewed models and endpoints, 20 services and
+ * 6 providers, every dimension drawn independently (the worst case for rollups: no combination repeats more than
+ * chance makes it), ~4 % failures with three error codes, ~2.5 % fallbacks.
  */
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { compactRollups } from '@observatory/exporter-postgres';
+import { backfillRollupsStep, ROLLUP_TABLES, startRollupBackfill } from '@observatory/exporter-postgres';
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 
@@ -46,6 +47,7 @@ const ENDPOINTS = [
   '/admin/reindex',
 ] as string[];
 const ERROR_CODES = ['timeout', 'rate_limited', 'server_error'];
+const PROVIDERS = ['openai', 'anthropic', 'azure.ai.openai', 'gcp.vertex_ai', 'aws.bedrock', 'mistral_ai'];
 
 /** mulberry32: a fast seeded PRNG, so every run makes the same rows. */
 export function prng(seed: number): () => number {
@@ -115,10 +117,10 @@ export function* seedLines(slice: SeedSlice): Generator<string> {
       request,
       trace,
       hex(16),
-      'bench',
+      `svc-${Math.floor(random() * 20)}`,
       ENDPOINTS[Math.floor(random() * ENDPOINTS.length)],
       'chat',
-      'openai',
+      PROVIDERS[Math.floor(random() * PROVIDERS.length)],
       model,
       200 + Math.floor(random() * 2000),
       20 + Math.floor(random() * 500),
@@ -140,18 +142,24 @@ export function* seedLines(slice: SeedSlice): Generator<string> {
   if (chunk) yield chunk;
 }
 
-/** COPYs the lines into `table` through one connection. */
+/**
+ * COPYs the lines into `table` through one connection; `skipRollups` turns the rollup trigger off for it (the seed
+ * builds the rollups in bulk afterwards, as the background backfill does for events stored before the rollups).
+ */
 export async function copyLines(
   pool: pg.Pool,
   table: string,
   lines: Iterable<string>,
   columns: readonly string[] = SEED_COLUMNS,
+  { skipRollups = false } = {},
 ): Promise<void> {
   const client = await pool.connect();
   try {
+    if (skipRollups) await client.query('SET observatory.skip_rollups = on');
     const sink = client.query(copyFrom(`COPY ${table} (${columns.join(', ')}) FROM STDIN`));
     await pipeline(Readable.from(lines), sink);
   } finally {
+    if (skipRollups) await client.query('RESET observatory.skip_rollups').catch(() => undefined);
     client.release();
   }
 }
@@ -159,10 +167,11 @@ export async function copyLines(
 /**
  * Bump when the seed changes what it makes (its rows, or what is derived from them such as rollups), so a kept seed
  * made the old way is made anew. 2: rollups (0014) filled by the insert trigger during the COPY and compacted.
+ * 3: narrow rollups (0024) built by the backfill after a COPY without the trigger; services and providers random.
  */
-export const SEED_GENERATOR = 2;
+export const SEED_GENERATOR = 3;
 
-/** Rows per COPY statement, so each firing of the statement-level rollup trigger aggregates a bounded set. */
+/** Rows per COPY statement: slices small enough to spread over the parallel connections. */
 const SLICE_ROWS = 500_000;
 
 export interface SeedMark {
@@ -195,15 +204,12 @@ async function secondaryIndexes(pool: pg.Pool): Promise<{ name: string; def: str
 }
 
 /**
- * Seeds `rows` big-org events (plus noise orgs) over the last `days` days into an empty, migrated database, in
- * time slices COPYed `parallel` at once (the rollup trigger sees each COPY as one insert), compacts the rollups,
- * `VACUUM ANALYZE`s and marks the seed done. Secondary indexes are
- * dropped for the load and built again after it from their own definitions (many times faster than maintaining
- * them row by row, and whatever indexes later migrations add come back the same). Returns the wall time in seconds.
+ * COPYs `rows` big-org events (plus noise orgs) over the `days` days before `now` into an empty, migrated database,
+ * in time slices COPYed `parallel` at once, with the rollup trigger off. Secondary indexes are dropped for the load
+ * and built again after it from their own definitions (many times faster than maintaining them row by row, and
+ * whatever indexes later migrations add come back the same).
  */
-export async function seedBigOrg(pool: pg.Pool, rows: number, days = 30, parallel = 2): Promise<number> {
-  const t = performance.now();
-  const now = Date.now();
+export async function seedRawEvents(pool: pg.Pool, rows: number, now: number, days = 30, parallel = 2) {
   const span = days * 86_400_000;
   const indexes = await secondaryIndexes(pool);
   for (const index of indexes) await pool.query(`DROP INDEX ${index.name}`);
@@ -219,6 +225,8 @@ export async function seedBigOrg(pool: pg.Pool, rows: number, days = 30, paralle
         toMs: now - span + ((k + 1) * span) / slices,
         seed: k + 1,
       }),
+      SEED_COLUMNS,
+      { skipRollups: true },
     );
   await Promise.all(
     Array.from({ length: parallel }, async (_, lane) => {
@@ -232,15 +240,29 @@ export async function seedBigOrg(pool: pg.Pool, rows: number, days = 30, paralle
   } finally {
     client.release();
   }
-  // What the service's compactor would have done while the events arrived.
-  await compactRollups(pool);
+}
+
+/**
+ * Builds the rollups of everything seeded (the background backfill, run to its end), `VACUUM ANALYZE`s and marks the
+ * seed done, made at `now`.
+ */
+export async function finishSeed(pool: pg.Pool, rows: number, now: number): Promise<void> {
+  await startRollupBackfill(pool);
+  // Null: the service's compactor held the lock for a moment; try again.
+  for (;;) if ((await backfillRollupsStep(pool))?.done) break;
   // Autovacuum would have run after a load this size; index-only scans (counts) need its visibility map.
-  await pool.query(
-    'VACUUM ANALYZE ai_events, ai_rollup_hour, ai_rollup_day, ai_rollup_user_hour, ai_rollup_user_day',
-  );
+  await pool.query(`VACUUM ANALYZE ai_events, ${ROLLUP_TABLES.map((t) => t.table).join(', ')}`);
   await pool.query(
     'CREATE TABLE bench_seed (rows bigint NOT NULL, generator int NOT NULL, seeded_at timestamptz NOT NULL)',
   );
   await pool.query('INSERT INTO bench_seed VALUES ($1, $2, $3)', [rows, SEED_GENERATOR, new Date(now)]);
+}
+
+/** Seeds the big org (`seedRawEvents`, then `finishSeed`); returns the wall time in seconds. */
+export async function seedBigOrg(pool: pg.Pool, rows: number, days = 30, parallel = 2): Promise<number> {
+  const t = performance.now();
+  const now = Date.now();
+  await seedRawEvents(pool, rows, now, days, parallel);
+  await finishSeed(pool, rows, now);
   return (performance.now() - t) / 1000;
 }

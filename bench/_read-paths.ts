@@ -122,7 +122,7 @@ export const READ_PATHS: ReadPath[] = [
     budgetMs: LIST,
   },
   { name: 'sessions: newest 50 of 24 h', url: () => '/api/telemetry/sessions', budgetMs: AGGREGATE },
-  // Series and breakdowns read the rollups (0014).
+  // Series and breakdowns read the narrow rollups (0024).
   ...(['24h', '7d', '30d'] as const).flatMap((range) =>
     (['1h', '1d'] as const).map((interval) => ({
       name: `series ${range} / ${interval}`,
@@ -130,16 +130,21 @@ export const READ_PATHS: ReadPath[] = [
       budgetMs: AGGREGATE,
     })),
   ),
-  {
-    name: 'series 30d / 1d, one model',
-    url: () => '/api/telemetry?action=series&range=30d&interval=1d&model_name=model-3',
+  ...(['1h', '1d'] as const).map((interval) => ({
+    name: `series 30d / ${interval}, one model`,
+    url: () => `/api/telemetry?action=series&range=30d&interval=${interval}&model_name=model-3`,
     budgetMs: AGGREGATE,
-  },
+  })),
+  // Independent random dimensions: users (5,000, ~4,700 in any hour) are the widest rollup.
   ...(
     [
       ['model_name', '30d'],
+      ['user_id', '24h'],
+      ['user_id', '7d'],
       ['user_id', '30d'],
       ['endpoint', '7d'],
+      ['service_name', '30d'],
+      ['provider', '24h'],
     ] as const
   ).map(([by, range]) => ({
     name: `breakdown by ${by} ${range}`,

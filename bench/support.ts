@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { loadavg } from 'node:os';
 import { ensurePartitions, migrate } from '@observatory/exporter-postgres';
 import pg from 'pg';
 
@@ -135,3 +136,9 @@ export async function timed(
   }
   return percentiles(samples);
 }
+
+/** The machine's load averages, to print beside figures measured on a shared machine. */
+export const load = () =>
+  `load average ${loadavg()
+    .map((l) => l.toFixed(1))
+    .join(' ')}`;

@@ -94,15 +94,36 @@ export {
   type RowWriter,
   type WriteResult,
 } from './pipeline/writer.ts';
-export { COMPACT_BATCH, type CompactResult, compactRollups, compactStatement } from './rollups/compact.ts';
+export { type BackfillStep, backfillRollupsStep, startRollupBackfill } from './rollups/backfill.ts';
+export {
+  COMPACT_BATCH,
+  type CompactResult,
+  compactRollups,
+  compactStatement,
+  underRollupLock,
+} from './rollups/compact.ts';
 export { SKIP_ROLLUPS_SETTING, skipRollupsInTransaction } from './rollups/skip.ts';
 export {
-  MAIN_ROLLUP,
-  ROLLUP_FAMILIES,
+  mergedHistogram,
+  mergedRows,
+  RAW_COLUMNS,
+  ROLLUP_KEYS,
+  rowsFromRaw,
+  unpackBucket,
+  unpackCount,
+  unpivotDimensions,
+} from './rollups/sql.ts';
+export {
+  PENDING,
+  ROLLUP_DIMENSIONS,
+  ROLLUP_HISTOGRAMS,
   ROLLUP_SUMS,
   ROLLUP_TABLES,
-  type RollupFamily,
-  USER_ROLLUP,
+  ROLLUPS,
+  type Rollup,
+  type RollupDimension,
+  type RollupGrain,
+  rollupTable,
 } from './rollups/tables.ts';
 export { forEachInSlices } from './slices.ts';
 export { type AttributeValue, fromReadableSpan, type SpanInput } from './span.ts';

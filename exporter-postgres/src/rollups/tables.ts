@@ -1,8 +1,6 @@
 /**
- * The rollup tables of `migrations/0014_rollups.sql`, described once for the compactor, the read paths and the
- * retention job. Two families: the main one (org × model × endpoint × service × provider) and the per-user one
- * (org × user, for cost attribution). Each has an append-only delta table the insert trigger fills and an hourly and a
- * daily table the compactor fills; every one of them keys time by `bucket` (the start of its hour or UTC day).
+ * The rollup tables of `migrations/0024_narrow_rollups.sql`, described once for the compactor, the backfill, the read
+ * paths and the retention job. Every table keys time by `bucket` (the start of its hour or UTC day) after `org_id`.
  */
 
 /** Figures that add up: counts, token sums, exact cost. */
@@ -19,46 +17,31 @@ export const ROLLUP_SUMS = [
   'ttft_calls',
 ] as const;
 
-export interface RollupFamily {
-  name: 'main' | 'user';
-  /** Append-only, filled by the trigger, emptied by the compactor. */
-  delta: string;
-  hour: string;
-  day: string;
-  /** The key after `org_id` and `bucket`. */
-  dimensions: readonly string[];
-  /** jsonb count maps, merged by adding per key. */
-  maps: readonly string[];
-}
+/** The packed latency and TTFT histograms every org and dimension row carries. */
+export const ROLLUP_HISTOGRAMS = ['latency_hist', 'ttft_hist'] as const;
 
-export const MAIN_ROLLUP: RollupFamily = {
-  name: 'main',
-  delta: 'ai_rollup_delta',
-  hour: 'ai_rollup_hour',
-  day: 'ai_rollup_day',
-  dimensions: ['model_name', 'endpoint', 'service_name', 'provider'],
-  maps: ['latency_hist', 'ttft_hist', 'errors_by_code', 'fallbacks_by'],
-};
+/** The dimensions `ai_roll_dim_*` holds, each its own rows (`dim` = the column name). */
+export const ROLLUP_DIMENSIONS = ['model_name', 'endpoint', 'service_name', 'provider', 'user_id'] as const;
+export type RollupDimension = (typeof ROLLUP_DIMENSIONS)[number];
 
-export const USER_ROLLUP: RollupFamily = {
-  name: 'user',
-  delta: 'ai_rollup_user_delta',
-  hour: 'ai_rollup_user_hour',
-  day: 'ai_rollup_user_day',
-  dimensions: ['user_id'],
-  maps: ['latency_hist', 'ttft_hist'],
-};
+export type RollupGrain = 'hour' | 'day';
 
-export const ROLLUP_FAMILIES = [MAIN_ROLLUP, USER_ROLLUP] as const;
+/** The four rollups, each an hourly and a daily table named `${base}_hour` / `${base}_day`. */
+export const ROLLUPS = ['ai_roll_org', 'ai_roll_dim', 'ai_roll_error', 'ai_roll_fallback'] as const;
+export type Rollup = (typeof ROLLUPS)[number];
+
+export const rollupTable = (rollup: Rollup, grain: RollupGrain) => `${rollup}_${grain}`;
+
+/** Keys of events committed but not yet added into the rollups (the insert trigger's). */
+export const PENDING = 'ai_rollup_pending';
 
 /**
  * Every table holding rollup figures, with its time column, for retention: deleting rows older than a cut-off from
- * each of them (deltas included) removes those buckets' figures and nothing else. Deleting raw `ai_events` rows
- * never changes a rollup.
+ * each of them removes those buckets' figures and nothing else. Deleting raw `ai_events` rows never changes a rollup.
  */
-export const ROLLUP_TABLES: readonly { table: string; timeColumn: 'bucket'; grain: 'hour' | 'day' }[] =
-  ROLLUP_FAMILIES.flatMap((f) => [
-    { table: f.delta, timeColumn: 'bucket' as const, grain: 'hour' as const },
-    { table: f.hour, timeColumn: 'bucket' as const, grain: 'hour' as const },
-    { table: f.day, timeColumn: 'bucket' as const, grain: 'day' as const },
-  ]);
+export const ROLLUP_TABLES: readonly { table: string; timeColumn: 'bucket'; grain: RollupGrain }[] = [
+  ...ROLLUPS.flatMap((r) => [
+    { table: rollupTable(r, 'hour'), timeColumn: 'bucket' as const, grain: 'hour' as const },
+    { table: rollupTable(r, 'day'), timeColumn: 'bucket' as const, grain: 'day' as const },
+  ]),
+];

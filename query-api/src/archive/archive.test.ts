@@ -124,12 +124,7 @@ describe('restoreEvents', () => {
       `DELETE FROM ai_events WHERE org_id = 'acme' AND created_at >= $1 AND created_at < $2`,
       [march.from, march.to],
     );
-    const deltas = async () =>
-      (
-        await db.pool.query(
-          'SELECT (SELECT count(*) FROM ai_rollup_delta) + (SELECT count(*) FROM ai_rollup_user_delta) AS n',
-        )
-      ).rows[0].n;
+    const deltas = async () => (await db.pool.query('SELECT count(*) AS n FROM ai_rollup_pending')).rows[0].n;
     const deltasBefore = await deltas();
     expect(Number(deltasBefore)).toBeGreaterThan(0);
     const first = await restoreEvents(deps, 'acme', march.from, march.to);

@@ -1,7 +1,15 @@
-import { MAIN_ROLLUP, USER_ROLLUP } from '@observatory/exporter-postgres';
+import { ROLLUP_SUMS } from '@observatory/exporter-postgres';
 import type pg from 'pg';
-import { type Histogram, quantiles } from './histogram.ts';
-import { type GroupedRow, groupedStatement, Params, sourceCtes } from './rollup-sql.ts';
+import { combine, type Histogram, quantiles, unpack } from './histogram.ts';
+import {
+  backfillMark,
+  type GroupedRow,
+  groupedStatement,
+  groupHistograms,
+  groupSums,
+  Params,
+  sourceCtes,
+} from './rollup-sql.ts';
 
 export const RANGES = {
   '1h': 3_600_000,
@@ -21,6 +29,13 @@ export interface Window {
   to: Date;
 }
 
+/** A window with the backfill's mark, as every rollup statement takes it. */
+type MarkedWindow = Window & { backfillBefore: Date | null };
+const marked = async (pool: pg.Pool, w: Window): Promise<MarkedWindow> => ({
+  ...w,
+  backfillBefore: await backfillMark(pool),
+});
+
 /** Series resolution of the overview: about 60–700 points whatever the window. */
 export function bucketFor(window: Window): Bucket {
   const span = window.to.getTime() - window.from.getTime();
@@ -32,13 +47,15 @@ export function bucketFor(window: Window): Bucket {
 const int = (v: string | number | null | undefined) => (v === null || v === undefined ? 0 : Number(v));
 const rate = (part: number, whole: number) => (whole === 0 ? 0 : part / whole);
 
-/** The figures every grouped answer shares, from one slot of `groupedStatement`. */
-export function figures(row: GroupedRow) {
+type Sums = Omit<GroupedRow, 'g' | 'latency_hist' | 'ttft_hist'>;
+
+/** The figures every grouped answer shares, from one group's sums and histograms. */
+export function figures(row: Sums, latency: Histogram, ttft: Histogram) {
   const calls = int(row.calls);
   const errors = int(row.errors);
   const fallbacks = int(row.fallbacks);
-  const [p50, p90, p95, p99] = quantiles(row.latency_hist as Histogram, [0.5, 0.9, 0.95, 0.99]);
-  const [t50, t95] = quantiles(row.ttft_hist as Histogram, [0.5, 0.95]);
+  const [p50, p90, p95, p99] = quantiles(latency, [0.5, 0.9, 0.95, 0.99]);
+  const [t50, t95] = quantiles(ttft, [0.5, 0.95]);
   return {
     calls,
     errors,
@@ -57,8 +74,10 @@ export function figures(row: GroupedRow) {
   };
 }
 
+/** A grouped row's figures, histograms unpacked. */
+const rowFigures = (r: GroupedRow) => figures(r, unpack(r.latency_hist), unpack(r.ttft_hist));
+
 const EMPTY: GroupedRow = {
-  slot: 1,
   g: null,
   calls: '0',
   errors: '0',
@@ -70,17 +89,17 @@ const EMPTY: GroupedRow = {
   cost_usd: '0',
   unpriced_calls: '0',
   ttft_calls: '0',
-  groups: '0',
   latency_hist: null,
   ttft_hist: null,
 };
 
-async function totals(pool: pg.Pool, w: Window) {
-  const { rows } = await pool.query<GroupedRow>(groupedStatement({ ...w, group: "''", order: 'g' }));
-  return figures(rows[0] ?? EMPTY);
+async function totals(pool: pg.Pool, w: MarkedWindow) {
+  const { rows } = await pool.query<GroupedRow>(groupedStatement({ ...w, group: "''" }));
+  return rowFigures(rows[0] ?? EMPTY);
 }
 
-export async function overview(pool: pg.Pool, w: Window) {
+export async function overview(pool: pg.Pool, window: Window) {
+  const w = await marked(pool, window);
   const bucket = bucketFor(w);
   const interval = ({ minute: '1m', hour: '1h', day: '1d' } as const)[bucket];
   const [t, points] = await Promise.all([totals(pool, w), series(pool, w, interval)]);
@@ -101,14 +120,24 @@ export async function overview(pool: pg.Pool, w: Window) {
   };
 }
 
+/** Sums and merged histograms per value of a dimension over the window, from its `ai_roll_dim` rows. */
+export function dimensionStatement(w: MarkedWindow, dim: BreakdownDimension) {
+  const p = new Params();
+  return {
+    text: `WITH ${sourceCtes('src', 'ai_roll_dim', { ...w, dim }, p)}
+      SELECT s.*, h.latency_hist, h.ttft_hist
+      FROM (${groupSums('src', 'value')}) s LEFT JOIN (${groupHistograms('src', 'value')}) h USING (g)`,
+    values: p.values,
+  };
+}
+
 export async function models(pool: pg.Pool, w: Window) {
-  const { rows } = await pool.query<GroupedRow>(
-    groupedStatement({ ...w, group: 'model_name', order: 'calls DESC, g', limit: 500 }),
-  );
+  const { rows } = await pool.query<GroupedRow>(dimensionStatement(await marked(pool, w), 'model_name'));
   return rows
-    .filter((r) => r.g !== null)
+    .sort((a, b) => int(b.calls) - int(a.calls) || String(a.g).localeCompare(String(b.g)))
+    .slice(0, 500)
     .map((r) => {
-      const f = figures(r);
+      const f = rowFigures(r);
       return {
         model_name: r.g as string,
         calls: f.calls,
@@ -126,68 +155,47 @@ export async function models(pool: pg.Pool, w: Window) {
 }
 
 /**
- * Top error codes from the rollups' `errors_by_code`; first/last seen and the newest message come from raw rows,
- * by the error-code index (a few probes per code, whatever the window).
+ * Top error codes with first/last seen and the newest message, all from the errors rollup (raw failing rows only at
+ * the ragged edges and in hours not rolled up yet).
  */
-export function errorsQuery(w: Window) {
+export function errorsQuery(w: MarkedWindow) {
   const p = new Params();
-  const ctes = sourceCtes(w, p);
-  const [org, from, to] = [p.add(w.orgId), p.add(w.from), p.add(w.to)];
-  const failed = `e.org_id = ${org} AND e.created_at >= ${from} AND e.created_at < ${to} AND NOT e.success`;
-  // Rows of code c: by the error-code index; 'unknown' also stands for failures without a code.
-  const newest = (select: string, order: 'ASC' | 'DESC', extra = '') =>
-    `(SELECT ${select} FROM (
-        (SELECT e.created_at, e.error_message FROM ai_events e
-          WHERE ${failed} AND e.error_code = c.error_code${extra} ORDER BY e.created_at ${order} LIMIT 1)
-        UNION ALL
-        (SELECT e.created_at, e.error_message FROM ai_events e
-          WHERE ${failed} AND c.error_code = 'unknown' AND e.error_code IS NULL${extra} ORDER BY e.created_at ${order} LIMIT 1)
-      ) m ORDER BY m.created_at ${order} LIMIT 1)`;
   return {
-    text: `WITH ${ctes},
+    text: `WITH ${sourceCtes('src', 'ai_roll_error', w, p)},
       codes AS (
-        SELECT e.key AS error_code, sum(e.value::bigint) AS count,
-          array_agg(DISTINCT src.model_name ORDER BY src.model_name) AS models
-        FROM src CROSS JOIN LATERAL jsonb_each_text(src.errors_by_code) AS e GROUP BY 1
-      ),
-      top AS (
-        SELECT error_code, count, count::float8 / sum(count) OVER () AS share, models
-        FROM codes ORDER BY count DESC, error_code LIMIT 50
+        SELECT error_code, sum(count) AS count, min(first_seen) AS first_seen, max(last_seen) AS last_seen,
+          (array_agg(message ORDER BY message_at DESC) FILTER (WHERE message IS NOT NULL))[1] AS example_message,
+          array_agg(DISTINCT model_name ORDER BY model_name) AS models
+        FROM src GROUP BY 1
       )
-      SELECT c.error_code, c.count::int AS count, c.share,
-        ${newest('m.created_at', 'ASC')} AS first_seen,
-        ${newest('m.created_at', 'DESC')} AS last_seen,
-        ${newest('m.error_message', 'DESC', ' AND e.error_message IS NOT NULL')} AS example_message,
-        c.models
-      FROM top c ORDER BY c.count DESC, c.error_code`,
+      SELECT error_code, count::int AS count, count::float8 / sum(count) OVER () AS share, first_seen, last_seen,
+        example_message, models
+      FROM codes ORDER BY count DESC, error_code LIMIT 50`,
     values: p.values,
   };
 }
 
 export async function errors(pool: pg.Pool, w: Window) {
-  return (await pool.query(errorsQuery(w))).rows;
+  return (await pool.query(errorsQuery(await marked(pool, w)))).rows;
 }
 
-/** Fallbacks per primary model, fallback model and reason, from the rollups' `fallbacks_by`. */
-export function fallbacksQuery(w: Window) {
+/** Fallbacks per primary model, fallback model and reason, with the primary model's calls for the rate. */
+export function fallbacksQuery(w: MarkedWindow) {
   const p = new Params();
   return {
-    text: `WITH ${sourceCtes(w, p)},
-      calls AS (SELECT model_name, sum(calls) AS calls FROM src GROUP BY 1),
-      fb AS (
-        SELECT src.model_name, e.key, sum(e.value::bigint) AS count
-        FROM src CROSS JOIN LATERAL jsonb_each_text(src.fallbacks_by) AS e GROUP BY 1, 2
-      )
-      SELECT fb.model_name AS primary_model, (fb.key::jsonb)->>1 AS fallback_model,
-        (fb.key::jsonb)->>0 AS fallback_reason, fb.count::int AS count, fb.count::float8 / calls.calls AS rate
-      FROM fb JOIN calls USING (model_name)
-      ORDER BY fb.count DESC, primary_model, fallback_model, fallback_reason LIMIT 200`,
+    text: `WITH ${sourceCtes('fb', 'ai_roll_fallback', w, p)}, ${sourceCtes('calls', 'ai_roll_dim', { ...w, dim: 'model_name' }, p)},
+      per_model AS (SELECT value AS model_name, sum(calls) AS calls FROM calls GROUP BY 1),
+      counts AS (SELECT model_name, fallback_model, fallback_reason, sum(count) AS count FROM fb GROUP BY 1, 2, 3)
+      SELECT c.model_name AS primary_model, nullif(c.fallback_model, '') AS fallback_model,
+        nullif(c.fallback_reason, '') AS fallback_reason, c.count::int AS count, c.count::float8 / m.calls AS rate
+      FROM counts c JOIN per_model m USING (model_name)
+      ORDER BY c.count DESC, primary_model, fallback_model, fallback_reason LIMIT 200`,
     values: p.values,
   };
 }
 
 export async function fallbacks(pool: pg.Pool, w: Window) {
-  return (await pool.query(fallbacksQuery(w))).rows;
+  return (await pool.query(fallbacksQuery(await marked(pool, w)))).rows;
 }
 
 export const INTERVALS = { '1m': 60_000, '5m': 300_000, '1h': 3_600_000, '1d': 86_400_000 } as const;
@@ -274,18 +282,17 @@ export async function series(
     const unit = interval === '1h' ? 'hour' : 'day';
     const { rows } = await pool.query<GroupedRow>(
       groupedStatement({
-        ...w,
+        ...(await marked(pool, w)),
         modelName,
         useDays: interval === '1d',
         group: `date_trunc('${unit}', bucket, 'UTC')`,
-        order: 'g',
       }),
     );
-    for (const r of rows) points.set((r.g as Date).getTime(), seriesPoint(r.g as Date, figures(r)));
+    for (const r of rows) points.set((r.g as Date).getTime(), seriesPoint(r.g as Date, rowFigures(r)));
   }
   const out: SeriesPoint[] = [];
   for (let t = Math.floor(w.from.getTime() / step) * step; t < w.to.getTime(); t += step)
-    out.push(points.get(t) ?? seriesPoint(new Date(t), figures(EMPTY)));
+    out.push(points.get(t) ?? seriesPoint(new Date(t), rowFigures(EMPTY)));
   return out;
 }
 
@@ -333,22 +340,67 @@ function breakdownRow(f: ReturnType<typeof figures>) {
 
 /**
  * Top `limit` values of a dimension by cost, then calls; `others` sums the rest; `totals` is every call of the window.
- * By `user_id`, calls without a user are in `totals` only (the per-user rollup holds calls with a user).
+ * By `user_id`, calls without a user are in `totals` only. Only the top values' histograms are merged: the others'
+ * are the totals' minus the top values' (and minus the calls without a user), so a breakdown over thousands of users
+ * merges a handful of histograms.
  */
-export async function breakdown(pool: pg.Pool, w: Window, by: BreakdownDimension, limit: number) {
-  const family = by === 'user_id' ? USER_ROLLUP : MAIN_ROLLUP;
-  const [grouped, all] = await Promise.all([
-    pool.query<GroupedRow>(
-      groupedStatement({ ...w, family, group: by, order: 'cost_usd DESC, calls DESC, g', limit }),
-    ),
-    totals(pool, w),
-  ]);
-  const top = grouped.rows.filter((r) => r.slot <= limit);
-  const rest = grouped.rows.find((r) => r.slot > limit);
+export async function breakdown(pool: pg.Pool, window: Window, by: BreakdownDimension, limit: number) {
+  const w = await marked(pool, window);
+  // Rank first, on calls and cost alone (an index-only scan of the dimension's rows), then the full figures and
+  // histograms of the top values only: by user that is ten of thousands.
+  const rank = new Params();
+  const named = by === 'user_id' ? "value <> ''" : 'true';
+  const { rows: ranked } = await pool.query<{ values: string[] | null; groups: number }>({
+    text: `WITH ${sourceCtes('src', 'ai_roll_dim', { ...w, dim: by, materialized: false }, rank)},
+      per AS (SELECT value, sum(cost_usd) AS cost, sum(calls) AS calls FROM src WHERE ${named} GROUP BY 1)
+      SELECT (SELECT array_agg(value ORDER BY cost DESC, calls DESC, value) FROM (
+          SELECT * FROM per ORDER BY cost DESC, calls DESC, value LIMIT ${rank.add(limit)}) top) AS values,
+        (SELECT count(*)::int FROM per) AS groups`,
+    values: rank.values,
+  });
+  const top = ranked[0]?.values ?? [];
+  // The picked values' figures, the totals, and the others as the totals minus the picked values (every call has
+  // one value of the dimension, '' for none, which by user counts in the totals only).
+  const p = new Params();
+  const picked = by === 'user_id' ? [...top, ''] : top;
+  const sums = ROLLUP_SUMS.map((c) => `(t.${c}::numeric - coalesce(i.${c}, 0))::text AS ${c}`).join(', ');
+  const { rows } = await pool.query<GroupedRow & { kind: 'item' | 'total' | 'others' }>({
+    text: `WITH ${sourceCtes('tot', 'ai_roll_org', w, p)},
+      ${sourceCtes('src', 'ai_roll_dim', { ...w, dim: by, values: picked }, p)},
+      items AS (
+        SELECT s.*, h.latency_hist, h.ttft_hist
+        FROM (${groupSums('src', 'value')}) s LEFT JOIN (${groupHistograms('src', 'value')}) h USING (g)
+      ),
+      total AS (
+        SELECT s.*, h.latency_hist, h.ttft_hist
+        FROM (${groupSums('tot', "''")}) s LEFT JOIN (${groupHistograms('tot', "''")}) h USING (g)
+      )
+      SELECT 'item' AS kind, * FROM items
+      UNION ALL SELECT 'total', * FROM total
+      UNION ALL SELECT 'others', NULL, ${sums}, NULL, NULL
+        FROM total t CROSS JOIN (SELECT ${ROLLUP_SUMS.map((c) => `sum(${c}::numeric) AS ${c}`).join(', ')} FROM items) i`,
+    values: p.values,
+  });
+  const items = rows.filter((r) => r.kind === 'item');
+  const total = rows.find((r) => r.kind === 'total') ?? EMPTY;
+  const rest = rows.find((r) => r.kind === 'others') ?? EMPTY;
+  const others = (column: 'latency_hist' | 'ttft_hist') =>
+    combine(
+      unpack(total[column]),
+      [],
+      items.map((r) => unpack(r[column])),
+    );
+  const byValue = new Map(items.map((r) => [r.g, r]));
   return {
     by,
-    items: top.map((r) => ({ [by]: r.g === '' ? null : r.g, ...breakdownRow(figures(r)) })),
-    others: { groups: int(rest?.groups), ...breakdownRow(figures(rest ?? EMPTY)) },
-    totals: breakdownRow(all),
+    items: top.map((v) => ({
+      [by]: v === '' ? null : v,
+      ...breakdownRow(rowFigures(byValue.get(v) ?? EMPTY)),
+    })),
+    others: {
+      groups: (ranked[0]?.groups ?? 0) - top.length,
+      ...breakdownRow(figures(rest, others('latency_hist'), others('ttft_hist'))),
+    },
+    totals: breakdownRow(rowFigures(total)),
   };
 }

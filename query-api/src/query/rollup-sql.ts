@@ -1,10 +1,20 @@
-import { MAIN_ROLLUP, ROLLUP_SUMS, type RollupFamily } from '@observatory/exporter-postgres';
+import {
+  mergedHistogram,
+  RAW_COLUMNS,
+  ROLLUP_SUMS,
+  type Rollup,
+  type RollupDimension,
+  rollupTable,
+  rowsFromRaw,
+} from '@observatory/exporter-postgres';
+import type pg from 'pg';
 
 /**
- * Reads over the rollups (`migrations/0014_rollups.sql`): a window is split into whole UTC days (daily table), whole
- * hours (hourly table) and the ragged edges (raw rows, aggregated to the rollups' shape here), and the not yet
- * compacted deltas of its whole hours are added. Everything is read in one statement, so the answer is exact at any
- * moment, whether or not the compactor has run: the compactor moves deltas in one transaction.
+ * Reads over the narrow rollups (`migrations/0024_narrow_rollups.sql`). A window is split into whole UTC days (day
+ * table), whole hours (hour table) and the ragged edges (raw rows, aggregated to the rollup's shape here); raw rows
+ * also stand in for events still pending (not yet added by the compactor) and for everything before the backfill's
+ * mark. All in one statement, so the answer is exact at any moment whether or not the compactor or the backfill has
+ * run.
  */
 
 const HOUR = 3_600_000;
@@ -12,13 +22,13 @@ const DAY = 86_400_000;
 type Range = readonly [Date, Date];
 
 export interface WindowParts {
-  /** Whole UTC days, from the daily table. */
+  /** Whole UTC days, from the day table. */
   days: Range | null;
-  /** Whole hours outside `days`, from the hourly table. */
+  /** Whole hours outside `days`, from the hour table. */
   hours: Range[];
   /** Partial hours at either end, from raw rows. */
   raw: Range[];
-  /** Every whole hour of the window: where not-yet-compacted deltas count. */
+  /** Every whole hour of the window: where pending events are looked for. */
   wholeHours: Range | null;
 }
 
@@ -51,45 +61,43 @@ export class Params {
 }
 
 export interface SourceOptions {
-  family?: RollupFamily;
   orgId: string;
   from: Date;
   to: Date;
-  /** False for hourly series: a daily row cannot be split into hours. */
+  /** False for hourly series: a day row cannot be split into hours. */
   useDays?: boolean;
-  /** Main family only. */
+  /** Only calls of this model (org and dimension sources: read from the model_name rows). */
   modelName?: string | undefined;
+  /** The backfill's mark (`backfillMark()`): raw rows before it; null once the backfill is done. */
+  backfillBefore: Date | null;
+  /** Dimension sources: only these values. */
+  values?: string[];
+  /**
+   * False: the source is inlined into each use, so a use reading a few columns scans an index holding just those
+   * (`ai_roll_dim_*_rank`); true (default): computed once for several uses.
+   */
+  materialized?: boolean;
 }
 
-const RAW_DIMENSIONS: Record<RollupFamily['name'], string[]> = {
-  main: [
-    'model_name',
-    "coalesce(endpoint, '') AS endpoint",
-    "coalesce(service_name, '') AS service_name",
-    "coalesce(provider, '') AS provider",
-  ],
-  user: ['user_id'],
-};
+/**
+ * The backfill's mark, read on its own before a statement: as a parameter it lets the planner prune partitions (as a
+ * sub-select the same read took ten times as long). Reading it apart is safe: a backfill step moves it back only
+ * after writing the rollup rows of the day it passes, so an older mark only makes a read take raw rows where rollups
+ * would have served.
+ */
+export async function backfillMark(pool: pg.Pool): Promise<Date | null> {
+  const { rows } = await pool.query<{ f: Date | number }>('SELECT backfill_before AS f FROM ai_rollup_state');
+  const f = rows[0]?.f;
+  return f instanceof Date ? f : null;
+}
 
-// Each count map's label per raw row, as the trigger computes it (NULL: the row adds nothing to that map).
-const RAW_LABELS: Record<string, string> = {
-  latency_hist: 'obs_hist_index(latency_ms)::text',
-  ttft_hist: 'obs_hist_index(ttft_ms)::text',
-  errors_by_code: "CASE WHEN NOT success THEN coalesce(error_code, 'unknown') END",
-  fallbacks_by: 'CASE WHEN fallback_used THEN jsonb_build_array(fallback_reason, fallback_model)::text END',
-};
-
-const RAW_SUMS: Record<(typeof ROLLUP_SUMS)[number], string> = {
-  calls: 'count(*)',
-  errors: 'count(*) FILTER (WHERE NOT success)',
-  fallbacks: 'count(*) FILTER (WHERE fallback_used)',
-  input_tokens: 'coalesce(sum(input_tokens), 0)',
-  output_tokens: 'coalesce(sum(output_tokens), 0)',
-  cached_input_tokens: 'coalesce(sum(cached_input_tokens), 0)',
-  reasoning_tokens: 'coalesce(sum(reasoning_tokens), 0)',
-  cost_usd: 'coalesce(sum(cost_usd), 0)',
-  unpriced_calls: "count(*) FILTER (WHERE cost_source = 'unpriced')",
-  ttft_calls: 'count(ttft_ms)',
+/** The columns a source yields per rollup (after `bucket`), in table order. */
+const FIGURES = [...ROLLUP_SUMS, 'latency_hist', 'ttft_hist'];
+const COLUMNS: Record<Rollup, string[]> = {
+  ai_roll_org: FIGURES,
+  ai_roll_dim: ['value', ...FIGURES],
+  ai_roll_error: ['error_code', 'model_name', 'count', 'first_seen', 'last_seen', 'message_at', 'message'],
+  ai_roll_fallback: ['model_name', 'fallback_model', 'fallback_reason', 'count'],
 };
 
 const rangeSql = (column: string, ranges: readonly Range[], p: Params) =>
@@ -98,64 +106,91 @@ const rangeSql = (column: string, ranges: readonly Range[], p: Params) =>
     : ranges.map(([a, b]) => `(${column} >= ${p.add(a)} AND ${column} < ${p.add(b)})`).join(' OR ');
 
 /**
- * Two CTEs (to follow `WITH`): `raw`, the edge rows, and `src`, every row of the window in the rollups' shape
- * (`bucket`, the family's dimensions, `ROLLUP_SUMS`, its count maps), from daily, hourly, delta and raw sources.
+ * CTEs (to follow `WITH`, every name prefixed by `name`) ending in `${name}`: every row of the window in the rollup's
+ * shape (`bucket` and COLUMNS), from day, hour and raw sources. `dim` picks the dimension of `ai_roll_dim`.
  */
-export function sourceCtes(o: SourceOptions, p: Params): string {
-  const f = o.family ?? MAIN_ROLLUP;
+export function sourceCtes(
+  name: string,
+  rollup: Rollup,
+  o: SourceOptions & { dim?: RollupDimension },
+  p: Params,
+): string {
   const parts = splitWindow(o.from, o.to, { useDays: o.useDays ?? true });
   const org = p.add(o.orgId);
-  const model =
-    f === MAIN_ROLLUP && o.modelName !== undefined ? ` AND model_name = ${p.add(o.modelName)}` : '';
-  const dims = f.dimensions.join(', ');
-  const columns = ['bucket', ...f.dimensions, ...ROLLUP_SUMS, ...f.maps].join(', ');
-  const compacted = (table: string, ranges: readonly Range[]) =>
-    `SELECT ${columns} FROM ${table} WHERE org_id = ${org} AND (${rangeSql('bucket', ranges, p)})${model}`;
-  const rawWhere = `org_id = ${org} AND (${rangeSql('created_at', parts.raw, p)})${model}${
-    f.name === 'user' ? ' AND user_id IS NOT NULL' : ''
-  }`;
-  const key = ['bucket', ...f.dimensions].join(', ');
-  return `raw AS MATERIALIZED (
-      SELECT date_trunc('hour', created_at, 'UTC') AS bucket, ${RAW_DIMENSIONS[f.name].join(', ')}, success,
-        fallback_used, input_tokens, output_tokens, cached_input_tokens, reasoning_tokens, cost_usd, cost_source,
-        latency_ms, ttft_ms, error_code, fallback_reason, fallback_model
-      FROM ai_events WHERE ${rawWhere}
+  const model = o.modelName === undefined ? undefined : p.add(o.modelName);
+  // By model: the org's figures are the model's model_name rows.
+  const table = model !== undefined && rollup === 'ai_roll_org' ? 'ai_roll_dim' : rollup;
+  const dim = table === 'ai_roll_dim' ? (model !== undefined ? 'model_name' : o.dim) : undefined;
+  const only = o.values && dim ? p.add(o.values) : undefined;
+  const tableFilter = [
+    dim ? ` AND t.dim = ${p.add(dim)}` : '',
+    only ? ` AND t.value = ANY(${only})` : '',
+    model !== undefined
+      ? table === 'ai_roll_dim'
+        ? ` AND t.value = ${model}`
+        : ` AND t.model_name = ${model}`
+      : '',
+  ].join('');
+  const columns = COLUMNS[rollup].map((c) => `t.${c}`).join(', ');
+  const [h0, h1] = parts.wholeHours ?? [o.from, o.from];
+  const [ph0, ph1] = [p.add(h0), p.add(h1)];
+  const n = (cte: string) => `${name}_${cte}`;
+  const rawModel = [
+    model !== undefined ? ` AND e.model_name = ${model}` : '',
+    only ? ` AND coalesce(e.${dim}, '') = ANY(${only})` : '',
+  ].join('');
+  const raw = (where: string, from = 'ai_events e') =>
+    `SELECT ${RAW_COLUMNS} FROM ${from} WHERE e.org_id = ${org}${rawModel} AND ${where}`;
+  const fromRaw =
+    rollup === 'ai_roll_dim'
+      ? `SELECT bucket, ${COLUMNS[rollup].join(', ')} FROM (${rowsFromRaw(
+          rollup,
+          n('raw'),
+          `(SELECT r.*, '${dim}' AS dim, r.${dim} AS value FROM ${n('raw')} r) u`,
+        )}) x`
+      : `SELECT bucket, ${COLUMNS[rollup].join(', ')} FROM (${rowsFromRaw(rollup, n('raw'))}) x`;
+  const mark = `${p.add(o.backfillBefore ?? '-infinity')}::timestamptz`;
+  // One scan per range (not an OR of them), so each can be an index-only scan.
+  const rollupRows = (grain: 'day' | 'hour', where: string) =>
+    `SELECT t.bucket, ${columns} FROM ${rollupTable(table, grain)} t
+      WHERE t.org_id = ${org}${tableFilter} AND (${where}) AND t.bucket >= ${mark}`;
+  return `${n('raw')} AS MATERIALIZED (
+      ${raw(`(${rangeSql('e.created_at', parts.raw, p)})`)}
+      UNION ALL ${raw(`e.created_at >= ${ph0} AND e.created_at < least(${ph1}, ${mark})`)}
+      UNION ALL ${raw(
+        `p.org_id = ${org} AND p.created_at >= greatest(${ph0}, ${mark}) AND p.created_at < ${ph1}`,
+        'ai_rollup_pending p JOIN ai_events e ON e.org_id = p.org_id AND e.created_at = p.created_at AND e.id = p.id',
+      )}
     ),
-    raw_sums AS (
-      SELECT bucket, ${dims}, ${ROLLUP_SUMS.map((c) => `${RAW_SUMS[c]} AS ${c}`).join(', ')}
-      FROM raw GROUP BY ${key}
-    ),
-    raw_labels AS (
-      SELECT bucket, ${dims}, v.map, v.label, count(*) AS n
-      FROM raw CROSS JOIN LATERAL (VALUES ${f.maps.map((m) => `('${m}', ${RAW_LABELS[m]})`).join(', ')}) AS v(map, label)
-      WHERE v.label IS NOT NULL GROUP BY ${key}, v.map, v.label
-    ),
-    raw_maps AS (
-      SELECT bucket, ${dims}, ${f.maps
-        .map((m) => `coalesce(jsonb_object_agg(label, n) FILTER (WHERE map = '${m}'), '{}') AS ${m}`)
-        .join(', ')}
-      FROM raw_labels GROUP BY ${key}
-    ),
-    src AS MATERIALIZED (
-      ${compacted(f.day, parts.days ? [parts.days] : [])}
-      UNION ALL ${compacted(f.hour, parts.hours)}
-      UNION ALL ${compacted(f.delta, parts.wholeHours ? [parts.wholeHours] : [])}
-      UNION ALL SELECT ${columns} FROM raw_sums JOIN raw_maps USING (${key})
+    ${name} AS ${o.materialized === false ? 'NOT ' : ''}MATERIALIZED (
+      ${rollupRows('day', rangeSql('t.bucket', parts.days ? [parts.days] : [], p))}
+      ${parts.hours.map((range) => `UNION ALL ${rollupRows('hour', rangeSql('t.bucket', [range], p))}`).join('\n')}
+      UNION ALL ${fromRaw}
     )`;
 }
 
-export interface GroupedOptions extends SourceOptions {
-  /** SQL over `src`'s columns naming the group; never null (groups are joined by equality). */
-  group: string;
-  /** ORDER BY over the per-group sums (`g`, `calls`, `cost_usd`, …) that ranks the groups. */
-  order: string;
-  /** Groups past this rank are summed into one `others` slot. */
-  limit?: number;
-}
+/** Per-group sums over a source (`g` the group), as text. */
+export const groupSums = (source: string, group: string) =>
+  `SELECT (${group}) AS g, ${ROLLUP_SUMS.map((c) => `sum(${c})::text AS ${c}`).join(', ')}
+   FROM ${source} GROUP BY 1`;
+
+/**
+ * Per-group merged latency and TTFT histograms over a source, joinable on `g`. A group of one row (an hour of an
+ * hourly series) takes its stored arrays as they are; only groups of several rows are merged.
+ */
+export const groupHistograms = (source: string, group: string) => {
+  const rows = `(SELECT (${group}) AS g, latency_hist, ttft_hist FROM ${source}) s`;
+  const several = `(SELECT * FROM ${rows} WHERE g IN (SELECT g FROM ${rows} GROUP BY g HAVING count(*) > 1)) m`;
+  return `SELECT g, min(latency_hist) AS latency_hist, min(ttft_hist) AS ttft_hist FROM ${rows}
+      GROUP BY g HAVING count(*) = 1
+    UNION ALL
+    SELECT g, l.latency_hist, t.ttft_hist
+    FROM (SELECT DISTINCT g FROM ${several}) k
+    LEFT JOIN (${mergedHistogram(['g'], several, 'latency_hist')}) l USING (g)
+    LEFT JOIN (${mergedHistogram(['g'], several, 'ttft_hist')}) t USING (g)`;
+};
 
 export interface GroupedRow {
-  slot: number;
-  /** The group, null for the `others` slot. */
   g: string | Date | null;
   calls: string;
   errors: string;
@@ -167,49 +202,19 @@ export interface GroupedRow {
   cost_usd: string;
   unpriced_calls: string;
   ttft_calls: string;
-  /** How many groups the slot sums (1 except for `others`). */
-  groups: string;
-  latency_hist: Record<string, string> | null;
-  ttft_hist: Record<string, string> | null;
+  /** Packed histograms (see `histogram.ts`). */
+  latency_hist: string[] | null;
+  ttft_hist: string[] | null;
 }
 
-/**
- * Sums and merged latency/TTFT histograms per group, ranked by `order`; with `limit`, slot `limit + 1` holds every
- * further group summed (`g` null). One row per slot, in rank order.
- */
-export function groupedStatement(o: GroupedOptions): { text: string; values: unknown[] } {
+/** Sums and merged histograms of the org's calls (or one model's) per group of `group` over the window. */
+export function groupedStatement(o: SourceOptions & { group: string }): { text: string; values: unknown[] } {
   const p = new Params();
-  const ctes = sourceCtes(o, p);
-  const rank = `row_number() OVER (ORDER BY ${o.order})`;
-  const slot = o.limit === undefined ? rank : `least(${rank}, ${p.add(o.limit + 1)})`;
-  const isOthers = o.limit === undefined ? 'false' : `slot > ${p.add(o.limit)}`;
-  // Each group's histogram is merged before it meets the ranking, and the ranking is joined by plain equality (every
-  // group expression is non-null), so both joins hash: a series of 720 hours or a breakdown over thousands of users
-  // stays linear.
-  const groupHist = (column: string, tag: string) =>
-    `SELECT (${o.group}) AS g, '${tag}' AS h, e.key, sum(e.value::bigint) AS n
-      FROM src CROSS JOIN LATERAL jsonb_each_text(src.${column}) AS e GROUP BY 1, 3`;
   return {
-    text: `WITH ${ctes},
-      per AS (
-        SELECT (${o.group}) AS g, ${ROLLUP_SUMS.map((c) => `sum(${c}) AS ${c}`).join(', ')} FROM src GROUP BY 1
-      ),
-      ranked AS (SELECT per.*, ${slot} AS slot FROM per),
-      group_hist AS (${groupHist('latency_hist', 'l')} UNION ALL ${groupHist('ttft_hist', 't')}),
-      slot_hist AS (
-        SELECT slot, jsonb_object_agg(key, n) FILTER (WHERE h = 'l') AS latency_hist,
-          jsonb_object_agg(key, n) FILTER (WHERE h = 't') AS ttft_hist
-        FROM (SELECT r.slot, gh.h, gh.key, sum(gh.n) AS n FROM group_hist gh JOIN ranked r ON r.g = gh.g
-              GROUP BY 1, 2, 3) merged
-        GROUP BY slot
-      ),
-      slots AS (
-        SELECT slot, CASE WHEN ${isOthers} THEN NULL ELSE min(g) END AS g,
-          ${ROLLUP_SUMS.map((c) => `sum(${c})::text AS ${c}`).join(', ')}, count(*)::text AS groups
-        FROM ranked GROUP BY slot
-      )
-      SELECT slots.*, slot_hist.latency_hist, slot_hist.ttft_hist
-      FROM slots LEFT JOIN slot_hist USING (slot) ORDER BY slot`,
+    text: `WITH ${sourceCtes('src', 'ai_roll_org', o, p)}
+      SELECT s.*, h.latency_hist, h.ttft_hist
+      FROM (${groupSums('src', o.group)}) s LEFT JOIN (${groupHistograms('src', o.group)}) h USING (g)
+      ORDER BY g`,
     values: p.values,
   };
 }

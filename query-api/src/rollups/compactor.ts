@@ -1,4 +1,4 @@
-import { compactRollups } from '@observatory/exporter-postgres';
+import { backfillRollupsStep, compactRollups } from '@observatory/exporter-postgres';
 import type pg from 'pg';
 import { isConnectionError } from '../db/connection-errors.ts';
 import { backoffMs } from '../db/retry.ts';
@@ -12,9 +12,10 @@ export interface RunningCompactor {
 const MAX_BACKOFF_MS = 30_000;
 
 /**
- * Moves rollup deltas into the hourly and daily tables every `tickMs` until stopped; every replica runs one and the
- * advisory lock lets one of them work at a time. Reads are exact whether or not it has run (they add the deltas);
- * it only keeps the delta table short. A failing pass is logged and the next one runs anyway.
+ * Adds pending events into the rollups every `tickMs` until stopped, then, while the background backfill has days
+ * left (events stored before the rollups existed), rolls up one more day; every replica runs one and the advisory
+ * lock lets one of them work at a time. Reads are exact whether or not it has run (they read pending events and
+ * days not backfilled from raw rows); it only keeps them fast. A failing pass is logged and the next one runs anyway.
  */
 export function startRollupCompactor(deps: {
   pool: pg.Pool;
@@ -26,9 +27,15 @@ export function startRollupCompactor(deps: {
   let timer: NodeJS.Timeout | undefined;
   let pass: Promise<void> = Promise.resolve();
   let failures = 0;
+  let backfilled = false;
   const tick = () => {
     pass = compactRollups(deps.pool)
-      .then(() => {
+      .then(async () => {
+        if (!backfilled) {
+          const step = await backfillRollupsStep(deps.pool);
+          if (step?.day) deps.logger.info({ day: step.day.toISOString() }, 'rollup backfill: day rolled up');
+          backfilled = step?.done ?? false;
+        }
         failures = 0;
       })
       .catch((err: unknown) => {
