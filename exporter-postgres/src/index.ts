@@ -72,9 +72,10 @@ export {
   encodeExportLogsResponse,
 } from './otlp/decode-logs.ts';
 export { BodyDecoder, DecoderUnavailableError } from './otlp/decode-off-thread.ts';
-export type { JsonItems } from './otlp/decode-task.ts';
+export type { JsonItems, SpanAttributes } from './otlp/decode-task.ts';
 export { TooManySpansError } from './otlp/decoded.ts';
 export { JsonBodyError, MAX_JSON_DEPTH } from './otlp/json-body.ts';
+export { encodeRpcStatus } from './otlp/rpc-status.ts';
 export {
   BatchTooLargeError,
   type Durability,
