@@ -1,0 +1,418 @@
+import type { Attributes, AttributeValue, SpanInput, StatusCode } from '../span.ts';
+import { type DecodedSpans, OtlpDecodeError, rejectSpan, TooManySpansError } from './decoded.ts';
+import { FIXED64, LENGTH_DELIMITED, VARINT, WireError, WireReader } from './wire-reader.ts';
+
+/**
+ * Which attributes are decoded: the set the mapping reads (everything else is stepped over unread), or all of them
+ * (tests, and a caller that needs content attributes: an org that opted into content capture).
+ */
+export type AttributeKeys = ReadonlySet<string> | 'all';
+
+const MAX_DEPTH = 8;
+
+/**
+ * Keys by their UTF-8 bytes, so a key outside the set is rejected without making a string of it and a key inside
+ * it is the set's own string (no copy per span).
+ */
+class KeyTable {
+  private readonly buckets = new Map<number, { bytes: Buffer; key: string }[]>();
+
+  constructor(keys: ReadonlySet<string>) {
+    for (const key of keys) {
+      const bytes = Buffer.from(key, 'utf8');
+      const slot = KeyTable.slot(bytes, 0, bytes.length);
+      const bucket = this.buckets.get(slot) ?? [];
+      bucket.push({ bytes, key });
+      this.buckets.set(slot, bucket);
+    }
+  }
+
+  private static slot(buf: Buffer, start: number, end: number): number {
+    const length = end - start;
+    return length === 0 ? 0 : (length << 16) | (buf[start + (length >> 1)]! << 8) | buf[end - 1]!;
+  }
+
+  lookup(buf: Buffer, start: number, end: number): string | undefined {
+    const bucket = this.buckets.get(KeyTable.slot(buf, start, end));
+    if (!bucket) return undefined;
+    for (const { bytes, key } of bucket)
+      if (buf.compare(bytes, 0, bytes.length, start, end) === 0) return key;
+    return undefined;
+  }
+}
+
+const tables = new WeakMap<ReadonlySet<string>, KeyTable>();
+function tableOf(keys: ReadonlySet<string>): KeyTable {
+  let table = tables.get(keys);
+  if (!table) {
+    table = new KeyTable(keys);
+    tables.set(keys, table);
+  }
+  return table;
+}
+
+// AnyValue: string 1, bool 2, int 3, double 4, array 5, kvlist 6, bytes 7. The last member on the wire wins, as in
+// any protobuf decoder; an AnyValue with none set (or nested too deep) is null.
+function anyValue(r: WireReader, end: number, depth: number): AttributeValue {
+  let value: AttributeValue = null;
+  while (r.pos < end) {
+    const tag = r.uint32();
+    const wire = tag & 7;
+    switch (tag >>> 3) {
+      case 1:
+        if (wire !== LENGTH_DELIMITED) break;
+        value = r.string();
+        continue;
+      case 2:
+        if (wire !== VARINT) break;
+        value = r.uint32() !== 0;
+        continue;
+      case 3:
+        if (wire !== VARINT) break;
+        value = r.int64();
+        continue;
+      case 4:
+        if (wire !== FIXED64) break;
+        value = r.double();
+        continue;
+      case 5: {
+        if (wire !== LENGTH_DELIMITED) break;
+        const arrayEnd = r.delimited();
+        const values: AttributeValue[] = [];
+        while (r.pos < arrayEnd) {
+          const item = r.uint32();
+          if (item >>> 3 === 1 && (item & 7) === LENGTH_DELIMITED) {
+            const itemEnd = r.delimited();
+            values.push(depth + 1 > MAX_DEPTH ? null : anyValue(r, itemEnd, depth + 1));
+            r.pos = itemEnd;
+          } else r.skip(item & 7);
+        }
+        value = values;
+        continue;
+      }
+      case 6: {
+        if (wire !== LENGTH_DELIMITED) break;
+        const listEnd = r.delimited();
+        const object: Attributes = {};
+        keyValues(r, listEnd, 1, 'all', object, depth + 1);
+        value = object as { [key: string]: AttributeValue };
+        continue;
+      }
+      case 7:
+        if (wire !== LENGTH_DELIMITED) break;
+        value = r.base64();
+        continue;
+    }
+    r.skip(wire);
+  }
+  return value;
+}
+
+/** KeyValue: key 1, value 2. Without a value, or nested too deep, the attribute is null; an empty key is dropped. */
+function keyValue(r: WireReader, end: number, keys: AttributeKeys, into: Attributes, depth: number): void {
+  let key: string | undefined;
+  let skipped = false;
+  let valueStart = -1;
+  let valueEnd = -1;
+  while (r.pos < end) {
+    const tag = r.uint32();
+    const field = tag >>> 3;
+    if ((tag & 7) !== LENGTH_DELIMITED || (field !== 1 && field !== 2)) {
+      r.skip(tag & 7);
+      continue;
+    }
+    const fieldEnd = r.delimited();
+    if (field === 1) {
+      if (keys === 'all') key = r.buf.toString('utf8', r.pos, fieldEnd);
+      else {
+        key = tableOf(keys).lookup(r.buf, r.pos, fieldEnd);
+        skipped = key === undefined;
+      }
+    } else {
+      valueStart = r.pos;
+      valueEnd = fieldEnd;
+    }
+    r.pos = fieldEnd;
+  }
+  if (!key || skipped) return;
+  if (valueStart < 0 || depth > MAX_DEPTH) {
+    into[key] = null;
+    return;
+  }
+  r.pos = valueStart;
+  into[key] = anyValue(r, valueEnd, depth);
+  r.pos = end;
+}
+
+/** The repeated KeyValue `field` of the message ending at `end`, into `into` (a later duplicate key wins). */
+function keyValues(
+  r: WireReader,
+  end: number,
+  field: number,
+  keys: AttributeKeys,
+  into: Attributes,
+  depth = 0,
+): void {
+  while (r.pos < end) {
+    const tag = r.uint32();
+    if (tag >>> 3 === field && (tag & 7) === LENGTH_DELIMITED) {
+      const kvEnd = r.delimited();
+      keyValue(r, kvEnd, keys, into, depth);
+      r.pos = kvEnd;
+    } else r.skip(tag & 7);
+  }
+}
+
+/** Resource (attributes 1) or an InstrumentationScope's name (1): the message's attributes, or its name. */
+function resourceAttributes(r: WireReader, end: number, keys: AttributeKeys): Attributes {
+  const out: Attributes = {};
+  keyValues(r, end, 1, keys, out);
+  return out;
+}
+
+function scopeName(r: WireReader, end: number): string | undefined {
+  let name: string | undefined;
+  while (r.pos < end) {
+    const tag = r.uint32();
+    if (tag >>> 3 === 1 && (tag & 7) === LENGTH_DELIMITED) name = r.string();
+    else r.skip(tag & 7);
+  }
+  return name || undefined;
+}
+
+// Event: name 2, attributes 3.
+function spanEvent(r: WireReader, end: number, keys: AttributeKeys): SpanInput['events'][number] {
+  let name = '';
+  const attributes: Attributes = {};
+  while (r.pos < end) {
+    const tag = r.uint32();
+    const field = tag >>> 3;
+    if (field === 2 && (tag & 7) === LENGTH_DELIMITED) name = r.string();
+    else if (field === 3 && (tag & 7) === LENGTH_DELIMITED) {
+      const kvEnd = r.delimited();
+      keyValue(r, kvEnd, keys, attributes, 0);
+      r.pos = kvEnd;
+    } else r.skip(tag & 7);
+  }
+  return { name, attributes };
+}
+
+/**
+ * Span: traceId 1, spanId 2, parentSpanId 4, name 5, kind 6, start 7, end 8, attributes 9, events 11, status 15
+ * (message 2, code 3). Everything else (trace state, links, dropped counts, flags) is stepped over. Checked in the
+ * order and with the reasons a client sees in partialSuccess.
+ */
+function span(
+  r: WireReader,
+  end: number,
+  resource: Attributes,
+  scope: string | undefined,
+  keys: AttributeKeys,
+): SpanInput | string {
+  let traceId: string | number = 0;
+  let spanId: string | number = 0;
+  let parent: string | number = 0;
+  let name = '';
+  let kind = 0;
+  let start = 0n;
+  let finish = 0n;
+  let code = 0;
+  let message = '';
+  const attributes: Attributes = {};
+  const events: SpanInput['events'] = [];
+  while (r.pos < end) {
+    const tag = r.uint32();
+    const wire = tag & 7;
+    switch (tag >>> 3) {
+      case 1:
+        if (wire !== LENGTH_DELIMITED) break;
+        traceId = r.hexId(16);
+        continue;
+      case 2:
+        if (wire !== LENGTH_DELIMITED) break;
+        spanId = r.hexId(8);
+        continue;
+      case 4:
+        if (wire !== LENGTH_DELIMITED) break;
+        parent = r.hexId(8);
+        continue;
+      case 5:
+        if (wire !== LENGTH_DELIMITED) break;
+        name = r.string();
+        continue;
+      case 6:
+        if (wire !== VARINT) break;
+        kind = r.uint32() | 0;
+        continue;
+      case 7:
+        if (wire !== FIXED64) break;
+        start = r.fixed64();
+        continue;
+      case 8:
+        if (wire !== FIXED64) break;
+        finish = r.fixed64();
+        continue;
+      case 9: {
+        if (wire !== LENGTH_DELIMITED) break;
+        const kvEnd = r.delimited();
+        keyValue(r, kvEnd, keys, attributes, 0);
+        r.pos = kvEnd;
+        continue;
+      }
+      case 11: {
+        if (wire !== LENGTH_DELIMITED) break;
+        const eventEnd = r.delimited();
+        events.push(spanEvent(r, eventEnd, keys));
+        r.pos = eventEnd;
+        continue;
+      }
+      case 15: {
+        if (wire !== LENGTH_DELIMITED) break;
+        const statusEnd = r.delimited();
+        // A later Status replaces an earlier one whole.
+        code = 0;
+        message = '';
+        while (r.pos < statusEnd) {
+          const t = r.uint32();
+          if (t >>> 3 === 2 && (t & 7) === LENGTH_DELIMITED) message = r.string();
+          else if (t >>> 3 === 3 && (t & 7) === VARINT) code = r.uint32() | 0;
+          else r.skip(t & 7);
+        }
+        continue;
+      }
+    }
+    r.skip(wire);
+  }
+  if (typeof traceId !== 'string') return 'traceId: must be 16 bytes';
+  if (typeof spanId !== 'string') return 'spanId: must be 8 bytes';
+  if (typeof parent === 'number' && parent !== 0) return 'parentSpanId: must be 8 bytes or empty';
+  if (start === 0n) return 'startTimeUnixNano: missing';
+  if (finish < start) return 'endTimeUnixNano is before startTimeUnixNano';
+  if (kind < 0 || kind > 5) return 'kind: out of range';
+  if (code < 0 || code > 2) return 'status.code: out of range';
+  if (name.length > 1024) return 'name: longer than 1024 characters';
+  return {
+    traceId,
+    spanId,
+    parentSpanId: typeof parent === 'string' ? parent : undefined,
+    name,
+    kind,
+    startTimeUnixNano: start,
+    endTimeUnixNano: finish,
+    attributes,
+    status: { code: code as StatusCode, message: message || undefined },
+    events,
+    resource,
+    scopeName: scope,
+  };
+}
+
+// ScopeSpans: scope 1, spans 2. The scope may follow its spans on the wire, so it is read first.
+function scopeSpans(
+  r: WireReader,
+  end: number,
+  resource: Attributes,
+  keys: AttributeKeys,
+  result: DecodedSpans,
+): void {
+  const from = r.pos;
+  let scope: string | undefined;
+  while (r.pos < end) {
+    const tag = r.uint32();
+    if (tag >>> 3 === 1 && (tag & 7) === LENGTH_DELIMITED) {
+      const scopeEnd = r.delimited();
+      scope = scopeName(r, scopeEnd);
+      r.pos = scopeEnd;
+    } else r.skip(tag & 7);
+  }
+  r.pos = from;
+  while (r.pos < end) {
+    const tag = r.uint32();
+    if (tag >>> 3 === 2 && (tag & 7) === LENGTH_DELIMITED) {
+      const spanEnd = r.delimited();
+      const decoded = span(r, spanEnd, resource, scope, keys);
+      r.pos = spanEnd;
+      if (typeof decoded === 'string') rejectSpan(result, decoded);
+      else result.spans.push(decoded);
+    } else r.skip(tag & 7);
+  }
+}
+
+// ResourceSpans: resource 1, scopeSpans 2. The resource may follow its spans on the wire, so it is read first.
+function resourceSpans(r: WireReader, end: number, keys: AttributeKeys, result: DecodedSpans): void {
+  const from = r.pos;
+  let resource: Attributes = {};
+  while (r.pos < end) {
+    const tag = r.uint32();
+    if (tag >>> 3 === 1 && (tag & 7) === LENGTH_DELIMITED) {
+      const resourceEnd = r.delimited();
+      resource = resourceAttributes(r, resourceEnd, keys);
+      r.pos = resourceEnd;
+    } else r.skip(tag & 7);
+  }
+  r.pos = from;
+  while (r.pos < end) {
+    const tag = r.uint32();
+    if (tag >>> 3 === 2 && (tag & 7) === LENGTH_DELIMITED) {
+      const scopeEnd = r.delimited();
+      scopeSpans(r, scopeEnd, resource, keys, result);
+      r.pos = scopeEnd;
+    } else r.skip(tag & 7);
+  }
+}
+
+/** Occurrences of the length-delimited field at `path` between the reader's position and `end`. */
+export function countAt(r: WireReader, end: number, path: readonly number[], level = 0): number {
+  let count = 0;
+  while (r.pos < end) {
+    const tag = r.uint32();
+    if (tag >>> 3 !== path[level] || (tag & 7) !== LENGTH_DELIMITED) r.skip(tag & 7);
+    else if (level === path.length - 1) {
+      r.pos = r.delimited();
+      count++;
+    } else {
+      const fieldEnd = r.delimited();
+      count += countAt(r, fieldEnd, path, level + 1);
+      r.pos = fieldEnd;
+    }
+  }
+  return count;
+}
+
+// Field numbers of request.resourceSpans, ResourceSpans.scopeSpans and ScopeSpans.spans.
+const SPANS_PATH = [1, 2, 2];
+
+/**
+ * Decodes an OTLP/protobuf trace request in one pass over the wire format, straight into the spans the mapping
+ * reads, with only the attributes in `keys` (default: all). With more than `maxSpans` spans it throws
+ * TooManySpansError after only counting them.
+ */
+export function decodeOtlpProtobuf(
+  body: Uint8Array,
+  maxSpans = Number.POSITIVE_INFINITY,
+  keys: AttributeKeys = 'all',
+): DecodedSpans {
+  const r = WireReader.of(body);
+  const result: DecodedSpans = { spans: [], rejected: 0, errors: [] };
+  try {
+    if (Number.isFinite(maxSpans)) {
+      const count = countAt(r, body.byteLength, SPANS_PATH);
+      if (count > maxSpans) throw new TooManySpansError(count, maxSpans);
+      r.pos = 0;
+    }
+    while (r.pos < body.byteLength) {
+      const tag = r.uint32();
+      if (tag >>> 3 === 1 && (tag & 7) === LENGTH_DELIMITED) {
+        const end = r.delimited();
+        resourceSpans(r, end, keys, result);
+        r.pos = end;
+      } else r.skip(tag & 7);
+    }
+  } catch (err) {
+    if (err instanceof WireError || err instanceof RangeError) {
+      throw new OtlpDecodeError(`Body is not a protobuf ExportTraceServiceRequest: ${err.message}`);
+    }
+    throw err;
+  }
+  return result;
+}
