@@ -19,6 +19,7 @@ export { type PriceEntry, type PriceFile, PriceFileSchema } from './cost/price-f
 export { type FoundPrice, loadPriceTable, type PriceQuery, PriceTable } from './cost/price-table.ts';
 export { decimalToUnits, unitsToDecimal } from './cost/units.ts';
 export { ADVISORY_LOCKS } from './db/advisory-locks.ts';
+export { type CheckedOutClient, checkout } from './db/checkout.ts';
 export { type AppliedMigration, MIGRATIONS_DIR, migrate } from './db/migrate.ts';
 export { ensurePartitions } from './db/partitions.ts';
 export {

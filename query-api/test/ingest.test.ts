@@ -265,14 +265,20 @@ describe('POST /v1/traces with the real OTLP exporters', () => {
       authorization: `Bearer ${ingestKey}`,
     });
     expect(notOtlp.status).toBe(400);
-    expect(await status(notOtlp)).toMatchObject({ code: 3, message: expect.stringMatching(/not a protobuf/) });
+    expect(await status(notOtlp)).toMatchObject({
+      code: 3,
+      message: expect.stringMatching(/not a protobuf/),
+    });
     const anonymous = await post(new Uint8Array(), protobuf);
     expect(anonymous.status).toBe(401);
     expect(await status(anonymous)).toMatchObject({ code: 16 });
     const viewer = await post(new Uint8Array(), { ...protobuf, authorization: `Bearer ${viewerKey}` });
     expect(viewer.status).toBe(403);
     expect(await status(viewer)).toMatchObject({ code: 7 });
-    const json = await post('{', { 'content-type': 'application/json', authorization: `Bearer ${ingestKey}` });
+    const json = await post('{', {
+      'content-type': 'application/json',
+      authorization: `Bearer ${ingestKey}`,
+    });
     expect(json.status).toBe(400);
     expect(await json.json()).toMatchObject({ status: 400, errors: [{ field: 'body' }] });
   });

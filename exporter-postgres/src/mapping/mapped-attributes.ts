@@ -1,4 +1,5 @@
 import { ObservatoryAttributes as Obs, StandardAttributes as Std } from '../attributes.ts';
+import { KEPT_ATTRIBUTES } from './map-ai-span.ts';
 import { SESSION_ID_KEYS, USER_ID_KEYS } from './span-context.ts';
 
 /**
@@ -12,6 +13,7 @@ export const MAPPED_ATTRIBUTES: ReadonlySet<string> = new Set([
   ...Object.values(Std),
   ...USER_ID_KEYS,
   ...SESSION_ID_KEYS,
+  ...KEPT_ATTRIBUTES,
   // Which convention, and the operation.
   'ai.operationId',
   'openinference.span.kind',
@@ -63,13 +65,4 @@ export const MAPPED_ATTRIBUTES: ReadonlySet<string> = new Set([
   'gen_ai.tool.name',
   'tool.name',
   'ai.toolCall.name',
-  'gen_ai.agent.id',
-  'gen_ai.agent.description',
-  'gen_ai.tool.type',
-  'gen_ai.tool.call.id',
-  'gen_ai.tool.description',
-  'gen_ai.data_source.id',
-  'ai.toolCall.id',
-  'ai.telemetry.functionId',
-  'ai.response.finishReason',
 ]);

@@ -8,7 +8,7 @@ import { OtlpDecodeError, TooManySpansError } from './decoded.ts';
 import { JsonBodyError, parseJsonBody } from './json-body.ts';
 import { ExportLogsServiceResponse } from './logs-proto.ts';
 import { FIXED64, LENGTH_DELIMITED, VARINT, WireError, WireReader } from './wire-reader.ts';
-import { anyValue, keyValue, keyValues } from './wire-values.ts';
+import { anyValue, keyValue, resourceOf, scopeNameOf } from './wire-values.ts';
 
 // Field numbers of request.resourceLogs, ResourceLogs.scopeLogs and ScopeLogs.logRecords.
 const RECORDS_PATH = [1, 2, 2];
@@ -111,37 +111,6 @@ function logRecord(
 }
 
 /**
- * The last message of `field` in the message ending at `end` (a later one replaces an earlier, as in any protobuf
- * decoder), read by `read`; the cursor is left where it was.
- */
-function lastOf<T>(r: WireReader, end: number, field: number, read: (end: number) => T): T | undefined {
-  const from = r.pos;
-  let found: T | undefined;
-  while (r.pos < end) {
-    const tag = r.uint32();
-    if (tag >>> 3 === field && (tag & 7) === LENGTH_DELIMITED) {
-      const fieldEnd = r.delimited();
-      found = read(fieldEnd);
-      r.pos = fieldEnd;
-    } else r.skip(tag & 7);
-  }
-  r.pos = from;
-  return found;
-}
-
-/** Each message of `field` in the message ending at `end`, handed to `each`. */
-function eachOf(r: WireReader, end: number, field: number, each: (end: number) => void): void {
-  while (r.pos < end) {
-    const tag = r.uint32();
-    if (tag >>> 3 === field && (tag & 7) === LENGTH_DELIMITED) {
-      const fieldEnd = r.delimited();
-      each(fieldEnd);
-      r.pos = fieldEnd;
-    } else r.skip(tag & 7);
-  }
-}
-
-/**
  * Decodes an OTLP/protobuf logs request in one pass over the wire format. With more than `maxRecords` records it
  * throws TooManySpansError (unit "log records") after only counting them.
  */
@@ -156,19 +125,12 @@ export function decodeOtlpLogsProtobuf(body: Uint8Array, maxRecords = Number.POS
     }
     // ResourceLogs: resource 1, scopeLogs 2; ScopeLogs: scope 1 (name 1), logRecords 2. A resource or scope may
     // follow its records on the wire, so each is read first.
-    eachOf(r, body.byteLength, 1, (resourceEnd) => {
-      const resource =
-        lastOf(r, resourceEnd, 1, (end) => {
-          const attributes: Attributes = {};
-          keyValues(r, end, 1, 'all', attributes);
-          return attributes;
-        }) ?? {};
-      eachOf(r, resourceEnd, 2, (scopeEnd) => {
-        const scopeName = lastOf(r, scopeEnd, 1, (end) =>
-          lastOf(r, end, 1, (nameEnd) => r.buf.toString('utf8', r.pos, nameEnd)),
-        );
-        eachOf(r, scopeEnd, 2, (recordEnd) => {
-          const decoded = logRecord(r, recordEnd, resource, scopeName || undefined);
+    r.each(body.byteLength, 1, (resourceEnd) => {
+      const resource = resourceOf(r, resourceEnd, 'all');
+      r.each(resourceEnd, 2, (scopeEnd) => {
+        const scopeName = scopeNameOf(r, scopeEnd);
+        r.each(scopeEnd, 2, (recordEnd) => {
+          const decoded = logRecord(r, recordEnd, resource, scopeName);
           if (typeof decoded === 'string') rejectRecord(result, decoded);
           else result.records.push(decoded);
         });

@@ -1,26 +1,9 @@
 import type { Attributes, SpanInput, StatusCode } from '../span.ts';
 import { type DecodedSpans, OtlpDecodeError, rejectSpan, TooManySpansError } from './decoded.ts';
 import { FIXED64, LENGTH_DELIMITED, VARINT, WireError, WireReader } from './wire-reader.ts';
-import { type AttributeKeys, keyValue, keyValues } from './wire-values.ts';
+import { type AttributeKeys, keyValue, resourceOf, scopeNameOf } from './wire-values.ts';
 
 export type { AttributeKeys } from './wire-values.ts';
-
-/** Resource (attributes 1) or an InstrumentationScope's name (1): the message's attributes, or its name. */
-function resourceAttributes(r: WireReader, end: number, keys: AttributeKeys): Attributes {
-  const out: Attributes = {};
-  keyValues(r, end, 1, keys, out);
-  return out;
-}
-
-function scopeName(r: WireReader, end: number): string | undefined {
-  let name: string | undefined;
-  while (r.pos < end) {
-    const tag = r.uint32();
-    if (tag >>> 3 === 1 && (tag & 7) === LENGTH_DELIMITED) name = r.string();
-    else r.skip(tag & 7);
-  }
-  return name || undefined;
-}
 
 // Event: name 2, attributes 3.
 function spanEvent(r: WireReader, end: number, keys: AttributeKeys): SpanInput['events'][number] {
@@ -149,58 +132,18 @@ function span(
   };
 }
 
-// ScopeSpans: scope 1, spans 2. The scope may follow its spans on the wire, so it is read first.
-function scopeSpans(
-  r: WireReader,
-  end: number,
-  resource: Attributes,
-  keys: AttributeKeys,
-  result: DecodedSpans,
-): void {
-  const from = r.pos;
-  let scope: string | undefined;
-  while (r.pos < end) {
-    const tag = r.uint32();
-    if (tag >>> 3 === 1 && (tag & 7) === LENGTH_DELIMITED) {
-      const scopeEnd = r.delimited();
-      scope = scopeName(r, scopeEnd);
-      r.pos = scopeEnd;
-    } else r.skip(tag & 7);
-  }
-  r.pos = from;
-  while (r.pos < end) {
-    const tag = r.uint32();
-    if (tag >>> 3 === 2 && (tag & 7) === LENGTH_DELIMITED) {
-      const spanEnd = r.delimited();
+// ResourceSpans: resource 1 (attributes 1), scopeSpans 2; ScopeSpans: scope 1 (name 1), spans 2. A resource or
+// scope may follow its spans on the wire, so each is read first.
+function resourceSpans(r: WireReader, end: number, keys: AttributeKeys, result: DecodedSpans): void {
+  const resource = resourceOf(r, end, keys);
+  r.each(end, 2, (scopeEnd) => {
+    const scope = scopeNameOf(r, scopeEnd);
+    r.each(scopeEnd, 2, (spanEnd) => {
       const decoded = span(r, spanEnd, resource, scope, keys);
-      r.pos = spanEnd;
       if (typeof decoded === 'string') rejectSpan(result, decoded);
       else result.spans.push(decoded);
-    } else r.skip(tag & 7);
-  }
-}
-
-// ResourceSpans: resource 1, scopeSpans 2. The resource may follow its spans on the wire, so it is read first.
-function resourceSpans(r: WireReader, end: number, keys: AttributeKeys, result: DecodedSpans): void {
-  const from = r.pos;
-  let resource: Attributes = {};
-  while (r.pos < end) {
-    const tag = r.uint32();
-    if (tag >>> 3 === 1 && (tag & 7) === LENGTH_DELIMITED) {
-      const resourceEnd = r.delimited();
-      resource = resourceAttributes(r, resourceEnd, keys);
-      r.pos = resourceEnd;
-    } else r.skip(tag & 7);
-  }
-  r.pos = from;
-  while (r.pos < end) {
-    const tag = r.uint32();
-    if (tag >>> 3 === 2 && (tag & 7) === LENGTH_DELIMITED) {
-      const scopeEnd = r.delimited();
-      scopeSpans(r, scopeEnd, resource, keys, result);
-      r.pos = scopeEnd;
-    } else r.skip(tag & 7);
-  }
+    });
+  });
 }
 
 /** Occurrences of the length-delimited field at `path` between the reader's position and `end`. */
@@ -242,14 +185,7 @@ export function decodeOtlpProtobuf(
       if (count > maxSpans) throw new TooManySpansError(count, maxSpans);
       r.pos = 0;
     }
-    while (r.pos < body.byteLength) {
-      const tag = r.uint32();
-      if (tag >>> 3 === 1 && (tag & 7) === LENGTH_DELIMITED) {
-        const end = r.delimited();
-        resourceSpans(r, end, keys, result);
-        r.pos = end;
-      } else r.skip(tag & 7);
-    }
+    r.each(body.byteLength, 1, (end) => resourceSpans(r, end, keys, result));
   } catch (err) {
     if (err instanceof WireError || err instanceof RangeError) {
       throw new OtlpDecodeError(`Body is not a protobuf ExportTraceServiceRequest: ${err.message}`);

@@ -129,6 +129,38 @@ export class WireReader {
     return this.buf.toString('base64', start, end);
   }
 
+  /** Each length-delimited field `field` of the message ending at `end`, its content handed to `read` by its end. */
+  each(end: number, field: number, read: (fieldEnd: number) => void): void {
+    while (this.pos < end) {
+      const tag = this.uint32();
+      if (tag >>> 3 === field && (tag & 7) === LENGTH_DELIMITED) {
+        const fieldEnd = this.delimited();
+        read(fieldEnd);
+        this.pos = fieldEnd;
+      } else this.skip(tag & 7);
+    }
+  }
+
+  /**
+   * The last length-delimited field `field` of the message ending at `end` (a later one replaces an earlier, as in
+   * any protobuf decoder), read by `read`; the cursor is left where it was, so a message's resource or scope can be
+   * read before the items that precede it on the wire.
+   */
+  last<T>(end: number, field: number, read: (fieldEnd: number) => T): T | undefined {
+    const from = this.pos;
+    let found: T | undefined;
+    this.each(end, field, (fieldEnd) => {
+      found = read(fieldEnd);
+    });
+    this.pos = from;
+    return found;
+  }
+
+  /** The bytes up to `end` as UTF-8 text (a string field whose length was already read). */
+  text(end: number): string {
+    return this.buf.toString('utf8', this.pos, end);
+  }
+
   /** Steps over a field of `wireType` whose tag was just read. */
   skip(wireType: number, depth = 0): void {
     switch (wireType) {

@@ -158,12 +158,21 @@ export function keyValues(
   into: Attributes,
   depth = 0,
 ): void {
-  while (r.pos < end) {
-    const tag = r.uint32();
-    if (tag >>> 3 === field && (tag & 7) === LENGTH_DELIMITED) {
-      const kvEnd = r.delimited();
-      keyValue(r, kvEnd, keys, into, depth);
-      r.pos = kvEnd;
-    } else r.skip(tag & 7);
-  }
+  r.each(end, field, (kvEnd) => keyValue(r, kvEnd, keys, into, depth));
+}
+
+/** The attributes of the resource (field 1 of ResourceSpans and ResourceLogs) of the message ending at `end`. */
+export function resourceOf(r: WireReader, end: number, keys: AttributeKeys): Attributes {
+  return (
+    r.last(end, 1, (resourceEnd) => {
+      const attributes: Attributes = {};
+      keyValues(r, resourceEnd, 1, keys, attributes);
+      return attributes;
+    }) ?? {}
+  );
+}
+
+/** The name of the InstrumentationScope (field 1 of ScopeSpans and ScopeLogs) of the message ending at `end`. */
+export function scopeNameOf(r: WireReader, end: number): string | undefined {
+  return r.last(end, 1, (scopeEnd) => r.last(scopeEnd, 1, (nameEnd) => r.text(nameEnd))) || undefined;
 }

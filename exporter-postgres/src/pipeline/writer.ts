@@ -2,6 +2,7 @@ import { once } from 'node:events';
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { AI_SPAN_COLUMNS, AI_SPAN_PG_TYPES, type AiSpan, isAiSpan, type StoredRow } from '../ai-span.ts';
+import { checkout } from '../db/checkout.ts';
 import { AI_EVENT_COLUMNS, type AiEvent, AI_EVENT_PG_TYPES as COLUMN_TYPES } from '../event.ts';
 import { copyLines } from './copy-rows.ts';
 
@@ -74,14 +75,7 @@ const isPool = (db: Database): db is pg.Pool => 'totalCount' in db;
 
 async function onConnection<T>(db: Database, work: (client: pg.ClientBase) => Promise<T>): Promise<T> {
   if (!isPool(db)) return work(db);
-  const client = await db.connect();
-  // pg-pool listens only on idle clients; a connection lost while checked out emits 'error' on the client (even
-  // after the query in flight failed with it), which unheard would end the process. It fails this write only.
-  let lost: Error | undefined;
-  const onError = (err: Error) => {
-    lost ??= err;
-  };
-  client.on('error', onError);
+  const { client, release } = await checkout(db);
   let broken = false;
   try {
     return await work(client);
@@ -90,9 +84,7 @@ async function onConnection<T>(db: Database, work: (client: pg.ClientBase) => Pr
     broken = isRetryable(err);
     throw err;
   } finally {
-    client.release(lost ?? broken);
-    // Only now: release() has put the pool's own listener back, so the client is never without one.
-    client.removeListener('error', onError);
+    release(broken);
   }
 }
 
