@@ -1,12 +1,19 @@
 import type { Attributes, SpanInput, StatusCode } from '../span.ts';
 import { type DecodedSpans, OtlpDecodeError, rejectSpan, TooManySpansError } from './decoded.ts';
 import { FIXED64, LENGTH_DELIMITED, VARINT, WireError, WireReader } from './wire-reader.ts';
-import { type AttributeKeys, keyValue, resourceOf, scopeNameOf } from './wire-values.ts';
+import {
+  type AttributeKeys,
+  type KeyFilter,
+  keyFilter,
+  keyValue,
+  resourceOf,
+  scopeNameOf,
+} from './wire-values.ts';
 
 export type { AttributeKeys } from './wire-values.ts';
 
 // Event: name 2, attributes 3.
-function spanEvent(r: WireReader, end: number, keys: AttributeKeys): SpanInput['events'][number] {
+function spanEvent(r: WireReader, end: number, keys: KeyFilter): SpanInput['events'][number] {
   let name = '';
   const attributes: Attributes = {};
   while (r.pos < end) {
@@ -32,7 +39,7 @@ function span(
   end: number,
   resource: Attributes,
   scope: string | undefined,
-  keys: AttributeKeys,
+  keys: KeyFilter,
 ): SpanInput | string {
   let traceId: string | number = 0;
   let spanId: string | number = 0;
@@ -134,7 +141,7 @@ function span(
 
 // ResourceSpans: resource 1 (attributes 1), scopeSpans 2; ScopeSpans: scope 1 (name 1), spans 2. A resource or
 // scope may follow its spans on the wire, so each is read first.
-function resourceSpans(r: WireReader, end: number, keys: AttributeKeys, result: DecodedSpans): void {
+function resourceSpans(r: WireReader, end: number, keys: KeyFilter, result: DecodedSpans): void {
   const resource = resourceOf(r, end, keys);
   r.each(end, 2, (scopeEnd) => {
     const scope = scopeNameOf(r, scopeEnd);
@@ -185,7 +192,8 @@ export function decodeOtlpProtobuf(
       if (count > maxSpans) throw new TooManySpansError(count, maxSpans);
       r.pos = 0;
     }
-    r.each(body.byteLength, 1, (end) => resourceSpans(r, end, keys, result));
+    const filter = keyFilter(keys);
+    r.each(body.byteLength, 1, (end) => resourceSpans(r, end, filter, result));
   } catch (err) {
     if (err instanceof WireError || err instanceof RangeError) {
       throw new OtlpDecodeError(`Body is not a protobuf ExportTraceServiceRequest: ${err.message}`);

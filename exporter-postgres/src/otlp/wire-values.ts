@@ -34,14 +34,25 @@ class KeyTable {
   lookup(buf: Buffer, start: number, end: number): string | undefined {
     const bucket = this.buckets.get(KeyTable.slot(buf, start, end));
     if (!bucket) return undefined;
-    for (const { bytes, key } of bucket)
-      if (buf.compare(bytes, 0, bytes.length, start, end) === 0) return key;
+    // A plain loop: keys are short, and Buffer.compare's argument checks cost more than the comparison.
+    for (const { bytes, key } of bucket) {
+      if (bytes.length !== end - start) continue;
+      let i = 0;
+      while (i < bytes.length && bytes[i] === buf[start + i]) i++;
+      if (i === bytes.length) return key;
+    }
     return undefined;
   }
 }
 
+/** What the readers below take: a key table, or 'all'. */
+export type KeyFilter = KeyTable | 'all';
+
 const tables = new WeakMap<ReadonlySet<string>, KeyTable>();
-function tableOf(keys: ReadonlySet<string>): KeyTable {
+
+/** The key table of `keys`, built once per set (once per process for MAPPED_ATTRIBUTES). */
+export function keyFilter(keys: AttributeKeys): KeyFilter {
+  if (keys === 'all') return keys;
   let table = tables.get(keys);
   if (!table) {
     table = new KeyTable(keys);
@@ -108,13 +119,7 @@ export function anyValue(r: WireReader, end: number, depth: number): AttributeVa
 }
 
 /** KeyValue: key 1, value 2. Without a value, or nested too deep, the attribute is null; an empty key is dropped. */
-export function keyValue(
-  r: WireReader,
-  end: number,
-  keys: AttributeKeys,
-  into: Attributes,
-  depth: number,
-): void {
+export function keyValue(r: WireReader, end: number, keys: KeyFilter, into: Attributes, depth: number): void {
   let key: string | undefined;
   let skipped = false;
   let valueStart = -1;
@@ -130,7 +135,7 @@ export function keyValue(
     if (field === 1) {
       if (keys === 'all') key = r.buf.toString('utf8', r.pos, fieldEnd);
       else {
-        key = tableOf(keys).lookup(r.buf, r.pos, fieldEnd);
+        key = keys.lookup(r.buf, r.pos, fieldEnd);
         skipped = key === undefined;
       }
     } else {
@@ -154,7 +159,7 @@ export function keyValues(
   r: WireReader,
   end: number,
   field: number,
-  keys: AttributeKeys,
+  keys: KeyFilter,
   into: Attributes,
   depth = 0,
 ): void {
@@ -162,7 +167,7 @@ export function keyValues(
 }
 
 /** The attributes of the resource (field 1 of ResourceSpans and ResourceLogs) of the message ending at `end`. */
-export function resourceOf(r: WireReader, end: number, keys: AttributeKeys): Attributes {
+export function resourceOf(r: WireReader, end: number, keys: KeyFilter): Attributes {
   return (
     r.last(end, 1, (resourceEnd) => {
       const attributes: Attributes = {};
