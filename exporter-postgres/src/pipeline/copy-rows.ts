@@ -12,20 +12,32 @@ function escaped(text: string): string {
   return SPECIAL.test(text) ? text.replace(ESCAPES, (c) => ESCAPED[c]!) : text;
 }
 
-function field(value: unknown, json: boolean): string {
-  if (value === null || value === undefined) return '\\N';
-  if (json) return escaped(JSON.stringify(value));
-  switch (typeof value) {
-    case 'string':
-      return escaped(value);
-    case 'number':
-    case 'bigint':
-      return String(value);
-    case 'boolean':
-      return value ? 't' : 'f';
-    default:
-      return value instanceof Date ? value.toISOString() : escaped(String(value));
-  }
+type Encode = (value: unknown) => string;
+
+const text: Encode = (value) => escaped(typeof value === 'string' ? value : String(value));
+const json: Encode = (value) => escaped(JSON.stringify(value));
+const plain: Encode = (value) => (typeof value === 'string' ? escaped(value) : String(value));
+const bool: Encode = (value) => (typeof value === 'boolean' ? (value ? 't' : 'f') : text(value));
+
+/** Dates: a batch shares its `received_at` Date, so the last one's text is kept. */
+function timestamps(): Encode {
+  let last: unknown;
+  let lastText = '';
+  return (value) => {
+    if (value !== last) {
+      last = value;
+      lastText = value instanceof Date ? value.toISOString() : escaped(String(value));
+    }
+    return lastText;
+  };
+}
+
+function encoderOf(type: string): Encode {
+  if (type === 'jsonb') return json;
+  if (type === 'bool') return bool;
+  if (type === 'timestamptz') return timestamps();
+  if (type.startsWith('int') || type.startsWith('float') || type === 'numeric') return plain;
+  return text;
 }
 
 /** Encodes rows for `COPY … FROM STDIN`, one line per row, columns in `columns`' order. */
@@ -34,14 +46,15 @@ export function copyLines<T>(
   columns: readonly (keyof T & string)[],
   types: Record<keyof T, string>,
 ): string[] {
-  const json = columns.map((c) => types[c] === 'jsonb');
+  const encoders = columns.map((c) => encoderOf(types[c]));
   const lines: string[] = new Array(rows.length);
   for (let r = 0; r < rows.length; r++) {
     const row = rows[r]!;
     let line = '';
     for (let c = 0; c < columns.length; c++) {
       if (c > 0) line += '\t';
-      line += field(row[columns[c]!], json[c]!);
+      const value = row[columns[c]!];
+      line += value === null || value === undefined ? '\\N' : encoders[c]!(value);
     }
     lines[r] = `${line}\n`;
   }
