@@ -9,7 +9,7 @@ const PROTOBUF = /^application\/(x-)?protobuf\s*(;|$)/i;
  * JSON. Status code and headers (Retry-After) are the problem's.
  */
 export function otlpErrorBodies(): MiddlewareHandler {
-  return async (c, next) => {
+  return async function otlpErrorBodiesMiddleware(c, next) {
     await next();
     if (c.res.status < 400 || !PROTOBUF.test(c.req.header('content-type') ?? '')) return;
     if (!c.res.headers.get('content-type')?.startsWith('application/problem+json')) return;
