@@ -114,15 +114,15 @@ export function createRowWriter<T>(
   types: Record<keyof T, string>,
 ): RowWriter<T> {
   const list = columns.join(', ');
-  const staging = `${table}_staging`;
+  const stagingTable = `${table}_staging`;
   const direct = `COPY ${table} (${list}) FROM STDIN`;
   const staged = async (client: pg.ClientBase, lines: readonly string[]) => {
-    await client.query(`CREATE TEMP TABLE IF NOT EXISTS ${staging} (LIKE ${table})`);
+    await client.query(`CREATE TEMP TABLE IF NOT EXISTS ${stagingTable} (LIKE ${table})`);
     // Emptied first: a staged write that failed halfway leaves its rows behind.
-    await client.query(`TRUNCATE ${staging}`);
-    await copy(client, `COPY ${staging} (${list}) FROM STDIN`, lines);
+    await client.query(`TRUNCATE ${stagingTable}`);
+    await copy(client, `COPY ${stagingTable} (${list}) FROM STDIN`, lines);
     const result = await client.query(
-      `INSERT INTO ${table} (${list}) SELECT ${list} FROM ${staging} ON CONFLICT DO NOTHING`,
+      `INSERT INTO ${table} (${list}) SELECT ${list} FROM ${stagingTable} ON CONFLICT DO NOTHING`,
     );
     return result.rowCount ?? 0;
   };
