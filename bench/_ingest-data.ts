@@ -93,12 +93,13 @@ export function spans(from: number, n: number): SpanInput[] {
   return Array.from({ length: n }, (_, i) => spanAt(from + i, BASE));
 }
 
+const kv = (attrs: SpanInput['attributes']) =>
+  Object.entries(attrs).map(([key, value]) => ({
+    key,
+    value: typeof value === 'number' ? { intValue: value } : { stringValue: String(value) },
+  }));
+
 export function toOtlp(batch: SpanInput[]): Uint8Array {
-  const kv = (attrs: SpanInput['attributes']) =>
-    Object.entries(attrs).map(([key, value]) => ({
-      key,
-      value: typeof value === 'number' ? { intValue: value } : { stringValue: String(value) },
-    }));
   return ExportTraceServiceRequest.encode(
     ExportTraceServiceRequest.fromObject({
       resourceSpans: [
@@ -123,4 +124,35 @@ export function toOtlp(batch: SpanInput[]): Uint8Array {
       ],
     }),
   ).finish();
+}
+
+/** The same request in OTLP/JSON: ids as hex, int64 as decimal strings. */
+export function toOtlpJson(batch: SpanInput[]): string {
+  const json = (attrs: SpanInput['attributes']) =>
+    kv(attrs).map(({ key, value }) => ({
+      key,
+      value: 'intValue' in value ? { intValue: String(value.intValue) } : value,
+    }));
+  return JSON.stringify({
+    resourceSpans: [
+      {
+        resource: { attributes: json(batch[0]!.resource) },
+        scopeSpans: [
+          {
+            scope: { name: 'bench' },
+            spans: batch.map((s) => ({
+              traceId: s.traceId,
+              spanId: s.spanId,
+              name: s.name,
+              kind: s.kind,
+              startTimeUnixNano: s.startTimeUnixNano.toString(),
+              endTimeUnixNano: s.endTimeUnixNano.toString(),
+              attributes: json(s.attributes),
+              status: s.status,
+            })),
+          },
+        ],
+      },
+    ],
+  });
 }

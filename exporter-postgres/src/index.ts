@@ -19,6 +19,7 @@ export { type PriceEntry, type PriceFile, PriceFileSchema } from './cost/price-f
 export { type FoundPrice, loadPriceTable, type PriceQuery, PriceTable } from './cost/price-table.ts';
 export { decimalToUnits, unitsToDecimal } from './cost/units.ts';
 export { ADVISORY_LOCKS } from './db/advisory-locks.ts';
+export { type CheckedOutClient, checkout } from './db/checkout.ts';
 export { type AppliedMigration, MIGRATIONS_DIR, migrate } from './db/migrate.ts';
 export { ensurePartitions } from './db/partitions.ts';
 export {
@@ -73,9 +74,10 @@ export {
   encodeExportLogsResponse,
 } from './otlp/decode-logs.ts';
 export { BodyDecoder, DecoderUnavailableError } from './otlp/decode-off-thread.ts';
-export type { JsonItems } from './otlp/decode-task.ts';
+export type { JsonItems, SpanAttributes } from './otlp/decode-task.ts';
 export { TooManySpansError } from './otlp/decoded.ts';
 export { JsonBodyError, MAX_JSON_DEPTH } from './otlp/json-body.ts';
+export { encodeRpcStatus } from './otlp/rpc-status.ts';
 export {
   BatchTooLargeError,
   type Durability,

@@ -8,6 +8,7 @@ import { isConnectionError } from './db/connection-errors.ts';
 import type { ExportService } from './exports/service.ts';
 import type { AppEnv } from './http/app-env.ts';
 import { BodyBudget } from './http/body-budget.ts';
+import { otlpErrorBodies } from './http/otlp-errors.ts';
 import { ProblemError, problemResponse } from './http/problem.ts';
 import { readableQuery } from './http/query-text.ts';
 import { requestLog } from './http/request-log.ts';
@@ -95,6 +96,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
       budget: new BodyBudget(deps.maxBufferedBytes),
       decoder: new BodyDecoder(),
     };
+    app.use('/v1/*', otlpErrorBodies());
     app.route('/', otlpRoutes(bodies));
     if (deps.logs) app.route('/', otlpLogRoutes({ ...bodies, logs: deps.logs }));
     app.route('/', ingestEventRoutes(bodies));

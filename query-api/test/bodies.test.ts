@@ -5,6 +5,7 @@ import { gzipSync } from 'node:zlib';
 import { Ingest } from '@observatory/exporter-postgres';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RpcStatus } from '../../exporter-postgres/src/otlp/rpc-status.ts';
 import { bulkOtlpProtobuf } from '../../exporter-postgres/test/otlp-bulk.ts';
 import { type RunningServe, startServe } from '../../test-support/cli.ts';
 import { createTestDatabase } from '../../test-support/database.ts';
@@ -79,6 +80,14 @@ describe('request bodies against the real service', () => {
     }
   }
 
+  /** A protobuf request's error body: a google.rpc.Status (OTLP/HTTP). */
+  async function statusOf(res: Response): Promise<{ code: number; message: string }> {
+    return RpcStatus.toObject(RpcStatus.decode(new Uint8Array(await res.arrayBuffer()))) as {
+      code: number;
+      message: string;
+    };
+  }
+
   function postTraces(body: Uint8Array, headers: Record<string, string> = {}) {
     return fetch(`${serve.baseUrl}/v1/traces`, {
       method: 'POST',
@@ -96,13 +105,13 @@ describe('request bodies against the real service', () => {
       Promise.all(
         Array.from({ length: 10 }, async () => {
           const res = await postTraces(bomb, { 'content-encoding': 'gzip' });
-          return { status: res.status, body: (await res.json()) as { detail: string } };
+          return { status: res.status, body: await statusOf(res) };
         }),
       ),
     );
     for (const answer of result) {
       expect(answer.status).toBe(413);
-      expect(answer.body.detail).toMatch(/larger than 67108864 bytes after decompression/);
+      expect(answer.body.message).toMatch(/larger than 67108864 bytes after decompression/);
     }
     expect(peakRss - before).toBeLessThan(300 * 1024 * 1024);
     expect(slowestHealthMs).toBeLessThan(1000);
@@ -113,10 +122,10 @@ describe('request bodies against the real service', () => {
     expect(body.byteLength).toBeGreaterThan(40e6);
     const { result, slowestHealthMs } = await watched(async () => {
       const res = await postTraces(body);
-      return { status: res.status, body: (await res.json()) as { detail: string } };
+      return { status: res.status, body: await statusOf(res) };
     });
     expect(result.status).toBe(413);
-    expect(result.body.detail).toMatch(/150000 spans; at most 100000 .*OBSERVATORY_INGEST_QUEUE/);
+    expect(result.body.message).toMatch(/150000 spans; at most 100000 .*OBSERVATORY_INGEST_QUEUE/);
     expect(slowestHealthMs).toBeLessThan(1000);
   });
 

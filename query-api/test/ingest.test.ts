@@ -20,6 +20,7 @@ import fc from 'fast-check';
 import pg from 'pg';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RpcStatus } from '../../exporter-postgres/src/otlp/rpc-status.ts';
 import { makeEvent } from '../../exporter-postgres/test/make-event.ts';
 import { createTestDatabase } from '../../test-support/database.ts';
 import { TcpProxy } from '../../test-support/tcp-proxy.ts';
@@ -249,6 +250,37 @@ describe('POST /v1/traces with the real OTLP exporters', () => {
     expect(
       (await post(bomb, { 'content-type': 'application/json', 'content-encoding': 'gzip' })).status,
     ).toBe(413);
+  });
+
+  it('answers a protobuf request’s errors with a protobuf google.rpc.Status, a JSON request’s with problem+json', async () => {
+    const post = (body: string | Uint8Array, headers: Record<string, string>) =>
+      app.request('/v1/traces', { method: 'POST', body, headers });
+    const status = async (res: Response) => {
+      expect(res.headers.get('content-type')).toBe('application/x-protobuf');
+      return RpcStatus.toObject(RpcStatus.decode(new Uint8Array(await res.arrayBuffer())));
+    };
+    const protobuf = { 'content-type': 'application/x-protobuf' };
+    const notOtlp = await post(new Uint8Array([0xff, 0xff, 0xff]), {
+      ...protobuf,
+      authorization: `Bearer ${ingestKey}`,
+    });
+    expect(notOtlp.status).toBe(400);
+    expect(await status(notOtlp)).toMatchObject({
+      code: 3,
+      message: expect.stringMatching(/not a protobuf/),
+    });
+    const anonymous = await post(new Uint8Array(), protobuf);
+    expect(anonymous.status).toBe(401);
+    expect(await status(anonymous)).toMatchObject({ code: 16 });
+    const viewer = await post(new Uint8Array(), { ...protobuf, authorization: `Bearer ${viewerKey}` });
+    expect(viewer.status).toBe(403);
+    expect(await status(viewer)).toMatchObject({ code: 7 });
+    const json = await post('{', {
+      'content-type': 'application/json',
+      authorization: `Bearer ${ingestKey}`,
+    });
+    expect(json.status).toBe(400);
+    expect(await json.json()).toMatchObject({ status: 400, errors: [{ field: 'body' }] });
   });
 
   it('answers 503 with Retry-After when neither PostgreSQL nor the spill file can take the spans', async () => {

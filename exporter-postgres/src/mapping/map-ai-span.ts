@@ -58,7 +58,7 @@ export function spanKindOf(attrs: Attributes): SpanKind | undefined {
  * results, retrieved documents, prompts: `gen_ai.tool.call.arguments`, `retrieval.documents.*`, `input.value`, …).
  * A fixed list, so a row's attributes stay small whatever a span carries.
  */
-const KEPT_ATTRIBUTES = [
+export const KEPT_ATTRIBUTES = [
   Std.OPERATION_NAME,
   'gen_ai.agent.id',
   'gen_ai.agent.description',

@@ -1,40 +1,14 @@
-import protobuf from 'protobufjs';
 import { z } from 'zod';
 import { hexIdSchema } from '../hex-id.ts';
 import { type DecodedLogs, type LogInput, rejectRecord } from '../logs/log-input.ts';
+import type { Attributes, AttributeValue } from '../span.ts';
 import { int64, anyValue as jsonAnyValue, keyValues as jsonKeyValues } from './decode.ts';
-import {
-  countAt,
-  hex,
-  type LongLike,
-  type PbAnyValue,
-  type PbKeyValue,
-  anyValue as pbAnyValue,
-  keyValues as pbKeyValues,
-  u64,
-} from './decode-protobuf.ts';
+import { countAt } from './decode-spans.ts';
 import { OtlpDecodeError, TooManySpansError } from './decoded.ts';
 import { JsonBodyError, parseJsonBody } from './json-body.ts';
-import { ExportLogsServiceRequest, ExportLogsServiceResponse } from './logs-proto.ts';
-
-interface PbLogRecord {
-  timeUnixNano?: LongLike | number;
-  observedTimeUnixNano?: LongLike | number;
-  severityNumber?: number;
-  severityText?: string;
-  body?: PbAnyValue;
-  attributes?: PbKeyValue[];
-  traceId?: Uint8Array;
-  spanId?: Uint8Array;
-  eventName?: string;
-}
-
-interface PbLogsRequest {
-  resourceLogs?: {
-    resource?: { attributes?: PbKeyValue[] };
-    scopeLogs?: { scope?: { name?: string }; logRecords?: PbLogRecord[] }[];
-  }[];
-}
+import { ExportLogsServiceResponse } from './logs-proto.ts';
+import { FIXED64, LENGTH_DELIMITED, VARINT, WireError, WireReader } from './wire-reader.ts';
+import { anyValue, keyValue, resourceOf, scopeNameOf } from './wire-values.ts';
 
 // Field numbers of request.resourceLogs, ResourceLogs.scopeLogs and ScopeLogs.logRecords.
 const RECORDS_PATH = [1, 2, 2];
@@ -49,30 +23,87 @@ function checkCommon(severity: number, severityText: string, eventName: string):
   return undefined;
 }
 
-function fromProtobuf(
-  record: PbLogRecord,
-  resource: LogInput['resource'],
+/**
+ * LogRecord: time 1, severityNumber 2, severityText 3, body 5, attributes 6, traceId 9, spanId 10, observed time 11,
+ * eventName 12; flags and dropped counts are stepped over. Both ids are optional: empty means "not tied to a span".
+ */
+function logRecord(
+  r: WireReader,
+  end: number,
+  resource: Attributes,
   scopeName: string | undefined,
 ): LogInput | string {
-  // Both ids are optional in a log record: empty means "not tied to a span".
-  const traceId = record.traceId?.length ? record.traceId : undefined;
-  const spanId = record.spanId?.length ? record.spanId : undefined;
-  if (traceId && traceId.length !== 16) return 'traceId: must be 16 bytes or empty';
-  if (spanId && spanId.length !== 8) return 'spanId: must be 8 bytes or empty';
-  const severityNumber = record.severityNumber ?? 0;
-  const severityText = record.severityText ?? '';
-  const eventName = record.eventName ?? '';
+  let time = 0n;
+  let observed = 0n;
+  let severityNumber = 0;
+  let severityText = '';
+  let body: AttributeValue = null;
+  const attributes: Attributes = {};
+  let traceId: string | number = 0;
+  let spanId: string | number = 0;
+  let eventName = '';
+  while (r.pos < end) {
+    const tag = r.uint32();
+    const wire = tag & 7;
+    switch (tag >>> 3) {
+      case 1:
+        if (wire !== FIXED64) break;
+        time = r.fixed64();
+        continue;
+      case 2:
+        if (wire !== VARINT) break;
+        severityNumber = r.uint32() | 0;
+        continue;
+      case 3:
+        if (wire !== LENGTH_DELIMITED) break;
+        severityText = r.string();
+        continue;
+      case 5: {
+        if (wire !== LENGTH_DELIMITED) break;
+        const bodyEnd = r.delimited();
+        body = anyValue(r, bodyEnd, 0);
+        r.pos = bodyEnd;
+        continue;
+      }
+      case 6: {
+        if (wire !== LENGTH_DELIMITED) break;
+        const kvEnd = r.delimited();
+        keyValue(r, kvEnd, 'all', attributes, 0);
+        r.pos = kvEnd;
+        continue;
+      }
+      case 9:
+        if (wire !== LENGTH_DELIMITED) break;
+        traceId = r.hexId(16);
+        continue;
+      case 10:
+        if (wire !== LENGTH_DELIMITED) break;
+        spanId = r.hexId(8);
+        continue;
+      case 11:
+        if (wire !== FIXED64) break;
+        observed = r.fixed64();
+        continue;
+      case 12:
+        if (wire !== LENGTH_DELIMITED) break;
+        eventName = r.string();
+        continue;
+    }
+    r.skip(wire);
+  }
+  if (typeof traceId === 'number' && traceId !== 0) return 'traceId: must be 16 bytes or empty';
+  if (typeof spanId === 'number' && spanId !== 0) return 'spanId: must be 8 bytes or empty';
   const invalid = checkCommon(severityNumber, severityText, eventName);
   if (invalid) return invalid;
   return {
-    timeUnixNano: u64(record.timeUnixNano),
-    observedTimeUnixNano: u64(record.observedTimeUnixNano),
+    timeUnixNano: time,
+    observedTimeUnixNano: observed,
     severityNumber,
     severityText,
-    body: pbAnyValue(record.body, 0),
-    attributes: pbKeyValues(record.attributes),
-    traceId: traceId && hex(traceId),
-    spanId: spanId && hex(spanId),
+    body,
+    attributes,
+    traceId: typeof traceId === 'string' ? traceId : undefined,
+    spanId: typeof spanId === 'string' ? spanId : undefined,
     eventName: eventName || undefined,
     resource,
     scopeName,
@@ -80,31 +111,36 @@ function fromProtobuf(
 }
 
 /**
- * Decodes an OTLP/protobuf logs request. With more than `maxRecords` records it throws TooManySpansError (unit
- * "log records") after only counting them.
+ * Decodes an OTLP/protobuf logs request in one pass over the wire format. With more than `maxRecords` records it
+ * throws TooManySpansError (unit "log records") after only counting them.
  */
 export function decodeOtlpLogsProtobuf(body: Uint8Array, maxRecords = Number.POSITIVE_INFINITY): DecodedLogs {
-  let request: PbLogsRequest;
+  const r = WireReader.of(body);
+  const result: DecodedLogs = { records: [], rejected: 0, errors: [] };
   try {
     if (Number.isFinite(maxRecords)) {
-      const count = countAt(protobuf.Reader.create(body), body.byteLength, RECORDS_PATH);
+      const count = countAt(r, body.byteLength, RECORDS_PATH);
       if (count > maxRecords) throw new TooManySpansError(count, maxRecords, 'log records');
+      r.pos = 0;
     }
-    request = ExportLogsServiceRequest.decode(body) as unknown as PbLogsRequest;
+    // ResourceLogs: resource 1, scopeLogs 2; ScopeLogs: scope 1 (name 1), logRecords 2. A resource or scope may
+    // follow its records on the wire, so each is read first.
+    r.each(body.byteLength, 1, (resourceEnd) => {
+      const resource = resourceOf(r, resourceEnd, 'all');
+      r.each(resourceEnd, 2, (scopeEnd) => {
+        const scopeName = scopeNameOf(r, scopeEnd);
+        r.each(scopeEnd, 2, (recordEnd) => {
+          const decoded = logRecord(r, recordEnd, resource, scopeName);
+          if (typeof decoded === 'string') rejectRecord(result, decoded);
+          else result.records.push(decoded);
+        });
+      });
+    });
   } catch (err) {
-    if (err instanceof TooManySpansError) throw err;
-    throw new OtlpDecodeError(`Body is not a protobuf ExportLogsServiceRequest: ${(err as Error).message}`);
-  }
-  const result: DecodedLogs = { records: [], rejected: 0, errors: [] };
-  for (const rl of request.resourceLogs ?? []) {
-    const resource = pbKeyValues(rl.resource?.attributes);
-    for (const sl of rl.scopeLogs ?? []) {
-      for (const record of sl.logRecords ?? []) {
-        const decoded = fromProtobuf(record, resource, sl.scope?.name || undefined);
-        if (typeof decoded === 'string') rejectRecord(result, decoded);
-        else result.records.push(decoded);
-      }
+    if (err instanceof WireError || err instanceof RangeError) {
+      throw new OtlpDecodeError(`Body is not a protobuf ExportLogsServiceRequest: ${err.message}`);
     }
+    throw err;
   }
   return result;
 }

@@ -4,7 +4,13 @@ import { Worker } from 'node:worker_threads';
 import type { DecodedLogs, LogInput } from '../logs/log-input.ts';
 import type { SpanInput } from '../span.ts';
 import { decodeOtlpLogsBody } from './decode-logs.ts';
-import { type DecodeTask, decodeOtlpBody, type JsonItems, jsonItems } from './decode-task.ts';
+import {
+  type DecodeTask,
+  decodeOtlpBody,
+  type JsonItems,
+  jsonItems,
+  type SpanAttributes,
+} from './decode-task.ts';
 import { type DecodedSpans, OtlpDecodeError, TooManySpansError } from './decoded.ts';
 import { JsonBodyError } from './json-body.ts';
 
@@ -79,11 +85,17 @@ export class BodyDecoder {
 
   /**
    * An OTLP trace request; more than `maxSpans` spans (valid or not) is a TooManySpansError. A body larger than the
-   * inline limit is handed over to the decoding thread and must not be used by the caller afterwards.
+   * inline limit is handed over to the decoding thread and must not be used by the caller afterwards. `attributes`:
+   * see SpanAttributes.
    */
-  async otlp(body: Uint8Array, format: 'protobuf' | 'json', maxSpans?: number): Promise<DecodedSpans> {
-    if (body.byteLength <= this.inlineMaxBytes) return decodeOtlpBody(body, format, maxSpans);
-    const reply = await this.offThread(body, { kind: 'otlp', format, maxSpans });
+  async otlp(
+    body: Uint8Array,
+    format: 'protobuf' | 'json',
+    maxSpans?: number,
+    attributes: SpanAttributes = 'all',
+  ): Promise<DecodedSpans> {
+    if (body.byteLength <= this.inlineMaxBytes) return decodeOtlpBody(body, format, maxSpans, attributes);
+    const reply = await this.offThread(body, { kind: 'otlp', format, maxSpans, attributes });
     return { spans: await collect<SpanInput>(reply.slices), rejected: reply.rejected, errors: reply.errors };
   }
 

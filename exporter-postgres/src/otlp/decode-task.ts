@@ -1,5 +1,6 @@
+import { MAPPED_ATTRIBUTES } from '../mapping/mapped-attributes.ts';
 import { decodeOtlpJson } from './decode.ts';
-import { decodeOtlpProtobuf } from './decode-protobuf.ts';
+import { decodeOtlpProtobuf } from './decode-spans.ts';
 import type { DecodedSpans } from './decoded.ts';
 import { parseJsonBody } from './json-body.ts';
 
@@ -8,9 +9,20 @@ import { parseJsonBody } from './json-body.ts';
  * route).
  */
 export type DecodeTask =
-  | { kind: 'otlp'; format: 'protobuf' | 'json'; maxSpans?: number | undefined }
+  | {
+      kind: 'otlp';
+      format: 'protobuf' | 'json';
+      maxSpans?: number | undefined;
+      attributes?: SpanAttributes | undefined;
+    }
   | { kind: 'logs'; format: 'protobuf' | 'json'; maxRecords?: number | undefined }
   | { kind: 'json' };
+
+/**
+ * Which span attributes a protobuf body is decoded with: those the mapping reads (the receiver: everything else,
+ * prompts and completions included, is stepped over unread), or all.
+ */
+export type SpanAttributes = 'mapped' | 'all';
 
 /** A JSON body as a list: the items of a top-level array, or the one value that is not an array. */
 export interface JsonItems {
@@ -22,8 +34,11 @@ export function decodeOtlpBody(
   body: Uint8Array,
   format: 'protobuf' | 'json',
   maxSpans = Number.POSITIVE_INFINITY,
+  attributes: SpanAttributes = 'all',
 ): DecodedSpans {
-  return format === 'protobuf' ? decodeOtlpProtobuf(body, maxSpans) : decodeOtlpJson(body, maxSpans);
+  return format === 'protobuf'
+    ? decodeOtlpProtobuf(body, maxSpans, attributes === 'mapped' ? MAPPED_ATTRIBUTES : 'all')
+    : decodeOtlpJson(body, maxSpans);
 }
 
 export function jsonItems(body: Uint8Array): JsonItems {

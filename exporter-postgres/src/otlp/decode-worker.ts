@@ -28,7 +28,7 @@ function slices(items: unknown[]): ArrayBuffer[] {
 function run({ id, task, body }: DecodeRequest): DecodeReply {
   try {
     if (task.kind === 'otlp') {
-      const { spans, rejected, errors } = decodeOtlpBody(body, task.format, task.maxSpans);
+      const { spans, rejected, errors } = decodeOtlpBody(body, task.format, task.maxSpans, task.attributes);
       return { id, slices: slices(spans), rejected, errors, array: false };
     }
     if (task.kind === 'logs') {

@@ -5,7 +5,7 @@ import { type DecodedSpans, OtlpDecodeError, rejectSpan, TooManySpansError } fro
 import { JsonBodyError, parseJsonBody } from './json-body.ts';
 import { ExportTraceServiceResponse } from './trace-proto.ts';
 
-export { decodeOtlpProtobuf } from './decode-protobuf.ts';
+export { type AttributeKeys, decodeOtlpProtobuf } from './decode-spans.ts';
 export { type DecodedSpans, OtlpDecodeError } from './decoded.ts';
 
 const MAX_DEPTH = 8;

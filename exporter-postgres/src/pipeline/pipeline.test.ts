@@ -60,6 +60,59 @@ describe('event writer', () => {
     });
     expect(await countRows(good.map((e) => e.id))).toBe(3);
   });
+
+  it('stores text COPY must escape exactly as given', async () => {
+    const awkward = 'tab\there\nnew line\r\\N back\\slash \\. ünïcødé 🚀';
+    const event = makeEvent({
+      error_message: awkward,
+      endpoint: '\\N',
+      tags: { text: awkward, nested: { q: '"\\' } },
+      latency_ms: 0.1 + 0.2,
+      ttft_ms: 1e-7,
+    });
+    expect(await createEventWriter(db.pool).write([event])).toMatchObject({ inserted: 1 });
+    const { rows } = await db.pool.query('SELECT * FROM ai_events WHERE id = $1', [event.id]);
+    expect(rows[0]).toMatchObject({
+      error_message: awkward,
+      endpoint: '\\N',
+      tags: event.tags,
+      latency_ms: 0.1 + 0.2,
+      ttft_ms: 1e-7,
+    });
+  });
+
+  it('stores each row once when a batch mixes rows already stored with new ones, concurrently too', async () => {
+    const writer = createEventWriter(db.pool);
+    const stored = [makeEvent(), makeEvent()];
+    await writer.write(stored);
+    const fresh = Array.from({ length: 50 }, () => makeEvent());
+    const batches = [
+      [...fresh.slice(0, 30), stored[0]!],
+      [stored[1]!, ...fresh.slice(20)],
+    ];
+    const results = await Promise.all(batches.map((b) => writer.write(b)));
+    expect(results.reduce((n, r) => n + (r.kind === 'success' ? r.inserted : 0), 0)).toBe(50);
+    expect(await countRows([...stored, ...fresh].map((e) => e.id))).toBe(52);
+  });
+
+  it('writes inside a caller’s transaction without aborting it on rows already stored', async () => {
+    const event = makeEvent();
+    await createEventWriter(db.pool).write([event]);
+    const client = await db.pool.connect();
+    try {
+      await client.query('BEGIN');
+      const fresh = makeEvent();
+      expect(await createEventWriter(client).write([event, fresh])).toEqual({
+        kind: 'success',
+        inserted: 1,
+        rejected: 0,
+      });
+      await client.query('COMMIT');
+      expect(await countRows([event.id, fresh.id])).toBe(2);
+    } finally {
+      client.release();
+    }
+  });
 });
 
 describe('event pipeline', () => {

@@ -1,38 +1,20 @@
+import { once } from 'node:events';
 import type pg from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
 import { AI_SPAN_COLUMNS, AI_SPAN_PG_TYPES, type AiSpan, isAiSpan, type StoredRow } from '../ai-span.ts';
+import { checkout } from '../db/checkout.ts';
 import { AI_EVENT_COLUMNS, type AiEvent, AI_EVENT_PG_TYPES as COLUMN_TYPES } from '../event.ts';
+import { copyLines } from './copy-rows.ts';
 
 export type WriteResult =
   | { kind: 'success'; inserted: number; rejected: number }
   | { kind: 'retryable'; error: Error }
   | { kind: 'failure'; error: Error };
 
-// One array parameter per column: no 65,535-parameter ceiling, one statement per batch, and ON CONFLICT makes a
-// re-export of the same row (same deterministic id) a no-op.
-function insertSql<T>(table: string, columns: readonly (keyof T & string)[], types: Record<keyof T, string>) {
-  return `INSERT INTO ${table} (${columns.join(', ')})
-SELECT * FROM unnest(${columns.map((c, i) => `$${i + 1}::${types[c]}[]`).join(', ')})
-ON CONFLICT DO NOTHING`;
-}
-
-function columnArrays<T>(
-  rows: readonly T[],
-  columns: readonly (keyof T & string)[],
-  types: Record<keyof T, string>,
-): unknown[][] {
-  return columns.map((column) =>
-    rows.map((row) => {
-      const value = row[column];
-      if (value === null || value === undefined) return null;
-      if (types[column] === 'jsonb') return JSON.stringify(value);
-      if (value instanceof Date) return value.toISOString();
-      return value;
-    }),
-  );
-}
-
 // Connection loss, server shutdown, too many connections, serialization failures: worth trying again later.
 const RETRYABLE_SQLSTATE = /^(08|53|57P0|40001|40P01)/;
+
+const UNIQUE_VIOLATION = '23505';
 
 function isRetryable(err: unknown): boolean {
   const code = (err as { code?: unknown }).code;
@@ -48,7 +30,7 @@ export interface RowWriter<T> {
 export type EventWriter = RowWriter<AiEvent>;
 
 /** Writes batches of events idempotently into `ai_events`. */
-export function createEventWriter(pool: pg.Pool): EventWriter {
+export function createEventWriter(pool: Database): EventWriter {
   return createRowWriter(pool, 'ai_events', AI_EVENT_COLUMNS, COLUMN_TYPES);
 }
 
@@ -65,7 +47,7 @@ function sum(a: WriteResult, b: WriteResult): WriteResult {
  * Writes what the ingest pipeline carries: model calls into `ai_events`, the agent, tool, … spans around them into
  * `ai_spans`, each idempotently. A batch of model calls only (the common case) is the one statement it always was.
  */
-export function createStoredRowWriter(pool: pg.Pool): RowWriter<StoredRow> {
+export function createStoredRowWriter(pool: Database): RowWriter<StoredRow> {
   const events = createEventWriter(pool);
   const spans = createRowWriter<AiSpan>(pool, 'ai_spans', AI_SPAN_COLUMNS, AI_SPAN_PG_TYPES);
   return {
@@ -84,26 +66,83 @@ export function createStoredRowWriter(pool: pg.Pool): RowWriter<StoredRow> {
 }
 
 /**
- * Writes batches of rows idempotently into `table`, a column per key of `types`. A batch PostgreSQL refuses for its
- * data is split until the bad rows are isolated, so one malformed row never costs the others; those rows are
- * reported as `rejected`.
+ * Where rows go: a pool (each write on a connection of its own), or one client, for a caller that writes inside
+ * its own transaction.
+ */
+export type Database = pg.Pool | pg.ClientBase;
+
+const isPool = (db: Database): db is pg.Pool => 'totalCount' in db;
+
+async function onConnection<T>(db: Database, work: (client: pg.ClientBase) => Promise<T>): Promise<T> {
+  if (!isPool(db)) return work(db);
+  const { client, release } = await checkout(db);
+  let broken = false;
+  try {
+    return await work(client);
+  } catch (err) {
+    // A connection that failed mid-COPY may be in any state: it is closed, not reused.
+    broken = isRetryable(err);
+    throw err;
+  } finally {
+    release(broken);
+  }
+}
+
+/** Runs one `COPY … FROM STDIN` of `lines`; the rows it stored. */
+async function copy(client: pg.ClientBase, sql: string, lines: readonly string[]): Promise<number> {
+  const stream = client.query(copyFrom(sql));
+  // One chunk: the batch is bounded (OBSERVATORY_INGEST_BATCH_SIZE rows), and one CopyData message costs least.
+  stream.end(lines.join(''));
+  // Rejects when the stream fails (PostgreSQL refused the data, the connection was lost).
+  await once(stream, 'finish');
+  return stream.rowCount;
+}
+
+/**
+ * Writes batches of rows idempotently into `table`, a column per key of `types`, encoded once as COPY text. A batch
+ * is copied straight into the table: the fastest way in, and the common case. When a row is already there (a
+ * re-export, a client retrying a request that did commit) the COPY fails whole on the unique key, and the batch
+ * goes through a session-local staging table instead: COPY there, then `INSERT … SELECT … ON CONFLICT DO NOTHING`
+ * (so a re-export is a no-op). With a client rather than a pool the staging path is the only one: a failed COPY
+ * would abort the caller's transaction. A batch PostgreSQL refuses for its data is split until the bad rows are
+ * isolated, so one malformed row never costs the others; those rows are reported as `rejected`.
  */
 export function createRowWriter<T>(
-  pool: pg.Pool,
+  db: Database,
   table: string,
   columns: readonly (keyof T & string)[],
   types: Record<keyof T, string>,
 ): RowWriter<T> {
-  const sql = insertSql(table, columns, types);
-  async function insert(events: readonly T[]): Promise<WriteResult> {
+  const list = columns.join(', ');
+  const stagingTable = `${table}_staging`;
+  const direct = `COPY ${table} (${list}) FROM STDIN`;
+  const staged = async (client: pg.ClientBase, lines: readonly string[]) => {
+    await client.query(`CREATE TEMP TABLE IF NOT EXISTS ${stagingTable} (LIKE ${table})`);
+    // Emptied first: a staged write that failed halfway leaves its rows behind.
+    await client.query(`TRUNCATE ${stagingTable}`);
+    await copy(client, `COPY ${stagingTable} (${list}) FROM STDIN`, lines);
+    const result = await client.query(
+      `INSERT INTO ${table} (${list}) SELECT ${list} FROM ${stagingTable} ON CONFLICT DO NOTHING`,
+    );
+    return result.rowCount ?? 0;
+  };
+  const viaStaging = !isPool(db);
+
+  async function insert(lines: readonly string[], staging: boolean): Promise<WriteResult> {
     try {
-      const result = await pool.query(sql, columnArrays(events, columns, types));
-      return { kind: 'success', inserted: result.rowCount ?? 0, rejected: 0 };
+      const inserted = await onConnection(db, (client) =>
+        staging ? staged(client, lines) : copy(client, direct, lines),
+      );
+      return { kind: 'success', inserted, rejected: 0 };
     } catch (err) {
       if (isRetryable(err)) return { kind: 'retryable', error: err as Error };
-      if (events.length === 1) return { kind: 'success', inserted: 0, rejected: 1 };
-      const middle = Math.ceil(events.length / 2);
-      const parts = [await insert(events.slice(0, middle)), await insert(events.slice(middle))];
+      if (!staging && (err as { code?: unknown }).code === UNIQUE_VIOLATION) return insert(lines, true);
+      if (lines.length === 1) return { kind: 'success', inserted: 0, rejected: 1 };
+      const middle = Math.ceil(lines.length / 2);
+      const parts = [
+        await insert(lines.slice(0, middle), staging),
+        await insert(lines.slice(middle), staging),
+      ];
       const retry = parts.find((p) => p.kind === 'retryable');
       if (retry) return retry;
       return parts.reduce<WriteResult>(
@@ -116,10 +155,10 @@ export function createRowWriter<T>(
     }
   }
   return {
-    async write(events) {
-      if (events.length === 0) return { kind: 'success', inserted: 0, rejected: 0 };
+    async write(rows) {
+      if (rows.length === 0) return { kind: 'success', inserted: 0, rejected: 0 };
       try {
-        return await insert(events);
+        return await insert(copyLines(rows, columns, types), viaStaging);
       } catch (err) {
         return { kind: 'failure', error: err as Error };
       }

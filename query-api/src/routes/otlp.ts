@@ -178,7 +178,8 @@ export function otlpRoutes({
       rejected: 'rejectedSpans',
       noun: 'span',
       decode: async (body, format) => {
-        const { spans, rejected, errors } = await decoder.otlp(body, format, ingest.capacity);
+        // Only the attributes the mapping reads: prompts and completions are stepped over, never decoded.
+        const { spans, rejected, errors } = await decoder.otlp(body, format, ingest.capacity, 'mapped');
         return { items: spans, rejected, errors };
       },
       store: (spans, orgId) => ingest.spans(spans, orgId),

@@ -1,7 +1,11 @@
+/**
+ * The receiver's former decoder (protobufjs into generic objects, then spans with every attribute), kept only as the
+ * reference `decode-spans.test.ts` compares the one-pass decoder with.
+ */
 import protobuf from 'protobufjs';
-import type { Attributes, AttributeValue, SpanInput, StatusCode } from '../span.ts';
-import { type DecodedSpans, OtlpDecodeError, rejectSpan, TooManySpansError } from './decoded.ts';
-import { ExportTraceServiceRequest } from './trace-proto.ts';
+import { type DecodedSpans, OtlpDecodeError, rejectSpan, TooManySpansError } from '../src/otlp/decoded.ts';
+import { ExportTraceServiceRequest } from '../src/otlp/trace-proto.ts';
+import type { Attributes, AttributeValue, SpanInput, StatusCode } from '../src/span.ts';
 
 // protobufjs hands back int64/fixed64 as Long-like {low, high} objects (or numbers), bytes as Uint8Array, and names
 // the set member of a oneof in the oneof's own property (`value`). Reading those directly avoids a generic
@@ -145,7 +149,7 @@ export function countAt(reader: protobuf.Reader, end: number, path: readonly num
  * Decodes an OTLP/protobuf trace request. With more than `maxSpans` spans it throws TooManySpansError after
  * only counting them, which costs a fraction of decoding them.
  */
-export function decodeOtlpProtobuf(body: Uint8Array, maxSpans = Number.POSITIVE_INFINITY): DecodedSpans {
+export function referenceDecode(body: Uint8Array, maxSpans = Number.POSITIVE_INFINITY): DecodedSpans {
   let request: PbRequest;
   try {
     if (Number.isFinite(maxSpans)) {
