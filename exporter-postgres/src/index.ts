@@ -14,6 +14,23 @@ export {
   ObservatoryAttributes,
   StandardAttributes,
 } from './attributes.ts';
+export {
+  type CappedText,
+  CappedTextSchema,
+  type ContentConvention,
+  ContentConventionSchema,
+  type ContentPart,
+  ContentPartSchema,
+  type DecisionContent,
+  DecisionContentSchema,
+  MAX_CONTENT_FIELD_BYTES,
+  type Message,
+  type MessageRole,
+  MessageRoleSchema,
+  MessageSchema,
+  type ToolCall,
+  ToolCallSchema,
+} from './content/schema.ts';
 export { type Cost, computeCost, type Usage, usdToDecimal } from './cost/cost.ts';
 export { type PriceEntry, type PriceFile, PriceFileSchema } from './cost/price-file.ts';
 export { type FoundPrice, loadPriceTable, type PriceQuery, PriceTable } from './cost/price-table.ts';
