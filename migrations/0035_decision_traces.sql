@@ -13,8 +13,8 @@ CREATE TABLE IF NOT EXISTS org_data_keys (
 
 -- One row per captured model call: its content as AES-256-GCM ciphertext (nonce ‖ ciphertext ‖ tag) under the org's
 -- data key, with the org and event id as associated data, so a ciphertext moved to another row fails to decrypt.
--- Keyed like ai_events (org, event time, id) but no foreign key, as nothing references ai_events; the writer inserts
--- a row only when its event exists. Retention removes rows by `created_at` (`trace_retention_days`).
+-- No foreign key, as nothing references ai_events (a partition is dropped whole); a row is read only through its
+-- event. Retention removes rows by `created_at` (`trace_retention_days`, or `retention_days` when shorter).
 CREATE TABLE IF NOT EXISTS ai_event_content (
   org_id      text NOT NULL,
   created_at  timestamptz NOT NULL,

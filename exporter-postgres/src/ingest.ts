@@ -1,9 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import type pg from 'pg';
-import { type AiSpan, isAiSpan, type StoredRow } from './ai-span.ts';
+import { type AiSpan, isModelCall, type StoredRow } from './ai-span.ts';
+import type { ContentCapture } from './content/capture.ts';
+import type { EventContentRow } from './content/content-row.ts';
 import { loadPriceTable, type PriceTable } from './cost/price-table.ts';
 import type { AiEvent } from './event.ts';
 import type { PseudonymKey } from './mapping/identifiers.ts';
+import { orgOf } from './mapping/read-attributes.ts';
 import { mapSpansInSlices } from './mapping/map-spans-in-slices.ts';
 import type { AiMetrics } from './metrics/ai-metrics.ts';
 import { type Durability, EventPipeline, type PipelineOptions } from './pipeline/pipeline.ts';
@@ -28,6 +31,11 @@ export interface IngestOptions extends Omit<PipelineOptions, 'writer' | 'health'
    * directory's); an in-process exporter should pass the same one so both agree.
    */
   pseudonymKey?: PseudonymKey;
+  /**
+   * Content capture for orgs that opted in. Without it, no content is read. Content is encrypted before it is
+   * queued, so the queue and the spill file only ever hold ciphertext.
+   */
+  content?: ContentCapture;
 }
 
 export interface IngestResult {
@@ -50,12 +58,14 @@ export class Ingest {
   private readonly metrics: AiMetrics | undefined;
   private readonly defaultOrgId: string;
   readonly pseudonymKey: PseudonymKey;
+  private readonly content: ContentCapture | undefined;
 
   constructor(options: IngestOptions) {
     this.prices = options.prices ?? loadPriceTable();
     this.pseudonymKey = options.pseudonymKey ?? randomBytes(32);
     this.metrics = options.metrics;
     this.defaultOrgId = options.defaultOrgId ?? 'default';
+    this.content = options.content;
     const { onCommitted } = options;
     this.pipeline = new EventPipeline<StoredRow>({
       ...options,
@@ -65,9 +75,7 @@ export class Ingest {
       onCommitted:
         onCommitted &&
         ((rows) => {
-          const events = rows.some(isAiSpan)
-            ? (rows.filter((row) => !isAiSpan(row)) as AiEvent[])
-            : (rows as AiEvent[]);
+          const events = rows.every(isModelCall) ? (rows as AiEvent[]) : rows.filter(isModelCall);
           if (events.length > 0) onCommitted(events);
         }),
     });
@@ -92,23 +100,31 @@ export class Ingest {
    * slices, so a large batch does not hold up the event loop.
    */
   async spans(spans: readonly SpanInput[], orgId?: string): Promise<IngestResult> {
+    const options = { orgId, defaultOrgId: this.defaultOrgId };
+    const capturing = this.content && (await this.content.policies(orgId ? [orgId] : orgsOf(spans, options)));
     const mapped = await mapSpansInSlices(spans, {
-      orgId,
-      defaultOrgId: this.defaultOrgId,
+      ...options,
       prices: this.prices,
       receivedAt: new Date(),
       pseudonymKey: this.pseudonymKey,
+      capture: capturing && capturing.size > 0 ? (org) => capturing.get(org) : undefined,
     });
-    return this.store(mapped.events, mapped.spans);
+    const contents = mapped.contents.length > 0 ? await this.content!.seal(mapped.contents) : [];
+    return this.store(mapped.events, mapped.spans, contents);
   }
 
   events(events: AiEvent[]): Promise<IngestResult> {
-    return this.store(events, []);
+    return this.store(events, [], []);
   }
 
-  /** One enqueue for both kinds of row: they share the queue, its batches, retries and spill file. */
-  private async store(events: AiEvent[], spans: AiSpan[]): Promise<IngestResult> {
-    const durability = await this.pipeline.enqueue(spans.length === 0 ? events : [...events, ...spans]);
+  /**
+   * One enqueue for every kind of row: they share the queue, its batches, retries and spill file. Content rows follow
+   * their events, so a batch writes a call's content after the call.
+   */
+  private async store(events: AiEvent[], spans: AiSpan[], contents: EventContentRow[]): Promise<IngestResult> {
+    const rows: StoredRow[] =
+      spans.length === 0 && contents.length === 0 ? events : [...events, ...spans, ...contents];
+    const durability = await this.pipeline.enqueue(rows);
     const metrics = this.metrics;
     // Counted in runs: a large batch counted at once would hold up the event loop as long as mapping it would.
     if (metrics) await forEachInSlices(runsOf(events, METRICS_RUN), (run) => metrics.recordEvents(run));
@@ -122,4 +138,9 @@ export class Ingest {
   shutdown(): Promise<void> {
     return this.pipeline.shutdown();
   }
+}
+
+/** The orgs a batch's spans belong to, when no ingest key decided it. */
+function orgsOf(spans: readonly SpanInput[], options: { defaultOrgId: string }): string[] {
+  return [...new Set(spans.map((span) => orgOf(span, options)))];
 }

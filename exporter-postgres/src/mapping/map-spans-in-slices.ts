@@ -1,24 +1,26 @@
 import type { AiSpan } from '../ai-span.ts';
+import { BatchContents } from '../content/batch-contents.ts';
 import type { AiEvent } from '../event.ts';
 import { forEachInSlices } from '../slices.ts';
 import type { SpanInput } from '../span.ts';
-import { foldIntoOuterCall, type MapOptions, mapInto } from './map-span.ts';
+import { foldIntoOuterCall, type MapOptions, type MappedBatch, mapInto } from './map-span.ts';
 import { BatchContext } from './span-context.ts';
 
 /** `mapBatch`, giving the event loop a turn between slices: the same rows, whatever the batch's size. */
 export async function mapSpansInSlices(
   spans: readonly SpanInput[],
   options: MapOptions,
-): Promise<{ events: AiEvent[]; spans: AiSpan[] }> {
+): Promise<MappedBatch> {
   // Indexing is a map insert per span: the whole batch at once, so every span can see all its ancestors.
   const context = new BatchContext();
   for (const span of spans) context.add(span);
   const batch = new Map<string, AiEvent>();
   const others: AiSpan[] = [];
-  await forEachInSlices(spans, (span) => mapInto(span, options, context, batch, others));
+  const contents = options.capture && new BatchContents(options.capture);
+  await forEachInSlices(spans, (span) => mapInto(span, options, context, batch, others, contents));
   const events: AiEvent[] = [];
   await forEachInSlices(batch.values(), (event) => {
-    if (!foldIntoOuterCall(event, batch)) events.push(event);
+    if (!foldIntoOuterCall(event, batch, contents)) events.push(event);
   });
-  return { events, spans: others };
+  return { events, spans: others, contents: contents ? contents.take(events) : [] };
 }

@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import { AI_SPAN_COLUMNS, AI_SPAN_PG_TYPES, type AiSpan, isAiSpan, type StoredRow } from '../ai-span.ts';
+import { type EventContentRow, isEventContent, writeContentRows } from '../content/content-row.ts';
 import { AI_EVENT_COLUMNS, type AiEvent, AI_EVENT_PG_TYPES as COLUMN_TYPES } from '../event.ts';
 
 export type WriteResult =
@@ -34,7 +35,7 @@ function columnArrays<T>(
 // Connection loss, server shutdown, too many connections, serialization failures: worth trying again later.
 const RETRYABLE_SQLSTATE = /^(08|53|57P0|40001|40P01)/;
 
-function isRetryable(err: unknown): boolean {
+export function isRetryable(err: unknown): boolean {
   const code = (err as { code?: unknown }).code;
   if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) return RETRYABLE_SQLSTATE.test(code);
   // No SQLSTATE: a socket or timeout error from the driver.
@@ -63,22 +64,26 @@ function sum(a: WriteResult, b: WriteResult): WriteResult {
 
 /**
  * Writes what the ingest pipeline carries: model calls into `ai_events`, the agent, tool, … spans around them into
- * `ai_spans`, each idempotently. A batch of model calls only (the common case) is the one statement it always was.
+ * `ai_spans`, and captured content (encrypted) into `ai_event_content` after its events, each idempotently. A batch
+ * of model calls only (the common case) is the one statement it always was.
  */
 export function createStoredRowWriter(pool: pg.Pool): RowWriter<StoredRow> {
   const events = createEventWriter(pool);
   const spans = createRowWriter<AiSpan>(pool, 'ai_spans', AI_SPAN_COLUMNS, AI_SPAN_PG_TYPES);
   return {
     async write(rows) {
-      if (!rows.some(isAiSpan)) return events.write(rows as readonly AiEvent[]);
+      if (!rows.some((row) => isAiSpan(row) || isEventContent(row))) return events.write(rows as readonly AiEvent[]);
       const calls: AiEvent[] = [];
       const others: AiSpan[] = [];
+      const contents: EventContentRow[] = [];
       for (const row of rows) {
         if (isAiSpan(row)) others.push(row);
+        else if (isEventContent(row)) contents.push(row);
         else calls.push(row);
       }
-      const written = calls.length > 0 ? await events.write(calls) : NOTHING;
-      return written.kind === 'success' ? sum(written, await spans.write(others)) : written;
+      let written = calls.length > 0 ? await events.write(calls) : NOTHING;
+      if (written.kind === 'success') written = sum(written, await spans.write(others));
+      return written.kind === 'success' ? sum(written, await writeContentRows(pool, contents)) : written;
     },
   };
 }
