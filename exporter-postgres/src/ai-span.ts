@@ -91,6 +91,7 @@ export const AI_SPAN_PG_TYPES: Record<keyof AiSpan, string> = {
 export type StoredRow = AiEvent | AiSpan | EventContentRow;
 
 /** A model call, not a span around one nor content. */
-export const isModelCall = (row: StoredRow): row is AiEvent => !('span_kind' in row) && !('ciphertext' in row);
+export const isModelCall = (row: StoredRow): row is AiEvent =>
+  !('span_kind' in row) && !('ciphertext' in row);
 
 export const isAiSpan = (row: StoredRow): row is AiSpan => 'span_kind' in row;

@@ -14,6 +14,13 @@ export {
   ObservatoryAttributes,
   StandardAttributes,
 } from './attributes.ts';
+export type { CapturedContent, CapturePolicy, CapturePolicyOf } from './content/batch-contents.ts';
+export { type CapturePolicies, ContentCapture } from './content/capture.ts';
+export { type EventContentRow, isEventContent } from './content/content-row.ts';
+export { DataKeys, rewrapDataKeys } from './content/data-keys.ts';
+export { contentAssociatedData, open as openSealed, seal } from './content/envelope.ts';
+export { anyTruncated, extractContent } from './content/extract.ts';
+export { LocalMasterKeys, type MasterKeyProvider, masterKeyFrom } from './content/master-keys.ts';
 export {
   type CappedText,
   CappedTextSchema,

@@ -6,8 +6,8 @@ import type { EventContentRow } from './content/content-row.ts';
 import { loadPriceTable, type PriceTable } from './cost/price-table.ts';
 import type { AiEvent } from './event.ts';
 import type { PseudonymKey } from './mapping/identifiers.ts';
-import { orgOf } from './mapping/read-attributes.ts';
 import { mapSpansInSlices } from './mapping/map-spans-in-slices.ts';
+import { orgOf } from './mapping/read-attributes.ts';
 import type { AiMetrics } from './metrics/ai-metrics.ts';
 import { type Durability, EventPipeline, type PipelineOptions } from './pipeline/pipeline.ts';
 import { createStoredRowWriter } from './pipeline/writer.ts';
@@ -121,7 +121,11 @@ export class Ingest {
    * One enqueue for every kind of row: they share the queue, its batches, retries and spill file. Content rows follow
    * their events, so a batch writes a call's content after the call.
    */
-  private async store(events: AiEvent[], spans: AiSpan[], contents: EventContentRow[]): Promise<IngestResult> {
+  private async store(
+    events: AiEvent[],
+    spans: AiSpan[],
+    contents: EventContentRow[],
+  ): Promise<IngestResult> {
     const rows: StoredRow[] =
       spans.length === 0 && contents.length === 0 ? events : [...events, ...spans, ...contents];
     const durability = await this.pipeline.enqueue(rows);

@@ -17,6 +17,8 @@ import { AuditTrail } from './audit/trail.ts';
 import { bootstrapDefaultOrg } from './bootstrap.ts';
 import { type Config, ConfigError } from './config.ts';
 import { openDatabase } from './db/database.ts';
+import { createDecisions } from './decisions/decisions.ts';
+import { resolveMasterKeys } from './decisions/master-key.ts';
 import { startDriftRunner } from './drift/runner.ts';
 import { createExportService, createExportWorker } from './exports/service.ts';
 import type { ExportWorker } from './exports/worker.ts';
@@ -76,10 +78,12 @@ export async function runServe(config: Config): Promise<void> {
   const audit = new AuditTrail(
     await resolveAuditKey(config.OBSERVATORY_AUDIT_KEY, config.OBSERVATORY_DATA_DIR),
   );
+  const masterKeys = await resolveMasterKeys(config);
   const db = await openDatabase(config, {
     adoptOrphan: true,
     onLog: (line) => logger.debug({ component: 'postgres' }, line),
   });
+  const decisions = createDecisions(db.pool, masterKeys);
   const metrics = createAiMetrics({
     maxOrgs: config.OBSERVATORY_METRICS_MAX_ORGS,
     maxModels: config.OBSERVATORY_METRICS_MAX_MODELS,
@@ -95,6 +99,7 @@ export async function runServe(config: Config): Promise<void> {
     maxAttempts: config.OBSERVATORY_INGEST_MAX_ATTEMPTS,
     metrics,
     pseudonymKey,
+    content: decisions.capture,
     onError: (err) => logger.warn({ err: err.message }, 'ingest pipeline'),
     onCommitted: (events) => {
       publishCommitted(db.pool, events).catch((err) =>
@@ -160,6 +165,7 @@ export async function runServe(config: Config): Promise<void> {
       pool: db.pool,
       logger,
       audit,
+      decisions,
       alerting,
       exports,
       ingest,

@@ -23,8 +23,17 @@ export class ContentCapture {
     const rows: EventContentRow[] = [];
     for (const { event, content } of captured) {
       const key = await this.keys.forOrg(this.pool, event.org_id, { create: true });
-      const sealed = seal(key!, Buffer.from(JSON.stringify(content), 'utf8'), contentAssociatedData(event.org_id, event.id));
-      rows.push({ event_id: event.id, org_id: event.org_id, created_at: event.created_at, ciphertext: sealed.toString('base64') });
+      const sealed = seal(
+        key!,
+        Buffer.from(JSON.stringify(content), 'utf8'),
+        contentAssociatedData(event.org_id, event.id),
+      );
+      rows.push({
+        event_id: event.id,
+        org_id: event.org_id,
+        created_at: event.created_at,
+        ciphertext: sealed.toString('base64'),
+      });
     }
     return rows;
   }

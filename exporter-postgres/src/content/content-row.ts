@@ -26,7 +26,10 @@ FROM unnest($1::text[], $2::timestamptz[], $3::uuid[], $4::text[]) AS c(org_id, 
 ON CONFLICT DO NOTHING`;
 
 /** Writes content rows after their events, idempotently (a re-delivered batch is a no-op). */
-export async function writeContentRows(pool: pg.Pool, rows: readonly EventContentRow[]): Promise<WriteResult> {
+export async function writeContentRows(
+  pool: pg.Pool,
+  rows: readonly EventContentRow[],
+): Promise<WriteResult> {
   if (rows.length === 0) return { kind: 'success', inserted: 0, rejected: 0 };
   try {
     await pool.query(INSERT, [
@@ -38,6 +41,8 @@ export async function writeContentRows(pool: pg.Pool, rows: readonly EventConten
     // Not counted as stored rows: the events they belong to are.
     return { kind: 'success', inserted: 0, rejected: 0 };
   } catch (err) {
-    return isRetryable(err) ? { kind: 'retryable', error: err as Error } : { kind: 'failure', error: err as Error };
+    return isRetryable(err)
+      ? { kind: 'retryable', error: err as Error }
+      : { kind: 'failure', error: err as Error };
   }
 }

@@ -1,6 +1,6 @@
 import type { AiSpan } from '../ai-span.ts';
-import { BatchContents, type CapturedContent, type CapturePolicyOf } from '../content/batch-contents.ts';
 import { ObservatoryAttributes as Obs, StandardAttributes as Std } from '../attributes.ts';
+import { BatchContents, type CapturedContent, type CapturePolicyOf } from '../content/batch-contents.ts';
 import { computeCost } from '../cost/cost.ts';
 import type { PriceTable } from '../cost/price-table.ts';
 import type { AiEvent } from '../event.ts';
@@ -26,7 +26,6 @@ export interface MapOptions {
   /** Orgs that capture content (`capture_content` on): only their calls' content is read. None: no content read. */
   capture?: CapturePolicyOf | undefined;
 }
-
 
 const MAX_ERROR_MESSAGE = 1000;
 const MAX_TOKENS = 2_147_483_647;

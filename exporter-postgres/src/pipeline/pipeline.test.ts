@@ -166,7 +166,9 @@ describe('event pipeline', () => {
       [spans.map((s) => s.id)],
     );
     expect(rows).toEqual([spans[1], spans[0]]);
-    expect(committed.map((e) => (e as { id: string }).id).sort()).toEqual([...events, ...spans].map((e) => e.id).sort());
+    expect(committed.map((e) => (e as { id: string }).id).sort()).toEqual(
+      [...events, ...spans].map((e) => e.id).sort(),
+    );
     // Re-delivery of the same rows is a no-op in both tables.
     expect(await createStoredRowWriter(db.pool).write([...events, ...spans])).toEqual({
       kind: 'success',

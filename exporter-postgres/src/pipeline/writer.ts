@@ -72,7 +72,8 @@ export function createStoredRowWriter(pool: pg.Pool): RowWriter<StoredRow> {
   const spans = createRowWriter<AiSpan>(pool, 'ai_spans', AI_SPAN_COLUMNS, AI_SPAN_PG_TYPES);
   return {
     async write(rows) {
-      if (!rows.some((row) => isAiSpan(row) || isEventContent(row))) return events.write(rows as readonly AiEvent[]);
+      if (!rows.some((row) => isAiSpan(row) || isEventContent(row)))
+        return events.write(rows as readonly AiEvent[]);
       const calls: AiEvent[] = [];
       const others: AiSpan[] = [];
       const contents: EventContentRow[] = [];

@@ -57,7 +57,9 @@ export async function createKey(
   input: { orgId: string; role: Role; name?: string | undefined; scopes?: readonly Scope[] | undefined },
 ): Promise<CreatedKey> {
   if (input.scopes?.length && input.role !== 'viewer') {
-    throw new ScopeError(`scopes are for viewer keys: an ${input.role} key cannot hold ${input.scopes.join(', ')}`);
+    throw new ScopeError(
+      `scopes are for viewer keys: an ${input.role} key cannot hold ${input.scopes.join(', ')}`,
+    );
   }
   const key = `${KEY_PREFIX}${randomBytes(24).toString('base64url')}`;
   await ensureOrg(db, input.orgId);

@@ -94,16 +94,6 @@ export const ModelVersionsResponseSchema = z
   .openapi('ModelVersions');
 export type ModelVersionsResponse = z.infer<typeof ModelVersionsResponseSchema>;
 
-export const ModelVersionsQuerySchema = z
-  .object({
-    model_name: modelName.optional().describe('one model; all of the org’s models when absent'),
-    from: z.iso
-      .datetime({ offset: true })
-      .optional()
-      .describe('changes and versions from here; default 90 days ago'),
-    to: z.iso.datetime({ offset: true }).optional().describe('up to here; default now'),
-  })
-  .refine((q) => !q.from || !q.to || new Date(q.from) < new Date(q.to), {
-    message: 'must be before to',
-    path: ['from'],
-  });
+export const ModelVersionsQuerySchema = z.object({
+  model_name: modelName.optional().describe('one model; all of the org’s models when absent'),
+});

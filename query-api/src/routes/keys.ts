@@ -32,7 +32,11 @@ const CreateKeySchema = z
   .object({
     role: RoleSchema,
     name: storableText.max(200).optional(),
-    scopes: z.array(ScopeSchema).max(10).optional().describe('viewer keys only: `traces:read` reads decision traces'),
+    scopes: z
+      .array(ScopeSchema)
+      .max(10)
+      .optional()
+      .describe('viewer keys only: `traces:read` reads decision traces'),
   })
   .strict()
   .openapi('CreateKeyRequest');
