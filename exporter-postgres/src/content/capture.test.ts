@@ -1,10 +1,9 @@
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createTestDatabase } from '../../../test-support/database.ts';
-import { TcpProxy } from '../../../test-support/tcp-proxy.ts';
+import { proxiedPool } from '../../../test-support/tcp-proxy.ts';
 import { until } from '../../../test-support/until.ts';
 import { makeSpan } from '../../test/make-span.ts';
 import { Ingest } from '../ingest.ts';
@@ -47,13 +46,7 @@ async function spilledText(): Promise<string> {
 
 describe('content capture on the ingest path', () => {
   it('queues and spills only ciphertext, and the replayed row decrypts to the content', async () => {
-    const target = new URL(db.url);
-    const proxy = new TcpProxy('127.0.0.1', Number(target.port || 5432));
-    await proxy.start();
-    const url = new URL(db.url);
-    url.host = `127.0.0.1:${proxy.port}`;
-    const pool = new pg.Pool({ connectionString: url.toString(), connectionTimeoutMillis: 500, max: 2 });
-    pool.on('error', () => undefined);
+    const { proxy, pool } = await proxiedPool(db.url);
     const ingest = new Ingest({
       pool,
       spillDir,

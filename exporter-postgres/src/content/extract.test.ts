@@ -1,28 +1,10 @@
 import { describe, expect, it } from 'vitest';
+import { args, EXPECTED_INPUT, EXPECTED_OUTPUT, text } from '../../test/conversation.ts';
 import type { Attributes, SpanInput } from '../span.ts';
 import { anyTruncated, extractContent } from './extract.ts';
-import { MAX_CONTENT_FIELD_BYTES, type Message } from './schema.ts';
+import { MAX_CONTENT_FIELD_BYTES } from './schema.ts';
 
 const span = (attributes: Attributes, events: SpanInput['events'] = []) => ({ attributes, events });
-const text = (t: string) => ({ type: 'text' as const, text: t, truncated: false });
-const args = '{"city":"Paris"}';
-
-/** One conversation: instructions, a question, the model's tool call, the tool's answer; then the model's reply. */
-const EXPECTED_INPUT: Message[] = [
-  { role: 'system', content: [text('You are terse.')], tool_calls: [], tool_call_id: null },
-  { role: 'user', content: [text('Weather in Paris?')], tool_calls: [], tool_call_id: null },
-  {
-    role: 'assistant',
-    content: [],
-    tool_calls: [{ id: 'call_1', name: 'get_weather', arguments: { text: args, truncated: false } }],
-    tool_call_id: null,
-  },
-  { role: 'tool', content: [text('18C, sunny')], tool_call_id: 'call_1', tool_calls: [] },
-];
-const EXPECTED_OUTPUT: Message[] = [
-  { role: 'assistant', content: [text('18C and sunny.')], tool_calls: [], tool_call_id: null },
-];
-
 // Each as the real instrumentation writes it (attribute names and value encodings from their sources and from spans
 // they emitted, see /work/shared/reference/ai-span-conventions.md).
 const CONVENTIONS: Record<string, Attributes> = {
