@@ -19,11 +19,9 @@ afterAll(() => rm(spillDir, { recursive: true, force: true }));
 await db.pool.query(`INSERT INTO orgs (id, name) VALUES ('acme', 'acme'), ('quiet', 'quiet')`);
 
 const keys = new DataKeys(LocalMasterKeys.ephemeral());
-const capture = new ContentCapture(
-  db.pool,
-  async (orgs) => new Map(orgs.filter((o) => o === 'acme').map((o) => [o, { requireConsent: false }])),
-  keys,
-);
+const acmeCaptures = async (orgs: readonly string[]) =>
+  new Map(orgs.filter((o) => o === 'acme').map((o) => [o, { requireConsent: false }]));
+const capture = new ContentCapture(db.pool, acmeCaptures, keys);
 
 const call = (secret: string) =>
   makeSpan({
@@ -39,9 +37,9 @@ const call = (secret: string) =>
     },
   });
 
-async function spilledText(): Promise<string> {
-  const files = await readdir(spillDir);
-  return (await Promise.all(files.map((f) => readFile(join(spillDir, f), 'utf8')))).join('');
+async function spilledText(dir = spillDir): Promise<string> {
+  const files = await readdir(dir);
+  return (await Promise.all(files.map((f) => readFile(join(dir, f), 'utf8')))).join('');
 }
 
 describe('content capture on the ingest path', () => {
@@ -90,6 +88,29 @@ describe('content capture on the ingest path', () => {
       await ingest.shutdown();
       await pool.end();
       await proxy.stop();
+    }
+  });
+
+  it('drops the content, never the events, when the org’s data key cannot be read', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'observatory-content-offline-'));
+    const { proxy, pool } = await proxiedPool(db.url);
+    const offline = new ContentCapture(pool, acmeCaptures, new DataKeys(LocalMasterKeys.ephemeral()));
+    const ingest = new Ingest({ pool, spillDir: dir, content: offline, retryBaseMs: 5, maxAttempts: 1 });
+    await ingest.start();
+    try {
+      await proxy.cut();
+      const secret = `zq${Date.now().toString(36)}`;
+      expect(await ingest.spans([call(secret)], 'acme')).toMatchObject({ events: 1, durability: 'spilled' });
+      const spilled = await spilledText(dir);
+      expect(spilled).toContain('"model_name":"gpt-4o"');
+      expect(spilled).not.toContain('ciphertext');
+      expect(spilled).not.toContain(secret);
+    } finally {
+      await proxy.restore();
+      await ingest.shutdown();
+      await pool.end();
+      await proxy.stop();
+      await rm(dir, { recursive: true, force: true });
     }
   });
 });

@@ -18,13 +18,18 @@ export class ContentCapture {
     private readonly keys: DataKeys,
   ) {}
 
-  /** Each captured call's content as JSON, sealed with its org's data key and bound to its org and event. */
+  /**
+   * Each captured call's content as JSON, sealed with its org's data key and bound to its org and event. Content of
+   * an org whose key cannot be had now (the database is down and the key not cached) is dropped, never kept in
+   * plaintext: its events still go on to the pipeline (and the spill file).
+   */
   async seal(captured: readonly CapturedContent[]): Promise<EventContentRow[]> {
     const rows: EventContentRow[] = [];
     for (const { event, content } of captured) {
-      const key = await this.keys.forOrg(this.pool, event.org_id, { create: true });
+      const key = await this.keys.forOrg(this.pool, event.org_id, { create: true }).catch(() => undefined);
+      if (!key) continue;
       const sealed = seal(
-        key!,
+        key,
         Buffer.from(JSON.stringify(content), 'utf8'),
         contentAssociatedData(event.org_id, event.id),
       );

@@ -21,18 +21,7 @@ export class CapturePolicyCache {
   readonly policies: CapturePolicies = async (orgIds) => {
     const now = Date.now();
     const stale = orgIds.filter((org) => (this.cache.get(org)?.until ?? 0) <= now);
-    if (stale.length > 0) {
-      const { rows } = await this.pool.query<{ id: string; settings: unknown }>(
-        'SELECT id, settings FROM orgs WHERE id = ANY($1::text[])',
-        [stale],
-      );
-      const found = new Map(rows.map((r) => [r.id, effectiveSettings(r.settings)]));
-      for (const org of stale) {
-        const s = found.get(org);
-        const policy = s?.capture_content ? { requireConsent: s.require_consent } : undefined;
-        this.cache.set(org, { policy, until: now + this.ttlMs });
-      }
-    }
+    if (stale.length > 0) await this.refresh(stale, now);
     const capturing = new Map<string, CapturePolicy>();
     for (const org of orgIds) {
       const policy = this.cache.get(org)?.policy;
@@ -40,6 +29,28 @@ export class CapturePolicyCache {
     }
     return capturing;
   };
+
+  /**
+   * Reads the orgs' settings. While the database cannot answer, an org keeps the policy it had, and an org never
+   * read captures nothing: ingest goes on (to the spill file) without content rather than failing.
+   */
+  private async refresh(orgIds: string[], now: number): Promise<void> {
+    let rows: { id: string; settings: unknown }[];
+    try {
+      ({ rows } = await this.pool.query<{ id: string; settings: unknown }>(
+        'SELECT id, settings FROM orgs WHERE id = ANY($1::text[])',
+        [orgIds],
+      ));
+    } catch {
+      return;
+    }
+    const found = new Map(rows.map((r) => [r.id, effectiveSettings(r.settings)]));
+    for (const org of orgIds) {
+      const s = found.get(org);
+      const policy = s?.capture_content ? { requireConsent: s.require_consent } : undefined;
+      this.cache.set(org, { policy, until: now + this.ttlMs });
+    }
+  }
 
   /** Forgets the org's policy, so the next ingest reads its settings again. */
   invalidate(orgId: string): void {
