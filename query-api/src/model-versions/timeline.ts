@@ -25,7 +25,9 @@ export function changesOf(versions: readonly SeenVersion[], deployments: readonl
     );
     if (!deployedBefore) candidates.push({ at: v.first_seen, version: v.version, deploymentId: null });
   }
-  candidates.sort((a, b) => a.at.getTime() - b.at.getTime() || (a.deploymentId ? -1 : 1));
+  // At the same moment a deployment comes first: it is the change, the sighting only confirms it.
+  const rank = (c: Change) => (c.deploymentId ? 0 : 1);
+  candidates.sort((a, b) => a.at.getTime() - b.at.getTime() || rank(a) - rank(b));
   const changes: Change[] = [];
   for (const c of candidates) {
     if (changes.at(-1)?.version !== c.version) changes.push(c);
@@ -50,8 +52,10 @@ export function windowsOf(changes: readonly Change[], i: number, now: Date): Win
   const end = changes[i + 1]?.at ?? now;
   const at = change.at.getTime();
   const previous = changes[i - 1];
-  if (!previous) return { after: [change.at, end], before: null };
-  const length = Math.min(end.getTime() - at, at - previous.at.getTime());
+  // A deployment recorded ahead of time has no figures yet: empty windows.
+  const until = Math.max(at, end.getTime());
+  if (!previous) return { after: [change.at, new Date(until)], before: null };
+  const length = Math.min(until - at, at - previous.at.getTime());
   return {
     after: [change.at, new Date(at + length)],
     before: [new Date(at - length), change.at],
