@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { contentAssociatedData, DataKeys, LocalMasterKeys, openSealed } from '@observatory/exporter-postgres';
@@ -309,6 +309,8 @@ describe('decision traces', () => {
       'SELECT org_id, master_key_id FROM org_data_keys ORDER BY org_id',
     );
     expect(before.map((r) => r.org_id)).toEqual(['acme', 'globex']);
+    // Made by the first start, readable by its owner only.
+    expect((await stat(join(dataDir, 'master-key'))).mode & 0o777).toBe(0o600);
     const oldMaster = await readFile(join(dataDir, 'master-key'));
     const rotated = await runCli(['keys', 'rotate-master'], env);
     expect(rotated.stderr).toBe('');
