@@ -155,6 +155,9 @@ describe('traceInference', () => {
       [O.DECISION_RATIONALE]: 'refund: order under $50',
       [O.DECISION_CONFIDENCE]: 0.9,
     });
+  });
+
+  it('ignores a confidence outside 0–1', async () => {
     await traceInference({ operation: 'chat', model: 'gpt-4o' }, (call) =>
       call.recordDecision({ confidence: 1.5 }),
     );
