@@ -30,6 +30,7 @@ export {
   ContentPartSchema,
   type DecisionContent,
   DecisionContentSchema,
+  emptyDecisionContent,
   MAX_CONTENT_FIELD_BYTES,
   type Message,
   type MessageRole,

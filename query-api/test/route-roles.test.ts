@@ -2,7 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createAiMetrics, Ingest, LogIngest } from '@observatory/exporter-postgres';
+import { createAiMetrics, emptyDecisionContent, Ingest, LogIngest } from '@observatory/exporter-postgres';
 import { pino } from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
 import { makeEvent } from '../../exporter-postgres/test/make-event.ts';
@@ -83,19 +83,7 @@ const event = makeEvent({
 });
 await insertEvents(db.pool, [event]);
 // The event's captured content, sealed with the app's keys, so its decision trace exists.
-const [content] = await decisions.capture.seal([
-  {
-    event,
-    content: {
-      sources: [],
-      input: [],
-      output: [],
-      tool_definitions: null,
-      rationale: null,
-      confidence: null,
-    },
-  },
-]);
+const [content] = await decisions.capture.seal([{ event, content: emptyDecisionContent() }]);
 await db.pool.query(
   `INSERT INTO ai_event_content (org_id, created_at, event_id, ciphertext) VALUES ($1, $2, $3, decode($4, 'base64'))`,
   [content!.org_id, content!.created_at, content!.event_id, content!.ciphertext],

@@ -2,7 +2,7 @@ import { ObservatoryAttributes as Obs } from '../attributes.ts';
 import type { SpanInput } from '../span.ts';
 import { CONVENTION_READERS } from './conventions.ts';
 import { capped } from './normalise.ts';
-import type { ContentConvention, DecisionContent } from './schema.ts';
+import { type ContentConvention, type DecisionContent, emptyDecisionContent } from './schema.ts';
 
 /**
  * A model-call span's content in the one shape, or undefined when it carries none. Pure. Every text is scrubbed
@@ -11,14 +11,7 @@ import type { ContentConvention, DecisionContent } from './schema.ts';
  */
 export function extractContent(span: Pick<SpanInput, 'attributes' | 'events'>): DecisionContent | undefined {
   const attrs = span.attributes;
-  const content: DecisionContent = {
-    sources: [],
-    input: [],
-    output: [],
-    tool_definitions: null,
-    rationale: null,
-    confidence: null,
-  };
+  const content = emptyDecisionContent();
   for (const [name, read] of CONVENTION_READERS) {
     const found = read(attrs, span.events);
     let used = false;

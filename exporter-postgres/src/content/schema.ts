@@ -70,3 +70,13 @@ export const DecisionContentSchema = z.object({
   confidence: z.number().min(0).max(1).nullable(),
 });
 export type DecisionContent = z.infer<typeof DecisionContentSchema>;
+
+/** Content with nothing in it yet: what a reader fills in. */
+export const emptyDecisionContent = (): DecisionContent => ({
+  sources: [],
+  input: [],
+  output: [],
+  tool_definitions: null,
+  rationale: null,
+  confidence: null,
+});
