@@ -1,4 +1,5 @@
 import { connect, createServer, type Server, type Socket } from 'node:net';
+import pg from 'pg';
 
 /**
  * A TCP proxy in front of a server (PostgreSQL in the tests), so a test can take the server away from its client —
@@ -47,4 +48,16 @@ export class TcpProxy {
   stop(): Promise<void> {
     return this.cut();
   }
+}
+
+/** A pool reaching the database at `url` through a started TcpProxy, so a test can cut it off and restore it. */
+export async function proxiedPool(url: string): Promise<{ proxy: TcpProxy; pool: pg.Pool }> {
+  const target = new URL(url);
+  const proxy = new TcpProxy('127.0.0.1', Number(target.port || 5432));
+  await proxy.start();
+  const proxied = new URL(url);
+  proxied.host = `127.0.0.1:${proxy.port}`;
+  const pool = new pg.Pool({ connectionString: proxied.toString(), connectionTimeoutMillis: 500, max: 2 });
+  pool.on('error', () => undefined);
+  return { proxy, pool };
 }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { EventContentRow } from './content/content-row.ts';
 import type { AiEvent } from './event.ts';
 import { storedHexIdSchema } from './hex-id.ts';
 import { OrgIdSchema } from './org-id.ts';
@@ -83,7 +84,14 @@ export const AI_SPAN_PG_TYPES: Record<keyof AiSpan, string> = {
   received_at: 'timestamptz',
 };
 
-/** What the write pipeline carries: model calls (`ai_events`) and the spans around them (`ai_spans`). */
-export type StoredRow = AiEvent | AiSpan;
+/**
+ * What the write pipeline carries: model calls (`ai_events`), the spans around them (`ai_spans`) and captured
+ * content, already encrypted (`ai_event_content`).
+ */
+export type StoredRow = AiEvent | AiSpan | EventContentRow;
+
+/** A model call, not a span around one nor content. */
+export const isModelCall = (row: StoredRow): row is AiEvent =>
+  !('span_kind' in row) && !('ciphertext' in row);
 
 export const isAiSpan = (row: StoredRow): row is AiSpan => 'span_kind' in row;

@@ -14,6 +14,31 @@ export {
   ObservatoryAttributes,
   StandardAttributes,
 } from './attributes.ts';
+export type { CapturedContent, CapturePolicy, CapturePolicyOf } from './content/batch-contents.ts';
+export { type CapturePolicies, ContentCapture } from './content/capture.ts';
+export { type EventContentRow, isEventContent } from './content/content-row.ts';
+export { DataKeys, rewrapDataKeys } from './content/data-keys.ts';
+export { contentAssociatedData, open as openSealed, seal } from './content/envelope.ts';
+export { anyTruncated, extractContent } from './content/extract.ts';
+export { LocalMasterKeys, type MasterKeyProvider, masterKeyFrom } from './content/master-keys.ts';
+export {
+  type CappedText,
+  CappedTextSchema,
+  type ContentConvention,
+  ContentConventionSchema,
+  type ContentPart,
+  ContentPartSchema,
+  type DecisionContent,
+  DecisionContentSchema,
+  emptyDecisionContent,
+  MAX_CONTENT_FIELD_BYTES,
+  type Message,
+  type MessageRole,
+  MessageRoleSchema,
+  MessageSchema,
+  type ToolCall,
+  ToolCallSchema,
+} from './content/schema.ts';
 export { type Cost, computeCost, type Usage, usdToDecimal } from './cost/cost.ts';
 export { type PriceEntry, type PriceFile, PriceFileSchema } from './cost/price-file.ts';
 export { type FoundPrice, loadPriceTable, type PriceQuery, PriceTable } from './cost/price-table.ts';

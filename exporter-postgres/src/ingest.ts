@@ -1,11 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import type pg from 'pg';
-import { type AiSpan, isAiSpan, type StoredRow } from './ai-span.ts';
+import { type AiSpan, isModelCall, type StoredRow } from './ai-span.ts';
+import type { ContentCapture } from './content/capture.ts';
+import type { EventContentRow } from './content/content-row.ts';
 import { fillFromStoredAncestors } from './context/stored-ancestors.ts';
 import { loadPriceTable, type PriceTable } from './cost/price-table.ts';
 import type { AiEvent } from './event.ts';
 import type { PseudonymKey } from './mapping/identifiers.ts';
 import { mapSpansInSlices } from './mapping/map-spans-in-slices.ts';
+import { orgOf } from './mapping/read-attributes.ts';
 import type { AiMetrics } from './metrics/ai-metrics.ts';
 import { type Durability, EventPipeline, type PipelineOptions, type RowSink } from './pipeline/pipeline.ts';
 import { createStoredRowWriter } from './pipeline/writer.ts';
@@ -34,11 +37,16 @@ export interface IngestOptions extends Omit<PipelineOptions, 'writer' | 'health'
    * whose writers commit them and call `onCommitted` there; the pipeline options then go unused.
    */
   sink?: RowSink<StoredRow>;
+  /**
+   * Content capture for orgs that opted in. Without it, no content is read. Content is encrypted before it is
+   * queued, so the queue and the spill file only ever hold ciphertext.
+   */
+  content?: ContentCapture;
 }
 
 /** The model calls among stored rows: what the live stream follows. */
 export function modelCallsOf(rows: readonly StoredRow[]): AiEvent[] {
-  return rows.some(isAiSpan) ? (rows.filter((row) => !isAiSpan(row)) as AiEvent[]) : (rows as AiEvent[]);
+  return rows.every(isModelCall) ? (rows as AiEvent[]) : rows.filter(isModelCall);
 }
 
 export interface IngestResult {
@@ -63,6 +71,7 @@ export class Ingest {
   private readonly pool: pg.Pool;
   private readonly onError: ((err: Error) => void) | undefined;
   readonly pseudonymKey: PseudonymKey;
+  private readonly content: ContentCapture | undefined;
 
   constructor(options: IngestOptions) {
     this.prices = options.prices ?? loadPriceTable();
@@ -71,6 +80,7 @@ export class Ingest {
     this.defaultOrgId = options.defaultOrgId ?? 'default';
     this.pool = options.pool;
     this.onError = options.onError;
+    this.content = options.content;
     const { onCommitted } = options;
     this.pipeline =
       options.sink ??
@@ -102,30 +112,47 @@ export class Ingest {
     return this.pipeline.start();
   }
 
+  /** Whether `orgId` captures content: its spans must then be decoded with every attribute, not only mapped ones. */
+  async capturesContent(orgId: string): Promise<boolean> {
+    return this.content !== undefined && (await this.content.policies([orgId])).has(orgId);
+  }
+
   /**
    * Maps and stores spans; `orgId` (an ingest key's org) overrides any org the spans claim. Mapping runs in
    * slices, so a large batch does not hold up the event loop. Rows whose ancestors came in an earlier request take
    * the context they lack from those ancestors' stored rows (one lookup, only when some row needs it).
    */
   async spans(spans: readonly SpanInput[], orgId?: string): Promise<IngestResult> {
+    const options = { orgId, defaultOrgId: this.defaultOrgId };
+    const capturing = this.content && (await this.content.policies(orgId ? [orgId] : orgsOf(spans, options)));
     const mapped = await mapSpansInSlices(spans, {
-      orgId,
-      defaultOrgId: this.defaultOrgId,
+      ...options,
       prices: this.prices,
       receivedAt: new Date(),
       pseudonymKey: this.pseudonymKey,
+      capture: capturing && capturing.size > 0 ? (org) => capturing.get(org) : undefined,
     });
     await fillFromStoredAncestors(this.pool, mapped.gaps, { onError: this.onError });
-    return this.store(mapped.events, mapped.spans);
+    const contents = mapped.contents.length > 0 ? await this.content!.seal(mapped.contents) : [];
+    return this.store(mapped.events, mapped.spans, contents);
   }
 
   events(events: AiEvent[]): Promise<IngestResult> {
-    return this.store(events, []);
+    return this.store(events, [], []);
   }
 
-  /** One enqueue for both kinds of row: they share the queue, its batches, retries and spill file. */
-  private async store(events: AiEvent[], spans: AiSpan[]): Promise<IngestResult> {
-    const durability = await this.pipeline.enqueue(spans.length === 0 ? events : [...events, ...spans]);
+  /**
+   * One enqueue for every kind of row: they share the queue, its batches, retries and spill file. Content rows follow
+   * their events, so a batch writes a call's content after the call.
+   */
+  private async store(
+    events: AiEvent[],
+    spans: AiSpan[],
+    contents: EventContentRow[],
+  ): Promise<IngestResult> {
+    const rows: StoredRow[] =
+      spans.length === 0 && contents.length === 0 ? events : [...events, ...spans, ...contents];
+    const durability = await this.pipeline.enqueue(rows);
     const metrics = this.metrics;
     // Counted in runs: a large batch counted at once would hold up the event loop as long as mapping it would.
     if (metrics) await forEachInSlices(runsOf(events, METRICS_RUN), (run) => metrics.recordEvents(run));
@@ -139,4 +166,9 @@ export class Ingest {
   shutdown(): Promise<void> {
     return this.pipeline.shutdown();
   }
+}
+
+/** The orgs a batch's spans belong to, when no ingest key decided it. */
+function orgsOf(spans: readonly SpanInput[], options: { defaultOrgId: string }): string[] {
+  return [...new Set(spans.map((span) => orgOf(span, options)))];
 }

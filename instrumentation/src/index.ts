@@ -13,4 +13,10 @@ export {
 } from './request-context.ts';
 export { type OtlpOptions, startTelemetry, type Telemetry, type TelemetryOptions } from './telemetry.ts';
 export { type AgentOptions, type ToolOptions, traceAgent, traceTool } from './trace-agent.ts';
-export { type InferenceCall, type InferenceOptions, traceInference, type Usage } from './trace-inference.ts';
+export {
+  type Decision,
+  type InferenceCall,
+  type InferenceOptions,
+  traceInference,
+  type Usage,
+} from './trace-inference.ts';

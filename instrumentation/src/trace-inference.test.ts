@@ -146,6 +146,24 @@ describe('traceInference', () => {
     expect(span.attributes[S.ERROR_TYPE]).toBe('502');
   });
 
+  it('records the decision taken on the answer, with consent from the options', async () => {
+    await traceInference({ operation: 'chat', model: 'gpt-4o', consent: true }, (call) => {
+      call.recordDecision({ rationale: 'refund: order under $50', confidence: 0.9 });
+    });
+    expect((await onlySpan()).attributes).toMatchObject({
+      [O.CONSENT]: true,
+      [O.DECISION_RATIONALE]: 'refund: order under $50',
+      [O.DECISION_CONFIDENCE]: 0.9,
+    });
+  });
+
+  it('ignores a confidence outside 0–1', async () => {
+    await traceInference({ operation: 'chat', model: 'gpt-4o' }, (call) =>
+      call.recordDecision({ confidence: 1.5 }),
+    );
+    expect((await onlySpan()).attributes[O.DECISION_CONFIDENCE]).toBeUndefined();
+  });
+
   it('drops values that are not counts or amounts and objects that cannot be JSON', async () => {
     const cyclic: Record<string, unknown> = {};
     cyclic.self = cyclic;

@@ -54,6 +54,12 @@ export interface InferenceOptions {
   tags?: Record<string, unknown>;
 }
 
+export interface Decision {
+  rationale?: string;
+  /** 0–1; other values are ignored. */
+  confidence?: number;
+}
+
 export interface Usage {
   inputTokens?: number;
   outputTokens?: number;
@@ -84,6 +90,11 @@ export interface InferenceCall {
   recordFirstToken(): void;
   setProvenance(provenance: Record<string, unknown>): void;
   setTags(tags: Record<string, unknown>): void;
+  /**
+   * Why the caller acted on the answer as it did, and how sure it was (0–1). Content: Observatory keeps it only for
+   * an org that captures content (and, by default, only with `consent`), encrypted.
+   */
+  recordDecision(decision: Decision): void;
   /**
    * The primary model did not answer; `model` did instead. Usage, cost, response id and first token recorded so far
    * are dropped.
@@ -185,6 +196,13 @@ class Recorder implements InferenceCall {
 
   setTags(tags: Record<string, unknown>): void {
     this.set(ObservatoryAttributes.TAGS_JSON, toJson(tags));
+  }
+
+  recordDecision({ rationale, confidence }: Decision): void {
+    if (rationale !== undefined) this.set(ObservatoryAttributes.DECISION_RATIONALE, rationale);
+    if (confidence !== undefined && confidence >= 0 && confidence <= 1) {
+      this.set(ObservatoryAttributes.DECISION_CONFIDENCE, confidence);
+    }
   }
 
   recordFallback(reason: FallbackReason, model: string): void {

@@ -5,6 +5,7 @@ import type pg from 'pg';
 import type { AlertingOptions } from './alerts/options.ts';
 import { AuditTrail } from './audit/trail.ts';
 import { isConnectionError } from './db/connection-errors.ts';
+import { createDecisions, type Decisions } from './decisions/decisions.ts';
 import type { ExportService } from './exports/service.ts';
 import type { AppEnv } from './http/app-env.ts';
 import { BodyBudget } from './http/body-budget.ts';
@@ -17,6 +18,7 @@ import { alertRuleRoutes } from './routes/alert-rules.ts';
 import { alertRoutes } from './routes/alerts.ts';
 import { auditRoutes } from './routes/audit.ts';
 import { type ConsoleOptions, consoleRoutes } from './routes/console.ts';
+import { decisionTraceRoutes } from './routes/decision-traces.ts';
 import { registerDocs } from './routes/docs.ts';
 import { eventRoutes } from './routes/events.ts';
 import { exportRoutes } from './routes/exports.ts';
@@ -25,6 +27,7 @@ import { ingestEventRoutes } from './routes/ingest-events.ts';
 import { keyRoutes } from './routes/keys.ts';
 import { logRoutes } from './routes/logs.ts';
 import { metricsRoutes } from './routes/metrics.ts';
+import { modelVersionRoutes } from './routes/model-versions.ts';
 import { otlpRoutes } from './routes/otlp.ts';
 import { otlpLogRoutes } from './routes/otlp-logs.ts';
 import { sessionRoutes } from './routes/session.ts';
@@ -43,6 +46,11 @@ export interface AppDeps {
   alerting?: AlertingOptions | undefined;
   /** Export jobs; their routes are served only when given. */
   exports?: ExportService;
+  /**
+   * Data keys and capture policies, shared with the `ingest` given (its `content`); without them (tests,
+   * benchmarks) a set with a throwaway master key.
+   */
+  decisions?: Decisions;
   /** The write path; the OTLP receiver and JSON ingest are served only when given. */
   ingest?: Ingest;
   /** The log write path; `POST /v1/logs` is served only when given (with `ingest`). */
@@ -71,6 +79,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   app.use(readableQuery());
   const { pool, alerting = {} } = deps;
   const audit = deps.audit ?? AuditTrail.ephemeral();
+  const decisions = deps.decisions ?? createDecisions(pool);
   app.route('/', healthRoutes({ pool }));
   app.route('/', whoamiRoutes({ pool }));
   app.route(
@@ -108,7 +117,9 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   app.route('/', logRoutes({ pool }));
   app.route('/', keyRoutes({ pool, audit }));
   app.route('/', auditRoutes({ pool }));
-  app.route('/', settingsRoutes({ pool, audit }));
+  app.route('/', settingsRoutes({ pool, audit, onChange: (orgId) => decisions.policies.invalidate(orgId) }));
+  app.route('/', decisionTraceRoutes({ pool, audit, decisions }));
+  app.route('/', modelVersionRoutes({ pool, audit }));
   app.route('/', sessionRoutes({ pool, trustProxy: deps.trustProxy }));
   if (deps.hub) app.route('/', streamRoutes({ pool, hub: deps.hub, logger: deps.logger }, deps.stream));
   app.route('/', consoleRoutes(deps.console));

@@ -22,6 +22,10 @@ export const ConfigSchema = z.object({
   OBSERVATORY_PSEUDONYM_KEY: z.string().min(32, 'must be at least 32 characters').optional(),
   /** HMAC key of the audit chains; when unset, one is generated and kept in OBSERVATORY_DATA_DIR. */
   OBSERVATORY_AUDIT_KEY: z.string().min(32, 'must be at least 32 characters').optional(),
+  /** Master key wrapping the per-org data keys of captured content; when unset, a key file in OBSERVATORY_DATA_DIR. */
+  OBSERVATORY_MASTER_KEY: z.string().min(32, 'must be at least 32 characters').optional(),
+  /** The master key before a rotation: only unwraps, until `keys rotate-master` re-wrapped everything. */
+  OBSERVATORY_MASTER_KEY_PREVIOUS: z.string().min(32, 'must be at least 32 characters').optional(),
   /** SMTP server of email alert channels; unset, rules cannot have email channels. */
   OBSERVATORY_SMTP_URL: z
     .string()

@@ -18,6 +18,8 @@ import { bootstrapDefaultOrg } from './bootstrap.ts';
 import { bufferSinks, openConfiguredBuffer, runBufferWriters } from './buffer/service.ts';
 import { type Config, ConfigError } from './config.ts';
 import { openDatabase } from './db/database.ts';
+import { createDecisions } from './decisions/decisions.ts';
+import { resolveMasterKeys } from './decisions/master-key.ts';
 import { startDriftRunner } from './drift/runner.ts';
 import { createExportService, createExportWorker } from './exports/service.ts';
 import type { ExportWorker } from './exports/worker.ts';
@@ -77,10 +79,12 @@ export async function runServe(config: Config): Promise<void> {
   const audit = new AuditTrail(
     await resolveAuditKey(config.OBSERVATORY_AUDIT_KEY, config.OBSERVATORY_DATA_DIR),
   );
+  const masterKeys = await resolveMasterKeys(config);
   const db = await openDatabase(config, {
     adoptOrphan: true,
     onLog: (line) => logger.debug({ component: 'postgres' }, line),
   });
+  const decisions = createDecisions(db.pool, masterKeys);
   const metrics = createAiMetrics({
     maxOrgs: config.OBSERVATORY_METRICS_MAX_ORGS,
     maxModels: config.OBSERVATORY_METRICS_MAX_MODELS,
@@ -106,6 +110,7 @@ export async function runServe(config: Config): Promise<void> {
     maxAttempts: config.OBSERVATORY_INGEST_MAX_ATTEMPTS,
     metrics,
     pseudonymKey,
+    content: decisions.capture,
     onError: (err) => logger.warn({ err: err.message }, 'ingest pipeline'),
     onCommitted: (events) => {
       publishCommitted(db.pool, events).catch((err) =>
@@ -172,6 +177,7 @@ export async function runServe(config: Config): Promise<void> {
       pool: db.pool,
       logger,
       audit,
+      decisions,
       alerting,
       exports,
       ingest,

@@ -2,13 +2,14 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createAiMetrics, Ingest, LogIngest } from '@observatory/exporter-postgres';
+import { createAiMetrics, emptyDecisionContent, Ingest, LogIngest } from '@observatory/exporter-postgres';
 import { pino } from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
 import { makeEvent } from '../../exporter-postgres/test/make-event.ts';
 import { createTestDatabase } from '../../test-support/database.ts';
 import { insertEvents } from '../../test-support/insert-events.ts';
 import { createApp } from '../src/app.ts';
+import { createDecisions } from '../src/decisions/decisions.ts';
 import { LocalStorage } from '../src/exports/local-storage.ts';
 import { createExportMetrics } from '../src/exports/metrics.ts';
 import { DownloadSigner } from '../src/exports/signing.ts';
@@ -33,9 +34,11 @@ await logs.start();
 const hub = new StreamHub(db.url, db.pool);
 await hub.start();
 const ALERTMANAGER_TOKEN = randomBytes(24).toString('hex');
+const decisions = createDecisions(db.pool);
 const app = createApp({
   pool: db.pool,
   logger,
+  decisions,
   alerting: { alertmanagerToken: ALERTMANAGER_TOKEN },
   exports: {
     storage: await new LocalStorage(exportDir).init(),
@@ -79,6 +82,12 @@ const event = makeEvent({
   session_id: 'conversation-1',
 });
 await insertEvents(db.pool, [event]);
+// The event's captured content, sealed with the app's keys, so its decision trace exists.
+const [content] = await decisions.capture.seal([{ event, content: emptyDecisionContent() }]);
+await db.pool.query(
+  `INSERT INTO ai_event_content (org_id, created_at, event_id, ciphertext) VALUES ($1, $2, $3, decode($4, 'base64'))`,
+  [content!.org_id, content!.created_at, content!.event_id, content!.ciphertext],
+);
 const acmeAdmin = { authorization: `Bearer ${keys.org_admin}`, 'content-type': 'application/json' };
 
 async function newAlert(): Promise<string> {
@@ -250,6 +259,15 @@ const ROUTES: Record<string, RouteCase> = {
   },
   'GET /api/telemetry/stream': { expected: orgRead, request: () => ({ path: '/api/telemetry/stream' }) },
   'GET /api/telemetry/settings': { expected: orgRead, request: () => ({ path: '/api/telemetry/settings' }) },
+  'GET /api/telemetry/model-versions': {
+    expected: orgRead,
+    request: () => ({ path: '/api/telemetry/model-versions' }),
+  },
+  // Content: org_admin, or a viewer key holding traces:read (test/decision-traces.test.ts); a plain viewer key is refused.
+  'GET /api/telemetry/events/:id/trace': {
+    expected: statuses(401, 403, 403, 200, 403, 404),
+    request: () => ({ path: `/api/telemetry/events/${event.id}/trace` }),
+  },
 
   // Managing: org_admin of the org.
   'POST /api/telemetry/alerts/:alert_id/ack': {
@@ -300,6 +318,13 @@ const ROUTES: Record<string, RouteCase> = {
   'PUT /api/telemetry/settings': {
     expected: orgAdmin(200),
     request: () => ({ path: '/api/telemetry/settings', init: json('PUT', { archive: true }) }),
+  },
+  'POST /api/telemetry/model-versions': {
+    expected: orgAdmin(201),
+    request: () => ({
+      path: '/api/telemetry/model-versions',
+      init: json('POST', { model_name: 'gpt-4o', version: '2024-08-06', note: 'roles' }),
+    }),
   },
   'POST /api/keys': {
     expected: orgAdmin(201),

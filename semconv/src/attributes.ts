@@ -34,6 +34,10 @@ export const ObservatoryAttributes = {
   TTFT_MS: 'observatory.ttft_ms',
   /** normalised error code when the caller knows it better than `error.type` */
   ERROR_CODE: 'observatory.error.code',
+  /** why the caller acted on the answer as it did; content, captured only when the org opted in */
+  DECISION_RATIONALE: 'observatory.decision.rationale',
+  /** number, 0–1: the caller's confidence in that decision */
+  DECISION_CONFIDENCE: 'observatory.decision.confidence',
 } as const;
 
 /** Standard attributes the instrumentation also sets (GenAI semantic conventions and general ones). */

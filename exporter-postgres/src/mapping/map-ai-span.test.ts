@@ -279,7 +279,7 @@ describe('mapBatch: the spans around model calls', () => {
   it('stores no row for plain HTTP or database spans', () => {
     const http = makeSpan({ name: 'GET /health', kind: 2, attributes: { 'http.route': '/health' } });
     const sql = makeSpan({ name: 'SELECT', attributes: { 'db.system': 'postgresql' } });
-    expect(mapBatch([http, sql], options)).toEqual({ events: [], spans: [] });
+    expect(mapBatch([http, sql], options)).toEqual({ events: [], spans: [], contents: [] });
   });
 });
 

@@ -1,5 +1,6 @@
 import type { AiSpan } from '../ai-span.ts';
 import { ObservatoryAttributes as Obs, StandardAttributes as Std } from '../attributes.ts';
+import { BatchContents, type CapturedContent, type CapturePolicyOf } from '../content/batch-contents.ts';
 import { computeCost } from '../cost/cost.ts';
 import type { PriceTable } from '../cost/price-table.ts';
 import type { AiEvent } from '../event.ts';
@@ -22,6 +23,8 @@ export interface MapOptions {
   receivedAt: Date;
   /** The per-deployment secret that turns a personal `user_id` into a stable pseudonym. */
   pseudonymKey: PseudonymKey;
+  /** Orgs that capture content (`capture_content` on): only their calls' content is read. None: no content read. */
+  capture?: CapturePolicyOf | undefined;
 }
 
 const MAX_ERROR_MESSAGE = 1000;
@@ -144,7 +147,8 @@ function ttftOf(attrs: Attributes): number | null {
 
 /**
  * Maps one finished span to the model call it records, or undefined when it records none. Pure: the same span
- * and options give the same event. Prompt and completion content attributes are never read.
+ * and options give the same event. Prompt and completion content attributes are never read here (see
+ * `BatchContents`, used only for orgs that capture).
  */
 export function mapSpan(span: SpanInput, options: MapOptions, batch?: BatchContext): AiEvent | undefined {
   const attrs = span.attributes;
@@ -271,16 +275,22 @@ export function mapSpans(spans: readonly SpanInput[], options: MapOptions): AiEv
  * Maps one export request: its model calls (folded as in `mapSpans`) and the agent, tool, retriever, chain, … spans
  * around them. Each takes the endpoint, user and session it lacks from its nearest ancestor in the batch.
  */
-export function mapBatch(
-  spans: readonly SpanInput[],
-  options: MapOptions,
-): { events: AiEvent[]; spans: AiSpan[] } {
+export function mapBatch(spans: readonly SpanInput[], options: MapOptions): MappedBatch {
   const batch = new BatchContext();
   for (const span of spans) batch.add(span);
   const events = new Map<string, AiEvent>();
   const others: AiSpan[] = [];
-  for (const span of spans) mapInto(span, options, batch, events, others);
-  return { events: [...events.values()].filter((event) => !foldIntoOuterCall(event, events)), spans: others };
+  const contents = options.capture && new BatchContents(options.capture);
+  for (const span of spans) mapInto(span, options, batch, events, others, contents);
+  const kept = [...events.values()].filter((event) => !foldIntoOuterCall(event, events, contents));
+  return { events: kept, spans: others, contents: contents ? contents.take(kept) : [] };
+}
+
+export interface MappedBatch {
+  events: AiEvent[];
+  spans: AiSpan[];
+  /** Content of the calls of orgs that capture, with consent where required: plaintext, never to be queued as is. */
+  contents: CapturedContent[];
 }
 
 /** One span of a batch into `events` (by span id, for folding) or `spans`. */
@@ -290,10 +300,12 @@ export function mapInto(
   batch: BatchContext,
   events: Map<string, AiEvent>,
   spans: AiSpan[],
+  contents?: BatchContents,
 ): void {
   const event = mapSpan(span, options, batch);
   if (event) {
     events.set(span.spanId, event);
+    contents?.add(event, span);
     return;
   }
   const other = mapAiSpan(span, options, batch);
@@ -305,7 +317,11 @@ export function mapInto(
  * `event` is nested in another model call of `batch` (events by span id), its usage goes to the outermost one and
  * the answer is true (it is no event of its own).
  */
-export function foldIntoOuterCall(event: AiEvent, batch: ReadonlyMap<string, AiEvent>): boolean {
+export function foldIntoOuterCall(
+  event: AiEvent,
+  batch: ReadonlyMap<string, AiEvent>,
+  contents?: BatchContents,
+): boolean {
   let outer: AiEvent | undefined;
   // Bounded: a malformed batch may contain a parent cycle.
   let depth = 0;
@@ -328,5 +344,6 @@ export function foldIntoOuterCall(event: AiEvent, batch: ReadonlyMap<string, AiE
     outer.cost_usd = event.cost_usd;
     outer.cost_source = event.cost_source;
   }
+  contents?.fold(event, outer);
   return true;
 }

@@ -1,31 +1,26 @@
 import type { AiSpan } from '../ai-span.ts';
+import { BatchContents } from '../content/batch-contents.ts';
 import type { AiEvent } from '../event.ts';
 import { forEachInSlices } from '../slices.ts';
 import type { SpanInput } from '../span.ts';
-import { foldIntoOuterCall, type MapOptions, mapInto } from './map-span.ts';
+import { foldIntoOuterCall, type MapOptions, type MappedBatch, mapInto } from './map-span.ts';
 import { BatchContext, type ContextGap, lacksContext } from './span-context.ts';
-
-export interface MappedBatch {
-  events: AiEvent[];
-  spans: AiSpan[];
-  /** Rows lacking an endpoint, user or session whose ancestry leaves the batch: stored ancestors may complete them. */
-  gaps: ContextGap[];
-}
 
 /** `mapBatch`, giving the event loop a turn between slices: the same rows, whatever the batch's size. */
 export async function mapSpansInSlices(
   spans: readonly SpanInput[],
   options: MapOptions,
-): Promise<MappedBatch> {
+): Promise<MappedBatch & { gaps: ContextGap[] }> {
   // Indexing is a map insert per span: the whole batch at once, so every span can see all its ancestors.
   const context = new BatchContext();
   for (const span of spans) context.add(span);
   const batch = new Map<string, AiEvent>();
   const others: AiSpan[] = [];
-  await forEachInSlices(spans, (span) => mapInto(span, options, context, batch, others));
+  const contents = options.capture && new BatchContents(options.capture);
+  await forEachInSlices(spans, (span) => mapInto(span, options, context, batch, others, contents));
   const events: AiEvent[] = [];
   await forEachInSlices(batch.values(), (event) => {
-    if (!foldIntoOuterCall(event, batch)) events.push(event);
+    if (!foldIntoOuterCall(event, batch, contents)) events.push(event);
   });
   const gaps: ContextGap[] = [];
   const findGap = (row: AiEvent | AiSpan) => {
@@ -35,5 +30,5 @@ export async function mapSpansInSlices(
   };
   await forEachInSlices(events, findGap);
   await forEachInSlices(others, findGap);
-  return { events, spans: others, gaps };
+  return { events, spans: others, gaps, contents: contents ? contents.take(events) : [] };
 }

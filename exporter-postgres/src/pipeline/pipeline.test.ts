@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createTestDatabase } from '../../../test-support/database.ts';
-import { TcpProxy } from '../../../test-support/tcp-proxy.ts';
+import { proxiedPool } from '../../../test-support/tcp-proxy.ts';
 import { makeAiSpan, makeEvent } from '../../test/make-event.ts';
 import type { StoredRow } from '../ai-span.ts';
 import type { AiEvent } from '../event.ts';
@@ -117,13 +117,7 @@ describe('event writer', () => {
 
 describe('event pipeline', () => {
   it('loses nothing and throws nothing while PostgreSQL goes away and comes back', async () => {
-    const target = new URL(db.url);
-    const proxy = new TcpProxy('127.0.0.1', Number(target.port || 5432));
-    await proxy.start();
-    const url = new URL(db.url);
-    url.host = `127.0.0.1:${proxy.port}`;
-    const pool = new pg.Pool({ connectionString: url.toString(), connectionTimeoutMillis: 500, max: 2 });
-    pool.on('error', () => undefined);
+    const { proxy, pool } = await proxiedPool(db.url);
     const committed: AiEvent[] = [];
     const pipeline = new EventPipeline({
       writer: createEventWriter(pool),
@@ -219,7 +213,9 @@ describe('event pipeline', () => {
       [spans.map((s) => s.id)],
     );
     expect(rows).toEqual([spans[1], spans[0]]);
-    expect(committed.map((e) => e.id).sort()).toEqual([...events, ...spans].map((e) => e.id).sort());
+    expect(committed.map((e) => (e as { id: string }).id).sort()).toEqual(
+      [...events, ...spans].map((e) => e.id).sort(),
+    );
     // Re-delivery of the same rows is a no-op in both tables.
     expect(await createStoredRowWriter(db.pool).write([...events, ...spans])).toEqual({
       kind: 'success',

@@ -2,6 +2,7 @@ import { once } from 'node:events';
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { AI_SPAN_COLUMNS, AI_SPAN_PG_TYPES, type AiSpan, isAiSpan, type StoredRow } from '../ai-span.ts';
+import { type EventContentRow, isEventContent, writeContentRows } from '../content/content-row.ts';
 import { checkout } from '../db/checkout.ts';
 import { AI_EVENT_COLUMNS, type AiEvent, AI_EVENT_PG_TYPES as COLUMN_TYPES } from '../event.ts';
 import { copyLines } from './copy-rows.ts';
@@ -16,7 +17,7 @@ const RETRYABLE_SQLSTATE = /^(08|53|57P0|40001|40P01)/;
 
 const UNIQUE_VIOLATION = '23505';
 
-function isRetryable(err: unknown): boolean {
+export function isRetryable(err: unknown): boolean {
   const code = (err as { code?: unknown }).code;
   if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) return RETRYABLE_SQLSTATE.test(code);
   // No SQLSTATE: a socket or timeout error from the driver.
@@ -45,22 +46,27 @@ function sum(a: WriteResult, b: WriteResult): WriteResult {
 
 /**
  * Writes what the ingest pipeline carries: model calls into `ai_events`, the agent, tool, … spans around them into
- * `ai_spans`, each idempotently. A batch of model calls only (the common case) is the one statement it always was.
+ * `ai_spans`, and captured content (encrypted) into `ai_event_content` after its events, each idempotently. A batch
+ * of model calls only (the common case) is the one statement it always was.
  */
 export function createStoredRowWriter(pool: Database): RowWriter<StoredRow> {
   const events = createEventWriter(pool);
   const spans = createRowWriter<AiSpan>(pool, 'ai_spans', AI_SPAN_COLUMNS, AI_SPAN_PG_TYPES);
   return {
     async write(rows) {
-      if (!rows.some(isAiSpan)) return events.write(rows as readonly AiEvent[]);
+      if (!rows.some((row) => isAiSpan(row) || isEventContent(row)))
+        return events.write(rows as readonly AiEvent[]);
       const calls: AiEvent[] = [];
       const others: AiSpan[] = [];
+      const contents: EventContentRow[] = [];
       for (const row of rows) {
         if (isAiSpan(row)) others.push(row);
+        else if (isEventContent(row)) contents.push(row);
         else calls.push(row);
       }
-      const written = calls.length > 0 ? await events.write(calls) : NOTHING;
-      return written.kind === 'success' ? sum(written, await spans.write(others)) : written;
+      let written = calls.length > 0 ? await events.write(calls) : NOTHING;
+      if (written.kind === 'success') written = sum(written, await spans.write(others));
+      return written.kind === 'success' ? sum(written, await writeContentRows(pool, contents)) : written;
     },
   };
 }

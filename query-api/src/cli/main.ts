@@ -10,10 +10,13 @@ import { describe, verifyAudit } from '../audit/verify.ts';
 import { type Config, ConfigError, loadConfig } from '../config.ts';
 import { openDatabase } from '../db/database.ts';
 import { withTransaction } from '../db/transaction.ts';
+import { rotateMasterKey } from '../decisions/master-key.ts';
 import { DriftRunner } from '../drift/runner.ts';
 import { createArchiveStorage } from '../exports/service.ts';
-import { createKey, listKeys, RoleSchema, revokeKey } from '../keys/keys.ts';
+import { createKey, listKeys, RoleSchema, revokeKey, ScopeError, ScopeSchema } from '../keys/keys.ts';
 import { createLogger } from '../log.ts';
+import { DeploymentInputSchema } from '../model-versions/schemas.ts';
+import { recordDeployment } from '../model-versions/store.ts';
 import { archiveRangeFor } from '../retention/archive-range.ts';
 import { formatReport } from '../retention/format.ts';
 import { runRetention } from '../retention/run.ts';
@@ -168,23 +171,39 @@ const COMMANDS: Command[] = [
   },
   {
     name: 'keys create',
-    args: '--org <org> --role <viewer|org_admin|ingest> [--name <text>]',
-    summary: 'create the org if missing and a key; the key is the last line of stdout, shown once',
-    options: { org: { type: 'string' }, role: { type: 'string' }, name: { type: 'string' } },
+    args: '--org <org> --role <viewer|org_admin|ingest> [--name <text>] [--scope traces:read]',
+    summary:
+      'create the org if missing and a key (a viewer key with --scope traces:read also reads decision traces); the key is the last line of stdout, shown once',
+    options: {
+      org: { type: 'string' },
+      role: { type: 'string' },
+      name: { type: 'string' },
+      scope: { type: 'string', multiple: true },
+    },
     async run({ values, output, env }) {
       const orgId = flagValue(OrgIdSchema, values.org, '--org', this);
       const role = flagValue(RoleSchema, values.role, '--role', this);
+      const scopes = ((values.scope as string[] | undefined) ?? []).map((s) =>
+        flagValue(ScopeSchema, s, '--scope', this),
+      );
       const config = loadConfig(env);
       const audit = new AuditTrail(await auditKey(config));
       await withDatabase(config, async ({ pool }) => {
         const key = await withTransaction(pool, async (client) => {
-          const created = await createKey(client, { orgId, role, name: values.name as string | undefined });
+          const created = await createKey(client, {
+            orgId,
+            role,
+            name: values.name as string | undefined,
+            scopes,
+          }).catch((err: unknown) => {
+            throw err instanceof ScopeError ? new ConfigError(err.message) : err;
+          });
           await audit.append(client, {
             orgId,
             actor: 'cli',
             action: 'keys.create',
             target: created.id,
-            details: { role },
+            details: { role, scopes: created.scopes },
           });
           return created;
         });
@@ -233,6 +252,85 @@ const COMMANDS: Command[] = [
         });
         if (!revoked) throw new ConfigError(`No key with id ${keyId}`);
         output.out(`Revoked key ${keyId}\n`);
+      });
+    },
+  },
+  {
+    name: 'keys rotate-master',
+    args: '',
+    summary:
+      're-wrap every org data key of captured content under a new master key (the key file) or OBSERVATORY_MASTER_KEY (the old one in OBSERVATORY_MASTER_KEY_PREVIOUS); no ciphertext changes',
+    options: {},
+    async run({ output, env }) {
+      const config = loadConfig(env);
+      const audit = new AuditTrail(await auditKey(config));
+      await withDatabase(config, async ({ pool }) => {
+        const { rewrapped, keyId } = await rotateMasterKey(pool, config);
+        await audit.record(pool, {
+          orgId: null,
+          actor: 'cli',
+          action: 'keys.rotate_master',
+          details: { rewrapped, master_key_id: keyId },
+        });
+        output.out(`Re-wrapped ${rewrapped} data key(s) under master key ${keyId}\n`);
+      });
+    },
+  },
+  {
+    name: 'models deploy',
+    args: '--org <org> --model <model> --version <version> [--note <text>] [--config <json>] [--at <time>]',
+    summary: 'record a deployment of a model version (who: cli, when: now or --at); audited',
+    options: {
+      org: { type: 'string' },
+      model: { type: 'string' },
+      version: { type: 'string' },
+      note: { type: 'string' },
+      config: { type: 'string' },
+      at: { type: 'string' },
+    },
+    async run({ values, output, env }) {
+      const orgId = flagValue(OrgIdSchema, values.org, '--org', this);
+      let configuration: unknown;
+      if (values.config !== undefined) {
+        try {
+          configuration = JSON.parse(String(values.config));
+        } catch {
+          throw new ConfigError('--config is invalid: not JSON');
+        }
+      }
+      const input = DeploymentInputSchema.safeParse({
+        model_name: flagValue(z.string(), values.model, '--model', this),
+        version: flagValue(z.string(), values.version, '--version', this),
+        note: values.note,
+        configuration,
+        deployed_at: values.at,
+      });
+      if (!input.success) {
+        const issue = input.error.issues[0]!;
+        const flag = { model_name: '--model', deployed_at: '--at', configuration: '--config' }[
+          String(issue.path[0])
+        ];
+        throw new ConfigError(`${flag ?? `--${String(issue.path[0])}`} is invalid: ${issue.message}`);
+      }
+      const config = loadConfig(env);
+      const audit = new AuditTrail(await auditKey(config));
+      await withDatabase(config, async ({ pool }) => {
+        const { rowCount } = await pool.query('SELECT 1 FROM orgs WHERE id = $1', [orgId]);
+        if (!rowCount) throw new ConfigError(`No org "${orgId}"`);
+        const deployment = await withTransaction(pool, async (client) => {
+          const recorded = await recordDeployment(client, orgId, input.data, 'cli');
+          await audit.append(client, {
+            orgId,
+            actor: 'cli',
+            action: 'model.deploy',
+            target: recorded.id,
+            details: { model_name: recorded.model_name, version: recorded.version },
+          });
+          return recorded;
+        });
+        output.out(
+          `Recorded deployment ${deployment.id}: ${deployment.model_name} ${deployment.version} at ${deployment.deployed_at}\n`,
+        );
       });
     },
   },

@@ -1,7 +1,7 @@
 import type { MiddlewareHandler } from 'hono';
 import { getCookie } from 'hono/cookie';
 import type pg from 'pg';
-import { type Principal, type Role, verifyKey } from '../keys/keys.ts';
+import { type Principal, type Role, type Scope, verifyKey } from '../keys/keys.ts';
 import { SESSION_COOKIE, verifySession } from '../keys/sessions.ts';
 import { bearerToken } from './bearer-token.ts';
 import { ProblemError } from './problem.ts';
@@ -69,6 +69,20 @@ export function requireRole(...roles: Role[]): MiddlewareHandler<AuthEnv> {
     const { role } = c.get('principal');
     if (!roles.includes(role)) {
       throw new ProblemError(403, `This needs a key with role ${roles.join(' or ')}; this key is ${role}`);
+    }
+    await next();
+  };
+}
+
+/** 403 unless the caller's key has one of `roles`, or is a viewer key holding `scope`. Use after `requireKey`. */
+export function requireRoleOrScope(roles: Role[], scope: Scope): MiddlewareHandler<AuthEnv> {
+  return async function requireRoleOrScopeMiddleware(c, next) {
+    const { role, scopes } = c.get('principal');
+    if (!roles.includes(role) && !(role === 'viewer' && scopes?.includes(scope))) {
+      throw new ProblemError(
+        403,
+        `This needs a key with role ${roles.join(' or ')}, or a viewer key with scope ${scope}; this key is ${role}`,
+      );
     }
     await next();
   };

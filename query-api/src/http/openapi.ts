@@ -2,9 +2,9 @@ import { OpenAPIHono, z } from '@hono/zod-openapi';
 import { AiEventSchema } from '@observatory/exporter-postgres';
 import type { MiddlewareHandler } from 'hono';
 import type pg from 'pg';
-import type { Role } from '../keys/keys.ts';
+import type { Role, Scope } from '../keys/keys.ts';
 import type { AppEnv } from './app-env.ts';
-import { requireKey, requireRole } from './auth.ts';
+import { requireKey, requireRole, requireRoleOrScope } from './auth.ts';
 import { problemFromZod } from './problem.ts';
 
 const WHERE = {
@@ -93,4 +93,9 @@ export const BEARER = [{ bearerAuth: [] }];
  */
 export function keyAccess(pool: pg.Pool, roles: Role[], ...then: MiddlewareHandler[]) {
   return { security: BEARER, middleware: [requireKey(pool), requireRole(...roles), ...then] };
+}
+
+/** `keyAccess` for a route also open to viewer keys holding `scope`. */
+export function keyOrScopeAccess(pool: pg.Pool, roles: Role[], scope: Scope, ...then: MiddlewareHandler[]) {
+  return { security: BEARER, middleware: [requireKey(pool), requireRoleOrScope(roles, scope), ...then] };
 }

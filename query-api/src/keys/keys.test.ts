@@ -12,6 +12,7 @@ describe('API keys', () => {
       keyId: created.id,
       orgId: 'acme',
       role: 'viewer',
+      scopes: [],
     });
 
     const { rows } = await db.pool.query('SELECT * FROM api_keys WHERE id = $1', [created.id]);

@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type pg from 'pg';
-import type { Principal, Role } from './keys.ts';
+import type { Principal, Role, Scope } from './keys.ts';
 
 export const SESSION_COOKIE = 'obs_session';
 export const SESSION_TTL_MS = 12 * 60 * 60 * 1000;
@@ -26,13 +26,13 @@ export async function createSession(
 
 /** The session's principal, while it has not expired and its key is not revoked. */
 export async function verifySession(pool: pg.Pool, token: string): Promise<Principal | undefined> {
-  const { rows } = await pool.query<{ key_id: string; org_id: string; role: Role }>(
-    `SELECT s.key_id, s.org_id, s.role FROM sessions s JOIN api_keys k ON k.id = s.key_id
+  const { rows } = await pool.query<{ key_id: string; org_id: string; role: Role; scopes: Scope[] }>(
+    `SELECT s.key_id, s.org_id, s.role, k.scopes FROM sessions s JOIN api_keys k ON k.id = s.key_id
      WHERE s.token_hash = $1 AND s.expires_at > now() AND k.revoked_at IS NULL`,
     [sessionTokenHash(token)],
   );
   const row = rows[0];
-  return row ? { keyId: row.key_id, orgId: row.org_id, role: row.role } : undefined;
+  return row ? { keyId: row.key_id, orgId: row.org_id, role: row.role, scopes: row.scopes } : undefined;
 }
 
 export async function endSession(pool: pg.Pool, token: string): Promise<void> {

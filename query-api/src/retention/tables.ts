@@ -15,8 +15,9 @@ export interface RetentionTable {
 /**
  * Every table under a retention setting besides `ai_events`: the spans around model calls and the per-trace and
  * per-session summaries (`retention_days`, like the events; their figures live in the events and rollups, so they
- * are not archived), the hourly and daily rollups (`rollup_retention_days`) and structured logs
- * (`log_retention_days`); decision traces (`trace_retention_days`) join here, one entry.
+ * are not archived), the hourly and daily rollups (`rollup_retention_days`), structured logs (`log_retention_days`)
+ * and decision traces (captured content): past `trace_retention_days`, and never kept past their event
+ * (`retention_days`), so whichever comes first.
  */
 export const RETENTION_TABLES: readonly RetentionTable[] = [
   { table: 'ai_spans', timeColumn: 'created_at', setting: 'retention_days' },
@@ -29,4 +30,6 @@ export const RETENTION_TABLES: readonly RetentionTable[] = [
     setting: 'rollup_retention_days' as const,
   })),
   { ...STRUCTURED_LOGS_TABLE, setting: 'log_retention_days' },
+  { table: 'ai_event_content', timeColumn: 'created_at', setting: 'trace_retention_days' },
+  { table: 'ai_event_content', timeColumn: 'created_at', setting: 'retention_days' },
 ];

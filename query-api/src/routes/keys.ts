@@ -8,7 +8,7 @@ import { jsonBody } from '../http/body.ts';
 import { jsonContent, keyAccess, openApiRoutes, PROBLEM_RESPONSES, problems } from '../http/openapi.ts';
 import { ProblemError } from '../http/problem.ts';
 import { storableText } from '../http/storable-text.ts';
-import { createKey, listKeys, RoleSchema, revokeKey } from '../keys/keys.ts';
+import { createKey, listKeys, RoleSchema, revokeKey, ScopeError, ScopeSchema } from '../keys/keys.ts';
 
 const KeyInfoSchema = z
   .object({
@@ -16,6 +16,7 @@ const KeyInfoSchema = z
     org_id: OrgIdSchema,
     name: z.string(),
     role: RoleSchema,
+    scopes: z.array(ScopeSchema),
     key_prefix: z.string(),
     created_at: z.iso.datetime(),
     last_used_at: z.iso.datetime().nullable(),
@@ -28,7 +29,15 @@ const CreatedKeySchema = KeyInfoSchema.extend({
 }).openapi('CreatedKey');
 
 const CreateKeySchema = z
-  .object({ role: RoleSchema, name: storableText.max(200).optional() })
+  .object({
+    role: RoleSchema,
+    name: storableText.max(200).optional(),
+    scopes: z
+      .array(ScopeSchema)
+      .max(10)
+      .optional()
+      .describe('viewer keys only: `traces:read` reads decision traces'),
+  })
   .strict()
   .openapi('CreateKeyRequest');
 
@@ -55,12 +64,15 @@ export function keyRoutes({ pool, audit }: { pool: pg.Pool; audit: AuditTrail })
       const principal = c.get('principal')!;
       const body = c.req.valid('json');
       const created = await withTransaction(pool, async (client) => {
-        const key = await createKey(client, { orgId: principal.orgId, role: body.role, name: body.name });
+        const key = await createKey(client, { orgId: principal.orgId, ...body }).catch((err: unknown) => {
+          if (!(err instanceof ScopeError)) throw err;
+          throw new ProblemError(400, err.message, { errors: [{ field: 'scopes', message: err.message }] });
+        });
         await audit.append(client, {
           ...auditActor(c, principal),
           action: 'keys.create',
           target: key.id,
-          details: { role: body.role },
+          details: { role: body.role, scopes: key.scopes },
         });
         return key;
       });

@@ -62,7 +62,11 @@ export interface OtlpSignal<Items> {
   /** The partialSuccess counter (`rejectedSpans`) and what it counts, for the documentation. */
   rejected: string;
   noun: string;
-  decode(body: Uint8Array, format: OtlpFormat): Promise<{ items: Items; rejected: number; errors: string[] }>;
+  decode(
+    body: Uint8Array,
+    format: OtlpFormat,
+    orgId: string,
+  ): Promise<{ items: Items; rejected: number; errors: string[] }>;
   store(items: Items, orgId: string): Promise<unknown>;
   encode(partial: Record<string, number | string> | undefined, format: OtlpFormat): Uint8Array | string;
 }
@@ -138,8 +142,8 @@ export function otlpSignalRoute<Items>(
     const hold = budget.hold();
     try {
       const body = await readBody(c, hold);
-      const decoded = await decodeOrRefuse(() => signal.decode(body, format), signal.list);
       const { orgId } = c.get('principal')!;
+      const decoded = await decodeOrRefuse(() => signal.decode(body, format, orgId), signal.list);
       await storeOrRetryLater(() => signal.store(decoded.items, orgId));
       const partial =
         decoded.rejected > 0
@@ -163,7 +167,7 @@ export function otlpRoutes({
   decoder,
 }: {
   pool: pg.Pool;
-  ingest: Pick<Ingest, 'spans' | 'capacity'>;
+  ingest: Pick<Ingest, 'spans' | 'capacity' | 'capturesContent'>;
   budget: BodyBudget;
   decoder: BodyDecoder;
 }) {
@@ -177,9 +181,11 @@ export function otlpRoutes({
       list: 'resourceSpans',
       rejected: 'rejectedSpans',
       noun: 'span',
-      decode: async (body, format) => {
-        // Only the attributes the mapping reads: prompts and completions are stepped over, never decoded.
-        const { spans, rejected, errors } = await decoder.otlp(body, format, ingest.capacity, 'mapped');
+      decode: async (body, format, orgId) => {
+        // Only the attributes the mapping reads, unless the org captures content: prompts and completions are
+        // otherwise stepped over, never decoded.
+        const attributes = (await ingest.capturesContent(orgId)) ? 'all' : 'mapped';
+        const { spans, rejected, errors } = await decoder.otlp(body, format, ingest.capacity, attributes);
         return { items: spans, rejected, errors };
       },
       store: (spans, orgId) => ingest.spans(spans, orgId),

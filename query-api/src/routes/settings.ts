@@ -23,7 +23,16 @@ const PatchJsonSchema = named(
 );
 
 /** `GET`/`PUT /api/telemetry/settings`: the caller org's settings (read: viewer, org_admin; change: org_admin). */
-export function settingsRoutes({ pool, audit }: { pool: pg.Pool; audit: AuditTrail }) {
+export function settingsRoutes({
+  pool,
+  audit,
+  onChange,
+}: {
+  pool: pg.Pool;
+  audit: AuditTrail;
+  /** After an org's settings changed (this process's caches of them). */
+  onChange?: (orgId: string) => void;
+}) {
   const common = { tags: ['settings'], path: '/api/telemetry/settings' };
   const get = createRoute({
     ...common,
@@ -62,6 +71,7 @@ export function settingsRoutes({ pool, audit }: { pool: pg.Pool; audit: AuditTra
           c.req.valid('json'),
           auditActor(c, principal),
         );
+        onChange?.(principal.orgId);
         return c.json(after!, 200);
       } catch (err) {
         if (!(err instanceof SettingsError)) throw err;

@@ -13,6 +13,12 @@ export const ORG_SETTINGS_SHAPE = {
   archive: z.boolean().default(true),
   /** Days structured logs (`POST /v1/logs`) are kept; removed unarchived, like rollups. */
   log_retention_days: z.number().int().min(1).max(3650).default(30),
+  /** Keep (encrypted) the content of model calls: prompts, completions, tool calls, rationale. Off by default. */
+  capture_content: z.boolean().default(false),
+  /** With capture on, keep only calls whose span says `observatory.consent=true`. */
+  require_consent: z.boolean().default(true),
+  /** Days captured content (decision traces) is kept; never longer than its event (`retention_days`). */
+  trace_retention_days: z.number().int().min(1).max(3650).default(30),
 };
 
 export type SettingName = keyof typeof ORG_SETTINGS_SHAPE;

@@ -11,7 +11,15 @@ const admin = (await createKey(db.pool, { orgId: 'acme', role: 'org_admin' })).k
 const viewer = (await createKey(db.pool, { orgId: 'acme', role: 'viewer' })).key;
 const otherAdmin = (await createKey(db.pool, { orgId: 'globex', role: 'org_admin' })).key;
 
-const DEFAULTS = { retention_days: 180, rollup_retention_days: 730, archive: true, log_retention_days: 30 };
+const DEFAULTS = {
+  retention_days: 180,
+  rollup_retention_days: 730,
+  archive: true,
+  log_retention_days: 30,
+  capture_content: false,
+  require_consent: true,
+  trace_retention_days: 30,
+};
 
 function put(key: string, body: unknown) {
   return app.request('/api/telemetry/settings', {
@@ -95,7 +103,7 @@ describe('org settings', () => {
     const set = await cli(['settings', 'set', '--org', 'globex', 'retention_days=45', 'archive=false']);
     expect(set).toMatchObject({ code: 0, stderr: '' });
     expect(set.stdout).toBe(
-      'retention_days=45\nrollup_retention_days=730\narchive=false\nlog_retention_days=30\n',
+      'retention_days=45\nrollup_retention_days=730\narchive=false\nlog_retention_days=30\ncapture_content=false\nrequire_consent=true\ntrace_retention_days=30\n',
     );
     const got = await cli(['settings', 'get', '--org', 'globex']);
     expect(got.stdout).toBe(set.stdout);
