@@ -203,3 +203,25 @@ describe('read paths answer correctly', () => {
     expect(first.next_cursor).toBe(encodeCursor(first.items[4]!));
   });
 });
+
+describe('session and service filters', () => {
+  it('list the events of one session or one service of the caller’s org, and nothing else', async () => {
+    // Three sessions over six traces in two services, and the same session id in another org.
+    await db.pool.query(
+      `INSERT INTO ai_events (id, org_id, session_id, service_name, trace_id, model_name, latency_ms, cost_source,
+         success, fallback_used, created_at)
+       SELECT gen_random_uuid(), o, 's-' || (i % 3), 'svc-' || (i % 2), md5(o || (i % 6)), 'm', 10, 'computed', true,
+              false, now() - i * interval '1 s'
+         FROM generate_series(1, 60) AS i, unnest(ARRAY['sess', 'other']) AS o`,
+    );
+    const sessionOne = await listEvents(db.pool, { org_id: 'sess', session_id: 's-1' }, page);
+    expect(sessionOne.items).toHaveLength(20);
+    expect(new Set(sessionOne.items.map((e) => `${e.org_id}/${e.session_id}`))).toEqual(
+      new Set(['sess/s-1']),
+    );
+    const service = await listEvents(db.pool, { org_id: 'sess', service_name: 'svc-0' }, page);
+    expect(service.items).toHaveLength(30);
+    expect(new Set(service.items.map((e) => e.service_name))).toEqual(new Set(['svc-0']));
+    expect((await listEvents(db.pool, { org_id: 'sess', session_id: 's-9' }, page)).items).toEqual([]);
+  });
+});

@@ -23,7 +23,9 @@ export const EVENT_FILTER_FIELDS = {
   success: BooleanTextSchema.optional(),
   fallback_used: BooleanTextSchema.optional(),
   endpoint: shortText.optional(),
+  service_name: shortText.optional(),
   user_id: shortText.optional(),
+  session_id: shortText.optional(),
   request_id: shortText.optional(),
   trace_id: hexIdSchema(16).optional(),
   error_code: shortText.optional(),
@@ -55,6 +57,7 @@ const EQUALITY_COLUMNS = [
   'success',
   'fallback_used',
   'endpoint',
+  'service_name',
   'user_id',
   'request_id',
   'trace_id',
@@ -76,6 +79,13 @@ export function eventWhere(filters: ScopedFilters, offset = 0): SqlStatement {
     const value = filters[column];
     if (value !== undefined) add((p) => `${column} = ${p}`, value);
   }
+  // Through the session's traces (ai_traces by session, then ai_events by trace): events have no session index.
+  if (filters.session_id !== undefined)
+    add(
+      (p) =>
+        `session_id = ${p} AND trace_id IN (SELECT trace_id FROM ai_traces WHERE org_id = $${offset + 1} AND session_id = ${p})`,
+      filters.session_id,
+    );
   if (filters.date_from) add((p) => `created_at >= ${p}`, filters.date_from);
   if (filters.date_to) add((p) => `created_at <= ${p}`, filters.date_to);
   return { text: clauses.join(' AND '), values };
