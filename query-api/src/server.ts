@@ -17,6 +17,7 @@ import { AuditTrail } from './audit/trail.ts';
 import { bootstrapDefaultOrg } from './bootstrap.ts';
 import { type Config, ConfigError } from './config.ts';
 import { openDatabase } from './db/database.ts';
+import { registerReplicaLagMetric } from './db/replica-lag.ts';
 import { startDriftRunner } from './drift/runner.ts';
 import { createExportService, createExportWorker } from './exports/service.ts';
 import type { ExportWorker } from './exports/worker.ts';
@@ -152,12 +153,14 @@ export async function runServe(config: Config): Promise<void> {
     }
     const exports = await createExportService(config, metrics.meter);
     if (config.OBSERVATORY_WORKER) {
-      worker = createExportWorker(config, { pool: db.pool, logger, service: exports });
+      worker = createExportWorker(config, { pool: db.pool, readPool: db.readPool, logger, service: exports });
       exports.onJobCreated = () => worker?.poke();
       worker.start();
     }
+    if (db.readPool !== db.pool) registerReplicaLagMetric(metrics.meter, db.readPool);
     const app = createApp({
       pool: db.pool,
+      readPool: db.readPool,
       logger,
       audit,
       alerting,
@@ -249,6 +252,7 @@ export async function runWorker(config: Config): Promise<void> {
   const db = await openDatabase(config, { onLog: (line) => logger.debug({ component: 'postgres' }, line) });
   const worker = createExportWorker(config, {
     pool: db.pool,
+    readPool: db.readPool,
     logger,
     service: await createExportService(config),
   });
