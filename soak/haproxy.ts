@@ -1,12 +1,13 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { reapOnExit } from './reaper.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
  * The load balancer's configuration: round robin over the `serve` replicas, a replica taken out after two failed
- * checks half a second apart and back after one good one. The check accepts 503 as well as 200: `/health` answers
+ * checks a second apart and back after one good one; a check may take 5 s (a busy replica is not a dead one). The check accepts 503 as well as 200: `/health` answers
  * 503 while PostgreSQL is down, but a replica still takes ingest then (into its spill file), so only a replica that
  * does not answer at all is out. Connection failures are retried on another replica (never a request that reached
  * one: an export creation is not idempotent). Long timeouts keep live streams open between heartbeats.
@@ -32,7 +33,8 @@ backend replicas
   balance roundrobin
   option httpchk GET /health
   http-check expect rstatus ^(200|503)$
-  default-server inter 500ms fall 2 rise 1
+  timeout check 5s
+  default-server inter 1s fall 2 rise 1
 ${backends.map((p, i) => `  server serve${i + 1} 127.0.0.1:${p} check`).join('\n')}
 `;
 }
@@ -41,7 +43,9 @@ ${backends.map((p, i) => `  server serve${i + 1} 127.0.0.1:${p} check`).join('\n
 export async function startHaproxy(dir: string, port: number, backends: number[]) {
   const file = join(dir, 'haproxy.cfg');
   await writeFile(file, haproxyConfig(port, backends));
-  const child: ChildProcess = spawn('haproxy', ['-f', file, '-db'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child: ChildProcess = reapOnExit(
+    spawn('haproxy', ['-f', file, '-db'], { stdio: ['ignore', 'ignore', 'pipe'] }),
+  );
   let stderr = '';
   child.stderr?.on('data', (d) => {
     stderr += d;

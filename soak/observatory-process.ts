@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { CLI, childEnv } from '../test-support/cli.ts';
+import { reapOnExit } from './reaper.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -25,14 +26,16 @@ export class ObservatoryProcess {
     this.log = createWriteStream(logFile, { flags: 'a' });
   }
 
-  async start(timeoutMs = 120_000): Promise<void> {
-    const child = spawn(process.execPath, [CLI, this.command], {
-      env: childEnv({ ...this.env, ...(this.port ? { PORT: String(this.port), HOST: '127.0.0.1' } : {}) }),
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+  async start(timeoutMs = 300_000): Promise<void> {
+    const child = reapOnExit(
+      spawn(process.execPath, [CLI, this.command], {
+        env: childEnv({ ...this.env, ...(this.port ? { PORT: String(this.port), HOST: '127.0.0.1' } : {}) }),
+        stdio: ['ignore', 'pipe', 'pipe'],
+      }),
+    );
     this.child = child;
-    child.stdout.pipe(this.log, { end: false });
-    child.stderr.pipe(this.log, { end: false });
+    child.stdout?.pipe(this.log, { end: false });
+    child.stderr?.pipe(this.log, { end: false });
     this.exited = new Promise((resolve) => child.once('exit', () => resolve()));
     if (!this.port) return;
     const deadline = Date.now() + timeoutMs;

@@ -30,6 +30,13 @@ export type ClientSpec =
   | { role: 'export'; url: string; key: string; until: number; giveUpAt: number }
   | { role: 'stream'; url: string; key: string; orgId: string; streams: number };
 
+export interface AckedBurst {
+  /** Epoch ms. */
+  at: number;
+  /** ms from sending a span of the burst to its acknowledgement, the quickest of the burst. */
+  firstAckMs: number;
+}
+
 export interface IngestResult {
   role: 'ingest';
   /** Span ids of every request answered 200: what the receivers acknowledged. */
@@ -38,8 +45,8 @@ export interface IngestResult {
   abandoned: number;
   /** Retries of requests (after 429/503/network errors). */
   retries: number;
-  /** When each burst of the watched model started (epoch ms). */
-  bursts: number[];
+  /** Bursts of the watched model with a span acknowledged: when each started, and its quickest acknowledgement. */
+  bursts: AckedBurst[];
   timings: Timings;
   statuses: Statuses;
 }
@@ -85,4 +92,10 @@ export interface StreamResult {
 
 export type ClientResult = IngestResult | QueryResult | ExportResult | StreamResult;
 
-export type ClientMessage = { type: 'result'; result: ClientResult } | { type: 'error'; message: string };
+/** How far each stream of a stream client has got, asked for while the soak drains. */
+export type StreamProgress = Pick<StreamReport, 'firstConnectedAt'> & { received: number };
+
+export type ClientMessage =
+  | { type: 'result'; result: ClientResult }
+  | { type: 'error'; message: string }
+  | { type: 'progress'; streams: StreamProgress[] };

@@ -5,6 +5,16 @@ import { bearer, Recorder, sleep } from './http.ts';
  * Creates an export of the last 30 seconds' events, waits for it (through whichever replica answers), downloads
  * it and counts its lines; again and again until `until`. A job not finished by `giveUpAt` is reported as it is.
  */
+/** The file's lines, retried while the replicas cannot answer (the database down, a replica gone). */
+async function download(recorder: Recorder, url: string, giveUpAt: number): Promise<number | undefined> {
+  while (Date.now() < giveUpAt) {
+    const file = await recorder.call('GET /api/telemetry/export/{id}/download', url);
+    if (file.status === 200) return file.body.split('\n').filter(Boolean).length;
+    await sleep(500);
+  }
+  return undefined;
+}
+
 export async function runExports(spec: Extract<ClientSpec, { role: 'export' }>): Promise<ExportResult> {
   const recorder = new Recorder();
   const jobs: ExportJob[] = [];
@@ -43,8 +53,7 @@ export async function runExports(spec: Extract<ClientSpec, { role: 'export' }>):
         if (body.status === 'completed') {
           job.completedAt = Date.now();
           job.rowCount = body.row_count ?? undefined;
-          const file = await recorder.call('GET /api/telemetry/export/{id}/download', body.download_url);
-          if (file.status === 200) job.downloadedRows = file.body.split('\n').filter(Boolean).length;
+          job.downloadedRows = await download(recorder, body.download_url, spec.giveUpAt);
           break;
         }
       }

@@ -1,4 +1,4 @@
-import type { ClientSpec, IngestResult } from '../protocol.ts';
+import type { AckedBurst, ClientSpec, IngestResult } from '../protocol.ts';
 import { bearer, Recorder, sleep } from './http.ts';
 import { otlpRequest } from './otlp-request.ts';
 
@@ -21,13 +21,14 @@ function retryDelayMs(attempt: number, retryAfter: string | null | undefined): n
 export async function runIngest(spec: Extract<ClientSpec, { role: 'ingest' }>): Promise<IngestResult> {
   const recorder = new Recorder();
   const acked: string[] = [];
-  const bursts: number[] = [];
+  const bursts = new Map<number, AckedBurst>();
   let abandoned = 0;
   let retries = 0;
   let inFlight = 0;
 
-  async function send(extraModel: string | undefined): Promise<void> {
-    const request = otlpRequest(spec.spansPerRequest, extraModel);
+  async function send(burstAt: number | undefined): Promise<void> {
+    const sentAt = Date.now();
+    const request = otlpRequest(spec.spansPerRequest, burstAt === undefined ? undefined : spec.burst?.model);
     for (let attempt = 0; ; attempt++) {
       const res = await recorder.call(`${ROUTE}`, `${spec.url}/v1/traces`, {
         method: 'POST',
@@ -36,6 +37,11 @@ export async function runIngest(spec: Extract<ClientSpec, { role: 'ingest' }>): 
       });
       if (res.status === 200) {
         acked.push(...request.spanIds);
+        if (burstAt !== undefined) {
+          const ackMs = Date.now() - sentAt;
+          const known = bursts.get(burstAt);
+          if (!known || ackMs < known.firstAckMs) bursts.set(burstAt, { at: burstAt, firstAckMs: ackMs });
+        }
         return;
       }
       if (!RETRYABLE.has(res.status) || Date.now() > spec.giveUpAt) {
@@ -50,19 +56,14 @@ export async function runIngest(spec: Extract<ClientSpec, { role: 'ingest' }>): 
   const pending = new Set<Promise<void>>();
   const intervalMs = 1000 / spec.requestsPerSecond;
   let next = Date.now();
-  let lastBurst = -1;
   while (Date.now() < spec.until) {
+    const now = Date.now();
     const burst = spec.burst;
-    const phase = burst ? (Date.now() - spec.startedAt) % burst.periodMs : Number.POSITIVE_INFINITY;
-    const inBurst = burst !== undefined && phase < burst.onMs;
-    if (burst && inBurst) {
-      const index = Math.floor((Date.now() - spec.startedAt) / burst.periodMs);
-      if (index !== lastBurst) bursts.push(Date.now() - phase);
-      lastBurst = index;
-    }
+    const phase = burst ? (now - spec.startedAt) % burst.periodMs : Number.POSITIVE_INFINITY;
+    const burstAt = burst && phase < burst.onMs ? now - phase : undefined;
     if (inFlight < MAX_IN_FLIGHT) {
       inFlight++;
-      const p = send(inBurst ? burst.model : undefined).finally(() => {
+      const p = send(burstAt).finally(() => {
         inFlight--;
         pending.delete(p);
       });
@@ -77,7 +78,7 @@ export async function runIngest(spec: Extract<ClientSpec, { role: 'ingest' }>): 
     acked,
     abandoned,
     retries,
-    bursts,
+    bursts: [...bursts.values()],
     timings: recorder.timings,
     statuses: recorder.statuses,
   };

@@ -6,7 +6,7 @@ import type { ClientMessage, ClientResult, ClientSpec } from '../protocol.ts';
 import { runExports } from './export.ts';
 import { runIngest } from './ingest.ts';
 import { runQuery } from './query.ts';
-import { holdStream } from './stream.ts';
+import { holdStream, newStreamReport } from './stream.ts';
 
 function run(spec: ClientSpec): Promise<ClientResult> {
   switch (spec.role) {
@@ -18,11 +18,19 @@ function run(spec: ClientSpec): Promise<ClientResult> {
       return runExports(spec);
     case 'stream': {
       const stop = new AbortController();
+      const reports = Array.from({ length: spec.streams }, newStreamReport);
       process.on('message', (m) => {
         if (m === 'stop') stop.abort();
+        if (m === 'progress') {
+          const streams = reports.map((r) => ({
+            firstConnectedAt: r.firstConnectedAt,
+            received: r.received.length,
+          }));
+          process.send!({ type: 'progress', streams } satisfies ClientMessage);
+        }
       });
       return Promise.all(
-        Array.from({ length: spec.streams }, () => holdStream(spec.url, spec.key, spec.orgId, stop.signal)),
+        reports.map((report) => holdStream(spec.url, spec.key, spec.orgId, stop.signal, report)),
       ).then((streams) => ({ role: 'stream', streams }));
     }
   }

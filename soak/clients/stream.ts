@@ -34,21 +34,19 @@ async function* sseMessages(body: ReadableStream<Uint8Array>): AsyncGenerator<Me
  * (a replica killed, the database away, the stream's lifetime over), sending the last id it saw as
  * `Last-Event-ID`, until `signal` aborts.
  */
+export function newStreamReport(): StreamReport {
+  return { firstConnectedAt: 0, received: [], duplicates: 0, foreign: 0, delaysMs: [], connects: 0 };
+}
+
+/** Fills `report` as messages arrive (so progress can be read meanwhile), until `signal` aborts. */
 export async function holdStream(
   url: string,
   key: string,
   orgId: string,
   signal: AbortSignal,
+  report: StreamReport,
 ): Promise<StreamReport> {
   const seen = new Set<string>();
-  const report: StreamReport = {
-    firstConnectedAt: 0,
-    received: [],
-    duplicates: 0,
-    foreign: 0,
-    delaysMs: [],
-    connects: 0,
-  };
   let lastEventId: string | undefined;
   while (!signal.aborted) {
     try {
