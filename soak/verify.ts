@@ -80,7 +80,9 @@ export async function checkExports(
     status: string;
     attempts: number;
     row_count: number | null;
-  }>('SELECT id, status, attempts, row_count::int AS row_count FROM exports WHERE id = ANY($1)', [jobs.map((j) => j.id)]);
+  }>('SELECT id, status, attempts, row_count::int AS row_count FROM exports WHERE id = ANY($1)', [
+    jobs.map((j) => j.id),
+  ]);
   const byId = new Map(rows.map((r) => [r.id, r]));
   const notCompleted = jobs.filter((j) => byId.get(j.id)?.status !== 'completed');
   const notOnce = jobs.filter((j) => logged.get(j.id) !== 1);
