@@ -97,11 +97,13 @@ export async function checkExports(
 
 /**
  * The rule fired once per burst of its model and never twice within its cooldown: every alert of the rule opened at
- * least `cooldownSeconds` after the one before, and one alert per burst (bursts are shorter than the cooldown and
- * further apart than the window plus the cooldown). A burst is owed an alert only when one of its spans was
- * acknowledged within `windowSeconds / 2`: one acknowledged later (the database down, the request retried) may reach
- * the table after the rule's window has passed it. On a machine so loaded that no burst was acknowledged in time,
- * only the upper bounds are checked; the report says so ("0 in time").
+ * least `cooldownSeconds` after the one before, and one alert per burst (bursts are shorter than the cooldown, so
+ * one never fires twice; and further apart than it, while a burst's spans stay in the window for the burst plus the
+ * window, so the cooldown of one alert ends before the next burst leaves the window). Alerts are counted, not paired
+ * with bursts. A burst is owed an alert only when one of its spans was acknowledged within `windowSeconds / 2`: one
+ * acknowledged later (the database down, the request retried) may reach the table after the rule's window has passed
+ * it. On a machine so loaded that no burst was acknowledged in time, only the upper bounds are checked; the report
+ * says so ("0 in time").
  */
 export async function checkAlerts(
   pool: pg.Pool,
