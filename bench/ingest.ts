@@ -186,6 +186,10 @@ export async function runIngestBench(
     progress('raw COPY rows/s', copyBefore);
     // The same COPY without the per-trace summary trigger (0030): what keeping ai_traces costs ingest.
     const unsummarisedRate = await rawCopy(db.pool, copyFile, count, { traceSummaries: false });
+    // What the live stream's position index (0044) costs: the same COPY without it.
+    await db.pool.query('DROP INDEX ai_events_org_xact_idx');
+    const withoutStreamIndexRate = await rawCopy(db.pool, copyFile, count);
+    await db.pool.query('CREATE INDEX ai_events_org_xact_idx ON ai_events (org_id, xact_id, id)');
 
     // Node-side cost per span, one thread, on a sample: former and current code side by side.
     const sample = Array.from({ length: 20 }, (_, i) => toOtlp(spans(i * BATCH, BATCH)));
@@ -365,6 +369,9 @@ export async function runIngestBench(
     );
     console.log(
       `raw COPY, no ai_traces:  ${fmt(unsummarisedRate)} rows/s (the summary trigger costs ${(100 * (1 - copyBefore / unsummarisedRate)).toFixed(0)} % of raw COPY)`,
+    );
+    console.log(
+      `stream position index:   COPY ${fmt(copyBefore)} rows/s with it, ${fmt(withoutStreamIndexRate)} without = ${(copyBefore / withoutStreamIndexRate).toFixed(2)} × (0044's (org_id, xact_id, id))`,
     );
     for (const line of lines) console.log(line);
     console.log(

@@ -40,6 +40,8 @@ import { type StreamOptions, streamRoutes } from './stream/sse-route.ts';
 
 export interface AppDeps {
   pool: pg.Pool;
+  /** Where list, aggregate and CSV reads go (`DATABASE_READ_URL`); the primary `pool` when not given. */
+  readPool?: pg.Pool;
   logger: Logger;
   /** Writes the audit chains; without one (tests, benchmarks) a trail with a throwaway key. */
   audit?: AuditTrail;
@@ -78,9 +80,10 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   app.use(requestLog(deps.logger));
   app.use(readableQuery());
   const { pool, alerting = {} } = deps;
+  const reads = deps.readPool ?? pool;
   const audit = deps.audit ?? AuditTrail.ephemeral();
   const decisions = deps.decisions ?? createDecisions(pool);
-  app.route('/', healthRoutes({ pool }));
+  app.route('/', healthRoutes({ pool, reads }));
   app.route('/', whoamiRoutes({ pool }));
   app.route(
     '/',
@@ -111,10 +114,10 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
     app.route('/', ingestEventRoutes(bodies));
   }
   if (deps.metrics) app.route('/', metricsRoutes({ metrics: deps.metrics, token: deps.metricsToken }));
-  app.route('/', eventRoutes({ pool, countBudgetMs: deps.eventCountBudgetMs }));
-  app.route('/', telemetryRoutes({ pool }));
-  app.route('/', traceRoutes({ pool }));
-  app.route('/', logRoutes({ pool }));
+  app.route('/', eventRoutes({ pool, reads, countBudgetMs: deps.eventCountBudgetMs }));
+  app.route('/', telemetryRoutes({ pool, reads }));
+  app.route('/', traceRoutes({ pool, reads }));
+  app.route('/', logRoutes({ pool, reads }));
   app.route('/', keyRoutes({ pool, audit }));
   app.route('/', auditRoutes({ pool }));
   app.route('/', settingsRoutes({ pool, audit, onChange: (orgId) => decisions.policies.invalidate(orgId) }));

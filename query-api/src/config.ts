@@ -11,6 +11,11 @@ export const ConfigSchema = z.object({
     .string()
     .refine((v) => /^postgres(ql)?:\/\//.test(v), 'must be a postgres:// or postgresql:// URL')
     .optional(),
+  /** A streaming replica of DATABASE_URL's database: list, aggregate, CSV and export reads go there. */
+  DATABASE_READ_URL: z
+    .string()
+    .refine((v) => /^postgres(ql)?:\/\//.test(v), 'must be a postgres:// or postgresql:// URL')
+    .optional(),
   OBSERVATORY_DATA_DIR: z.string().min(1).default('./.observatory'),
   PORT: z.coerce.number().int().min(0).max(65535).default(4318),
   HOST: z.string().default('0.0.0.0'),

@@ -18,6 +18,7 @@ import { bootstrapDefaultOrg } from './bootstrap.ts';
 import { bufferSinks, openConfiguredBuffer, runBufferWriters } from './buffer/service.ts';
 import { type Config, ConfigError } from './config.ts';
 import { openDatabase } from './db/database.ts';
+import { registerReplicaLagMetric } from './db/replica-lag.ts';
 import { createDecisions } from './decisions/decisions.ts';
 import { resolveMasterKeys } from './decisions/master-key.ts';
 import { startDriftRunner } from './drift/runner.ts';
@@ -169,12 +170,14 @@ export async function runServe(config: Config): Promise<void> {
     }
     const exports = await createExportService(config, metrics.meter);
     if (config.OBSERVATORY_WORKER) {
-      worker = createExportWorker(config, { pool: db.pool, logger, service: exports });
+      worker = createExportWorker(config, { pool: db.pool, readPool: db.readPool, logger, service: exports });
       exports.onJobCreated = () => worker?.poke();
       worker.start();
     }
+    if (db.readPool !== db.pool) registerReplicaLagMetric(metrics.meter, db.readPool);
     const app = createApp({
       pool: db.pool,
+      readPool: db.readPool,
       logger,
       audit,
       decisions,
@@ -269,6 +272,7 @@ export async function runWorker(config: Config): Promise<void> {
   const db = await openDatabase(config, { onLog: (line) => logger.debug({ component: 'postgres' }, line) });
   const worker = createExportWorker(config, {
     pool: db.pool,
+    readPool: db.readPool,
     logger,
     service: await createExportService(config),
   });

@@ -1,8 +1,11 @@
+import { randomUUID } from 'node:crypto';
 import type { Server } from 'node:http';
 import { serve } from '@hono/node-server';
 import type { AiEvent } from '@observatory/exporter-postgres';
+import type pg from 'pg';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eventId } from '../../exporter-postgres/src/mapping/event-id.ts';
 import { makeEvent } from '../../exporter-postgres/test/make-event.ts';
 import { createTestDatabase } from '../../test-support/database.ts';
 import { insertEvents } from '../../test-support/insert-events.ts';
@@ -61,10 +64,36 @@ async function ingest(events: AiEvent[]) {
   await publishCommitted(db.pool, events);
 }
 
+/**
+ * A write transaction on a connection of its own, left open: what it inserts commits (and is notified, as ingest
+ * does) only at `commit`, so a test decides in which order two batches start, write and commit.
+ */
+async function openTransaction() {
+  const client = await db.pool.connect();
+  await client.query('BEGIN');
+  const inTransaction = { query: client.query.bind(client) } as unknown as pg.Pool;
+  let inserted: AiEvent[] = [];
+  return {
+    async insert(events: AiEvent[]) {
+      await insertEvents(inTransaction, events);
+      inserted = events;
+    },
+    async commit() {
+      await client.query('COMMIT');
+      client.release();
+      await publishCommitted(db.pool, inserted);
+    },
+  };
+}
+
+const requestIds = (client: ReturnType<typeof connect>) => client.telemetry().map((e) => e.request_id);
+
 let clock = Date.now();
+/** The next event; like ingest's ids, its id sorts by time, which is the stream's order within one batch. */
 function next(partial: Partial<AiEvent>): AiEvent {
   clock += 5;
-  return makeEvent({ received_at: new Date(clock), created_at: new Date(clock), ...partial });
+  const at = new Date(clock);
+  return makeEvent({ id: eventId(randomUUID(), '', clock), received_at: at, created_at: at, ...partial });
 }
 
 describe('GET /api/telemetry/stream', () => {
@@ -180,5 +209,80 @@ describe('GET /api/telemetry/stream', () => {
     expect(slowEvents).toBeLessThan(6000);
     expect(text.trimEnd().split('\n\n').at(-1)).toMatch(/^event: overflow/);
     await healthy.close();
+  });
+
+  it('resumes after a batch that committed first without losing one received earlier that committed later', async () => {
+    const [a, b] = [await replica(), await replica()];
+    const watcher = connect(`${a.url}/api/telemetry/stream`, { authorization: `Bearer ${acmeKey}` });
+    const first = connect(`${a.url}/api/telemetry/stream`, { authorization: `Bearer ${acmeKey}` });
+    await until('connected', () =>
+      [watcher, first].every((c) => c.messages.some((m) => m.event === 'connected')),
+    );
+    // Batch A is received (and its transaction started) first; batch B commits first.
+    const earlier = next({ org_id: 'acme', request_id: 'earlier-committed-later' });
+    const later = next({ org_id: 'acme', request_id: 'later-committed-first' });
+    const txA = await openTransaction();
+    await ingest([later]);
+    await until('the batch that committed first', () => first.telemetry().length === 1);
+    const lastId = first.messages.find((m) => m.event === 'telemetry')!.id!;
+    await first.close();
+
+    await txA.insert([earlier]);
+    await txA.commit();
+    const resumed = connect(`${b.url}/api/telemetry/stream`, {
+      authorization: `Bearer ${acmeKey}`,
+      'last-event-id': lastId,
+    });
+    await until('the replay', () => resumed.telemetry().length >= 1);
+    await ingest([next({ org_id: 'acme', request_id: 'after' })]);
+    await until('the live event', () => resumed.telemetry().length >= 2 && watcher.telemetry().length >= 3);
+    expect(requestIds(resumed)).toEqual(['earlier-committed-later', 'after']);
+    expect(requestIds(watcher)).toEqual(['later-committed-first', 'earlier-committed-later', 'after']);
+    await Promise.all([watcher.close(), resumed.close()]);
+  });
+
+  it('holds a batch back while one that wrote before it is still open, then sends both in order, once', async () => {
+    const a = await replica();
+    const watcher = connect(`${a.url}/api/telemetry/stream`, { authorization: `Bearer ${acmeKey}` });
+    await until('connected', () => watcher.messages.some((m) => m.event === 'connected'));
+    await ingest([next({ org_id: 'acme', request_id: 'marker' })]);
+    await until('the marker', () => watcher.telemetry().length === 1);
+    const markerId = watcher.messages.find((m) => m.event === 'telemetry')!.id!;
+
+    const txA = await openTransaction();
+    await txA.insert([next({ org_id: 'acme', request_id: 'wrote-first' })]);
+    await ingest([next({ org_id: 'acme', request_id: 'committed-first' })]);
+    // Resuming while A is open: B is committed but must not be sent before A, which would then come after it.
+    const resumed = connect(`${a.url}/api/telemetry/stream`, {
+      authorization: `Bearer ${acmeKey}`,
+      'last-event-id': markerId,
+    });
+    await until('the resumed stream', () => resumed.messages.some((m) => m.event === 'connected'));
+    await txA.commit();
+    await ingest([next({ org_id: 'acme', request_id: 'after' })]);
+    await until(
+      'everything on both',
+      () => watcher.telemetry().length >= 4 && resumed.telemetry().length >= 3,
+    );
+    expect(requestIds(watcher)).toEqual(['marker', 'wrote-first', 'committed-first', 'after']);
+    expect(requestIds(resumed)).toEqual(['wrote-first', 'committed-first', 'after']);
+    await Promise.all([watcher.close(), resumed.close()]);
+  });
+
+  it('still resumes from an id of the earlier format, from the time it names', async () => {
+    const a = await replica();
+    const before = next({ org_id: 'acme', request_id: 'old-format-seen' });
+    const missed = next({ org_id: 'acme', request_id: 'old-format-missed' });
+    await ingest([before, missed]);
+    const resumed = connect(`${a.url}/api/telemetry/stream`, {
+      authorization: `Bearer ${acmeKey}`,
+      'last-event-id': `${before.received_at.toISOString()}_${before.id}`,
+    });
+    await until('the replay', () => resumed.telemetry().length >= 1);
+    await ingest([next({ org_id: 'acme', request_id: 'old-format-after' })]);
+    await until('the live event', () => resumed.telemetry().length >= 2);
+    expect(requestIds(resumed)).toEqual(['old-format-missed', 'old-format-after']);
+    expect(resumed.messages.find((m) => m.event === 'telemetry')!.id).toMatch(/^[0-9]+_[0-9a-f-]{36}$/);
+    await resumed.close();
   });
 });

@@ -42,7 +42,8 @@ export const CITUS_LAYOUT = {
     retention_pending: 'at most one row per org: a retention run in progress',
     retention_runs: 'one row per run',
     ai_rollup_state: 'one row: the backfill mark every rollup read takes',
-    org_data_keys: 'one wrapped data key per org; a master-key rotation re-wraps every org’s in one transaction',
+    org_data_keys:
+      'one wrapped data key per org; a master-key rotation re-wraps every org’s in one transaction',
     model_deployments: 'a few rows per model, by a single-column id',
   },
   /** Kept on the coordinator only: nothing joins them. */

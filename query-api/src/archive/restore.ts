@@ -90,8 +90,10 @@ async function restoreFile(
         createReadStream(csv),
         client.query(copyFrom(`COPY archive_restore (${COLUMN_LIST}) FROM STDIN WITH (FORMAT csv)`)),
       );
+      // No xact_id: restored rows are history, before every live-stream position, not new events to stream.
       const { rowCount } = await client.query(
-        `INSERT INTO ai_events (${COLUMN_LIST}) SELECT ${COLUMN_LIST} FROM archive_restore ON CONFLICT DO NOTHING`,
+        `INSERT INTO ai_events (${COLUMN_LIST}, xact_id) SELECT ${COLUMN_LIST}, NULL FROM archive_restore
+         ON CONFLICT DO NOTHING`,
       );
       return rowCount ?? 0;
     });

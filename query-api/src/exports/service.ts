@@ -80,10 +80,11 @@ export async function createExportService(config: Config, meter?: Meter): Promis
 
 export function createExportWorker(
   config: Config,
-  deps: { pool: pg.Pool; logger: Logger; service: ExportService },
+  deps: { pool: pg.Pool; readPool: pg.Pool; logger: Logger; service: ExportService },
 ): ExportWorker {
   return new ExportWorker({
     pool: deps.pool,
+    readPool: deps.readPool,
     logger: deps.logger,
     storage: deps.service.storage,
     metrics: deps.service.metrics,

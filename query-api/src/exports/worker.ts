@@ -14,7 +14,10 @@ import * as sql from './sql.ts';
 import type { ExportStorage } from './storage.ts';
 
 export interface ExportWorkerOptions {
+  /** The primary: jobs are claimed, leased and completed there. */
   pool: pg.Pool;
+  /** Where the exported rows are read (`DATABASE_READ_URL`); `pool` when not given. */
+  readPool?: pg.Pool;
   storage: ExportStorage;
   logger: Logger;
   metrics: ExportMetrics;
@@ -41,10 +44,12 @@ export class ExportWorker {
   private loop: Loop | undefined;
   private cleanupTimer: NodeJS.Timeout | undefined;
   private cleanupRunning: Promise<unknown> = Promise.resolve();
-  private readonly o: Required<Omit<ExportWorkerOptions, 'workerId'>>;
+  private readonly o: Required<Omit<ExportWorkerOptions, 'workerId' | 'readPool'>>;
+  private readonly readPool: pg.Pool;
 
   constructor(options: ExportWorkerOptions) {
     this.workerId = options.workerId ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+    this.readPool = options.readPool ?? options.pool;
     this.o = {
       concurrency: 5,
       pollMs: 1000,
@@ -121,7 +126,7 @@ export class ExportWorker {
     try {
       log.info({ format: job.format, gzip: job.gzip }, 'export started');
       const result = await runExport(
-        this.o.pool,
+        this.readPool,
         this.o.storage,
         { id: job.id, orgId: job.org_id, format: job.format, gzip: job.gzip, filters: job.filters },
         { signal: lost.signal, throttleMs: this.o.throttleMs },

@@ -65,7 +65,16 @@ function cursorOf(text: string | undefined): Cursor | undefined {
   return cursor;
 }
 
-export function eventRoutes({ pool, countBudgetMs }: { pool: pg.Pool; countBudgetMs?: number | undefined }) {
+/** `pool` is the primary (keys are checked there, so a key works the moment it exists); `reads` may be a replica. */
+export function eventRoutes({
+  pool,
+  reads = pool,
+  countBudgetMs,
+}: {
+  pool: pg.Pool;
+  reads?: pg.Pool;
+  countBudgetMs?: number | undefined;
+}) {
   const app = openApiRoutes();
 
   app.openapi(
@@ -85,7 +94,12 @@ export function eventRoutes({ pool, countBudgetMs }: { pool: pg.Pool; countBudge
     async (c) => {
       const { limit, offset, cursor, ...filters } = c.req.valid('query');
       const scoped = scopeFilters(filters, c.get('principal')!);
-      const page = await listEvents(pool, scoped, { limit, offset, cursor: cursorOf(cursor) }, countBudgetMs);
+      const page = await listEvents(
+        reads,
+        scoped,
+        { limit, offset, cursor: cursorOf(cursor) },
+        countBudgetMs,
+      );
       return c.json(page as never, 200);
     },
   );
@@ -107,7 +121,7 @@ export function eventRoutes({ pool, countBudgetMs }: { pool: pg.Pool; countBudge
     async (c) => {
       const { limit, ...filters } = c.req.valid('query');
       const scoped = scopeFilters(filters, c.get('principal')!);
-      const events = await streamEvents(pool, scoped, limit);
+      const events = await streamEvents(reads, scoped, limit);
       const csv = events.pipe(eventCsvStream());
       events.on('error', (err) => csv.destroy(err));
       // A client that hangs up destroys the CSV stream; that ends the cursor and frees its connection.
@@ -135,7 +149,7 @@ export function eventRoutes({ pool, countBudgetMs }: { pool: pg.Pool; countBudge
       },
     }),
     async (c) => {
-      const event = await getEvent(pool, c.get('principal')!.orgId, c.req.valid('param').id);
+      const event = await getEvent(reads, c.get('principal')!.orgId, c.req.valid('param').id);
       if (!event) throw new ProblemError(404, 'No such event in this org');
       return c.json(event as never, 200);
     },

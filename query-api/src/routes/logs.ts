@@ -39,7 +39,8 @@ const LogPageSchema = z
   .object({ items: z.array(LogLineJsonSchema), next_cursor: z.string().nullable() })
   .openapi('LogPage');
 
-export function logRoutes({ pool }: { pool: pg.Pool }) {
+/** `pool` is the primary (keys are checked there, so a key works the moment it exists); `reads` may be a replica. */
+export function logRoutes({ pool, reads = pool }: { pool: pg.Pool; reads?: pg.Pool }) {
   return openApiRoutes().openapi(
     createRoute({
       method: 'get',
@@ -63,7 +64,7 @@ export function logRoutes({ pool }: { pool: pg.Pool }) {
           errors: [{ field: 'cursor', message: 'invalid' }],
         });
       }
-      const page = await listLogs(pool, c.get('principal')!.orgId, filters, { limit, cursor });
+      const page = await listLogs(reads, c.get('principal')!.orgId, filters, { limit, cursor });
       return c.json(page as never, 200);
     },
   );

@@ -92,7 +92,8 @@ const MAX_WINDOW_MS = MAX_WINDOW_DAYS * 86_400_000;
  * `drift` reads what the drift runner stored (`drift/runner.ts`) and never computes in the request: one model's PSI
  * reads 8 days of its calls.
  */
-export function telemetryRoutes({ pool }: { pool: pg.Pool }) {
+/** `pool` is the primary (keys are checked there, so a key works the moment it exists); `reads` may be a replica. */
+export function telemetryRoutes({ pool, reads = pool }: { pool: pg.Pool; reads?: pg.Pool }) {
   const app = openApiRoutes();
   app.openapi(
     createRoute({
@@ -132,7 +133,7 @@ export function telemetryRoutes({ pool }: { pool: pg.Pool }) {
           { errors: [{ field: 'interval', message: `more than ${MAX_SERIES_POINTS} points` }] },
         );
       }
-      const data = await answer(pool, window, query);
+      const data = await answer(reads, window, query);
       return c.json(
         {
           action: query.action,

@@ -167,7 +167,8 @@ const SessionIdParams = z.object({ session_id: shortText });
  * Agent traces and sessions (issue 18): model calls (`ai_events`) with the agent, tool, retriever, … spans around
  * them (`ai_spans`). Every query is scoped to the caller's org; another org's trace or session is a 404.
  */
-export function traceRoutes({ pool }: { pool: pg.Pool }) {
+/** `pool` is the primary (keys are checked there, so a key works the moment it exists); `reads` may be a replica. */
+export function traceRoutes({ pool, reads = pool }: { pool: pg.Pool; reads?: pg.Pool }) {
   const app = openApiRoutes();
   const readers = keyAccess(pool, ['viewer', 'org_admin']);
 
@@ -185,7 +186,7 @@ export function traceRoutes({ pool }: { pool: pg.Pool }) {
     async (c) => {
       const { limit, cursor, date_from, date_to, ...filters } = c.req.valid('query');
       const window = windowOf(c.get('principal')!.orgId, { date_from, date_to });
-      const page = await listTraces(pool, window, filters, { limit, cursor: decodeKeyCursor(cursor) });
+      const page = await listTraces(reads, window, filters, { limit, cursor: decodeKeyCursor(cursor) });
       return c.json(page as never, 200);
     },
   );
@@ -202,7 +203,7 @@ export function traceRoutes({ pool }: { pool: pg.Pool }) {
       responses: { 200: jsonContent(TraceTreeSchema, 'The tree'), ...PROBLEM_RESPONSES, ...problems(404) },
     }),
     async (c) => {
-      const tree = await getTrace(pool, c.get('principal')!.orgId, c.req.valid('param').trace_id);
+      const tree = await getTrace(reads, c.get('principal')!.orgId, c.req.valid('param').trace_id);
       if (!tree) throw new ProblemError(404, 'No such trace in this org');
       return c.json(tree as never, 200);
     },
@@ -222,7 +223,7 @@ export function traceRoutes({ pool }: { pool: pg.Pool }) {
     async (c) => {
       const { limit, cursor, date_from, date_to, ...filters } = c.req.valid('query');
       const window = windowOf(c.get('principal')!.orgId, { date_from, date_to });
-      const page = await listSessions(pool, window, filters, { limit, cursor: decodeKeyCursor(cursor) });
+      const page = await listSessions(reads, window, filters, { limit, cursor: decodeKeyCursor(cursor) });
       return c.json(page as never, 200);
     },
   );
@@ -248,7 +249,7 @@ export function traceRoutes({ pool }: { pool: pg.Pool }) {
           errors: [{ field: 'session_id', message: 'is not valid percent-encoded UTF-8' }],
         });
       }
-      const session = await getSession(pool, c.get('principal')!.orgId, c.req.valid('param').session_id);
+      const session = await getSession(reads, c.get('principal')!.orgId, c.req.valid('param').session_id);
       if (!session) throw new ProblemError(404, 'No such session in this org');
       return c.json(session as never, 200);
     },

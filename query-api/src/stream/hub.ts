@@ -1,14 +1,21 @@
-import { AI_EVENT_COLUMNS, type AiEvent, type LogRow } from '@observatory/exporter-postgres';
+import type { AiEvent, LogRow } from '@observatory/exporter-postgres';
 import pg from 'pg';
 import { backoffMs, retryOnConnectionLoss } from '../db/retry.ts';
 import type { Logger } from '../log.ts';
 import { LOG_COLUMNS } from '../logs/logs-sql.ts';
 import { EVENT_ROW_TYPES } from '../query/event-rows.ts';
+import {
+  HORIZON_SQL,
+  POSITIONED_COLUMNS,
+  type PositionedRow,
+  positioned,
+  type StreamPosition,
+} from './position.ts';
 import { ALERTS_CHANNEL, type AlertNotice, EVENTS_CHANNEL, LOGS_CHANNEL } from './publish.ts';
 
 /** `data` is the JSON text, serialised once for every client that receives the message. */
 export type StreamMessage =
-  | { kind: 'telemetry'; event: AiEvent; data: string }
+  | { kind: 'telemetry'; event: AiEvent; position: StreamPosition; data: string }
   | { kind: 'alert'; notice: AlertNotice; data: string }
   | { kind: 'log'; row: LogRow; data: string };
 
@@ -16,8 +23,6 @@ interface Subscriber {
   orgId: string;
   /** Whether it takes `log` messages: log lines are read from the database only for orgs with such subscribers. */
   logs: boolean;
-  /** When it subscribed (ms): a catch-up gives it only what it could have missed. */
-  since: number;
   deliver(message: StreamMessage): void;
 }
 
@@ -26,31 +31,28 @@ export interface StreamHubOptions {
   minBackoffMs?: number;
   maxBackoffMs?: number;
   /**
-   * How far before the connection was lost a catch-up starts reading: rows commit a little after they were
-   * received (batching, retries, the spill file's replay), so a row received before the loss may commit after it.
-   */
-  catchUpMarginMs?: number;
-  /**
-   * Events one catch-up delivers at most (and it reads at most ten times as many rows), so a long outage can
-   * neither flood clients nor hold the database.
+   * Events one read delivers at most: past it (a long outage), the hub skips to the horizon, so a backlog can
+   * neither flood clients nor hold the database; clients resume what was skipped with Last-Event-ID.
    */
   maxCatchUp?: number;
 }
 
-const COLUMNS = AI_EVENT_COLUMNS.join(', ');
-const CATCH_UP_PAGE = 1000;
+const PAGE = 1000;
 const NIL_UUID = '00000000-0000-0000-0000-000000000000';
-// Ids of delivered events are remembered so that a catch-up overlapping live notifications sends nothing twice.
-const MAX_REMEMBERED = 100_000;
+// While committed rows wait behind a running transaction, they are read again after this (doubling up to a second);
+// the waiting transaction's own notification usually comes first.
+const MIN_WAIT_MS = 20;
+const MAX_WAIT_MS = 1000;
 
 /**
- * One LISTEN connection per process: notifications from any replica's ingest are turned into rows (read by primary
- * key) and handed to this process's subscribers of that org. Delivery is synchronous and never waits on a client:
- * each subscriber buffers on its own.
+ * One LISTEN connection per process. A notification from any replica's ingest only says that events committed: the
+ * hub then reads, for the orgs with subscribers, the rows after its cursor in stream order ((xact_id, id), see
+ * position.ts), delivers those below the horizon, and moves its cursor on. Rows committed behind a transaction still
+ * running wait until it ends, so every replica delivers the same rows in the same order as a replay would, each once.
+ * Delivery is synchronous and never waits on a client: each subscriber buffers on its own.
  *
- * When the LISTEN connection is lost, the hub reconnects with capped exponential backoff and then catches up:
- * it reads what was received since shortly before the loss from `ai_events` in (received_at, id) order, for the
- * orgs that have subscribers, and delivers what it has not delivered yet, before any newer notification.
+ * When the LISTEN connection is lost, the hub reconnects with capped exponential backoff and then reads from its
+ * cursor, so what committed meanwhile is delivered before anything newer, bounded by `maxCatchUp`.
  */
 export class StreamHub {
   private client: pg.Client | undefined;
@@ -58,13 +60,12 @@ export class StreamHub {
   private stopped = false;
   private reconnectTimer: NodeJS.Timeout | undefined;
   private failures = 0;
-  /** When the oldest loss not yet caught up with happened (ms), if any. */
-  private gapSince: number | undefined;
-  /** Counts losses, so a catch-up overtaken by a newer loss leaves the gap open for the next one. */
-  private losses = 0;
-  /** Delivered event ids → received_at (ms), oldest first. */
-  private readonly delivered = new Map<string, number>();
-  // Notifications and catch-ups are handled one after another, so events reach subscribers in commit order.
+  /** Every row of a subscribed org up to here was delivered (or committed before the hub started). */
+  private cursor: StreamPosition | undefined;
+  private readQueued = false;
+  private waitTimer: NodeJS.Timeout | undefined;
+  private waitMs = MIN_WAIT_MS;
+  // Reads and log notifications are handled one after another, so events reach subscribers in stream order.
   private handling: Promise<void> = Promise.resolve();
   private readonly options: Required<StreamHubOptions>;
 
@@ -77,7 +78,6 @@ export class StreamHub {
     this.options = {
       minBackoffMs: 250,
       maxBackoffMs: 10_000,
-      catchUpMarginMs: 30_000,
       maxCatchUp: 10_000,
       ...options,
     };
@@ -99,6 +99,8 @@ export class StreamHub {
     try {
       await client.connect();
       await client.query(`LISTEN ${EVENTS_CHANNEL}; LISTEN ${ALERTS_CHANNEL}; LISTEN ${LOGS_CHANNEL}`);
+      // Listening before the horizon is read: whatever commits after it is notified.
+      this.cursor ??= { xid: await this.horizon(client), id: NIL_UUID };
     } catch (err) {
       await client.end().catch(() => undefined);
       throw err;
@@ -108,18 +110,19 @@ export class StreamHub {
       return;
     }
     this.client = client;
+    if (this.failures > 0) this.logger?.info('live stream listener reconnected; catching up');
     this.failures = 0;
-    if (this.gapSince !== undefined) {
-      this.logger?.info('live stream listener reconnected; catching up');
-      this.handling = this.handling.then(() => this.catchUp());
-    }
+    this.requestRead();
+  }
+
+  private async horizon(client: pg.Client): Promise<bigint> {
+    const { rows } = await client.query<{ horizon: string }>(`SELECT ${HORIZON_SQL}::text AS horizon`);
+    return BigInt(rows[0]!.horizon);
   }
 
   private lost(client: pg.Client, err: Error): void {
     if (client !== this.client || this.stopped) return;
     this.client = undefined;
-    this.losses++;
-    this.gapSince ??= Date.now();
     this.logger?.warn({ err: err.message }, 'live stream listener lost its connection; reconnecting');
     client.end().catch(() => undefined);
     this.scheduleReconnect();
@@ -146,7 +149,7 @@ export class StreamHub {
     deliver: (message: StreamMessage) => void,
     { logs = false }: { logs?: boolean } = {},
   ): () => void {
-    const subscriber = { orgId, logs, since: Date.now(), deliver };
+    const subscriber = { orgId, logs, deliver };
     this.subscribers.add(subscriber);
     return () => this.subscribers.delete(subscriber);
   }
@@ -154,7 +157,7 @@ export class StreamHub {
   private onNotification(n: pg.Notification): void {
     const payload = n.payload;
     if (!payload) return;
-    if (n.channel === EVENTS_CHANNEL) this.handling = this.handling.then(() => this.onEvents(payload));
+    if (n.channel === EVENTS_CHANNEL) this.requestRead();
     if (n.channel === ALERTS_CHANNEL) this.onAlert(payload);
     if (n.channel === LOGS_CHANNEL) this.handling = this.handling.then(() => this.onLogs(payload));
   }
@@ -203,94 +206,105 @@ export class StreamHub {
     return byOrg;
   }
 
-  private async onEvents(payload: string): Promise<void> {
-    for (const [org, keys] of this.keysByOrg(payload)) {
-      try {
-        const { rows } = await retryOnConnectionLoss(() =>
-          this.pool.query<AiEvent>({
-            text: `SELECT ${COLUMNS} FROM ai_events
-                   WHERE org_id = $1 AND (created_at, id) IN (SELECT * FROM unnest($2::timestamptz[], $3::uuid[]))
-                   ORDER BY received_at, id`,
-            values: [org, keys.at, keys.ids],
-            types: EVENT_ROW_TYPES,
-          }),
-        );
-        for (const event of rows) this.deliverEvent(event);
-      } catch (err) {
-        this.logger?.warn({ err: (err as Error).message }, 'live stream could not read notified events');
-      }
-    }
+  /** Queues one read; notifications arriving before it starts need no other. */
+  private requestRead(): void {
+    if (this.readQueued) return;
+    this.readQueued = true;
+    this.handling = this.handling.then(() => {
+      this.readQueued = false;
+      return this.read();
+    });
   }
 
-  /** Delivers what was received since shortly before the oldest loss, in (received_at, id) order, bounded. */
-  private async catchUp(): Promise<void> {
-    const gapSince = this.gapSince;
-    const losses = this.losses;
-    if (gapSince === undefined) return;
+  /** Delivers the rows after the cursor that are below the horizon, in stream order, bounded by `maxCatchUp`. */
+  private async read(): Promise<void> {
+    const cursor = this.cursor;
+    if (!cursor || this.stopped) return;
+    clearTimeout(this.waitTimer);
+    this.waitTimer = undefined;
     const orgs = [...new Set([...this.subscribers].map((s) => s.orgId))];
-    // Most rows read again were delivered before the loss and are skipped, so reading may go further than delivering.
-    const maxRead = this.options.maxCatchUp * 10;
-    let position = { at: new Date(gapSince - this.options.catchUpMarginMs), id: NIL_UUID };
-    let read = 0;
+    let position = cursor;
     let delivered = 0;
-    let complete = orgs.length === 0;
+    let waiting = false;
     try {
-      while (!complete && read < maxRead && delivered < this.options.maxCatchUp) {
-        const { rows } = await retryOnConnectionLoss(() =>
-          this.pool.query<AiEvent>({
-            // received_at >= alone lets the BRIN index on received_at narrow the scan.
-            text: `SELECT ${COLUMNS} FROM ai_events
-                   WHERE org_id = ANY($1) AND received_at >= $2 AND (received_at, id) > ($2, $3::uuid)
-                   ORDER BY received_at, id LIMIT $4`,
-            values: [orgs, position.at, position.id, CATCH_UP_PAGE],
-            types: EVENT_ROW_TYPES,
-          }),
-        );
-        read += rows.length;
-        for (const event of rows) if (this.deliverEvent(event, gapSince)) delivered++;
-        const last = rows.at(-1);
-        if (last) position = { at: last.received_at, id: last.id };
-        complete = rows.length < CATCH_UP_PAGE;
+      for (;;) {
+        const { horizon, rows } = await this.page(orgs, position);
+        for (const row of rows) {
+          const { event, position: at } = positioned(row);
+          if (at.xid >= horizon) {
+            waiting = true;
+            break;
+          }
+          this.deliverEvent(event, at);
+          position = at;
+          delivered++;
+        }
+        if (waiting) break;
+        // Nothing of these orgs is left below the horizon: later reads (and orgs subscribing later) start there.
+        if (rows.length < PAGE) {
+          if (horizon > position.xid) position = { xid: horizon, id: NIL_UUID };
+          break;
+        }
+        if (delivered >= this.options.maxCatchUp) {
+          this.logger?.warn(
+            { delivered },
+            'live stream read stopped at its limit; older events were skipped',
+          );
+          position = { xid: horizon, id: NIL_UUID };
+          break;
+        }
       }
     } catch (err) {
-      // The gap stays open: the next reconnect tries again.
-      this.logger?.warn({ err: (err as Error).message }, 'live stream catch-up failed');
-      return;
+      // The cursor keeps what was delivered; the next notification, or the retry below, reads on from there.
+      this.logger?.warn({ err: (err as Error).message }, 'live stream could not read committed events');
+      waiting = true;
     }
-    if (!complete) {
-      this.logger?.warn(
-        { read, delivered },
-        'live stream catch-up stopped at its limit; older events were skipped',
-      );
-    }
-    if (this.losses === losses) this.gapSince = undefined;
+    this.cursor = position;
+    if (waiting) this.waitAndReadAgain();
+    else this.waitMs = MIN_WAIT_MS;
   }
 
-  /**
-   * Hands a telemetry event to its org's subscribers once (false when its id was delivered already). A catch-up
-   * (`gapSince` given) skips subscribers that came after the loss for events received before they subscribed.
-   */
-  private deliverEvent(event: AiEvent, gapSince?: number): boolean {
-    if (this.delivered.has(event.id)) return false;
-    this.remember(event);
-    const message: StreamMessage = { kind: 'telemetry', event, data: JSON.stringify(event) };
-    const receivedAt = event.received_at.getTime();
-    for (const s of this.subscribers) {
-      if (s.orgId !== event.org_id) continue;
-      if (gapSince !== undefined && s.since > gapSince && receivedAt < s.since) continue;
-      s.deliver(message);
-    }
-    return true;
+  /** Rows wait behind a running transaction (or a read failed): read again soon, sooner than any next notification. */
+  private waitAndReadAgain(): void {
+    if (this.stopped || this.waitTimer) return;
+    const delay = this.waitMs;
+    this.waitMs = Math.min(this.waitMs * 2, MAX_WAIT_MS);
+    this.waitTimer = setTimeout(() => {
+      this.waitTimer = undefined;
+      this.requestRead();
+    }, delay);
   }
 
-  private remember(event: AiEvent): void {
-    this.delivered.set(event.id, event.received_at.getTime());
-    // While a gap is open, everything since shortly before it must be kept for its catch-up.
-    const keepFrom = (this.gapSince ?? Date.now()) - this.options.catchUpMarginMs * 2;
-    for (const [id, receivedAt] of this.delivered) {
-      if (this.delivered.size <= MAX_REMEMBERED && receivedAt >= keepFrom) break;
-      this.delivered.delete(id);
-    }
+  /** One page of rows after `from`, with the horizon of the same snapshot. */
+  private async page(
+    orgs: string[],
+    from: StreamPosition,
+  ): Promise<{ horizon: bigint; rows: PositionedRow[] }> {
+    const { rows } = await retryOnConnectionLoss(() =>
+      this.pool.query<PositionedRow & { horizon: string }>({
+        text: `SELECT h.horizon::text AS horizon, e.*
+               FROM (SELECT ${HORIZON_SQL} AS horizon) h
+               LEFT JOIN LATERAL (
+                 SELECT ${POSITIONED_COLUMNS} FROM ai_events
+                 WHERE org_id = ANY($1) AND (xact_id, id) > ($2::xid8, $3::uuid)
+                 ORDER BY xact_id, id LIMIT ${PAGE}
+               ) e ON true
+               ORDER BY e.stream_xid::xid8, e.id`,
+        values: [orgs, from.xid.toString(), from.id],
+        types: EVENT_ROW_TYPES,
+      }),
+    );
+    const horizon = BigInt(rows[0]!.horizon);
+    return {
+      horizon,
+      rows: rows.filter((r) => r.stream_xid !== null).map(({ horizon: _, ...row }) => row),
+    };
+  }
+
+  /** Hands a telemetry event to its org's subscribers. */
+  private deliverEvent(event: AiEvent, position: StreamPosition): void {
+    const message: StreamMessage = { kind: 'telemetry', event, position, data: JSON.stringify(event) };
+    for (const s of this.subscribers) if (s.orgId === event.org_id) s.deliver(message);
   }
 
   private onAlert(payload: string): void {
@@ -306,6 +320,7 @@ export class StreamHub {
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.reconnectTimer);
+    clearTimeout(this.waitTimer);
     await this.client?.end().catch(() => undefined);
   }
 }

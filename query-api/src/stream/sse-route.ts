@@ -1,11 +1,10 @@
 import { createRoute, z } from '@hono/zod-openapi';
-import { AI_EVENT_COLUMNS, type AiEvent } from '@observatory/exporter-postgres';
+import type { AiEvent } from '@observatory/exporter-postgres';
 import { streamSSE } from 'hono/streaming';
 import type pg from 'pg';
 import { BooleanTextSchema } from '../boolean-text.ts';
 import { databaseVerifier, requireKey, requireRole } from '../http/auth.ts';
 import { BEARER, openApiRoutes, PROBLEM_RESPONSES, problems } from '../http/openapi.ts';
-import { ProblemError } from '../http/problem.ts';
 import type { Logger } from '../log.ts';
 import { LOG_FILTER_FIELDS, logMatches } from '../logs/log-filters.ts';
 import { EVENT_ROW_TYPES } from '../query/event-rows.ts';
@@ -13,6 +12,17 @@ import { EVENT_FILTER_FIELDS } from '../query/filters.ts';
 import type { CredentialEnd } from './credential-status.ts';
 import { CredentialWatch } from './credential-watch.ts';
 import type { StreamHub, StreamMessage } from './hub.ts';
+import {
+  HORIZON_SQL,
+  isAfter,
+  POSITIONED_COLUMNS,
+  type PositionedRow,
+  parseLastEventId,
+  positioned,
+  type ResumeFrom,
+  type StreamPosition,
+  streamId,
+} from './position.ts';
 import { sharedVerifier } from './shared-verifier.ts';
 import { StreamCaps } from './stream-caps.ts';
 
@@ -61,27 +71,7 @@ const END_DETAIL: Record<StreamEnd, string> = {
     'This stream reached its maximum lifetime; reconnect with Last-Event-ID to resume where it ended',
 };
 
-const COLUMNS = AI_EVENT_COLUMNS.join(', ');
 const REPLAY_LIMIT = 10_000;
-
-/** The SSE id of an event: its position in arrival order, which is what a reconnect resumes from. */
-export function streamId(event: Pick<AiEvent, 'received_at' | 'id'>): string {
-  return `${event.received_at.toISOString()}_${event.id}`;
-}
-
-/** The position a `Last-Event-ID` names; 400 unless it is exactly an id `streamId` made. */
-function parseStreamId(text: string | undefined): { at: Date; id: string } | undefined {
-  if (!text) return undefined;
-  const match = /^(.+)_([0-9a-f-]{36})$/.exec(text);
-  const at = match && z.iso.datetime().safeParse(match[1]).success ? new Date(match[1]!) : undefined;
-  const id = match && z.uuid().safeParse(match[2]).success ? match[2]! : undefined;
-  if (!at || !id || streamId({ received_at: at, id }) !== text) {
-    throw new ProblemError(400, 'Last-Event-ID: not an event id this service sent', {
-      errors: [{ field: 'Last-Event-ID', message: 'invalid' }],
-    });
-  }
-  return { at, id };
-}
 
 function matches(event: AiEvent, f: StreamFilters): boolean {
   return (
@@ -97,8 +87,32 @@ function sseText(event: string, data: string, id?: string): string {
   return `event: ${event}\n${id ? `id: ${id}\n` : ''}data: ${data}\n\n`;
 }
 
-const after = (e: AiEvent, mark: { at: Date; id: string }) =>
-  e.received_at > mark.at || (e.received_at.getTime() === mark.at.getTime() && e.id > mark.id);
+/**
+ * What a reconnecting client missed, in stream order, below the horizon (the hub delivers the rest). An id from
+ * before positions were in commit order replays what was received after it, rows from before 0044 first.
+ */
+async function replay(
+  pool: pg.Pool,
+  orgId: string,
+  from: ResumeFrom,
+  since: Date,
+): Promise<{ event: AiEvent; position: StreamPosition }[]> {
+  const after =
+    'position' in from
+      ? {
+          sql: '(xact_id, id) > ($3::xid8, $4::uuid)',
+          values: [from.position.xid.toString(), from.position.id],
+        }
+      : { sql: '(received_at, id) > ($3, $4::uuid)', values: [from.receivedAfter.at, from.receivedAfter.id] };
+  const { rows } = await pool.query<PositionedRow>({
+    text: `SELECT ${POSITIONED_COLUMNS} FROM ai_events, (SELECT ${HORIZON_SQL} AS horizon) h
+           WHERE org_id = $1 AND received_at >= $2 AND ${after.sql} AND (xact_id IS NULL OR xact_id < h.horizon)
+           ORDER BY xact_id NULLS FIRST, id LIMIT ${REPLAY_LIMIT}`,
+    values: [orgId, since, ...after.values],
+    types: EVENT_ROW_TYPES,
+  });
+  return rows.map(positioned);
+}
 
 /**
  * `GET /api/telemetry/stream`: Server-Sent Events of the caller's org's new events (`telemetry`), alert changes
@@ -158,7 +172,7 @@ export function streamRoutes(
     const { orgId } = principal;
     const credential = c.get('credential')!;
     const lastEventId = c.req.header('last-event-id');
-    const resumeFrom = parseStreamId(lastEventId);
+    const resumeFrom = parseLastEventId(lastEventId);
     const release = caps.admit(principal);
 
     const response = streamSSE(c, async (stream) => {
@@ -195,20 +209,19 @@ export function streamRoutes(
       stream.onAbort(() => wake?.());
       try {
         await stream.writeSSE({ event: 'connected', data: JSON.stringify({ org_id: orgId, filters }) });
-        let mark = resumeFrom;
+        // Live events at or before this were sent already (by the replay, or before the reconnect).
+        let mark = resumeFrom && 'position' in resumeFrom ? resumeFrom.position : undefined;
         if (resumeFrom && filters.telemetry !== false) {
-          const since = new Date(Math.max(resumeFrom.at.getTime(), Date.now() - replayMs));
-          const { rows } = await pool.query<AiEvent>({
-            text: `SELECT ${COLUMNS} FROM ai_events WHERE org_id = $1 AND received_at >= $2
-                     AND (received_at, id) > ($3, $4) ORDER BY received_at, id LIMIT ${REPLAY_LIMIT}`,
-            values: [orgId, since, resumeFrom.at, resumeFrom.id],
-            types: EVENT_ROW_TYPES,
-          });
-          for (const event of rows) {
+          const window = Date.now() - replayMs;
+          const since =
+            'position' in resumeFrom
+              ? new Date(window)
+              : new Date(Math.max(resumeFrom.receivedAfter.at.getTime(), window));
+          for (const { event, position } of await replay(pool, orgId, resumeFrom, since)) {
+            mark = position;
             if (!matches(event, filters)) continue;
-            lastId = streamId(event);
+            lastId = streamId(position);
             await stream.writeSSE({ event: 'telemetry', id: lastId, data: JSON.stringify(event) });
-            mark = { at: event.received_at, id: event.id };
           }
         }
         while (!stream.aborted) {
@@ -236,8 +249,8 @@ export function streamRoutes(
             for (const message of queue.splice(0, queue.length)) {
               if (message.kind === 'alert') text += sseText('alert', message.data);
               else if (message.kind === 'log') text += sseText('log', message.data);
-              else if (!mark || after(message.event, mark)) {
-                lastId = streamId(message.event);
+              else if (!mark || isAfter(message.position, mark)) {
+                lastId = streamId(message.position);
                 text += sseText('telemetry', message.data, lastId);
               }
             }
