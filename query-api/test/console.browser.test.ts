@@ -611,6 +611,91 @@ describe.runIf(runs)('web console in a real browser', () => {
     }
   });
 
+  it('shows a captured decision as a conversation with its rationale, once the org captures content', async () => {
+    const settings = (body: object) =>
+      fetch(`${serve.baseUrl}/api/telemetry/settings`, {
+        method: 'PUT',
+        headers: { authorization: `Bearer ${adminKey}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+    expect((await settings({ capture_content: true, require_consent: false })).status).toBe(200);
+    try {
+      const traceId = 'c0ffee'.padEnd(32, '1');
+      const ns = BigInt(Date.now() - 30_000) * 1_000_000n;
+      const attr = (key: string, value: object) => ({ key, value });
+      const res = await fetch(`${serve.baseUrl}/v1/traces`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${ingestKey}`, 'content-type': 'application/json' },
+        body: JSON.stringify({
+          resourceSpans: [
+            {
+              resource: { attributes: [attr('service.name', { stringValue: 'triage' })] },
+              scopeSpans: [
+                {
+                  spans: [
+                    {
+                      traceId,
+                      spanId: 'd0ce5'.padEnd(16, '2'),
+                      name: 'chat gpt-4o',
+                      kind: 3,
+                      startTimeUnixNano: String(ns),
+                      endTimeUnixNano: String(ns + 400_000_000n),
+                      attributes: [
+                        attr('gen_ai.operation.name', { stringValue: 'chat' }),
+                        attr('gen_ai.provider.name', { stringValue: 'openai' }),
+                        attr('gen_ai.request.model', { stringValue: 'gpt-4o' }),
+                        attr('gen_ai.input.messages', {
+                          stringValue: JSON.stringify([
+                            {
+                              role: 'user',
+                              parts: [{ type: 'text', content: 'Which queue fits ticket 7?' }],
+                            },
+                          ]),
+                        }),
+                        attr('gen_ai.output.messages', {
+                          stringValue: JSON.stringify([
+                            {
+                              role: 'assistant',
+                              parts: [{ type: 'text', content: 'The billing queue.' }],
+                              finish_reason: 'stop',
+                            },
+                          ]),
+                        }),
+                        attr('observatory.decision.rationale', { stringValue: 'mentions an invoice' }),
+                        attr('observatory.decision.confidence', { doubleValue: 0.75 }),
+                      ],
+                    },
+                  ],
+                },
+              ],
+            },
+          ],
+        }),
+      });
+      expect(res.status).toBe(200);
+      let id = '';
+      await expect
+        .poll(async () => {
+          const { items } = await apiGet<{ items: { id: string }[] }>(
+            `/api/telemetry/events?trace_id=${traceId}`,
+          );
+          id = items[0]?.id ?? '';
+          return id;
+        }, WAIT)
+        .not.toBe('');
+      await open(page, `tracer/${id}`);
+      await expect
+        .poll(() => page.locator('#decision-input').textContent(), WAIT)
+        .toContain('Which queue fits ticket 7?');
+      expect(await page.locator('#decision-output').textContent()).toContain('The billing queue.');
+      expect(await page.locator('#decision-rationale').textContent()).toBe('mentions an invoice');
+      expect(await page.locator('#decision-confidence').textContent()).toBe('0.75');
+      await shot(page, 'tracer-captured');
+    } finally {
+      expect((await settings({ capture_content: false })).status).toBe(200);
+    }
+  });
+
   it('has no serious accessibility violations on any page (axe-core)', async () => {
     const views = [...PAGES, `traces/${agentTrace}`, `sessions/${session}`, 'explore?live=1'];
     const found: Record<string, string[]> = {};

@@ -269,6 +269,25 @@ describe('GET /api/telemetry/stream', () => {
     await Promise.all([watcher.close(), resumed.close()]);
   });
 
+  it('is not held back by a write transaction left open in another database of the same server', async () => {
+    const elsewhere = await createTestDatabase();
+    const other = await elsewhere.pool.connect();
+    try {
+      await other.query('BEGIN');
+      await other.query('SELECT pg_current_xact_id()');
+      const a = await replica();
+      const watcher = connect(`${a.url}/api/telemetry/stream`, { authorization: `Bearer ${acmeKey}` });
+      await until('connected', () => watcher.messages.some((m) => m.event === 'connected'));
+      await ingest([next({ org_id: 'acme', request_id: 'while-another-database-writes' })]);
+      await until('the event', () => watcher.telemetry().length === 1);
+      expect(requestIds(watcher)).toEqual(['while-another-database-writes']);
+      await watcher.close();
+    } finally {
+      await other.query('ROLLBACK');
+      other.release();
+    }
+  });
+
   it('still resumes from an id of the earlier format, from the time it names', async () => {
     const a = await replica();
     const before = next({ org_id: 'acme', request_id: 'old-format-seen' });

@@ -4,8 +4,8 @@ import { ProblemError } from '../http/problem.ts';
 
 /**
  * A place in the live stream: the inserting transaction's id (`ai_events.xact_id`) and the event id. Only rows whose
- * transaction is below the horizon (`pg_snapshot_xmin(pg_current_snapshot())`, the oldest transaction still running)
- * are ever sent: every transaction below it has ended, so that prefix of (xact_id, id) order never changes and a
+ * transaction is below the horizon (HORIZON_SQL: the oldest transaction of this database still running) are ever
+ * sent: every transaction below it has ended, so that prefix of (xact_id, id) order never changes and a
  * client resuming after any position it was sent misses nothing. Rows from before migration 0044 have no xact_id and
  * sit before every position (`xid` 0).
  */
@@ -20,8 +20,22 @@ export type PositionedRow = AiEvent & { stream_xid: string | null };
 /** The select list of stream reads: the AiEvent columns, then `stream_xid`. */
 export const POSITIONED_COLUMNS = `${AI_EVENT_COLUMNS.join(', ')}, xact_id::text AS stream_xid`;
 
-/** The horizon as an SQL expression (xid8): rows of transactions below it are final. */
-export const HORIZON_SQL = 'pg_snapshot_xmin(pg_current_snapshot())';
+/**
+ * The horizon as an SQL expression (xid8): rows of transactions below it are final. It is the oldest transaction
+ * the statement's snapshot sees running, skipping those known to run in another database of the same server (a
+ * long migration or batch there must not hold this service's stream back); a transaction that has ended since the
+ * snapshot, or whose database cannot be seen (another role's session without pg_read_all_stats, a prepared
+ * transaction), still counts, so the horizon is never later than it may be.
+ */
+export const HORIZON_SQL = `(SELECT coalesce(
+    (SELECT min(x) FROM pg_snapshot_xip(s) AS x
+      WHERE x::xid NOT IN (
+        SELECT a.backend_xid FROM pg_stat_activity a
+         WHERE a.backend_xid IS NOT NULL AND a.datname <> current_database()
+        UNION ALL
+        SELECT p.transaction FROM pg_prepared_xacts p WHERE p.database <> current_database())),
+    pg_snapshot_xmax(s))
+  FROM pg_current_snapshot() AS s)`;
 
 /** Splits a row read with POSITIONED_COLUMNS into the event (what clients get) and its position. */
 export function positioned(row: PositionedRow): { event: AiEvent; position: StreamPosition } {
