@@ -5,17 +5,16 @@
  * BENCH_INGEST_EVENTS (default 100,000).
  */
 
-import { once } from 'node:events';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { Worker } from 'node:worker_threads';
 import type pg from 'pg';
 import { createKey } from '../query-api/src/keys/keys.ts';
 import { startServe } from '../test-support/cli.ts';
 import { natsServerInstalled, startNats } from '../test-support/nats-server.ts';
 import { startWriter } from '../test-support/otlp-traffic.ts';
+import { otlpRun } from './_otlp-run.ts';
 import { benchDatabase, fmt } from './support.ts';
 
 const TICKS_PER_S = 100;
@@ -45,12 +44,7 @@ function spentByBackends(before: Map<number, number>, after: Map<number, number>
 }
 
 async function post(url: string, key: string, count: number): Promise<void> {
-  const client = new Worker(new URL('./_otlp-client.mjs', import.meta.url), {
-    workerData: { url, key, count, batchSize: 1000, concurrency: 8 },
-  });
-  const [message] = (await once(client, 'message')) as [string];
-  await client.terminate();
-  if (message !== 'done') throw new Error(`OTLP client: ${message}`);
+  await otlpRun({ urls: [url], key, count, concurrency: 8, format: 'protobuf' });
 }
 
 async function rowsStored(pool: pg.Pool, count: number): Promise<void> {

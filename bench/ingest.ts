@@ -16,7 +16,6 @@ import { createInterface } from 'node:readline';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { pathToFileURL } from 'node:url';
-import { Worker } from 'node:worker_threads';
 import { serve } from '@hono/node-server';
 import {
   AI_EVENT_COLUMNS,
@@ -37,6 +36,7 @@ import { referenceDecode } from '../exporter-postgres/test/reference-decoder.ts'
 import { createApp } from '../query-api/src/app.ts';
 import { createKey } from '../query-api/src/keys/keys.ts';
 import { agentSpans, spans, toOtlp } from './_ingest-data.ts';
+import { otlpRun } from './_otlp-run.ts';
 import { unnestWriter } from './_unnest-writer.ts';
 import { benchDatabase, fmt, withPeakRss } from './support.ts';
 
@@ -99,30 +99,6 @@ async function storedOnce(pool: pg.Pool): Promise<{ rows: number; distinct: numb
   );
   await pool.query('TRUNCATE ai_events, ai_spans, ai_traces, ai_sessions');
   return rows[0];
-}
-
-/** Posts `count` spans from a client worker to `urls`; spans/s from "go" until the last answer. */
-async function otlpRun(options: {
-  urls: string[];
-  key: string;
-  count: number;
-  concurrency: number;
-  format: 'protobuf' | 'json';
-}): Promise<{ rate: number; peakMb: number; startMb: number }> {
-  const client = new Worker(new URL('./_otlp-client.mjs', import.meta.url), {
-    workerData: { ...options, from: 0, batchSize: BATCH },
-  });
-  const [ready] = (await once(client, 'message')) as [string];
-  if (ready !== 'ready') throw new Error(`OTLP client: ${ready}`);
-  const t = performance.now();
-  const { peakMb, startMb } = await withPeakRss(async () => {
-    client.postMessage('go');
-    const [message] = (await once(client, 'message')) as [string];
-    if (message !== 'done') throw new Error(`OTLP client: ${message}`);
-  });
-  const rate = options.count / ((performance.now() - t) / 1000);
-  await client.terminate();
-  return { rate, peakMb, startMb };
 }
 
 /** `n` receiver processes on the database at `url`; their /v1/traces URLs, and a stop function. */

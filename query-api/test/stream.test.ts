@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Server } from 'node:http';
 import { serve } from '@hono/node-server';
 import type { AiEvent } from '@observatory/exporter-postgres';
-import type pg from 'pg';
+import pg from 'pg';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventId } from '../../exporter-postgres/src/mapping/event-id.ts';
@@ -13,7 +13,7 @@ import { connectSse } from '../../test-support/sse-client.ts';
 import { until } from '../../test-support/until.ts';
 import { createApp } from '../src/app.ts';
 import { createKey } from '../src/keys/keys.ts';
-import { StreamHub } from '../src/stream/hub.ts';
+import { StreamHub, type StreamMessage } from '../src/stream/hub.ts';
 import { publishCommitted } from '../src/stream/publish.ts';
 
 const db = await createTestDatabase();
@@ -303,5 +303,53 @@ describe('GET /api/telemetry/stream', () => {
     expect(requestIds(resumed)).toEqual(['old-format-missed', 'old-format-after']);
     expect(resumed.messages.find((m) => m.event === 'telemetry')!.id).toMatch(/^[0-9]+_[0-9a-f-]{36}$/);
     await resumed.close();
+  });
+});
+
+describe('the stream hub', () => {
+  const telemetryOf = (messages: StreamMessage[]) =>
+    messages.flatMap((m) => (m.kind === 'telemetry' ? [m.event.request_id] : []));
+
+  it('delivers every event of an org whose first subscriber joined while a read waited for a connection', async () => {
+    const tiny = new pg.Pool({ connectionString: db.url, max: 1 });
+    const hub = new StreamHub(db.url, tiny);
+    try {
+      await hub.start();
+      const acme: StreamMessage[] = [];
+      const globex: StreamMessage[] = [];
+      hub.subscribe('acme', (m) => acme.push(m));
+      const held = await tiny.connect();
+      await ingest([next({ org_id: 'acme', request_id: 'acme-while-held' })]);
+      // The hub's read, for acme alone, now waits for the pool's one connection.
+      await until('the read to wait', () => tiny.waitingCount === 1);
+      hub.subscribe('globex', (m) => globex.push(m));
+      await ingest([next({ org_id: 'globex', request_id: 'globex-after-joining' })]);
+      held.release();
+      await until('the acme event', () => acme.length === 1);
+      await ingest([next({ org_id: 'globex', request_id: 'globex-later' })]);
+      await until('both globex events', () => telemetryOf(globex).includes('globex-later'));
+      expect(telemetryOf(globex)).toEqual(['globex-after-joining', 'globex-later']);
+      expect(telemetryOf(acme)).toEqual(['acme-while-held']);
+    } finally {
+      await hub.stop();
+      await tiny.end();
+    }
+  });
+
+  it('delivers a backlog larger than one turn in full, in order, in turns', async () => {
+    const hub = new StreamHub(db.url, db.pool, undefined, { maxCatchUp: 1000 });
+    try {
+      await hub.start();
+      const got: StreamMessage[] = [];
+      hub.subscribe('acme', (m) => got.push(m));
+      const backlog = Array.from({ length: 2500 }, (_, i) =>
+        next({ org_id: 'acme', request_id: `backlog-${i}` }),
+      );
+      await ingest(backlog);
+      await until('the whole backlog', () => got.length >= backlog.length);
+      expect(telemetryOf(got)).toEqual(backlog.map((e) => e.request_id));
+    } finally {
+      await hub.stop();
+    }
   });
 });

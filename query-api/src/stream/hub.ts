@@ -6,6 +6,7 @@ import { LOG_COLUMNS } from '../logs/logs-sql.ts';
 import { EVENT_ROW_TYPES } from '../query/event-rows.ts';
 import {
   HORIZON_SQL,
+  isAfter,
   POSITIONED_COLUMNS,
   type PositionedRow,
   positioned,
@@ -31,8 +32,9 @@ export interface StreamHubOptions {
   minBackoffMs?: number;
   maxBackoffMs?: number;
   /**
-   * Events one read delivers at most: past it (a long outage), the hub skips to the horizon, so a backlog can
-   * neither flood clients nor hold the database; clients resume what was skipped with Last-Event-ID.
+   * Events one read delivers at most before it yields: a backlog (after a lost LISTEN connection) is delivered in
+   * turns of this many, with the event loop free in between. Nothing is skipped: a client that cannot take it all
+   * overflows its own buffer and resumes with Last-Event-ID.
    */
   maxCatchUp?: number;
 }
@@ -46,13 +48,17 @@ const MAX_WAIT_MS = 1000;
 
 /**
  * One LISTEN connection per process. A notification from any replica's ingest only says that events committed: the
- * hub then reads, for the orgs with subscribers, the rows after its cursor in stream order ((xact_id, id), see
- * position.ts), delivers those below the horizon, and moves its cursor on. Rows committed behind a transaction still
+ * hub then reads, for the orgs with subscribers, the rows after their cursors in stream order ((xact_id, id), see
+ * position.ts), delivers those below the horizon, and moves the cursors on. Rows committed behind a transaction still
  * running wait until it ends, so every replica delivers the same rows in the same order as a replay would, each once.
  * Delivery is synchronous and never waits on a client: each subscriber buffers on its own.
  *
- * When the LISTEN connection is lost, the hub reconnects with capped exponential backoff and then reads from its
- * cursor, so what committed meanwhile is delivered before anything newer, bounded by `maxCatchUp`.
+ * Each org has its own cursor, set when its first subscriber joins to the hub's base (where every read so far
+ * reached): a read already under way when an org joins does not carry that org, and must not carry its cursor past
+ * rows nobody was sent.
+ *
+ * When the LISTEN connection is lost, the hub reconnects with capped exponential backoff and then reads from the
+ * cursors, so what committed meanwhile is delivered before anything newer, in turns of `maxCatchUp`.
  */
 export class StreamHub {
   private client: pg.Client | undefined;
@@ -60,8 +66,10 @@ export class StreamHub {
   private stopped = false;
   private reconnectTimer: NodeJS.Timeout | undefined;
   private failures = 0;
-  /** Every row of a subscribed org up to here was delivered (or committed before the hub started). */
-  private cursor: StreamPosition | undefined;
+  /** Per org with subscribers: every row of it up to here was delivered (or committed before it was subscribed). */
+  private readonly cursors = new Map<string, StreamPosition>();
+  /** Every read so far reached here: a row that commits from now on comes after it. Set once listening. */
+  private base: StreamPosition | undefined;
   private readQueued = false;
   private waitTimer: NodeJS.Timeout | undefined;
   private waitMs = MIN_WAIT_MS;
@@ -100,7 +108,11 @@ export class StreamHub {
       await client.connect();
       await client.query(`LISTEN ${EVENTS_CHANNEL}; LISTEN ${ALERTS_CHANNEL}; LISTEN ${LOGS_CHANNEL}`);
       // Listening before the horizon is read: whatever commits after it is notified.
-      this.cursor ??= { xid: await this.horizon(client), id: NIL_UUID };
+      if (!this.base) {
+        this.base = { xid: await this.horizon(client), id: NIL_UUID };
+        for (const s of this.subscribers)
+          if (!this.cursors.has(s.orgId)) this.cursors.set(s.orgId, this.base);
+      }
     } catch (err) {
       await client.end().catch(() => undefined);
       throw err;
@@ -151,7 +163,11 @@ export class StreamHub {
   ): () => void {
     const subscriber = { orgId, logs, deliver };
     this.subscribers.add(subscriber);
-    return () => this.subscribers.delete(subscriber);
+    if (this.base && !this.cursors.has(orgId)) this.cursors.set(orgId, this.base);
+    return () => {
+      this.subscribers.delete(subscriber);
+      if (![...this.subscribers].some((s) => s.orgId === orgId)) this.cursors.delete(orgId);
+    };
   }
 
   private onNotification(n: pg.Notification): void {
@@ -216,16 +232,20 @@ export class StreamHub {
     });
   }
 
-  /** Delivers the rows after the cursor that are below the horizon, in stream order, bounded by `maxCatchUp`. */
+  /**
+   * Delivers, for every subscribed org, the rows after its cursor that are below the horizon, in stream order, at
+   * most `maxCatchUp` of them before yielding to a next read.
+   */
   private async read(): Promise<void> {
-    const cursor = this.cursor;
-    if (!cursor || this.stopped) return;
+    const base = this.base;
+    if (!base || this.stopped) return;
     clearTimeout(this.waitTimer);
     this.waitTimer = undefined;
-    const orgs = [...new Set([...this.subscribers].map((s) => s.orgId))];
-    let position = cursor;
+    const orgs = [...this.cursors.keys()];
+    let position = [...this.cursors.values()].reduce((a, b) => (isAfter(a, b) ? b : a), base);
     let delivered = 0;
     let waiting = false;
+    let more = false;
     try {
       for (;;) {
         const { horizon, rows } = await this.page(orgs, position);
@@ -235,32 +255,38 @@ export class StreamHub {
             waiting = true;
             break;
           }
-          this.deliverEvent(event, at);
           position = at;
-          delivered++;
+          // An org that left, or whose cursor is past this row (it joined at a later base), takes nothing of it.
+          const cursor = this.cursors.get(event.org_id);
+          if (cursor && isAfter(at, cursor)) {
+            this.cursors.set(event.org_id, at);
+            this.deliverEvent(event, at);
+            delivered++;
+          }
         }
         if (waiting) break;
-        // Nothing of these orgs is left below the horizon: later reads (and orgs subscribing later) start there.
+        // Nothing of these orgs is left below the horizon: each is read from there on.
         if (rows.length < PAGE) {
           if (horizon > position.xid) position = { xid: horizon, id: NIL_UUID };
           break;
         }
         if (delivered >= this.options.maxCatchUp) {
-          this.logger?.warn(
-            { delivered },
-            'live stream read stopped at its limit; older events were skipped',
-          );
-          position = { xid: horizon, id: NIL_UUID };
+          more = true;
           break;
         }
       }
     } catch (err) {
-      // The cursor keeps what was delivered; the next notification, or the retry below, reads on from there.
+      // Each cursor keeps what was delivered; the next notification, or the retry below, reads on from there.
       this.logger?.warn({ err: (err as Error).message }, 'live stream could not read committed events');
       waiting = true;
     }
-    this.cursor = position;
-    if (waiting) this.waitAndReadAgain();
+    for (const org of orgs) {
+      const cursor = this.cursors.get(org);
+      if (cursor && isAfter(position, cursor)) this.cursors.set(org, position);
+    }
+    if (isAfter(position, base)) this.base = position;
+    if (more) this.requestRead();
+    else if (waiting) this.waitAndReadAgain();
     else this.waitMs = MIN_WAIT_MS;
   }
 

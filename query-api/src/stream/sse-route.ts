@@ -178,7 +178,8 @@ export function streamRoutes(
     const response = streamSSE(c, async (stream) => {
       const queue: StreamMessage[] = [];
       let wake: (() => void) | undefined;
-      let overflowed = false;
+      // Why the client must reconnect with Last-Event-ID to go on: set, the stream ends after what it sent.
+      let overflow: string | undefined;
       let ended: StreamEnd | undefined;
       let lastId = resumeFrom && lastEventId;
       const end = (reason: StreamEnd) => {
@@ -198,7 +199,7 @@ export function streamRoutes(
             return;
           if (message.kind === 'log' && !logMatches(message.row, filters)) return;
           // Log lines count against the same buffer: a flood of them drops a slow client as events would.
-          if (queue.length >= maxBuffered) overflowed = true;
+          if (queue.length >= maxBuffered) overflow ??= 'client too slow; reconnect with Last-Event-ID';
           else queue.push(message);
           wake?.();
         },
@@ -217,11 +218,18 @@ export function streamRoutes(
             'position' in resumeFrom
               ? new Date(window)
               : new Date(Math.max(resumeFrom.receivedAfter.at.getTime(), window));
-          for (const { event, position } of await replay(pool, orgId, resumeFrom, since)) {
+          const missed = await replay(pool, orgId, resumeFrom, since);
+          for (const { event, position } of missed) {
             mark = position;
             if (!matches(event, filters)) continue;
             lastId = streamId(position);
             await stream.writeSSE({ event: 'telemetry', id: lastId, data: JSON.stringify(event) });
+          }
+          // Live events would skip what a capped replay left out: the client resumes after the last row it was
+          // replayed (sent as this message's id, since the filters may have kept none of them) instead.
+          if (missed.length === REPLAY_LIMIT && mark) {
+            overflow ??= 'more missed events than one replay sends; reconnect with Last-Event-ID';
+            lastId = streamId(mark);
           }
         }
         while (!stream.aborted) {
@@ -236,10 +244,11 @@ export function streamRoutes(
             });
             break;
           }
-          if (overflowed) {
+          if (overflow) {
             await stream.writeSSE({
               event: 'overflow',
-              data: JSON.stringify({ reason: 'client too slow; reconnect with Last-Event-ID' }),
+              id: lastId,
+              data: JSON.stringify({ reason: overflow }),
             });
             break;
           }
