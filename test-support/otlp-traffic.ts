@@ -6,13 +6,16 @@ import { CLI, childEnv } from './cli.ts';
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const hex = (bytes: number) => randomBytes(bytes).toString('hex');
 
-/** An OTLP/protobuf trace request with one model-call span per span id. */
-export function otlpSpansBody(spanIds: readonly string[]): Uint8Array {
+/** An OTLP trace request with one model-call span per span id, as OTLP/protobuf or (hex ids) OTLP/JSON. */
+export function otlpSpansRequest(
+  spanIds: readonly string[],
+  { format = 'protobuf', service = 'traffic' }: { format?: 'protobuf' | 'json'; service?: string } = {},
+): { body: Uint8Array | string; type: string } {
   const now = BigInt(Date.now()) * 1_000_000n;
-  const traceId = randomBytes(16);
+  const traceId = hex(16);
   const spans = spanIds.map((spanId) => ({
     traceId,
-    spanId: Buffer.from(spanId, 'hex'),
+    spanId,
     name: 'chat gpt-4o',
     kind: 3,
     startTimeUnixNano: (now - 200_000_000n).toString(),
@@ -24,9 +27,22 @@ export function otlpSpansBody(spanIds: readonly string[]): Uint8Array {
     ],
   }));
   const request = {
-    resourceSpans: [{ resource: { attributes: [] }, scopeSpans: [{ scope: { name: 'traffic' }, spans }] }],
+    resourceSpans: [
+      {
+        resource: { attributes: [{ key: 'service.name', value: { stringValue: service } }] },
+        scopeSpans: [{ scope: { name: service }, spans }],
+      },
+    ],
   };
-  return ExportTraceServiceRequest.encode(ExportTraceServiceRequest.fromObject(request)).finish();
+  if (format === 'json') return { body: JSON.stringify(request), type: 'application/json' };
+  for (const span of spans) {
+    Object.assign(span, {
+      traceId: Buffer.from(span.traceId, 'hex'),
+      spanId: Buffer.from(span.spanId, 'hex'),
+    });
+  }
+  const body = ExportTraceServiceRequest.encode(ExportTraceServiceRequest.fromObject(request)).finish();
+  return { body, type: 'application/x-protobuf' };
 }
 
 export interface Traffic {
@@ -54,7 +70,7 @@ export function sendSpans(options: {
   const client = async (n: number) => {
     while (!options.stop.aborted) {
       const spanIds = Array.from({ length: options.spansPerRequest ?? 20 }, () => hex(8));
-      const body = otlpSpansBody(spanIds);
+      const { body } = otlpSpansRequest(spanIds);
       for (let attempt = 0; ; attempt++) {
         const urls = options.urls();
         const res = await fetch(`${urls[(n + attempt) % urls.length]}/v1/traces`, {

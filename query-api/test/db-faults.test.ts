@@ -4,9 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { ExportTraceServiceRequest } from '../../exporter-postgres/src/otlp/trace-proto.ts';
 import { type RunningServe, startServe } from '../../test-support/cli.ts';
 import { createTestDatabase } from '../../test-support/database.ts';
+import { otlpSpansRequest } from '../../test-support/otlp-traffic.ts';
 import { createKey } from '../src/keys/keys.ts';
 
 // A real `observatory serve` whose PostgreSQL connections are all killed, again and again, as a failover, a pooler
@@ -96,44 +96,6 @@ async function waitFor(what: string, check: () => Promise<boolean> | boolean, ti
 
 const hex = (bytes: number) => randomBytes(bytes).toString('hex');
 
-function otlpBody(
-  spanIds: string[],
-  format: 'json' | 'protobuf',
-): { body: string | Uint8Array; type: string } {
-  const now = BigInt(Date.now()) * 1_000_000n;
-  const traceId = hex(16);
-  const spans = spanIds.map((spanId) => ({
-    traceId,
-    spanId,
-    name: 'chat gpt-4o',
-    kind: 3,
-    startTimeUnixNano: (now - 200_000_000n).toString(),
-    endTimeUnixNano: now.toString(),
-    attributes: [
-      { key: 'gen_ai.operation.name', value: { stringValue: 'chat' } },
-      { key: 'gen_ai.request.model', value: { stringValue: 'gpt-4o' } },
-      { key: 'gen_ai.usage.input_tokens', value: { intValue: 100 } },
-    ],
-  }));
-  const request = {
-    resourceSpans: [
-      {
-        resource: { attributes: [{ key: 'service.name', value: { stringValue: 'faults' } }] },
-        scopeSpans: [{ scope: { name: 'faults' }, spans }],
-      },
-    ],
-  };
-  if (format === 'json') return { body: JSON.stringify(request), type: 'application/json' };
-  for (const span of spans) {
-    Object.assign(span, {
-      traceId: Buffer.from(span.traceId, 'hex'),
-      spanId: Buffer.from(span.spanId, 'hex'),
-    });
-  }
-  const body = ExportTraceServiceRequest.encode(ExportTraceServiceRequest.fromObject(request)).finish();
-  return { body, type: 'application/x-protobuf' };
-}
-
 interface Traffic {
   acked: Set<string>;
   /** Every status other than 200, 429 and 503 an OTLP client or the query loop got, with where. */
@@ -150,7 +112,7 @@ async function otlpClient(
 ) {
   for (let sent = 0; sent < batches && !stop.aborted; sent++) {
     const spanIds = Array.from({ length: 5 }, () => hex(8));
-    const { body, type } = otlpBody(spanIds, format);
+    const { body, type } = otlpSpansRequest(spanIds, { format, service: 'faults' });
     for (let attempt = 0; ; attempt++) {
       if (attempt > 50) {
         traffic.unexpected.push('POST /v1/traces: a batch was never acknowledged');

@@ -9,7 +9,7 @@ import { type RunningServe, startServe } from '../../test-support/cli.ts';
 import { createTestDatabase } from '../../test-support/database.ts';
 import { natsServerInstalled, startNats } from '../../test-support/nats-server.ts';
 import {
-  otlpSpansBody,
+  otlpSpansRequest,
   type RunningWriter,
   sendSpans,
   startWriter,
@@ -66,7 +66,7 @@ describe.runIf(run)('the JetStream ingest buffer', async () => {
   const post = (spanIds: string[]) =>
     fetch(`${serve.baseUrl}/v1/traces`, {
       method: 'POST',
-      body: otlpSpansBody(spanIds),
+      body: otlpSpansRequest(spanIds).body,
       headers: { authorization: `Bearer ${key}`, 'content-type': 'application/x-protobuf' },
     });
 

@@ -64,9 +64,10 @@ export async function holdStream(
           report.connects++;
           report.firstConnectedAt ||= Date.now();
         }
+        // As EventSource does: any message's id is the one to resume from.
+        if (message.id) lastEventId = message.id;
         if (message.event !== 'telemetry') continue;
         const event = JSON.parse(message.data) as { span_id: string; org_id: string; received_at: string };
-        lastEventId = message.id;
         if (event.org_id !== orgId) report.foreign++;
         if (seen.has(event.span_id)) {
           report.duplicates++;
