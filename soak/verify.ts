@@ -99,8 +99,9 @@ export async function checkExports(
  * The rule fired once per burst of its model and never twice within its cooldown: every alert of the rule opened at
  * least `cooldownSeconds` after the one before, and one alert per burst (bursts are shorter than the cooldown, so
  * one never fires twice; and further apart than it, while a burst's spans stay in the window for the burst plus the
- * window, so the cooldown of one alert ends before the next burst leaves the window). Alerts are counted, not paired
- * with bursts. A burst is owed an alert only when one of its spans was acknowledged within `windowSeconds / 2`: one
+ * window, so the cooldown of one alert ends before the next burst leaves the window). Each alert is paired with the
+ * latest burst that began before it opened: no alert may open before the first burst, no burst may have two, and
+ * every owed burst must have one. A burst is owed an alert only when one of its spans was acknowledged within `windowSeconds / 2`: one
  * acknowledged later (the database down, the request retried) may reach the table after the rule's window has passed
  * it. On a machine so loaded that no burst was acknowledged in time, only the upper bounds are checked; the report
  * says so ("0 in time").
@@ -116,11 +117,23 @@ export async function checkAlerts(
   );
   const gaps = rows.slice(1).map((r, i) => (r.started_at.getTime() - rows[i]!.started_at.getTime()) / 1000);
   const tooClose = gaps.filter((g) => g < rule.cooldownSeconds).length;
-  const owed = bursts.filter((b) => b.firstAckMs <= (rule.windowSeconds * 1000) / 2).length;
+  const byStart = [...bursts].sort((a, b) => a.at - b.at);
+  const alertsOf = new Map<AckedBurst, number>();
+  let unpaired = 0;
+  for (const { started_at } of rows) {
+    const burst = byStart.findLast((b) => b.at <= started_at.getTime());
+    if (burst) alertsOf.set(burst, (alertsOf.get(burst) ?? 0) + 1);
+    else unpaired++;
+  }
+  const owed = bursts.filter((b) => b.firstAckMs <= (rule.windowSeconds * 1000) / 2);
+  const unanswered = owed.filter((b) => !alertsOf.has(b)).length;
+  const doubled = [...alertsOf.values()].filter((n) => n > 1).length;
   return {
     name: 'every alert fired once per cooldown',
-    ok: tooClose === 0 && rows.length >= owed && rows.length <= bursts.length,
-    detail: `${bursts.length} bursts acknowledged (${owed} in time to be owed an alert), ${rows.length} alerts, ${tooClose} within ${
+    ok: tooClose === 0 && unpaired === 0 && unanswered === 0 && doubled === 0,
+    detail: `${bursts.length} bursts acknowledged (${owed.length} in time to be owed an alert), ${rows.length} alerts (${
+      unanswered
+    } owed bursts without one, ${doubled} bursts with two or more, ${unpaired} before any burst), ${tooClose} within ${
       rule.cooldownSeconds
     } s of the one before (gaps ${gaps.map((g) => g.toFixed(0)).join(', ') || 'none'} s)`,
   };
