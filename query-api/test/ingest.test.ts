@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -23,6 +24,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RpcStatus } from '../../exporter-postgres/src/otlp/rpc-status.ts';
 import { makeEvent } from '../../exporter-postgres/test/make-event.ts';
 import { createTestDatabase } from '../../test-support/database.ts';
+import { otlpSpansRequest } from '../../test-support/otlp-traffic.ts';
 import { TcpProxy } from '../../test-support/tcp-proxy.ts';
 import { until } from '../../test-support/until.ts';
 import { createApp } from '../src/app.ts';
@@ -192,6 +194,57 @@ describe('in-process PostgresSpanExporter with the real SDK', () => {
     await pool.end();
     await proxy.stop();
     await rm(dir, { recursive: true, force: true });
+  });
+});
+
+describe('POST /v1/traces while PostgreSQL is away', () => {
+  it('takes spans from a key it checked before the outage into the spill file, refuses a key it never saw, and stores them after', async () => {
+    const proxy = new TcpProxy('127.0.0.1', Number(new URL(db.url).port || 5432));
+    await proxy.start();
+    const url = new URL(db.url);
+    url.host = `127.0.0.1:${proxy.port}`;
+    const pool = new pg.Pool({ connectionString: url.toString(), connectionTimeoutMillis: 300 });
+    pool.on('error', () => undefined);
+    const dir = await mkdtemp(join(tmpdir(), 'observatory-receiver-outage-'));
+    const receiverIngest = new Ingest({ pool, spillDir: dir, retryBaseMs: 10, replayIntervalMs: 100 });
+    await receiverIngest.start();
+    const receiver = createApp({ pool, logger, ingest: receiverIngest });
+    const unseenKey = (await createKey(db.pool, { orgId: 'acme', role: 'ingest' })).key;
+    const post = (key: string, ids: string[]) => {
+      const { body, type } = otlpSpansRequest(ids, { service: 'receiver-outage' });
+      return receiver.request('/v1/traces', {
+        method: 'POST',
+        body,
+        headers: { authorization: `Bearer ${key}`, 'content-type': type },
+      });
+    };
+    const spanIds = (n: number) => Array.from({ length: n }, () => randomBytes(8).toString('hex'));
+    const stored = async (ids: string[]) =>
+      (
+        await db.pool.query<{ n: number }>(
+          "SELECT count(*)::int AS n FROM ai_events WHERE org_id = 'acme' AND span_id = ANY($1)",
+          [ids],
+        )
+      ).rows[0]!.n;
+    try {
+      const before = spanIds(3);
+      expect((await post(ingestKey, before)).status).toBe(200);
+      await proxy.cut();
+      const during = spanIds(5);
+      expect((await post(ingestKey, during)).status).toBe(200);
+      const refused = await post(unseenKey, spanIds(1));
+      expect(refused.status).toBe(503);
+      expect(refused.headers.get('retry-after')).toBeTruthy();
+      expect(await stored(during)).toBe(0);
+      await proxy.restore();
+      await until('the spans taken during the outage stored', async () => (await stored(during)) === 5);
+      expect(await stored(before)).toBe(3);
+    } finally {
+      await receiverIngest.shutdown();
+      await pool.end();
+      await proxy.stop();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
 

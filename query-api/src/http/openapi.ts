@@ -3,8 +3,16 @@ import { AiEventSchema } from '@observatory/exporter-postgres';
 import type { MiddlewareHandler } from 'hono';
 import type pg from 'pg';
 import type { Role, Scope } from '../keys/keys.ts';
+import { sharedVerifier } from '../stream/shared-verifier.ts';
 import type { AppEnv } from './app-env.ts';
-import { requireKey, requireRole, requireRoleOrScope } from './auth.ts';
+import {
+  type CredentialVerifier,
+  databaseVerifier,
+  requireKey,
+  requireRole,
+  requireRoleOrScope,
+} from './auth.ts';
+import { withLastKnownKeys } from './last-known-keys.ts';
 import { problemFromZod } from './problem.ts';
 
 const WHERE = {
@@ -93,6 +101,22 @@ export const BEARER = [{ bearerAuth: [] }];
  */
 export function keyAccess(pool: pg.Pool, roles: Role[], ...then: MiddlewareHandler[]) {
   return { security: BEARER, middleware: [requireKey(pool), requireRole(...roles), ...then] };
+}
+
+const ingestVerifiers = new WeakMap<pg.Pool, CredentialVerifier>();
+
+/**
+ * `keyAccess` for the ingest routes (role ingest): a key checked in the last 10 minutes is still taken while the
+ * database cannot be reached (last-known-keys.ts), so the spill file or the JetStream buffer takes ingest through an
+ * outage. One memory per pool, shared by every ingest route.
+ */
+export function ingestAccess(pool: pg.Pool, ...then: MiddlewareHandler[]) {
+  let verifier = ingestVerifiers.get(pool);
+  if (!verifier) {
+    verifier = withLastKnownKeys(sharedVerifier(databaseVerifier(pool)));
+    ingestVerifiers.set(pool, verifier);
+  }
+  return { security: BEARER, middleware: [requireKey(pool, verifier), requireRole('ingest'), ...then] };
 }
 
 /** `keyAccess` for a route also open to viewer keys holding `scope`. */

@@ -39,7 +39,7 @@ const KEY_PREFIX = 'obs_';
 const INFO_COLUMNS = 'id, org_id, name, role, scopes, key_prefix, created_at, last_used_at, revoked_at';
 
 // Keys carry 192 random bits, so a fast unsalted hash is enough: nothing can be guessed from it.
-function hashKey(key: string): Buffer {
+export function hashKey(key: string): Buffer {
   return createHash('sha256').update(key).digest();
 }
 

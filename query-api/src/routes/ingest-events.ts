@@ -14,8 +14,8 @@ import type pg from 'pg';
 import { readBody } from '../http/body.ts';
 import type { BodyBudget } from '../http/body-budget.ts';
 import {
+  ingestAccess,
   jsonContent,
-  keyAccess,
   named,
   openApiRoutes,
   PROBLEM_RESPONSES,
@@ -91,7 +91,7 @@ export function ingestEventRoutes({
     operationId: 'ingestEvents',
     tags: ['ingest'],
     summary: 'Ingest event envelopes as JSON (one or an array); ingest key',
-    ...keyAccess(pool, ['ingest']),
+    ...ingestAccess(pool),
     request: {
       body: { required: true, content: { 'application/json': { schema: INGEST_BODY } } },
     },

@@ -11,7 +11,7 @@ import type { Context } from 'hono';
 import type pg from 'pg';
 import { readBody } from '../http/body.ts';
 import type { BodyBudget } from '../http/body-budget.ts';
-import { keyAccess, openApiRoutes, PROBLEM_RESPONSES, problems } from '../http/openapi.ts';
+import { ingestAccess, openApiRoutes, PROBLEM_RESPONSES, problems } from '../http/openapi.ts';
 import { ProblemError } from '../http/problem.ts';
 import { storeOrRetryLater } from '../http/store-or-retry.ts';
 
@@ -94,7 +94,7 @@ export function otlpSignalRoute<Items>(
     operationId: signal.operationId,
     tags: ['ingest'],
     summary: signal.summary,
-    ...keyAccess(pool, ['ingest']),
+    ...ingestAccess(pool),
     request: {
       body: {
         required: true,
