@@ -20,7 +20,7 @@ import { BUFFER_STREAM, BUFFER_SUBJECTS } from '../src/buffer/connection.ts';
 import { createKey } from '../src/keys/keys.ts';
 
 // The JetStream ingest buffer on one nats-server, with real processes: `observatory serve` publishing and
-// `observatory writer`s committing through a TCP proxy that can take PostgreSQL away from them.
+// `observatory writer`s committing, both through a TCP proxy that can take PostgreSQL away from them.
 
 const run = requireTool('nats-server', natsServerInstalled(), 'nats-server');
 const ACK_MS = 3_000;
@@ -36,17 +36,18 @@ describe.runIf(run)('the JetStream ingest buffer', async () => {
   let key: string;
   const writers: RunningWriter[] = [];
 
-  const writerEnv = () => {
+  const proxiedUrl = () => {
     const url = new URL(db.url);
     url.host = `127.0.0.1:${proxy.port}`;
-    return {
-      DATABASE_URL: url.toString(),
-      OBSERVATORY_INGEST_BUFFER: nats.urls.join(','),
-      OBSERVATORY_INGEST_BUFFER_REPLICAS: '1',
-      OBSERVATORY_INGEST_BUFFER_ACK_MS: String(ACK_MS),
-      OBSERVATORY_DATA_DIR: dataDir,
-    };
+    return url.toString();
   };
+  const writerEnv = () => ({
+    DATABASE_URL: proxiedUrl(),
+    OBSERVATORY_INGEST_BUFFER: nats.urls.join(','),
+    OBSERVATORY_INGEST_BUFFER_REPLICAS: '1',
+    OBSERVATORY_INGEST_BUFFER_ACK_MS: String(ACK_MS),
+    OBSERVATORY_DATA_DIR: dataDir,
+  });
   const addWriter = async () => {
     const writer = await startWriter(writerEnv());
     writers.push(writer);
@@ -77,7 +78,7 @@ describe.runIf(run)('the JetStream ingest buffer', async () => {
     await proxy.start();
     key = (await createKey(db.pool, { orgId: 'acme', role: 'ingest' })).key;
     serve = await startServe({
-      DATABASE_URL: db.url,
+      DATABASE_URL: proxiedUrl(),
       OBSERVATORY_DATA_DIR: dataDir,
       OBSERVATORY_WORKER: 'false',
       OBSERVATORY_INGEST_BUFFER: nats.urls.join(','),
@@ -154,7 +155,8 @@ describe.runIf(run)('the JetStream ingest buffer', async () => {
     await until('traffic to be written', async () => (await storedSpanIds()).size > 100);
     await proxy.cut();
     const cutAt = Date.now();
-    // Both writers now hold fetched batches they cannot commit; receivers keep answering 200 from the buffer.
+    // Both writers now hold fetched batches they cannot commit; the receiver, which cannot reach PostgreSQL either,
+    // keeps answering 200 from the buffer (the key it checked before the outage is taken as it was).
     const nc = await connect({ servers: nats.urls });
     const jsm = await jetstreamManager(nc);
     await until('batches held unacknowledged', async () => {
