@@ -5,7 +5,7 @@
  * BENCH_INGEST_EVENTS (default 100,000).
  */
 
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -14,18 +14,13 @@ import { createKey } from '../query-api/src/keys/keys.ts';
 import { startServe } from '../test-support/cli.ts';
 import { natsServerInstalled, startNats } from '../test-support/nats-server.ts';
 import { startWriter } from '../test-support/otlp-traffic.ts';
+import { processCpu } from '../test-support/proc-cpu.ts';
 import { otlpRun } from './_otlp-run.ts';
 import { benchDatabase, fmt } from './support.ts';
 
-const TICKS_PER_S = 100;
-
 /** CPU seconds (user + system) a process has used so far; 0 once it is gone. */
 async function cpuSeconds(pid: number | undefined): Promise<number> {
-  if (pid === undefined) return 0;
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
-  if (!stat) return 0;
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_S;
+  return pid === undefined ? 0 : ((await processCpu(pid))?.own ?? 0);
 }
 
 /** CPU seconds of the PostgreSQL backends connected to this database now. */

@@ -65,6 +65,7 @@ export async function startCluster(dir: string, { replicas, workers }: ClusterOp
       serves,
       workers: workerProcesses,
       url: haproxy.url,
+      haproxyPid: haproxy.pid,
       async stop() {
         await haproxy.stop();
         await Promise.all(all.map((p) => p.close()));

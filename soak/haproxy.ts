@@ -66,6 +66,7 @@ export async function startHaproxy(dir: string, port: number, backends: number[]
   }
   return {
     url,
+    pid: child.pid,
     async stop() {
       child.kill('SIGTERM');
       await exited;

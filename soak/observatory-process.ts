@@ -26,6 +26,11 @@ export class ObservatoryProcess {
     this.log = createWriteStream(logFile, { flags: 'a' });
   }
 
+  /** The running process's id; undefined while it is not running. */
+  get pid(): number | undefined {
+    return this.child?.exitCode === null && this.child.signalCode === null ? this.child.pid : undefined;
+  }
+
   async start(timeoutMs = 300_000): Promise<void> {
     const child = reapOnExit(
       spawn(process.execPath, [CLI, this.command], {

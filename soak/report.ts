@@ -21,6 +21,11 @@ export interface SoakReport {
   outageSeconds: number;
   load: string;
   spansPerSecond: number;
+  /**
+   * CPU by tier from the start of the load until the streams drained: seconds, per acknowledged span (the whole mix
+   * of ingest, queries, exports and streams a span came with), and cores busy on average.
+   */
+  cpu: { tier: string; seconds: number; usPerSpan: number | null; cores: number }[];
   ingest: { acknowledged: number; retries: number; abandoned: number };
   routes: RouteFigures[];
   stream: { messages: number; p50Ms: number | null; p99Ms: number | null };
@@ -39,6 +44,12 @@ export function formatReport(r: SoakReport): string {
     `sustained ingest   ${r.spansPerSecond.toFixed(0)} spans/s acknowledged (${r.ingest.acknowledged} spans; ${r.ingest.retries} retried requests, ${r.ingest.abandoned} given up)`,
     `stream delivery    p50 ${ms(r.stream.p50Ms)}, p99 ${ms(r.stream.p99Ms)} from receipt to client (${r.stream.messages} messages)`,
     `exports            ${r.exports.completed}/${r.exports.created} completed; creation to completion p50 ${ms(r.exports.p50Ms)}, p99 ${ms(r.exports.p99Ms)}`,
+    '',
+    'CPU (from the start of the load until the streams drained)   seconds   µs/span   cores busy',
+    ...r.cpu.map(
+      (c) =>
+        `${c.tier.padEnd(58)} ${c.seconds.toFixed(1).padStart(9)} ${(c.usPerSpan === null ? '-' : c.usPerSpan.toFixed(0)).padStart(9)} ${c.cores.toFixed(2).padStart(12)}`,
+    ),
     '',
     'route                                                 ok       p50       p99   other answers',
     ...r.routes.map(

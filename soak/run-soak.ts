@@ -5,6 +5,7 @@ import pg from 'pg';
 import { createKey, type Role } from '../query-api/src/keys/keys.ts';
 import { ClientProcess } from './client-process.ts';
 import { type Cluster, startCluster } from './cluster.ts';
+import { CpuMeter, postmasterPid } from './cpu-meter.ts';
 import type { Burst, ExportResult, IngestResult, QueryResult, StreamResult, Timings } from './protocol.ts';
 import { quantile, type RouteFigures, type SoakReport } from './report.ts';
 import {
@@ -69,6 +70,14 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     // The streams connect before the load starts, so they are owed every event.
     await new Promise((r) => setTimeout(r, 2000));
     const startedAt = Date.now();
+    const running = (processes: { pid: number | undefined }[]) => async () =>
+      processes.flatMap((p) => (p.pid === undefined ? [] : [p.pid]));
+    const meter = new CpuMeter({
+      [`observatory serve (${cluster.serves.length})`]: running(cluster.serves),
+      [`observatory worker (${cluster.workers.length})`]: running(cluster.workers),
+      PostgreSQL: postmasterPid(cluster.postgres.dataDir),
+      HAProxy: running([{ pid: cluster.haproxyPid }]),
+    });
     const until = startedAt + options.seconds * 1000;
     const giveUpAt = until + GRACE_MS;
     log(`load for ${options.seconds} s`);
@@ -107,6 +116,8 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     const exported = await exporter.result;
     log('load over; waiting for the streams to deliver what was stored');
     await drainStreams(pool, streamClients);
+    const cpuSeconds = await meter.stop();
+    const meteredSeconds = (Date.now() - startedAt) / 1000;
     for (const client of streamClients) client.stop();
     const streams = await Promise.all(streamClients.map((c) => c.result));
 
@@ -136,6 +147,12 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
         .map((l) => l.toFixed(1))
         .join(' ')}`,
       spansPerSecond: acknowledged / options.seconds,
+      cpu: Object.entries(cpuSeconds).map(([tier, seconds]) => ({
+        tier,
+        seconds,
+        usPerSpan: acknowledged > 0 ? (seconds * 1e6) / acknowledged : null,
+        cores: seconds / meteredSeconds,
+      })),
       ingest: {
         acknowledged,
         retries: ingested.reduce((n, r) => n + r.retries, 0),

@@ -52,6 +52,13 @@ afterAll(async () => {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** What the service logged at error level (a 500's cause). */
+const errorLines = () =>
+  (serve.output().stdout + serve.output().stderr)
+    .split('\n')
+    .filter((l) => l.includes('"level":50'))
+    .join('\n');
+
 /** Terminates every backend of the service's database; returns how many there were. */
 async function killConnections(): Promise<number> {
   const { rows } = await admin.query(
@@ -227,7 +234,7 @@ describe('database faults', () => {
       underLoad.lastKill + HEALTHY_WITHIN_MS,
     );
     expect(exitCode).toBeUndefined();
-    expect(traffic.unexpected).toEqual([]);
+    expect(traffic.unexpected, `the service logged:\n${errorLines()}`).toEqual([]);
     expect(answered).toBeGreaterThan(0);
     expect(traffic.acked.size).toBeGreaterThan(0);
 

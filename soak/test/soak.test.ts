@@ -19,5 +19,13 @@ describe.runIf(run)('soak (60 s)', () => {
     console.log(formatReport(report));
     expect(report.checks.filter((c) => !c.ok)).toEqual([]);
     expect(report.ingest.acknowledged).toBeGreaterThan(0);
+    // Every tier was metered: the sizing in docs/scale-out.md is read from these figures.
+    expect(report.cpu.map((c) => c.tier)).toEqual([
+      'observatory serve (3)',
+      'observatory worker (2)',
+      'PostgreSQL',
+      'HAProxy',
+    ]);
+    for (const tier of report.cpu) expect(tier.seconds, tier.tier).toBeGreaterThan(0);
   }, 600_000);
 });
