@@ -25,7 +25,7 @@ import { RpcStatus } from '../../exporter-postgres/src/otlp/rpc-status.ts';
 import { makeEvent } from '../../exporter-postgres/test/make-event.ts';
 import { createTestDatabase } from '../../test-support/database.ts';
 import { otlpSpansRequest } from '../../test-support/otlp-traffic.ts';
-import { TcpProxy } from '../../test-support/tcp-proxy.ts';
+import { proxiedPool } from '../../test-support/tcp-proxy.ts';
 import { until } from '../../test-support/until.ts';
 import { createApp } from '../src/app.ts';
 import { createKey } from '../src/keys/keys.ts';
@@ -165,12 +165,7 @@ describe('in-process PostgresSpanExporter with the real SDK', () => {
   });
 
   it('loses no call and throws nothing into the instrumented code while PostgreSQL is away', async () => {
-    const proxy = new TcpProxy('127.0.0.1', Number(new URL(db.url).port || 5432));
-    await proxy.start();
-    const url = new URL(db.url);
-    url.host = `127.0.0.1:${proxy.port}`;
-    const pool = new pg.Pool({ connectionString: url.toString(), connectionTimeoutMillis: 300 });
-    pool.on('error', () => undefined);
+    const { proxy, pool } = await proxiedPool(db.url);
     const dir = await mkdtemp(join(tmpdir(), 'observatory-outage-'));
     const exporter = new PostgresSpanExporter({
       pool,
@@ -199,12 +194,7 @@ describe('in-process PostgresSpanExporter with the real SDK', () => {
 
 describe('POST /v1/traces while PostgreSQL is away', () => {
   it('takes spans from a key it checked before the outage into the spill file, refuses a key it never saw, and stores them after', async () => {
-    const proxy = new TcpProxy('127.0.0.1', Number(new URL(db.url).port || 5432));
-    await proxy.start();
-    const url = new URL(db.url);
-    url.host = `127.0.0.1:${proxy.port}`;
-    const pool = new pg.Pool({ connectionString: url.toString(), connectionTimeoutMillis: 300 });
-    pool.on('error', () => undefined);
+    const { proxy, pool } = await proxiedPool(db.url);
     const dir = await mkdtemp(join(tmpdir(), 'observatory-receiver-outage-'));
     const receiverIngest = new Ingest({ pool, spillDir: dir, retryBaseMs: 10, replayIntervalMs: 100 });
     await receiverIngest.start();
