@@ -203,6 +203,7 @@ async function memoryRun(pool: pg.Pool, spillDir: string, total: number): Promis
   } finally {
     clearInterval(timer);
     await exporter.shutdown();
+    await ingest.shutdown();
     await metrics.shutdown();
   }
   const half = Math.ceil(marks.length / 2);
