@@ -1,7 +1,8 @@
 /**
  * Ingest throughput, each path against a raw COPY of the same rows into the same table in the same run (measured
  * before and after the paths, the mean taken: the machine is shared): the Node-side cost per span (decode, map,
- * encode, write) of the former and the current code, the in-process exporter, OTLP/HTTP protobuf and JSON through
+ * encode, write) of the former and the current code, the in-process exporter (`Ingest` with batches in flight, and
+ * PostgresSpanExporter given one 512-span export at a time, as the SDK does), OTLP/HTTP protobuf and JSON through
  * the receiver (pre-serialised 1,000-span requests), one and two receiver processes on one database, and 1,000
  * concurrent single-event JSON posts. BENCH_INGEST_EVENTS (default 200,000). Then memory over a long run through
  * PostgresSpanExporter: BENCH_MEMORY_SPANS (default 10,000,000; 0 leaves it out).
