@@ -1,5 +1,7 @@
 /** Synthetic spans for the ingest benchmark, made on demand, and their OTLP protobuf encoding. */
 import { randomBytes } from 'node:crypto';
+import type { HrTime } from '@opentelemetry/api';
+import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import type { SpanInput } from '../exporter-postgres/src/index.ts';
 import { ExportTraceServiceRequest } from '../exporter-postgres/src/otlp/trace-proto.ts';
 
@@ -91,6 +93,31 @@ export function agentSpans(from: number, n: number): SpanInput[] {
 /** Spans `from`…`from + n`, made on demand so the benchmark's own data never dominates RSS. */
 export function spans(from: number, n: number): SpanInput[] {
   return Array.from({ length: n }, (_, i) => spanAt(from + i, BASE));
+}
+
+const hrTime = (nanos: bigint): HrTime => [Number(nanos / 1_000_000_000n), Number(nanos % 1_000_000_000n)];
+
+/**
+ * `spans`, as the OpenTelemetry SDK hands finished spans to an exporter: what `PostgresSpanExporter.export` takes.
+ * Only what the exporter reads is made real.
+ */
+export function readableSpans(from: number, n: number): ReadableSpan[] {
+  return spans(from, n).map(
+    (span) =>
+      ({
+        name: span.name,
+        kind: span.kind - 1,
+        spanContext: () => ({ traceId: span.traceId, spanId: span.spanId, traceFlags: 1 }),
+        startTime: hrTime(span.startTimeUnixNano),
+        endTime: hrTime(span.endTimeUnixNano),
+        attributes: span.attributes,
+        status: span.status,
+        events: [],
+        links: [],
+        resource: { attributes: span.resource },
+        instrumentationScope: { name: 'bench' },
+      }) as unknown as ReadableSpan,
+  );
 }
 
 const kv = (attrs: SpanInput['attributes']) =>

@@ -31,7 +31,10 @@ export class PostgresSpanExporter implements SpanExporter {
         this.ownedPool = pool;
         pool.on('error', () => undefined);
       }
-      this.ingest = new Ingest({ ...options, pool });
+      // The SDK's BatchSpanProcessor hands over one batch and waits for its result before the next: waiting for
+      // more rows to join a write (the pipeline's 20 ms default, for receivers that many clients feed) only delays
+      // it. Measured with 512-span exports one at a time: 4.7k spans/s with the wait, 9.1k without.
+      this.ingest = new Ingest({ flushIntervalMs: 0, ...options, pool });
     }
     this.started = this.ingest.start().catch(() => undefined);
   }
