@@ -133,7 +133,9 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     checks.push(
       await checkExports(pool, jobs, await completionsLogged(cluster.workers.map((w) => w.logFile))),
     );
-    checks.push(await checkAlerts(pool, rule, ingested[0]!.bursts));
+    checks.push(
+      await checkAlerts(pool, rule, ingested[0]!.bursts, { burstMs: BURST.onMs, outage: chaos.outage }),
+    );
 
     const acknowledged = ingested.reduce((n, r) => n + r.acked.length, 0);
     const allStreams = streams.flatMap((s) => s.streams);

@@ -101,15 +101,17 @@ export async function checkExports(
  * one never fires twice; and further apart than it, while a burst's spans stay in the window for the burst plus the
  * window, so the cooldown of one alert ends before the next burst leaves the window). Each alert is paired with the
  * latest burst that began before it opened: no alert may open before the first burst, no burst may have two, and
- * every owed burst must have one. A burst is owed an alert only when one of its spans was acknowledged within `windowSeconds / 2`: one
- * acknowledged later (the database down, the request retried) may reach the table after the rule's window has passed
- * it. On a machine so loaded that no burst was acknowledged in time, only the upper bounds are checked; the report
- * says so ("0 in time").
+ * every owed burst must have one. A burst is owed an alert only when one of its spans was acknowledged within
+ * `windowSeconds / 2` and it began after the database outage's end plus the window, or ended before the outage
+ * began: one acknowledged later (the request retried) or during the outage (into a replica's spill file, stored when
+ * the database is back) may reach the table after the rule's window has passed it. On a machine so loaded that no
+ * burst was acknowledged in time, only the upper bounds are checked; the report says so ("0 in time").
  */
 export async function checkAlerts(
   pool: pg.Pool,
   rule: { id: string; cooldownSeconds: number; windowSeconds: number },
   bursts: AckedBurst[],
+  { burstMs, outage }: { burstMs: number; outage: { from: number; to: number } },
 ): Promise<Check> {
   const { rows } = await pool.query<{ started_at: Date }>(
     'SELECT started_at FROM alerts WHERE rule_id = $1 ORDER BY started_at',
@@ -125,7 +127,9 @@ export async function checkAlerts(
     if (burst) alertsOf.set(burst, (alertsOf.get(burst) ?? 0) + 1);
     else unpaired++;
   }
-  const owed = bursts.filter((b) => b.firstAckMs <= (rule.windowSeconds * 1000) / 2);
+  const windowMs = rule.windowSeconds * 1000;
+  const clearOfOutage = (b: AckedBurst) => b.at + burstMs < outage.from || b.at > outage.to + windowMs;
+  const owed = bursts.filter((b) => b.firstAckMs <= windowMs / 2 && clearOfOutage(b));
   const unanswered = owed.filter((b) => !alertsOf.has(b)).length;
   const doubled = [...alertsOf.values()].filter((n) => n > 1).length;
   return {

@@ -10,19 +10,16 @@ export const LOGS_CHANNEL = 'observatory_logs';
 const MAX_PAYLOAD = 7900;
 
 /**
- * Tells every replica's stream listener which events just committed: only their keys (org, created_at, id), so
- * each listener reads the rows by primary key. Called after commit, so a listener never misses a row it is told of.
- * A connection lost while notifying is retried on a fresh one, so a fault does not silently drop live events.
+ * Tells every replica's stream listener that events committed: one NOTIFY per batch, naming the batch's orgs. A
+ * listener reads what is new from its own positions (hub.ts), so the payload only has to wake it; keys per event
+ * would cost a NOTIFY per hundred events. Called after commit, so a listener never misses a row it is told of. A
+ * connection lost while notifying is retried on a fresh one, so a fault does not silently drop live events.
  */
 export async function publishCommitted(pool: pg.Pool, events: readonly AiEvent[]): Promise<void> {
-  await notifyKeys(
-    pool,
-    EVENTS_CHANNEL,
-    events.map((e) => `${e.org_id}|${e.created_at.getTime()}|${e.id}`),
-  );
+  await notifyKeys(pool, EVENTS_CHANNEL, [...new Set(events.map((e) => e.org_id))]);
 }
 
-/** The same for log lines just committed to structured_logs: their keys (org, time, id) on LOGS_CHANNEL. */
+/** Log lines just committed to structured_logs: their keys (org, time, id) on LOGS_CHANNEL, which the hub reads by. */
 export async function publishLogs(pool: pg.Pool, rows: readonly LogRow[]): Promise<void> {
   await notifyKeys(
     pool,
