@@ -14,28 +14,13 @@ import { createKey } from '../query-api/src/keys/keys.ts';
 import { startServe } from '../test-support/cli.ts';
 import { natsServerInstalled, startNats } from '../test-support/nats-server.ts';
 import { startWriter } from '../test-support/otlp-traffic.ts';
-import { processCpu } from '../test-support/proc-cpu.ts';
+import { backendsCpu, processCpu, spentByBackends } from '../test-support/proc-cpu.ts';
 import { otlpRun } from './_otlp-run.ts';
 import { benchDatabase, fmt } from './support.ts';
 
 /** CPU seconds (user + system) a process has used so far; 0 once it is gone. */
 async function cpuSeconds(pid: number | undefined): Promise<number> {
   return pid === undefined ? 0 : ((await processCpu(pid))?.own ?? 0);
-}
-
-/** CPU seconds of the PostgreSQL backends connected to this database now. */
-async function backendsCpu(pool: pg.Pool, database: string): Promise<Map<number, number>> {
-  const { rows } = await pool.query<{ pid: number }>(
-    'SELECT pid FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()',
-    [database],
-  );
-  return new Map(await Promise.all(rows.map(async (r) => [r.pid, await cpuSeconds(r.pid)] as const)));
-}
-
-function spentByBackends(before: Map<number, number>, after: Map<number, number>): number {
-  let total = 0;
-  for (const [pid, cpu] of after) total += cpu - (before.get(pid) ?? 0);
-  return total;
 }
 
 async function post(url: string, key: string, count: number): Promise<void> {

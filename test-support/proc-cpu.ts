@@ -1,4 +1,5 @@
 import { readdir, readFile } from 'node:fs/promises';
+import type pg from 'pg';
 
 // USER_HZ: the unit of the times in /proc/<pid>/stat on Linux.
 const TICKS_PER_S = 100;
@@ -38,4 +39,22 @@ export async function familyCpu(pid: number): Promise<number | undefined> {
   if (!self) return undefined;
   const children = await Promise.all((await childPids(pid)).map(processCpu));
   return self.own + self.reaped + children.reduce((s, c) => s + (c?.own ?? 0), 0);
+}
+
+/** CPU seconds so far of each PostgreSQL backend connected to `database` now (the asking one left out), by pid. */
+export async function backendsCpu(pool: pg.Pool, database: string): Promise<Map<number, number>> {
+  const { rows } = await pool.query<{ pid: number }>(
+    'SELECT pid FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()',
+    [database],
+  );
+  return new Map(
+    await Promise.all(rows.map(async (r) => [r.pid, (await processCpu(r.pid))?.own ?? 0] as const)),
+  );
+}
+
+/** The CPU seconds backends spent between two `backendsCpu` readings (those that came in between from 0). */
+export function spentByBackends(before: Map<number, number>, after: Map<number, number>): number {
+  let total = 0;
+  for (const [pid, cpu] of after) total += cpu - (before.get(pid) ?? 0);
+  return total;
 }
