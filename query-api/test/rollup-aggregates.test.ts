@@ -56,10 +56,14 @@ function randomEvent(org: string, at: number) {
   });
 }
 
+// Two events just outside the window 'beside events in the rest of their hours', in the hours its ends cut.
+const BESIDE_START = Math.floor(now / HOUR) * HOUR - 30 * HOUR + 10 * 60_000;
+const BESIDE_END = Math.floor(now / HOUR) * HOUR - 5 * HOUR + 50 * 60_000;
+
 beforeAll(async () => {
   // Four days back to now: most compacted into hourly/daily rows, the newest still deltas.
   const old = Array.from({ length: 900 }, () => randomEvent('acme', now - 4 * DAY + rnd() * 4 * DAY));
-  await insertEvents(db.pool, old);
+  await insertEvents(db.pool, [...old, randomEvent('acme', BESIDE_START), randomEvent('acme', BESIDE_END)]);
   await compactRollups(db.pool);
   const recent = Array.from({ length: 200 }, () => randomEvent('acme', now - 2 * DAY + rnd() * 2 * DAY));
   await insertEvents(db.pool, [
@@ -86,12 +90,20 @@ async function get(path: string): Promise<{ status: number; body: any }> {
 }
 
 const iso = (t: number) => new Date(t).toISOString();
-// Ends inside hours and days, one window inside a single hour, one on whole hours.
+// Ends inside hours and days, one window inside a single hour, one on whole hours. A partial hour is read from its
+// hour's rollup row when the rest of that hour holds no event: the last two windows take that way at both ends and
+// must not take it at either.
 const WINDOWS: [string, number, number][] = [
   ['ragged, 3 days', now - 3 * DAY - 17 * 60_000 - 3_000, now - 7 * 60_000],
   ['ragged, 30 hours', now - 30 * HOUR + 123_456, now - 2 * HOUR - 999],
   ['inside one hour', Math.floor(now / HOUR) * HOUR - HOUR + 60_000, Math.floor(now / HOUR) * HOUR - 60_000],
   ['whole hours', Math.floor(now / HOUR) * HOUR - 50 * HOUR, Math.floor(now / HOUR) * HOUR],
+  [
+    '1 ms into an hour to past the newest event',
+    Math.floor(now / HOUR) * HOUR - 26 * HOUR + 1,
+    now + 30 * 60_000,
+  ],
+  ['beside events in the rest of their hours', BESIDE_START + 1, BESIDE_END],
 ];
 const q = (from: number, to: number) => `date_from=${iso(from)}&date_to=${iso(to)}`;
 

@@ -21,26 +21,42 @@ const HOUR = 3_600_000;
 const DAY = 86_400_000;
 type Range = readonly [Date, Date];
 
+/** Part of one hour, with the whole hour it lies in. */
+export interface PartialHour {
+  range: Range;
+  hour: Range;
+}
+
 export interface WindowParts {
   /** Whole UTC days, from the day table. */
   days: Range | null;
   /** Whole hours outside `days`, from the hour table. */
   hours: Range[];
-  /** Partial hours at either end, from raw rows. */
-  raw: Range[];
+  /** Partial hours at either end, each within one hour: raw rows, or their hour's row when it holds nothing else. */
+  raw: PartialHour[];
   /** Every whole hour of the window: where pending events are looked for. */
   wholeHours: Range | null;
 }
+
+const partialHour = (a: number, b: number): PartialHour => {
+  const hour = Math.floor(a / HOUR) * HOUR;
+  return { range: [new Date(a), new Date(b)], hour: [new Date(hour), new Date(hour + HOUR)] };
+};
 
 export function splitWindow(from: Date, to: Date, { useDays = true } = {}): WindowParts {
   const f = from.getTime();
   const t = to.getTime();
   const h0 = Math.ceil(f / HOUR) * HOUR;
   const h1 = Math.floor(t / HOUR) * HOUR;
-  if (h0 >= h1) return { days: null, hours: [], raw: [[from, to]], wholeHours: null };
-  const raw: Range[] = [];
-  if (f < h0) raw.push([from, new Date(h0)]);
-  if (h1 < t) raw.push([new Date(h1), to]);
+  if (h0 >= h1) {
+    // No whole hour: the window is inside one hour, or straddles the boundary h0 between two.
+    const raw =
+      f >= t ? [] : h0 > f && h0 < t ? [partialHour(f, h0), partialHour(h0, t)] : [partialHour(f, t)];
+    return { days: null, hours: [], raw, wholeHours: null };
+  }
+  const raw: PartialHour[] = [];
+  if (f < h0) raw.push(partialHour(f, h0));
+  if (h1 < t) raw.push(partialHour(h1, t));
   const wholeHours: Range = [new Date(h0), new Date(h1)];
   const d0 = Math.ceil(h0 / DAY) * DAY;
   const d1 = Math.floor(h1 / DAY) * DAY;
@@ -150,21 +166,40 @@ export function sourceCtes(
         )}) x`
       : `SELECT bucket, ${COLUMNS[rollup].join(', ')} FROM (${rowsFromRaw(rollup, n('raw'))}) x`;
   const mark = `${p.add(o.backfillBefore ?? '-infinity')}::timestamptz`;
+  // A partial hour is read from its hour's rollup row (and pending events) when the org has no event in the rest of
+  // that hour: then the row sums exactly the partial hour's events. A window ending now nearly always qualifies, and
+  // saves aggregating up to an hour of raw rows. Decided inside the statement (each EXISTS runs once), so the answer
+  // stays exact whatever commits meanwhile.
+  const edges = parts.raw.map(({ range: [a, b], hour: [hs, he] }) => {
+    const [pa, pb, phs, phe] = [p.add(a), p.add(b), p.add(hs), p.add(he)];
+    const none = (x: string, y: string) =>
+      `NOT EXISTS (SELECT 1 FROM ai_events o WHERE o.org_id = ${org} AND o.created_at >= ${x} AND o.created_at < ${y})`;
+    const rest = [hs < a ? none(phs, pa) : '', b < he ? none(pb, phe) : ''].filter(Boolean);
+    const whole = `(${[`${phs}::timestamptz >= ${mark}`, ...rest].join(' AND ')})`;
+    return { range: `e.created_at >= ${pa} AND e.created_at < ${pb}`, hour: [phs, phe] as const, whole };
+  });
+  const pendingHours = [
+    `(p.created_at >= greatest(${ph0}, ${mark}) AND p.created_at < ${ph1})`,
+    ...edges.map((e) => `(${e.whole} AND p.created_at >= ${e.hour[0]} AND p.created_at < ${e.hour[1]})`),
+  ].join(' OR ');
   // One scan per range (not an OR of them), so each can be an index-only scan.
   const rollupRows = (grain: 'day' | 'hour', where: string) =>
     `SELECT t.bucket, ${columns} FROM ${rollupTable(table, grain)} t
       WHERE t.org_id = ${org}${tableFilter} AND (${where}) AND t.bucket >= ${mark}`;
   return `${n('raw')} AS MATERIALIZED (
-      ${raw(`(${rangeSql('e.created_at', parts.raw, p)})`)}
-      UNION ALL ${raw(`e.created_at >= ${ph0} AND e.created_at < least(${ph1}, ${mark})`)}
-      UNION ALL ${raw(
-        `p.org_id = ${org} AND p.created_at >= greatest(${ph0}, ${mark}) AND p.created_at < ${ph1}`,
-        'ai_rollup_pending p JOIN ai_events e ON e.org_id = p.org_id AND e.created_at = p.created_at AND e.id = p.id',
-      )}
+      ${[
+        ...edges.map((e) => raw(`${e.range} AND NOT ${e.whole}`)),
+        raw(`e.created_at >= ${ph0} AND e.created_at < least(${ph1}, ${mark})`),
+        raw(
+          `p.org_id = ${org} AND (${pendingHours})`,
+          'ai_rollup_pending p JOIN ai_events e ON e.org_id = p.org_id AND e.created_at = p.created_at AND e.id = p.id',
+        ),
+      ].join('\n      UNION ALL ')}
     ),
     ${name} AS ${o.materialized === false ? 'NOT ' : ''}MATERIALIZED (
       ${rollupRows('day', rangeSql('t.bucket', parts.days ? [parts.days] : [], p))}
       ${parts.hours.map((range) => `UNION ALL ${rollupRows('hour', rangeSql('t.bucket', [range], p))}`).join('\n')}
+      ${edges.map((e) => `UNION ALL ${rollupRows('hour', `t.bucket = ${e.hour[0]} AND ${e.whole}`)}`).join('\n')}
       UNION ALL ${fromRaw}
     )`;
 }
@@ -190,6 +225,10 @@ export const groupHistograms = (source: string, group: string) => {
     LEFT JOIN (${mergedHistogram(['g'], several, 'ttft_hist')}) t USING (g)`;
 };
 
+/** The merged histograms of a `groupHistograms` subquery (as `h`), as the text `histogram.ts` parses. */
+export const HISTOGRAMS_AS_TEXT = `array_to_string(h.latency_hist, ',') AS latency_hist,
+  array_to_string(h.ttft_hist, ',') AS ttft_hist`;
+
 export interface GroupedRow {
   g: string | Date | null;
   calls: string;
@@ -202,9 +241,9 @@ export interface GroupedRow {
   cost_usd: string;
   unpriced_calls: string;
   ttft_calls: string;
-  /** Packed histograms (see `histogram.ts`). */
-  latency_hist: string[] | null;
-  ttft_hist: string[] | null;
+  /** Packed histograms as comma-separated text (see `histogram.ts`). */
+  latency_hist: string | null;
+  ttft_hist: string | null;
 }
 
 /** Sums and merged histograms of the org's calls (or one model's) per group of `group` over the window. */
@@ -212,7 +251,7 @@ export function groupedStatement(o: SourceOptions & { group: string }): { text: 
   const p = new Params();
   return {
     text: `WITH ${sourceCtes('src', 'ai_roll_org', o, p)}
-      SELECT s.*, h.latency_hist, h.ttft_hist
+      SELECT s.*, ${HISTOGRAMS_AS_TEXT}
       FROM (${groupSums('src', o.group)}) s LEFT JOIN (${groupHistograms('src', o.group)}) h USING (g)
       ORDER BY g`,
     values: p.values,
