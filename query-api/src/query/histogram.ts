@@ -3,8 +3,8 @@
  * holds values in (γ^(i−1), γ^i] with γ = (1 + α) / (1 − α), and its estimate 2γ^i / (γ + 1) is within α of every
  * value in it. The zero bucket holds values under 0.01 ms and is estimated as 0. The rollups store a histogram as
  * packed (bucket, count) pairs (`migrations/0024_narrow_rollups.sql`), ascending by bucket, only buckets with a
- * count. Reads receive them as comma-separated text (`array_to_string`): a month of hourly rows holds ~75,000 pairs,
- * which `split` and `Number` parse several times faster than the driver's character-by-character array parser.
+ * count. Reads receive them as comma-separated text (`array_to_string`) of non-negative integers: a month of hourly
+ * rows holds ~75,000 pairs, which `elements` reads several times faster than the driver's array parser.
  */
 export const RELATIVE_ACCURACY = 0.02;
 export const ZERO_BUCKET = -9999;
@@ -18,8 +18,27 @@ export type Histogram = Map<number, number>;
 /** A packed histogram as the reads receive it: comma-separated text, '' or null when empty. */
 export type PackedText = string | null | undefined;
 
-/** The packed elements of `packed`, as numbers (exact: packed values stay under 2^53). */
-const elements = (packed: PackedText): number[] => (packed ? packed.split(',').map(Number) : []);
+const COMMA = 44;
+const ZERO = 48;
+
+/**
+ * The packed elements of `packed`, as numbers: digits accumulated in place, so no string is made per element (exact:
+ * packed values stay under 2^53, and so does every partial value).
+ */
+function elements(packed: PackedText): number[] {
+  const out: number[] = [];
+  if (!packed) return out;
+  let v = 0;
+  for (let i = 0; i < packed.length; i++) {
+    const c = packed.charCodeAt(i);
+    if (c === COMMA) {
+      out.push(v);
+      v = 0;
+    } else v = v * 10 + (c - ZERO);
+  }
+  out.push(v);
+  return out;
+}
 
 /** A packed histogram as a Histogram; null or empty as an empty one. */
 export function unpack(packed: PackedText): Histogram {
