@@ -80,6 +80,11 @@ beforeAll(async () => {
   await db.pool.query('ALTER TABLE ai_events ENABLE TRIGGER ai_events_rollup_pending');
   await startRollupBackfill(db.pool);
   for (let step = 0; step < 2; step++) expect((await backfillRollupsStep(db.pool))?.done).toBe(false);
+  // Pending events in the days the backfill rolled up (it dropped the pending keys it found there).
+  await insertEvents(
+    db.pool,
+    Array.from({ length: 40 }, () => randomEvent('acme', now - rnd() * 20 * HOUR)),
+  );
   key = (await createKey(db.pool, { orgId: 'acme', role: 'viewer' })).key;
 });
 
@@ -90,9 +95,10 @@ async function get(path: string): Promise<{ status: number; body: any }> {
 }
 
 const iso = (t: number) => new Date(t).toISOString();
-// Ends inside hours and days, one window inside a single hour, one on whole hours. A partial hour is read from its
-// hour's rollup row when the rest of that hour holds no event: the last two windows take that way at both ends and
-// must not take it at either.
+// Ends inside hours and days, one window inside a single hour, one on whole hours. A partial hour (day) is read from
+// its hour's (day's) rollup row when the rest of that hour (day) holds no event: of the last three windows, the first
+// takes the hour's row at its start and the day's at its end, the second the day's row at both ends, the third
+// neither at either end.
 const WINDOWS: [string, number, number][] = [
   ['ragged, 3 days', now - 3 * DAY - 17 * 60_000 - 3_000, now - 7 * 60_000],
   ['ragged, 30 hours', now - 30 * HOUR + 123_456, now - 2 * HOUR - 999],
@@ -103,6 +109,7 @@ const WINDOWS: [string, number, number][] = [
     Math.floor(now / HOUR) * HOUR - 26 * HOUR + 1,
     now + 30 * 60_000,
   ],
+  ['1 ms into a day to past the newest event', Math.floor(now / DAY) * DAY - DAY + 1, now + 30 * 60_000],
   ['beside events in the rest of their hours', BESIDE_START + 1, BESIDE_END],
 ];
 const q = (from: number, to: number) => `date_from=${iso(from)}&date_to=${iso(to)}`;

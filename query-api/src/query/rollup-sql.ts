@@ -21,50 +21,78 @@ const HOUR = 3_600_000;
 const DAY = 86_400_000;
 type Range = readonly [Date, Date];
 
-/** Part of one hour, with the whole hour it lies in. */
-export interface PartialHour {
+/** Part of one hour or one UTC day (`range`), with that whole hour or day (`whole`). */
+export interface Partial {
   range: Range;
-  hour: Range;
+  whole: Range;
+}
+
+/** A part of the window that is not whole days: whole hours and partial hours at its ends. */
+export interface Piece {
+  range: Range;
+  /** The UTC day holding the piece, whose day row may stand in for it; null without days (hourly series). */
+  day: Range | null;
+  /** Whole hours, from the hour table. */
+  hours: Range | null;
+  /** Partial hours at either end, each inside one hour. */
+  edges: Partial[];
 }
 
 export interface WindowParts {
   /** Whole UTC days, from the day table. */
   days: Range | null;
-  /** Whole hours outside `days`, from the hour table. */
-  hours: Range[];
-  /** Partial hours at either end, each within one hour: raw rows, or their hour's row when it holds nothing else. */
-  raw: PartialHour[];
-  /** Every whole hour of the window: where pending events are looked for. */
+  /** The rest: with days, the partial day at either end (each inside one day); without, the whole window. */
+  pieces: Piece[];
+  /** Every whole hour of the window (days included), or null. */
   wholeHours: Range | null;
 }
 
-const partialHour = (a: number, b: number): PartialHour => {
-  const hour = Math.floor(a / HOUR) * HOUR;
-  return { range: [new Date(a), new Date(b)], hour: [new Date(hour), new Date(hour + HOUR)] };
+const partial = (a: number, b: number, unit: number): Partial => {
+  const start = Math.floor(a / unit) * unit;
+  return { range: [new Date(a), new Date(b)], whole: [new Date(start), new Date(start + unit)] };
 };
+
+function hourParts(a: number, b: number): Pick<Piece, 'hours' | 'edges'> {
+  const h0 = Math.ceil(a / HOUR) * HOUR;
+  const h1 = Math.floor(b / HOUR) * HOUR;
+  if (h0 >= h1) {
+    // No whole hour: inside one hour, or straddling the boundary h0 between two.
+    const edges =
+      a >= b ? [] : h0 > a && h0 < b ? [partial(a, h0, HOUR), partial(h0, b, HOUR)] : [partial(a, b, HOUR)];
+    return { hours: null, edges };
+  }
+  const edges: Partial[] = [];
+  if (a < h0) edges.push(partial(a, h0, HOUR));
+  if (h1 < b) edges.push(partial(h1, b, HOUR));
+  return { hours: [new Date(h0), new Date(h1)], edges };
+}
+
+const dayPiece = (a: number, b: number): Piece => ({
+  range: [new Date(a), new Date(b)],
+  day: partial(a, b, DAY).whole,
+  ...hourParts(a, b),
+});
 
 export function splitWindow(from: Date, to: Date, { useDays = true } = {}): WindowParts {
   const f = from.getTime();
   const t = to.getTime();
   const h0 = Math.ceil(f / HOUR) * HOUR;
   const h1 = Math.floor(t / HOUR) * HOUR;
-  if (h0 >= h1) {
-    // No whole hour: the window is inside one hour, or straddles the boundary h0 between two.
-    const raw =
-      f >= t ? [] : h0 > f && h0 < t ? [partialHour(f, h0), partialHour(h0, t)] : [partialHour(f, t)];
-    return { days: null, hours: [], raw, wholeHours: null };
-  }
-  const raw: PartialHour[] = [];
-  if (f < h0) raw.push(partialHour(f, h0));
-  if (h1 < t) raw.push(partialHour(h1, t));
-  const wholeHours: Range = [new Date(h0), new Date(h1)];
-  const d0 = Math.ceil(h0 / DAY) * DAY;
-  const d1 = Math.floor(h1 / DAY) * DAY;
-  if (!useDays || d0 >= d1) return { days: null, hours: [wholeHours], raw, wholeHours };
-  const hours: Range[] = [];
-  if (h0 < d0) hours.push([new Date(h0), new Date(d0)]);
-  if (d1 < h1) hours.push([new Date(d1), new Date(h1)]);
-  return { days: [new Date(d0), new Date(d1)], hours, raw, wholeHours };
+  const wholeHours: Range | null = h0 < h1 ? [new Date(h0), new Date(h1)] : null;
+  if (!useDays)
+    return {
+      days: null,
+      pieces: f < t ? [{ range: [from, to], day: null, ...hourParts(f, t) }] : [],
+      wholeHours,
+    };
+  const d0 = Math.ceil(f / DAY) * DAY;
+  const d1 = Math.floor(t / DAY) * DAY;
+  // Inside one day.
+  if (d0 > d1) return { days: null, pieces: f < t ? [dayPiece(f, t)] : [], wholeHours };
+  const pieces: Piece[] = [];
+  if (f < d0) pieces.push(dayPiece(f, d0));
+  if (d1 < t) pieces.push(dayPiece(d1, t));
+  return { days: d0 < d1 ? [new Date(d0), new Date(d1)] : null, pieces, wholeHours };
 }
 
 /** Collects parameter values while a statement is built; `add` returns the placeholder. */
@@ -116,11 +144,6 @@ const COLUMNS: Record<Rollup, string[]> = {
   ai_roll_fallback: ['model_name', 'fallback_model', 'fallback_reason', 'count'],
 };
 
-const rangeSql = (column: string, ranges: readonly Range[], p: Params) =>
-  ranges.length === 0
-    ? 'false'
-    : ranges.map(([a, b]) => `(${column} >= ${p.add(a)} AND ${column} < ${p.add(b)})`).join(' OR ');
-
 /**
  * CTEs (to follow `WITH`, every name prefixed by `name`) ending in `${name}`: every row of the window in the rollup's
  * shape (`bucket` and COLUMNS), from day, hour and raw sources. `dim` picks the dimension of `ai_roll_dim`.
@@ -148,8 +171,6 @@ export function sourceCtes(
       : '',
   ].join('');
   const columns = COLUMNS[rollup].map((c) => `t.${c}`).join(', ');
-  const [h0, h1] = parts.wholeHours ?? [o.from, o.from];
-  const [ph0, ph1] = [p.add(h0), p.add(h1)];
   const n = (cte: string) => `${name}_${cte}`;
   const rawModel = [
     model !== undefined ? ` AND e.model_name = ${model}` : '',
@@ -166,41 +187,80 @@ export function sourceCtes(
         )}) x`
       : `SELECT bucket, ${COLUMNS[rollup].join(', ')} FROM (${rowsFromRaw(rollup, n('raw'))}) x`;
   const mark = `${p.add(o.backfillBefore ?? '-infinity')}::timestamptz`;
-  // A partial hour is read from its hour's rollup row (and pending events) when the org has no event in the rest of
-  // that hour: then the row sums exactly the partial hour's events. A window ending now nearly always qualifies, and
-  // saves aggregating up to an hour of raw rows. Decided inside the statement (each EXISTS runs once), so the answer
-  // stays exact whatever commits meanwhile.
-  const edges = parts.raw.map(({ range: [a, b], hour: [hs, he] }) => {
-    const [pa, pb, phs, phe] = [p.add(a), p.add(b), p.add(hs), p.add(he)];
-    const none = (x: string, y: string) =>
-      `NOT EXISTS (SELECT 1 FROM ai_events o WHERE o.org_id = ${org} AND o.created_at >= ${x} AND o.created_at < ${y})`;
-    const rest = [hs < a ? none(phs, pa) : '', b < he ? none(pb, phe) : ''].filter(Boolean);
-    const whole = `(${[`${phs}::timestamptz >= ${mark}`, ...rest].join(' AND ')})`;
-    return { range: `e.created_at >= ${pa} AND e.created_at < ${pb}`, hour: [phs, phe] as const, whole };
-  });
-  const pendingHours = [
-    `(p.created_at >= greatest(${ph0}, ${mark}) AND p.created_at < ${ph1})`,
-    ...edges.map((e) => `(${e.whole} AND p.created_at >= ${e.hour[0]} AND p.created_at < ${e.hour[1]})`),
-  ].join(' OR ');
+  const between = (column: string, [a, b]: Range) => `${column} >= ${p.add(a)} AND ${column} < ${p.add(b)}`;
   // One scan per range (not an OR of them), so each can be an index-only scan.
   const rollupRows = (grain: 'day' | 'hour', where: string) =>
     `SELECT t.bucket, ${columns} FROM ${rollupTable(table, grain)} t
       WHERE t.org_id = ${org}${tableFilter} AND (${where}) AND t.bucket >= ${mark}`;
-  return `${n('raw')} AS MATERIALIZED (
-      ${[
-        ...edges.map((e) => raw(`${e.range} AND NOT ${e.whole}`)),
-        raw(`e.created_at >= ${ph0} AND e.created_at < least(${ph1}, ${mark})`),
-        raw(
-          `p.org_id = ${org} AND (${pendingHours})`,
-          'ai_rollup_pending p JOIN ai_events e ON e.org_id = p.org_id AND e.created_at = p.created_at AND e.id = p.id',
-        ),
-      ].join('\n      UNION ALL ')}
+
+  // A partial hour (or day) is read from its hour's (day's) rollup row and pending events when the org has no event in
+  // the rest of that hour (day): the row then sums exactly the part's events. A window ending now nearly always
+  // qualifies at its end, which saves aggregating up to an hour of raw rows (and a day's hour rows: by user, ~4,600 a
+  // hour). Decided inside the statement, each probe once (the `flags` row), so the answer is exact whatever commits
+  // meanwhile.
+  const flags: string[] = [];
+  const none = (a: Date, b: Date) =>
+    a < b
+      ? [
+          `NOT EXISTS (SELECT 1 FROM ai_events o WHERE o.org_id = ${org} AND ${between('o.created_at', [a, b])})`,
+        ]
+      : [];
+  const alone = ({ range: [a, b], whole: [start, end] }: Partial) => {
+    flags.push([`${p.add(start)}::timestamptz >= ${mark}`, ...none(start, a), ...none(b, end)].join(' AND '));
+    return `(SELECT f${flags.length - 1} FROM ${n('flags')})`;
+  };
+  const rows: string[] = [];
+  const rawRows: string[] = [];
+  const pending: string[] = [];
+  if (parts.days) {
+    rows.push(rollupRows('day', between('t.bucket', parts.days)));
+    pending.push(
+      `p.created_at >= greatest(${p.add(parts.days[0])}, ${mark}) AND p.created_at < ${p.add(parts.days[1])}`,
+    );
+  }
+  for (const piece of parts.pieces) {
+    const dayAlone = piece.day ? alone({ range: piece.range, whole: piece.day }) : undefined;
+    const unlessDay = dayAlone ? ` AND NOT ${dayAlone}` : '';
+    if (piece.day) {
+      rows.push(rollupRows('day', `t.bucket = ${p.add(piece.day[0])} AND ${dayAlone}`));
+      pending.push(`${dayAlone} AND ${between('p.created_at', piece.day)}`);
+    }
+    if (piece.hours) {
+      rows.push(rollupRows('hour', `${between('t.bucket', piece.hours)}${unlessDay}`));
+      pending.push(
+        `p.created_at >= greatest(${p.add(piece.hours[0])}, ${mark}) AND p.created_at < ${p.add(piece.hours[1])}${unlessDay}`,
+      );
+    }
+    for (const edge of piece.edges) {
+      const hourAlone = alone(edge);
+      rawRows.push(raw(`${between('e.created_at', edge.range)} AND NOT ${hourAlone}${unlessDay}`));
+      rows.push(rollupRows('hour', `t.bucket = ${p.add(edge.whole[0])} AND ${hourAlone}${unlessDay}`));
+      pending.push(`${hourAlone}${unlessDay} AND ${between('p.created_at', edge.whole)}`);
+    }
+  }
+  // Whole hours before the backfill's mark: raw rows (a day the backfill has not reached is never read from rollups).
+  if (parts.wholeHours)
+    rawRows.push(
+      raw(
+        `e.created_at >= ${p.add(parts.wholeHours[0])} AND e.created_at < least(${p.add(parts.wholeHours[1])}, ${mark})`,
+      ),
+    );
+  // Events committed but not yet added by the compactor, wherever a rollup row is read.
+  if (pending.length)
+    rawRows.push(
+      raw(
+        `p.org_id = ${org} AND (${pending.map((c) => `(${c})`).join(' OR ')})`,
+        'ai_rollup_pending p JOIN ai_events e ON e.org_id = p.org_id AND e.created_at = p.created_at AND e.id = p.id',
+      ),
+    );
+  const flagsCte = flags.length
+    ? `${n('flags')} AS MATERIALIZED (SELECT ${flags.map((f, i) => `${f} AS f${i}`).join(', ')}),\n    `
+    : '';
+  return `${flagsCte}${n('raw')} AS MATERIALIZED (
+      ${rawRows.length ? rawRows.join('\n      UNION ALL ') : `${raw('false')}`}
     ),
     ${name} AS ${o.materialized === false ? 'NOT ' : ''}MATERIALIZED (
-      ${rollupRows('day', rangeSql('t.bucket', parts.days ? [parts.days] : [], p))}
-      ${parts.hours.map((range) => `UNION ALL ${rollupRows('hour', rangeSql('t.bucket', [range], p))}`).join('\n')}
-      ${edges.map((e) => `UNION ALL ${rollupRows('hour', `t.bucket = ${e.hour[0]} AND ${e.whole}`)}`).join('\n')}
-      UNION ALL ${fromRaw}
+      ${[...rows, fromRaw].join('\n      UNION ALL ')}
     )`;
 }
 
