@@ -193,21 +193,50 @@ export function sourceCtes(
     `SELECT t.bucket, ${columns} FROM ${rollupTable(table, grain)} t
       WHERE t.org_id = ${org}${tableFilter} AND (${where}) AND t.bucket >= ${mark}`;
 
-  // A partial hour (or day) is read from its hour's (day's) rollup row and pending events when the org has no event in
-  // the rest of that hour (day): the row then sums exactly the part's events. A window ending now nearly always
+  // A partial hour (or day) is read from its hour's (day's) rollup row and pending events when every event of that
+  // hour (day) is in the window's part: the row then sums exactly the part's events. A window ending now nearly always
   // qualifies at its end, which saves aggregating up to an hour of raw rows (and a day's hour rows: by user, ~4,600 a
-  // hour). Decided inside the statement, each probe once (the `flags` row), so the answer is exact whatever commits
-  // meanwhile.
+  // hour). Raw rows alone cannot tell (retention deletes them while the rollups keep their figures), so an hour also
+  // needs its row's calls plus its live pending events to equal the raw rows of the part, and a day needs each of its
+  // partial hours to qualify and no hour row, nor raw row, outside the hours the part touches. The cheap probes come
+  // first (AND stops at the first false). Decided inside the statement, each once (the `flags` row), so the answer is
+  // exact whatever commits meanwhile.
   const flags: string[] = [];
-  const none = (a: Date, b: Date) =>
+  const flag = (conditions: string[]) => {
+    flags.push(conditions.join(' AND '));
+    return `(SELECT f${flags.length - 1} FROM ${n('flags')})`;
+  };
+  const none = (table: string, column: string, a: Date, b: Date) =>
     a < b
       ? [
-          `NOT EXISTS (SELECT 1 FROM ai_events o WHERE o.org_id = ${org} AND ${between('o.created_at', [a, b])})`,
+          `NOT EXISTS (SELECT 1 FROM ${table} o WHERE o.org_id = ${org} AND ${between(`o.${column}`, [a, b])})`,
         ]
       : [];
-  const alone = ({ range: [a, b], whole: [start, end] }: Partial) => {
-    flags.push([`${p.add(start)}::timestamptz >= ${mark}`, ...none(start, a), ...none(b, end)].join(' AND '));
-    return `(SELECT f${flags.length - 1} FROM ${n('flags')})`;
+  const count = (from: string, where: string) => `(SELECT count(*) FROM ${from} WHERE ${where})`;
+  const hourAlone = ({ range: [a, b], whole: [start, end] }: Partial) =>
+    flag([
+      `${p.add(start)}::timestamptz >= ${mark}`,
+      ...none('ai_events', 'created_at', start, a),
+      ...none('ai_events', 'created_at', b, end),
+      `coalesce((SELECT h.calls FROM ai_roll_org_hour h WHERE h.org_id = ${org} AND h.bucket = ${p.add(start)}), 0)
+        + ${count(
+          'ai_rollup_pending q JOIN ai_events x ON x.org_id = q.org_id AND x.created_at = q.created_at AND x.id = q.id',
+          `q.org_id = ${org} AND ${between('q.created_at', [start, end])}`,
+        )}
+        = ${count('ai_events c', `c.org_id = ${org} AND ${between('c.created_at', [a, b])}`)}`,
+    ]);
+  const dayAlone = (piece: Piece & { day: Range }, edges: string[]) => {
+    const [start, end] = piece.day;
+    const first = new Date(Math.floor(piece.range[0].getTime() / HOUR) * HOUR);
+    const last = new Date(Math.ceil(piece.range[1].getTime() / HOUR) * HOUR);
+    const day = flag([
+      `${p.add(start)}::timestamptz >= ${mark}`,
+      ...none('ai_events', 'created_at', start, first),
+      ...none('ai_events', 'created_at', last, end),
+      ...none('ai_roll_org_hour', 'bucket', start, first),
+      ...none('ai_roll_org_hour', 'bucket', last, end),
+    ]);
+    return `(${[day, ...edges].join(' AND ')})`;
   };
   const rows: string[] = [];
   const rawRows: string[] = [];
@@ -219,11 +248,12 @@ export function sourceCtes(
     );
   }
   for (const piece of parts.pieces) {
-    const dayAlone = piece.day ? alone({ range: piece.range, whole: piece.day }) : undefined;
-    const unlessDay = dayAlone ? ` AND NOT ${dayAlone}` : '';
+    const edges = piece.edges.map(hourAlone);
+    const wholeDay = piece.day ? dayAlone({ ...piece, day: piece.day }, edges) : undefined;
+    const unlessDay = wholeDay ? ` AND NOT ${wholeDay}` : '';
     if (piece.day) {
-      rows.push(rollupRows('day', `t.bucket = ${p.add(piece.day[0])} AND ${dayAlone}`));
-      pending.push(`${dayAlone} AND ${between('p.created_at', piece.day)}`);
+      rows.push(rollupRows('day', `t.bucket = ${p.add(piece.day[0])} AND ${wholeDay}`));
+      pending.push(`${wholeDay} AND ${between('p.created_at', piece.day)}`);
     }
     if (piece.hours) {
       rows.push(rollupRows('hour', `${between('t.bucket', piece.hours)}${unlessDay}`));
@@ -231,11 +261,11 @@ export function sourceCtes(
         `p.created_at >= greatest(${p.add(piece.hours[0])}, ${mark}) AND p.created_at < ${p.add(piece.hours[1])}${unlessDay}`,
       );
     }
-    for (const edge of piece.edges) {
-      const hourAlone = alone(edge);
-      rawRows.push(raw(`${between('e.created_at', edge.range)} AND NOT ${hourAlone}${unlessDay}`));
-      rows.push(rollupRows('hour', `t.bucket = ${p.add(edge.whole[0])} AND ${hourAlone}${unlessDay}`));
-      pending.push(`${hourAlone}${unlessDay} AND ${between('p.created_at', edge.whole)}`);
+    for (const [i, edge] of piece.edges.entries()) {
+      const whole = edges[i]!;
+      rawRows.push(raw(`${between('e.created_at', edge.range)} AND NOT ${whole}${unlessDay}`));
+      rows.push(rollupRows('hour', `t.bucket = ${p.add(edge.whole[0])} AND ${whole}${unlessDay}`));
+      pending.push(`${whole}${unlessDay} AND ${between('p.created_at', edge.whole)}`);
     }
   }
   // Whole hours before the backfill's mark: raw rows (a day the backfill has not reached is never read from rollups).
