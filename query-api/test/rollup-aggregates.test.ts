@@ -60,21 +60,32 @@ function randomEvent(org: string, at: number) {
 const BESIDE_START = Math.floor(now / HOUR) * HOUR - 30 * HOUR + 10 * 60_000;
 const BESIDE_END = Math.floor(now / HOUR) * HOUR - 5 * HOUR + 50 * 60_000;
 
-// Raw rows deleted after they were rolled up, as retention does (the rollups keep their figures): in one org a
-// deleted event shares the hour of the window's part, in the other only the day (every other raw row of that day
-// gone). Yesterday, which the backfill below has rolled up.
+// A partial hour or day whose unit holds events outside the window's part that neither its raw rows nor its rollup
+// rows show alone: raw rows deleted after they were rolled up, as retention does (the rollups keep their figures),
+// sharing the part's hour, or only its day (every other raw row of that day gone); and an event of the part's day
+// not rolled up yet (pending), in an hour without a row. Each in an org of its own, yesterday (which the backfill
+// below rolls up); each window holds one event.
 const YESTERDAY = Math.floor(now / DAY) * DAY - DAY;
-const DELETED = {
-  hour: {
+const HIDDEN = {
+  'hour row, a raw row deleted': {
     org: 'initech',
-    deleted: YESTERDAY + 10 * HOUR + 10 * 60_000,
     kept: YESTERDAY + 10 * HOUR + 40 * 60_000,
+    deleted: YESTERDAY + 10 * HOUR + 10 * 60_000,
+    pending: undefined,
     window: [YESTERDAY + 10 * HOUR + 30 * 60_000, YESTERDAY + 10 * HOUR + 50 * 60_000],
   },
-  day: {
+  'day row, a raw row deleted': {
     org: 'umbrella',
-    deleted: YESTERDAY + 3 * HOUR + 10 * 60_000,
     kept: YESTERDAY + 15 * HOUR + 20 * 60_000,
+    deleted: YESTERDAY + 3 * HOUR + 10 * 60_000,
+    pending: undefined,
+    window: [YESTERDAY + 15 * HOUR, YESTERDAY + 15 * HOUR + 50 * 60_000],
+  },
+  'day row, an event pending': {
+    org: 'hooli',
+    kept: YESTERDAY + 15 * HOUR + 20 * 60_000,
+    deleted: undefined,
+    pending: YESTERDAY + 3 * HOUR + 10 * 60_000,
     window: [YESTERDAY + 15 * HOUR, YESTERDAY + 15 * HOUR + 50 * 60_000],
   },
 };
@@ -86,8 +97,8 @@ beforeAll(async () => {
     ...old,
     randomEvent('acme', BESIDE_START),
     randomEvent('acme', BESIDE_END),
-    ...Object.values(DELETED).flatMap(({ org, kept, deleted }) =>
-      [kept, deleted].map((at) => randomEvent(org, at)),
+    ...Object.values(HIDDEN).flatMap(({ org, kept, deleted }) =>
+      [kept, deleted].flatMap((at) => (at === undefined ? [] : [randomEvent(org, at)])),
     ),
   ]);
   await compactRollups(db.pool);
@@ -106,11 +117,14 @@ beforeAll(async () => {
   await db.pool.query('ALTER TABLE ai_events ENABLE TRIGGER ai_events_rollup_pending');
   await startRollupBackfill(db.pool);
   for (let step = 0; step < 2; step++) expect((await backfillRollupsStep(db.pool))?.done).toBe(false);
-  for (const { org, deleted } of Object.values(DELETED))
-    await db.pool.query('DELETE FROM ai_events WHERE org_id = $1 AND created_at = $2', [
-      org,
-      new Date(deleted),
-    ]);
+  for (const { org, deleted, pending } of Object.values(HIDDEN)) {
+    if (deleted !== undefined)
+      await db.pool.query('DELETE FROM ai_events WHERE org_id = $1 AND created_at = $2', [
+        org,
+        new Date(deleted),
+      ]);
+    if (pending !== undefined) await insertEvents(db.pool, [randomEvent(org, pending)]);
+  }
   // Pending events in the days the backfill rolled up (it dropped the pending keys it found there).
   await insertEvents(
     db.pool,
@@ -311,17 +325,14 @@ describe.each(WINDOWS)('%s', (_name, from, to) => {
   });
 });
 
-describe('a partial hour or day whose other events were deleted from raw rows (retention)', () => {
-  it.each(Object.entries(DELETED))(
-    'is read from raw rows, not its %s row',
-    async (_unit, { org, window }) => {
-      const orgKey = (await createKey(db.pool, { orgId: org, role: 'viewer' })).key;
-      const res = await app.request(`/api/telemetry?action=overview&${q(window[0]!, window[1]!)}`, {
-        headers: { authorization: `Bearer ${orgKey}` },
-      });
-      expect(((await res.json()) as { requests: number }).requests).toBe(1);
-    },
-  );
+describe('a partial hour or day holding events its raw rows or its rollups alone do not show', () => {
+  it.each(Object.entries(HIDDEN))('is not read from its %s', async (_unit, { org, window }) => {
+    const orgKey = (await createKey(db.pool, { orgId: org, role: 'viewer' })).key;
+    const res = await app.request(`/api/telemetry?action=overview&${q(window[0]!, window[1]!)}`, {
+      headers: { authorization: `Bearer ${orgKey}` },
+    });
+    expect(((await res.json()) as { requests: number }).requests).toBe(1);
+  });
 });
 
 describe('series and breakdown input', () => {

@@ -196,47 +196,40 @@ export function sourceCtes(
   // A partial hour (or day) is read from its hour's (day's) rollup row and pending events when every event of that
   // hour (day) is in the window's part: the row then sums exactly the part's events. A window ending now nearly always
   // qualifies at its end, which saves aggregating up to an hour of raw rows (and a day's hour rows: by user, ~4,600 a
-  // hour). Raw rows alone cannot tell (retention deletes them while the rollups keep their figures), so an hour also
-  // needs its row's calls plus its live pending events to equal the raw rows of the part, and a day needs each of its
-  // partial hours to qualify and no hour row, nor raw row, outside the hours the part touches. The cheap probes come
-  // first (AND stops at the first false). Decided inside the statement, each once (the `flags` row), so the answer is
-  // exact whatever commits meanwhile.
+  // hour). Every raw row at or after the backfill's mark is in the rollups or pending, and the rollups keep the
+  // figures of raw rows retention deleted, so the test reads rollups and pending keys: an hour qualifies when its
+  // row's calls plus its pending keys equal the part's raw rows; a day, when each of its partial hours qualifies and
+  // no hour row nor pending key lies outside the hours the part touches. Decided inside the statement, each once (the
+  // `flags` row), so the answer is exact whatever commits meanwhile. Few, simple probes: their planning is paid on
+  // every call.
   const flags: string[] = [];
   const flag = (conditions: string[]) => {
     flags.push(conditions.join(' AND '));
     return `(SELECT f${flags.length - 1} FROM ${n('flags')})`;
   };
-  const none = (table: string, column: string, a: Date, b: Date) =>
-    a < b
-      ? [
-          `NOT EXISTS (SELECT 1 FROM ${table} o WHERE o.org_id = ${org} AND ${between(`o.${column}`, [a, b])})`,
-        ]
-      : [];
-  const count = (from: string, where: string) => `(SELECT count(*) FROM ${from} WHERE ${where})`;
-  const hourAlone = ({ range: [a, b], whole: [start, end] }: Partial) =>
+  const pendingKeys = (where: string) =>
+    `(SELECT count(*) FROM ai_rollup_pending q WHERE q.org_id = ${org} AND ${where})`;
+  const hourAlone = ({ range, whole: [start, end] }: Partial) =>
     flag([
       `${p.add(start)}::timestamptz >= ${mark}`,
-      ...none('ai_events', 'created_at', start, a),
-      ...none('ai_events', 'created_at', b, end),
       `coalesce((SELECT h.calls FROM ai_roll_org_hour h WHERE h.org_id = ${org} AND h.bucket = ${p.add(start)}), 0)
-        + ${count(
-          'ai_rollup_pending q JOIN ai_events x ON x.org_id = q.org_id AND x.created_at = q.created_at AND x.id = q.id',
-          `q.org_id = ${org} AND ${between('q.created_at', [start, end])}`,
-        )}
-        = ${count('ai_events c', `c.org_id = ${org} AND ${between('c.created_at', [a, b])}`)}`,
+        + ${pendingKeys(between('q.created_at', [start, end]))}
+        = (SELECT count(*) FROM ai_events c WHERE c.org_id = ${org} AND ${between('c.created_at', range)})`,
     ]);
   const dayAlone = (piece: Piece & { day: Range }, edges: string[]) => {
-    const [start, end] = piece.day;
-    const first = new Date(Math.floor(piece.range[0].getTime() / HOUR) * HOUR);
-    const last = new Date(Math.ceil(piece.range[1].getTime() / HOUR) * HOUR);
-    const day = flag([
-      `${p.add(start)}::timestamptz >= ${mark}`,
-      ...none('ai_events', 'created_at', start, first),
-      ...none('ai_events', 'created_at', last, end),
-      ...none('ai_roll_org_hour', 'bucket', start, first),
-      ...none('ai_roll_org_hour', 'bucket', last, end),
+    const day = piece.day;
+    // The hours the part touches.
+    const touched: Range = [
+      new Date(Math.floor(piece.range[0].getTime() / HOUR) * HOUR),
+      new Date(Math.ceil(piece.range[1].getTime() / HOUR) * HOUR),
+    ];
+    const outside = (column: string) => `${between(column, day)} AND NOT (${between(column, touched)})`;
+    const flagged = flag([
+      `${p.add(day[0])}::timestamptz >= ${mark}`,
+      `NOT EXISTS (SELECT 1 FROM ai_roll_org_hour h WHERE h.org_id = ${org} AND ${outside('h.bucket')})`,
+      `${pendingKeys(outside('q.created_at'))} = 0`,
     ]);
-    return `(${[day, ...edges].join(' AND ')})`;
+    return `(${[flagged, ...edges].join(' AND ')})`;
   };
   const rows: string[] = [];
   const rawRows: string[] = [];
