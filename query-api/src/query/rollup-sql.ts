@@ -201,7 +201,7 @@ export function sourceCtes(
   // row's calls plus its pending keys equal the part's raw rows; a day, when each of its partial hours qualifies and
   // no hour row nor pending key lies outside the hours the part touches. Decided inside the statement, each once (the
   // `flags` row), so the answer is exact whatever commits meanwhile. Few, simple probes: their planning is paid on
-  // every call.
+  // every call, and their execution too (AND stops at the first false, and a probe runs only when reached).
   const flags: string[] = [];
   const flag = (conditions: string[]) => {
     flags.push(conditions.join(' AND '));
@@ -209,9 +209,18 @@ export function sourceCtes(
   };
   const pendingKeys = (where: string) =>
     `(SELECT count(*) FROM ai_rollup_pending q WHERE q.org_id = ${org} AND ${where})`;
+  // Raw rows in the rest of the hour rule it out at once: probed first, so the count runs only where it may pass.
+  const noRawRows = (a: Date, b: Date) =>
+    a < b
+      ? [
+          `NOT EXISTS (SELECT 1 FROM ai_events o WHERE o.org_id = ${org} AND ${between('o.created_at', [a, b])})`,
+        ]
+      : [];
   const hourAlone = ({ range, whole: [start, end] }: Partial) =>
     flag([
       `${p.add(start)}::timestamptz >= ${mark}`,
+      ...noRawRows(start, range[0]),
+      ...noRawRows(range[1], end),
       `coalesce((SELECT h.calls FROM ai_roll_org_hour h WHERE h.org_id = ${org} AND h.bucket = ${p.add(start)}), 0)
         + ${pendingKeys(between('q.created_at', [start, end]))}
         = (SELECT count(*) FROM ai_events c WHERE c.org_id = ${org} AND ${between('c.created_at', range)})`,
