@@ -26,11 +26,12 @@ import {
 import { READ_PATHS, type ReadPath, type Samples } from './_read-paths.ts';
 import { fmt, type KeptDatabase, keptBenchDatabase, load, percentiles } from './support.ts';
 
-/** Indexes 0008_read_paths.sql and 0016_model_failures.sql add, grouped as the COPY comparison shows them. */
+/** Indexes 0008_read_paths.sql, 0016_model_failures.sql and 0045_endpoint_lookup.sql add, grouped as the COPY comparison shows them. */
 const INDEX_VARIANTS: [string, string[]][] = [
   ['+ (org_id, trace_id)', ['ai_events_org_trace_idx']],
   ['+ (org_id, request_id)', ['ai_events_org_request_idx']],
   ['+ (org_id, user_id, created_at)', ['ai_events_org_user_time_idx']],
+  ['+ (org_id, endpoint, created_at) (0045)', ['ai_events_org_endpoint_time_idx']],
   [
     '+ partial: failures (and by model), error codes, fallbacks, client ids',
     [
@@ -120,12 +121,12 @@ async function copyComparison(pool: pg.Pool, rows: number): Promise<void> {
   );
   const btrees = new Set(['ai_events_org_trace_idx', 'ai_events_org_request_idx']);
   const variants: CopyVariant[] = [
-    { label: `without 0008 and 0016 (${base.map((i) => i.name).join(', ')})`, indexes: base },
+    { label: `without 0008, 0016 and 0045 (${base.map((i) => i.name).join(', ')})`, indexes: base },
     ...INDEX_VARIANTS.map(([label, names]) => ({
       label,
       indexes: [...base, ...indexes.filter((i) => names.includes(i.name))],
     })),
-    { label: 'the whole schema (every 0008 and 0016 index)', indexes },
+    { label: 'the whole schema (every 0008, 0016 and 0045 index)', indexes },
     { label: 'the whole schema + the rollup trigger (0024)', indexes, rollupTrigger: true },
     {
       label: 'the schema with a lookup table instead of the trace and request btrees',

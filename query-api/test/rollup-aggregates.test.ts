@@ -56,10 +56,51 @@ function randomEvent(org: string, at: number) {
   });
 }
 
+// Two events just outside the window 'beside events in the rest of their hours', in the hours its ends cut.
+const BESIDE_START = Math.floor(now / HOUR) * HOUR - 30 * HOUR + 10 * 60_000;
+const BESIDE_END = Math.floor(now / HOUR) * HOUR - 5 * HOUR + 50 * 60_000;
+
+// A partial hour or day whose unit holds events outside the window's part that neither its raw rows nor its rollup
+// rows show alone: raw rows deleted after they were rolled up, as retention does (the rollups keep their figures),
+// sharing the part's hour, or only its day (every other raw row of that day gone); and an event of the part's day
+// not rolled up yet (pending), in an hour without a row. Each in an org of its own, yesterday (which the backfill
+// below rolls up); each window holds one event.
+const YESTERDAY = Math.floor(now / DAY) * DAY - DAY;
+const HIDDEN = {
+  'hour row, a raw row deleted': {
+    org: 'initech',
+    kept: YESTERDAY + 10 * HOUR + 40 * 60_000,
+    deleted: YESTERDAY + 10 * HOUR + 10 * 60_000,
+    pending: undefined,
+    window: [YESTERDAY + 10 * HOUR + 30 * 60_000, YESTERDAY + 10 * HOUR + 50 * 60_000],
+  },
+  'day row, a raw row deleted': {
+    org: 'umbrella',
+    kept: YESTERDAY + 15 * HOUR + 20 * 60_000,
+    deleted: YESTERDAY + 3 * HOUR + 10 * 60_000,
+    pending: undefined,
+    window: [YESTERDAY + 15 * HOUR, YESTERDAY + 15 * HOUR + 50 * 60_000],
+  },
+  'day row, an event pending': {
+    org: 'hooli',
+    kept: YESTERDAY + 15 * HOUR + 20 * 60_000,
+    deleted: undefined,
+    pending: YESTERDAY + 3 * HOUR + 10 * 60_000,
+    window: [YESTERDAY + 15 * HOUR, YESTERDAY + 15 * HOUR + 50 * 60_000],
+  },
+};
+
 beforeAll(async () => {
   // Four days back to now: most compacted into hourly/daily rows, the newest still deltas.
   const old = Array.from({ length: 900 }, () => randomEvent('acme', now - 4 * DAY + rnd() * 4 * DAY));
-  await insertEvents(db.pool, old);
+  await insertEvents(db.pool, [
+    ...old,
+    randomEvent('acme', BESIDE_START),
+    randomEvent('acme', BESIDE_END),
+    ...Object.values(HIDDEN).flatMap(({ org, kept, deleted }) =>
+      [kept, deleted].flatMap((at) => (at === undefined ? [] : [randomEvent(org, at)])),
+    ),
+  ]);
   await compactRollups(db.pool);
   const recent = Array.from({ length: 200 }, () => randomEvent('acme', now - 2 * DAY + rnd() * 2 * DAY));
   await insertEvents(db.pool, [
@@ -76,6 +117,19 @@ beforeAll(async () => {
   await db.pool.query('ALTER TABLE ai_events ENABLE TRIGGER ai_events_rollup_pending');
   await startRollupBackfill(db.pool);
   for (let step = 0; step < 2; step++) expect((await backfillRollupsStep(db.pool))?.done).toBe(false);
+  for (const { org, deleted, pending } of Object.values(HIDDEN)) {
+    if (deleted !== undefined)
+      await db.pool.query('DELETE FROM ai_events WHERE org_id = $1 AND created_at = $2', [
+        org,
+        new Date(deleted),
+      ]);
+    if (pending !== undefined) await insertEvents(db.pool, [randomEvent(org, pending)]);
+  }
+  // Pending events in the days the backfill rolled up (it dropped the pending keys it found there).
+  await insertEvents(
+    db.pool,
+    Array.from({ length: 40 }, () => randomEvent('acme', now - rnd() * 20 * HOUR)),
+  );
   key = (await createKey(db.pool, { orgId: 'acme', role: 'viewer' })).key;
 });
 
@@ -86,12 +140,22 @@ async function get(path: string): Promise<{ status: number; body: any }> {
 }
 
 const iso = (t: number) => new Date(t).toISOString();
-// Ends inside hours and days, one window inside a single hour, one on whole hours.
+// Ends inside hours and days, one window inside a single hour, one on whole hours. A partial hour (day) is read from
+// its hour's (day's) rollup row when the rest of that hour (day) holds no event: of the last three windows, the first
+// takes the hour's row at its start and the day's at its end, the second the day's row at both ends, the third
+// neither at either end.
 const WINDOWS: [string, number, number][] = [
   ['ragged, 3 days', now - 3 * DAY - 17 * 60_000 - 3_000, now - 7 * 60_000],
   ['ragged, 30 hours', now - 30 * HOUR + 123_456, now - 2 * HOUR - 999],
   ['inside one hour', Math.floor(now / HOUR) * HOUR - HOUR + 60_000, Math.floor(now / HOUR) * HOUR - 60_000],
   ['whole hours', Math.floor(now / HOUR) * HOUR - 50 * HOUR, Math.floor(now / HOUR) * HOUR],
+  [
+    '1 ms into an hour to past the newest event',
+    Math.floor(now / HOUR) * HOUR - 26 * HOUR + 1,
+    now + 30 * 60_000,
+  ],
+  ['1 ms into a day to past the newest event', Math.floor(now / DAY) * DAY - DAY + 1, now + 30 * 60_000],
+  ['beside events in the rest of their hours', BESIDE_START + 1, BESIDE_END],
 ];
 const q = (from: number, to: number) => `date_from=${iso(from)}&date_to=${iso(to)}`;
 
@@ -258,6 +322,16 @@ describe.each(WINDOWS)('%s', (_name, from, to) => {
       if (by !== 'user_id')
         expect(body.totals.calls).toBe(body.others.calls + top.reduce((s, r) => s + r.calls, 0));
     }
+  });
+});
+
+describe('a partial hour or day holding events its raw rows or its rollups alone do not show', () => {
+  it.each(Object.entries(HIDDEN))('is not read from its %s', async (_unit, { org, window }) => {
+    const orgKey = (await createKey(db.pool, { orgId: org, role: 'viewer' })).key;
+    const res = await app.request(`/api/telemetry?action=overview&${q(window[0]!, window[1]!)}`, {
+      headers: { authorization: `Bearer ${orgKey}` },
+    });
+    expect(((await res.json()) as { requests: number }).requests).toBe(1);
   });
 });
 

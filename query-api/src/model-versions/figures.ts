@@ -1,7 +1,6 @@
 import { decimalToUnits, unitsToDecimal } from '@observatory/exporter-postgres';
 import type pg from 'pg';
-import { figures as rollupFigures } from '../query/aggregates-sql.ts';
-import { unpack } from '../query/histogram.ts';
+import { rowFigures } from '../query/aggregates-sql.ts';
 import { backfillMark, type GroupedRow, groupedStatement } from '../query/rollup-sql.ts';
 import type { VersionFigures } from './schemas.ts';
 
@@ -16,7 +15,7 @@ export async function modelFigures(
     groupedStatement({ orgId, from, to, modelName, group: "''", backfillBefore: await backfillMark(pool) }),
   );
   const row = rows[0];
-  const f = row ? rollupFigures(row, unpack(row.latency_hist), unpack(row.ttft_hist)) : undefined;
+  const f = row ? rowFigures(row) : undefined;
   const priced = f ? f.calls - f.unpriced_calls : 0;
   return {
     from: from.toISOString(),

@@ -1,12 +1,13 @@
 import { ROLLUP_SUMS } from '@observatory/exporter-postgres';
 import type pg from 'pg';
-import { combine, type Histogram, quantiles, unpack } from './histogram.ts';
+import { combine, packedQuantiles, quantiles, unpack } from './histogram.ts';
 import {
   backfillMark,
   type GroupedRow,
   groupedStatement,
   groupHistograms,
   groupSums,
+  HISTOGRAMS_AS_TEXT,
   Params,
   sourceCtes,
 } from './rollup-sql.ts';
@@ -49,13 +50,20 @@ const rate = (part: number, whole: number) => (whole === 0 ? 0 : part / whole);
 
 type Sums = Omit<GroupedRow, 'g' | 'latency_hist' | 'ttft_hist'>;
 
-/** The figures every grouped answer shares, from one group's sums and histograms. */
-export function figures(row: Sums, latency: Histogram, ttft: Histogram) {
+/** The latency and TTFT percentiles every grouped answer gives. */
+export const LATENCY_QUANTILES = [0.5, 0.9, 0.95, 0.99] as const;
+export const TTFT_QUANTILES = [0.5, 0.95] as const;
+
+/**
+ * The figures every grouped answer shares, from one group's sums and its percentiles (`LATENCY_QUANTILES` of latency,
+ * `TTFT_QUANTILES` of TTFT).
+ */
+export function figures(row: Sums, latency: (number | null)[], ttft: (number | null)[]) {
   const calls = int(row.calls);
   const errors = int(row.errors);
   const fallbacks = int(row.fallbacks);
-  const [p50, p90, p95, p99] = quantiles(latency, [0.5, 0.9, 0.95, 0.99]);
-  const [t50, t95] = quantiles(ttft, [0.5, 0.95]);
+  const [p50, p90, p95, p99] = latency;
+  const [t50, t95] = ttft;
   return {
     calls,
     errors,
@@ -74,8 +82,13 @@ export function figures(row: Sums, latency: Histogram, ttft: Histogram) {
   };
 }
 
-/** A grouped row's figures, histograms unpacked. */
-const rowFigures = (r: GroupedRow) => figures(r, unpack(r.latency_hist), unpack(r.ttft_hist));
+/** A grouped row's figures, from its packed histograms. */
+export const rowFigures = (r: GroupedRow) =>
+  figures(
+    r,
+    packedQuantiles(r.latency_hist, LATENCY_QUANTILES),
+    packedQuantiles(r.ttft_hist, TTFT_QUANTILES),
+  );
 
 const EMPTY: GroupedRow = {
   g: null,
@@ -125,7 +138,7 @@ export function dimensionStatement(w: MarkedWindow, dim: BreakdownDimension) {
   const p = new Params();
   return {
     text: `WITH ${sourceCtes('src', 'ai_roll_dim', { ...w, dim }, p)}
-      SELECT s.*, h.latency_hist, h.ttft_hist
+      SELECT s.*, ${HISTOGRAMS_AS_TEXT}
       FROM (${groupSums('src', 'value')}) s LEFT JOIN (${groupHistograms('src', 'value')}) h USING (g)`,
     values: p.values,
   };
@@ -368,11 +381,11 @@ export async function breakdown(pool: pg.Pool, window: Window, by: BreakdownDime
     text: `WITH ${sourceCtes('tot', 'ai_roll_org', w, p)},
       ${sourceCtes('src', 'ai_roll_dim', { ...w, dim: by, values: picked }, p)},
       items AS (
-        SELECT s.*, h.latency_hist, h.ttft_hist
+        SELECT s.*, ${HISTOGRAMS_AS_TEXT}
         FROM (${groupSums('src', 'value')}) s LEFT JOIN (${groupHistograms('src', 'value')}) h USING (g)
       ),
       total AS (
-        SELECT s.*, h.latency_hist, h.ttft_hist
+        SELECT s.*, ${HISTOGRAMS_AS_TEXT}
         FROM (${groupSums('tot', "''")}) s LEFT JOIN (${groupHistograms('tot', "''")}) h USING (g)
       )
       SELECT 'item' AS kind, * FROM items
@@ -399,7 +412,13 @@ export async function breakdown(pool: pg.Pool, window: Window, by: BreakdownDime
     })),
     others: {
       groups: (ranked[0]?.groups ?? 0) - top.length,
-      ...breakdownRow(figures(rest, others('latency_hist'), others('ttft_hist'))),
+      ...breakdownRow(
+        figures(
+          rest,
+          quantiles(others('latency_hist'), LATENCY_QUANTILES),
+          quantiles(others('ttft_hist'), TTFT_QUANTILES),
+        ),
+      ),
     },
     totals: breakdownRow(rowFigures(total)),
   };

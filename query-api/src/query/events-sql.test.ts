@@ -102,6 +102,16 @@ describe('read paths use an index (EXPLAIN on an analysed table)', () => {
       () => pageQuery(org({ user_id: sample.user_id }), page),
       'ai_events_org_user_time_idx',
     ],
+    [
+      "one endpoint's page",
+      () => pageQuery(org({ endpoint: 'analyze' }), page),
+      'ai_events_org_endpoint_time_idx',
+    ],
+    [
+      'an endpoint matching nothing',
+      () => pageQuery(org({ endpoint: 'no-such-endpoint' }), page),
+      'ai_events_org_endpoint_time_idx',
+    ],
     ['failures', () => pageQuery(org({ success: false }), page), 'ai_events_failures_idx'],
     ['an error code', () => pageQuery(org({ error_code: 'timeout' }), page), 'ai_events_error_code_idx'],
     ['fallbacks', () => pageQuery(org({ fallback_used: true }), page), 'ai_events_fallbacks_idx'],
