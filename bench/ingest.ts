@@ -40,7 +40,7 @@ import { copyLines } from '../exporter-postgres/src/pipeline/copy-rows.ts';
 import { referenceDecode } from '../exporter-postgres/test/reference-decoder.ts';
 import { createApp } from '../query-api/src/app.ts';
 import { createKey } from '../query-api/src/keys/keys.ts';
-import { backendsCpu, processCpu, spentByBackends } from '../test-support/proc-cpu.ts';
+import { serverCpu } from '../test-support/proc-cpu.ts';
 import { agentSpans, readableSpans, spans, toOtlp } from './_ingest-data.ts';
 import { otlpRun } from './_otlp-run.ts';
 import { unnestWriter } from './_unnest-writer.ts';
@@ -78,8 +78,8 @@ async function usPerAsync(items: number, fn: () => Promise<unknown>): Promise<nu
 }
 
 /**
- * Raw COPY of `file` (the rows in COPY text) into ai_events, as `psql \copy` would: rows/s, and the CPU µs per row
- * of the backend that ran it.
+ * Raw COPY of `file` (the rows in COPY text) into ai_events, as `psql \copy` would: rows/s, and the PostgreSQL
+ * server's CPU µs per row.
  */
 async function rawCopy(
   pool: pg.Pool,
@@ -91,15 +91,14 @@ async function rawCopy(
   const client = await pool.connect();
   try {
     if (!traceSummaries) await client.query('ALTER TABLE ai_events DISABLE TRIGGER ai_events_traces');
-    const pid = (await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
-    const cpuBefore = (await processCpu(pid))?.own ?? 0;
+    const cpuBefore = await serverCpu(pool);
     const t = performance.now();
     await pipeline(
       createReadStream(file),
       client.query(copyFrom(`COPY ai_events (${AI_EVENT_COLUMNS.join(', ')}) FROM STDIN`)),
     );
     const rate = count / ((performance.now() - t) / 1000);
-    const pgUs = ((((await processCpu(pid))?.own ?? 0) - cpuBefore) * 1e6) / count;
+    const pgUs = (((await serverCpu(pool)) - cpuBefore) * 1e6) / count;
     return { rate, pgUs };
   } finally {
     if (!traceSummaries) await client.query('ALTER TABLE ai_events ENABLE TRIGGER ai_events_traces');
@@ -309,8 +308,7 @@ export async function runIngestBench(
     const metrics = createAiMetrics();
     const ingest = new Ingest({ pool: db.pool, spillDir, metrics, maxQueue: 1_000_000 });
     await ingest.start();
-    const database = new URL(db.url).pathname.slice(1);
-    const backendsBefore = await backendsCpu(db.pool, database);
+    const serverBefore = await serverCpu(db.pool);
     const nodeBefore = process.cpuUsage();
     let t = performance.now();
     const inProcess = await withPeakRss(async () => {
@@ -324,8 +322,7 @@ export async function runIngestBench(
     const inProcessRate = count / ((performance.now() - t) / 1000);
     const nodeCpu = process.cpuUsage(nodeBefore);
     const inProcessNodeUs = (nodeCpu.user + nodeCpu.system) / count;
-    const inProcessPgUs =
-      (spentByBackends(backendsBefore, await backendsCpu(db.pool, database)) * 1e6) / count;
+    const inProcessPgUs = (((await serverCpu(db.pool)) - serverBefore) * 1e6) / count;
     progress('in-process spans/s', inProcessRate);
     const inProcessStored = await storedOnce(db.pool);
 
@@ -468,7 +465,7 @@ export async function runIngestBench(
     // What the two cores can give the in-process path at most: its CPU per span on both sides against two cores.
     const ceiling = 2e6 / (inProcessNodeUs + inProcessPgUs);
     console.log(
-      `  CPU per span: raw COPY's backend ${copyPgUs.toFixed(1)} µs a row; in-process: Node ${inProcessNodeUs.toFixed(1)} µs (mapping, metrics, encoding, the bench's span making) + PostgreSQL backends ${inProcessPgUs.toFixed(1)} µs = ${(inProcessNodeUs + inProcessPgUs).toFixed(1)} µs: two cores fully used give at most ${fmt(ceiling)} spans/s = ${ratio(ceiling)}`,
+      `  CPU per span: raw COPY, the PostgreSQL server ${copyPgUs.toFixed(1)} µs a row; in-process: Node ${inProcessNodeUs.toFixed(1)} µs (mapping, metrics, encoding, the bench's span making) + the PostgreSQL server ${inProcessPgUs.toFixed(1)} µs = ${(inProcessNodeUs + inProcessPgUs).toFixed(1)} µs: two cores fully used give at most ${fmt(ceiling)} spans/s = ${ratio(ceiling)}`,
     );
     console.log(
       `in-process, SDK-driven:  ${fmt(sdkRate)} spans/s = ${ratio(sdkRate)}; PostgresSpanExporter given ${SDK_BATCH}-span exports one at a time (the BatchSpanProcessor's defaults); ${once_(sdkStored)}`,

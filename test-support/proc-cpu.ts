@@ -58,3 +58,14 @@ export function spentByBackends(before: Map<number, number>, after: Map<number, 
   for (const [pid, cpu] of after) total += cpu - (before.get(pid) ?? 0);
   return total;
 }
+
+/**
+ * CPU seconds so far of the whole PostgreSQL server `pool` connects to, when it runs on this machine: its
+ * postmaster's family (every backend and background process: WAL writer, checkpointer, autovacuum), the exited ones
+ * included. What ingest costs the server, whichever connections did it.
+ */
+export async function serverCpu(pool: pg.Pool): Promise<number> {
+  const { rows } = await pool.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+  const backend = await processCpu(rows[0]!.pid);
+  return backend ? ((await familyCpu(backend.ppid)) ?? 0) : 0;
+}
