@@ -79,8 +79,9 @@ export async function checkExports(
     id: string;
     status: string;
     attempts: number;
+    error: string | null;
     row_count: number | null;
-  }>('SELECT id, status, attempts, row_count::int AS row_count FROM exports WHERE id = ANY($1)', [
+  }>('SELECT id, status, attempts, error, row_count::int AS row_count FROM exports WHERE id = ANY($1)', [
     jobs.map((j) => j.id),
   ]);
   const byId = new Map(rows.map((r) => [r.id, r]));
@@ -88,10 +89,16 @@ export async function checkExports(
   const notOnce = jobs.filter((j) => logged.get(j.id) !== 1);
   const badFile = jobs.filter((j) => j.downloadedRows !== byId.get(j.id)?.row_count);
   const retried = rows.filter((r) => r.attempts > 1).length;
+  const unfinished = notCompleted.map((j) => {
+    const row = byId.get(j.id);
+    return `${j.id}: ${row ? `${row.status} after ${row.attempts} attempts${row.error ? ` (${row.error})` : ''}` : 'not found'}`;
+  });
   return {
     name: 'every export completed once',
     ok: jobs.length > 0 && notCompleted.length === 0 && notOnce.length === 0 && badFile.length === 0,
-    detail: `${jobs.length} created, ${jobs.length - notCompleted.length} completed, ${notOnce.length} not completed exactly once, ${badFile.length} files not matching their row count, ${retried} taken over after a worker died`,
+    detail: `${jobs.length} created, ${jobs.length - notCompleted.length} completed, ${notOnce.length} not completed exactly once, ${badFile.length} files not matching their row count, ${retried} taken over after a worker died${
+      unfinished.length ? `; not completed: ${unfinished.join('; ')}` : ''
+    }`,
   };
 }
 
