@@ -80,11 +80,11 @@ export async function runExport(
   const tempFile = join(storage.tempDir, `${spec.id}.${randomUUID()}.part`);
   const parquet = spec.format === 'parquet';
   const csvFile = `${tempFile}.csv`;
-  const { client, release } = await checkout(pool);
+  const { stream, release } = await checkout(pool);
   let rowCount = 0;
   let failed = false;
   try {
-    const rows = client.query(
+    const rows = stream(
       new QueryStream(
         query.text,
         query.values,

@@ -190,8 +190,8 @@ export async function getEvent(pool: pg.Pool, orgId: string, id: string): Promis
 export async function streamEvents(pool: pg.Pool, filters: ScopedFilters, limit: number): Promise<Readable> {
   const where = eventWhere(filters);
   const text = `SELECT ${COLUMNS} FROM ai_events WHERE ${where.text} ORDER BY created_at DESC, id DESC LIMIT $${where.values.length + 1}`;
-  const { client, release } = await checkout(pool);
-  const rows = client.query(
+  const { stream, release } = await checkout(pool);
+  const rows = stream(
     new QueryStream(text, [...where.values, limit], { batchSize: 1000, types: EVENT_ROW_TYPES }),
   );
   const out = new Transform({ objectMode: true, transform: (row, _e, cb) => cb(null, row) });
