@@ -48,6 +48,13 @@ export class TcpProxy {
   stop(): Promise<void> {
     return this.cut();
   }
+
+  /** `databaseUrl` with its host and port replaced by this (started) proxy's. */
+  urlFor(databaseUrl: string): string {
+    const proxied = new URL(databaseUrl);
+    proxied.host = `127.0.0.1:${this.port}`;
+    return proxied.toString();
+  }
 }
 
 /** A pool reaching the database at `url` through a started TcpProxy, so a test can cut it off and restore it. */
@@ -55,9 +62,7 @@ export async function proxiedPool(url: string): Promise<{ proxy: TcpProxy; pool:
   const target = new URL(url);
   const proxy = new TcpProxy('127.0.0.1', Number(target.port || 5432));
   await proxy.start();
-  const proxied = new URL(url);
-  proxied.host = `127.0.0.1:${proxy.port}`;
-  const pool = new pg.Pool({ connectionString: proxied.toString(), connectionTimeoutMillis: 500, max: 2 });
+  const pool = new pg.Pool({ connectionString: proxy.urlFor(url), connectionTimeoutMillis: 500, max: 2 });
   pool.on('error', () => undefined);
   return { proxy, pool };
 }

@@ -36,13 +36,8 @@ describe.runIf(run)('the JetStream ingest buffer', async () => {
   let key: string;
   const writers: RunningWriter[] = [];
 
-  const proxiedUrl = () => {
-    const url = new URL(db.url);
-    url.host = `127.0.0.1:${proxy.port}`;
-    return url.toString();
-  };
   const writerEnv = () => ({
-    DATABASE_URL: proxiedUrl(),
+    DATABASE_URL: proxy.urlFor(db.url),
     OBSERVATORY_INGEST_BUFFER: nats.urls.join(','),
     OBSERVATORY_INGEST_BUFFER_REPLICAS: '1',
     OBSERVATORY_INGEST_BUFFER_ACK_MS: String(ACK_MS),
@@ -78,7 +73,7 @@ describe.runIf(run)('the JetStream ingest buffer', async () => {
     await proxy.start();
     key = (await createKey(db.pool, { orgId: 'acme', role: 'ingest' })).key;
     serve = await startServe({
-      DATABASE_URL: proxiedUrl(),
+      DATABASE_URL: proxy.urlFor(db.url),
       OBSERVATORY_DATA_DIR: dataDir,
       OBSERVATORY_WORKER: 'false',
       OBSERVATORY_INGEST_BUFFER: nats.urls.join(','),

@@ -8,9 +8,7 @@ import { createApp } from '../app.ts';
 const db = await createTestDatabase();
 const proxy = new TcpProxy('127.0.0.1', Number(new URL(db.url).port || 5432));
 await proxy.start();
-const url = new URL(db.url);
-url.host = `127.0.0.1:${proxy.port}`;
-const pool = new pg.Pool({ connectionString: url.toString(), connectionTimeoutMillis: 500 });
+const pool = new pg.Pool({ connectionString: proxy.urlFor(db.url), connectionTimeoutMillis: 500 });
 pool.on('error', () => undefined);
 const app = createApp({ pool, logger: pino({ level: 'silent' }) });
 
